@@ -1,0 +1,43 @@
+// One typed Config for the daemon and the CLI: where it listens, where it stores, how it computes, the rig wiring.
+import { z } from "zod";
+
+export const executors = ["auto", "onnx", "tfjs"] as const;
+export const tfjsBackends = ["auto", "tensorflow-gpu", "tensorflow", "wasm", "cpu"] as const;
+
+export const configSchema = z.strictObject({
+  bind: z.string().min(1).default("127.0.0.1"), // loopback unless a lab opens it on purpose
+  port: z.number().int().min(0, "expected a TCP port 0..65535 (0 = any free port)").max(65535).default(8710),
+  /** Access token for every endpoint; generated into <dataDir>/token on first run when absent. */
+  token: z.string().min(16, "expected a token of at least 16 characters").optional(),
+  dataDir: z.string().min(1).default("./ephysloop-data"),
+  /** SQLite database; defaults to <dataDir>/ephysloop.db. */
+  dbPath: z.string().min(1).optional(),
+  compute: z
+    .strictObject({
+      executor: z.enum(executors).default("auto"), // forward passes: ONNX Runtime when it loads
+      tfjsBackend: z.enum(tfjsBackends).default("auto"),
+      threads: z.number().int().min(1).max(256).optional(), // default: the machine's cores
+    })
+    .default({ executor: "auto", tfjsBackend: "auto" }),
+  weights: z
+    .strictObject({
+      /** A torchvision-layout .safetensors state dict; absent = the embedded Keras ImageNet ResNet-50. */
+      path: z.string().min(1).optional(),
+      arch: z.enum(["resnet50", "resnet18"]).default("resnet50"),
+      variant: z.enum(["torchvision", "keras"]).default("torchvision"),
+    })
+    .default({ arch: "resnet50", variant: "torchvision" }),
+  rig: z
+    .strictObject({
+      /** Serial device of the rig box, e.g. /dev/ttyACM0; absent = no box (the virtual rig provides one). */
+      serialPath: z.string().min(1).optional(),
+      baudRate: z.number().int().positive().default(115200),
+      /** Acquisition channel ids to record; absent = every channel the bridge announces. */
+      channels: z.array(z.string().min(1)).optional(),
+    })
+    .default({ baudRate: 115200 }),
+  logLevel: z.enum(["trace", "debug", "info", "warn", "error"]).default("info"),
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;

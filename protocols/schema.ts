@@ -1,0 +1,129 @@
+// The protocol file: one recording day's design, with units. Rig wiring (ports, devices, channel maps) lives in
+// config/, so the same protocol runs on any rig (as pyControl separates task files from hardware definitions).
+import { z } from "zod";
+
+const ms = (what: string) => z.number({ error: `expected a number of milliseconds (${what})` });
+const positiveInt = (what: string) =>
+  z.number({ error: `expected a whole number (${what})` }).int(`expected a whole number (${what})`);
+
+/** A time window relative to stimulus onset, [startMs, endMs). */
+export const windowSchema = z
+  .strictObject({
+    startMs: ms("window start relative to stimulus onset"),
+    endMs: ms("window end relative to stimulus onset"),
+  })
+  .refine((w) => w.endMs > w.startMs, { message: "expected endMs > startMs", path: ["endMs"] });
+
+export const stimulusRoles = ["preferred", "object", "control", "synthesized"] as const;
+
+export const stimulusSetSchema = z.strictObject({
+  id: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, "expected an id of lowercase letters, digits, - or _"),
+  manifest: z.string().min(1, "expected a path to a manifest (.json), relative to the protocol file"),
+  category: z.string().min(1, "expected a category name, e.g. body or object"),
+  role: z.enum(stimulusRoles, { error: `expected one of ${stimulusRoles.join(", ")}` }),
+});
+
+export const presentationSchema = z.strictObject({
+  repetitions: positiveInt("presentations of each stimulus in phase 1").min(1).max(100),
+  order: z.enum(["pseudorandom-blocks"]).default("pseudorandom-blocks"),
+  stimulusMs: ms("stimulus on time").min(1).max(10_000), // 200 in the paper
+  isiMs: ms("blank between stimuli").min(0).max(10_000), // 250 in the paper
+  stimuliPerFixation: positiveInt("stimuli shown within one fixation period").min(1).max(50),
+  fixationWindowDeg: z.number().positive("expected a positive half-width in degrees of visual angle"),
+  fixationAcquireMs: ms("time allowed to acquire fixation before a sequence").min(0).default(1000),
+  rewardMs: ms("juice valve open time after each completed sequence").min(0).max(2000),
+  interSequenceMs: ms("pause after a reward before the next sequence").min(0).default(500),
+});
+
+export const phase2Schema = z.strictObject({
+  repetitions: positiveInt("presentations of each phase-2 stimulus").min(1).max(100),
+});
+
+export const windowsSchema = z.strictObject({
+  baseline: windowSchema, // −75..+25 ms in the paper
+  response: windowSchema, // +50..+250 ms in the paper
+  psthBinMs: ms("PSTH bin width for the monitor").positive().default(10),
+});
+
+export const modelSchema = z.strictObject({
+  backbone: z.enum(["resnet50", "resnet18"]),
+  variant: z.enum(["keras", "torchvision"]).default("keras"),
+  layer: z.string().regex(/^layer[1-4]\.\d+$/, "expected a torchvision tap name such as layer4.1"),
+  imageSize: positiveInt("input pixels per side").min(32).max(1024).default(224),
+  readout: z.enum(["gaussian"]).default("gaussian"),
+  penalty: z.strictObject({
+    kind: z.enum(["l1/2", "l1"]).default("l1/2"),
+    weight: z.number().min(0, "expected a penalty weight ≥ 0"), // 0.1 in the paper
+  }),
+  learningRate: z.number().positive("expected a positive Adam learning rate"), // 1e-4
+  epochs: positiveInt("maximum training epochs").min(1).max(100_000), // 2500
+  split: z.strictObject({
+    train: positiveInt("training images").min(1),
+    validation: positiveInt("validation images").min(1),
+    test: positiveInt("held-out test images").min(1),
+  }),
+  augmentation: z.strictObject({ silhouettes: z.boolean() }).default({ silhouettes: false }),
+});
+
+export const selectionSchema = z.strictObject({
+  topObjects: positiveInt("top predicted objects per channel").min(0),
+  bottomObjects: positiveInt("bottom predicted objects per channel").min(0),
+  mostSimilarObjects: positiveInt("objects most similar to the channel's top body").min(0),
+  controlTop: positiveInt("top predicted control bodies per channel").min(0),
+  controlBottom: positiveInt("bottom predicted control bodies per channel").min(0),
+  controlMostSimilar: positiveInt("control bodies most similar to the top body").min(0),
+  retestCount: positiveInt("phase-1 stimuli shown again in phase 2").min(0), // 75
+  synthesized: positiveInt("synthesized images per channel added to phase 2").min(0).default(0),
+});
+
+export const checksSchema = z.strictObject({
+  stabilityMinR: z.number().min(-1).max(1), // test/retest r > 0.6
+  selectivityAlpha: z.number().gt(0).lt(1), // Mann-Whitney objects vs control bodies
+  responsivenessMinRate: z.number().min(0), // spikes/s net, 5
+  splitHalfMinR: z.number().min(-1).max(1), // 0.5
+  kruskalWallisMaxP: z.number().gt(0).lt(1), // 0.01
+});
+
+export const visualizationSchema = z.strictObject({
+  topObjects: positiveInt("top recorded objects searched for the shared-feature pair").min(1), // 5
+  topBodies: positiveInt("top recorded bodies searched for the shared-feature pair").min(1), // 15
+  smoothingSigmaPx: z.number().min(0, "expected a Gaussian sigma in pixels ≥ 0"),
+  epsilon: z.number().gt(0).lt(1), // dropped β mass ≤ ε·s
+  method: z.enum(["gradient", "ig", "unweighted"]).default("gradient"),
+  igSteps: positiveInt("integrated-gradients path steps").min(1).default(16),
+});
+
+export const simulationSchema = z.strictObject({
+  channels: positiveInt("simulated channels").min(1).max(1024),
+  fixationBreakRate: z.number().min(0).max(1),
+  latencyMs: ms("response latency of the simulated neurons").min(0).default(60),
+  baselineRate: z.number().min(0).default(8), // spikes/s
+  peakRate: z.number().min(0).default(60), // spikes/s for the best stimulus
+  timeScale: z.number().positive().max(1).default(1), // 1 = real time; smaller runs the day faster
+});
+
+export const protocolSchema = z.strictObject({
+  version: z.literal(1, { error: "expected version: 1" }),
+  name: z.string().min(1),
+  description: z.string().default(""),
+  seed: positiveInt("seed for every random choice of the day").min(0),
+  stimulusSets: z
+    .array(stimulusSetSchema)
+    .min(1, "expected at least one stimulus set")
+    .refine((sets) => sets.some((s) => s.role === "preferred"), {
+      message: "expected a set with role: preferred (the phase-1 images)",
+    }),
+  presentation: presentationSchema,
+  phase2: phase2Schema,
+  windows: windowsSchema,
+  model: modelSchema,
+  selection: selectionSchema,
+  checks: checksSchema,
+  visualization: visualizationSchema,
+  simulation: simulationSchema.optional(),
+});
+
+export type Protocol = z.infer<typeof protocolSchema>;
+export type StimulusSetSpec = z.infer<typeof stimulusSetSchema>;
+export type ResponseWindow = z.infer<typeof windowSchema>;
+export type StimulusRole = (typeof stimulusRoles)[number];
