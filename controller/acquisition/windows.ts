@@ -1,0 +1,43 @@
+// Spike times (ms from stimulus onset) → counts in the protocol's named windows, and PSTH bins for the monitor.
+import type { ResponseWindow } from "../../protocols/schema.ts";
+
+export type NamedWindows = Record<string, ResponseWindow>;
+
+/** Count spikes in each window, [startMs, endMs). */
+export function countInWindows(spikesMs: readonly number[], windows: NamedWindows): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [name, w] of Object.entries(windows)) {
+    let n = 0;
+    for (const t of spikesMs) if (t >= w.startMs && t < w.endMs) n++;
+    out[name] = n;
+  }
+  return out;
+}
+
+/** The span a bridge must send around each onset: welcome.window. */
+export function spanOf(windows: NamedWindows): { preMs: number; postMs: number } {
+  const all = Object.values(windows);
+  return {
+    preMs: Math.max(0, -Math.min(...all.map((w) => w.startMs))),
+    postMs: Math.max(0, Math.max(...all.map((w) => w.endMs))),
+  };
+}
+
+/** Net rate (spikes/s): response-window rate minus baseline-window rate. */
+export function netRateFromCounts(counts: Record<string, number>, windows: NamedWindows): number {
+  const r = windows.response;
+  const b = windows.baseline;
+  const rate = (name: string, w: ResponseWindow) => ((counts[name] ?? 0) * 1000) / (w.endMs - w.startMs);
+  return rate("response", r) - rate("baseline", b);
+}
+
+/** PSTH bin counts from preMs before to postMs after onset. */
+export function psthBins(spikesMs: readonly number[], preMs: number, postMs: number, binMs: number): number[] {
+  const n = Math.ceil((preMs + postMs) / binMs);
+  const bins = new Array<number>(n).fill(0);
+  for (const t of spikesMs) {
+    const i = Math.floor((t + preMs) / binMs);
+    if (i >= 0 && i < n) bins[i]++;
+  }
+  return bins;
+}

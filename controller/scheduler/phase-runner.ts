@@ -1,0 +1,146 @@
+// One phase of presentations: fixation-contingent sequences of stimuli in pseudorandom blocks; a fixation break
+// voids the current presentation and re-queues its stimulus in the same block; a reward after each completed
+// sequence. Every presentation is stored as pending before it is announced, then settled as shown or voided.
+import type { Protocol } from "../../protocols/schema.ts";
+import type { SessionStore } from "../store/store.ts";
+import { BlockQueue, planBlocks, remainingBlocks } from "./blocks.ts";
+import type { AnnouncePort, BoxPort, DisplayPort } from "./rig-ports.ts";
+
+export interface PhaseRunOptions {
+  store: SessionStore;
+  sessionId: string;
+  phase: 1 | 2;
+  protocol: Protocol;
+  /** The phase's stimuli, each with its event code. */
+  stimuli: Array<{ id: string; eventCode: number }>;
+  box: BoxPort;
+  /** Resolves to the display once one is connected. */
+  display: () => Promise<DisplayPort>;
+  acquisition: AnnouncePort;
+  /** Multiplies every protocol duration (1 = real time; the simulated demo runs faster). */
+  timeScale: number;
+  signal: AbortSignal;
+  /** How long to wait for the last trials' spike data at the end of the phase. */
+  dataTimeoutMs?: number;
+  onProgress?: (p: { phase: 1 | 2; shown: number; planned: number; voided: number }) => void;
+}
+
+export class AbortedError extends Error {
+  readonly code = "EPHYS_ABORTED";
+}
+
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve, reject) => {
+    if (signal.aborted) return reject(new AbortedError("stopped"));
+    const t = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(new AbortedError("stopped"));
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+
+export async function runPhase(o: PhaseRunOptions): Promise<{ shown: number; voided: number; missingData: number[] }> {
+  const { store, sessionId, phase, protocol, box, signal } = o;
+  const pres = protocol.presentation;
+  const reps = phase === 1 ? pres.repetitions : protocol.phase2.repetitions;
+  const codes = new Map(o.stimuli.map((s) => [s.id, s.eventCode]));
+  const blocks = planBlocks(
+    o.stimuli.map((s) => s.id),
+    reps,
+    protocol.seed,
+    phase,
+  );
+  const before = store.trials(sessionId, phase);
+  const shownBefore = before.filter((t) => t.status === "shown");
+  const queue = new BlockQueue(remainingBlocks(blocks, shownBefore), protocol.seed + phase * 7919 + before.length);
+  const planned = reps * o.stimuli.length;
+  let shown = shownBefore.length;
+  let voided = before.filter((t) => t.status === "voided").length;
+  const scale = (ms: number) => ms * o.timeScale;
+
+  let breaks = 0; // fixation breaks seen so far; a presentation is void if this changes while it is on
+  const unsubscribe = box.onFixation((fix) => {
+    if (!fix) breaks++;
+  });
+  try {
+    const display = await o.display();
+    o.onProgress?.({ phase, shown, planned, voided });
+    while (queue.remaining > 0) {
+      await acquireFixation(box, scale(pres.fixationAcquireMs), signal);
+      let completed = true;
+      for (let i = 0; i < pres.stimuliPerFixation && queue.remaining > 0; i++) {
+        const p = queue.next()!;
+        const eventCode = codes.get(p.stimulusId)!;
+        const trialId = store.nextTrialId(sessionId);
+        store.recordTrial(sessionId, { trialId, phase, block: p.block, stimulusId: p.stimulusId, eventCode, status: "pending" });
+        const breaksAtOnset = breaks;
+        o.acquisition.announce({ trialId, eventCode, stimulusId: p.stimulusId });
+        await box.sendEvent(eventCode);
+        const report = await display.show(trialId, p.stimulusId, scale(pres.stimulusMs));
+        if (breaks !== breaksAtOnset || !box.fixating) {
+          store.settleTrial(sessionId, trialId, { status: "voided", reason: "fixation break", ...timing(report) });
+          queue.requeue(p);
+          voided++;
+          completed = false;
+          o.onProgress?.({ phase, shown, planned, voided });
+          break;
+        }
+        store.settleTrial(sessionId, trialId, { status: "shown", ...timing(report) });
+        shown++;
+        o.onProgress?.({ phase, shown, planned, voided });
+        const breaksBeforeIsi = breaks;
+        await sleep(scale(pres.isiMs), signal);
+        if (breaks !== breaksBeforeIsi) {
+          completed = false; // the sequence ends; the presentation before the break stays valid
+          break;
+        }
+      }
+      if (completed) {
+        await box.reward(pres.rewardMs);
+        store.appendEvent(sessionId, "rig", "reward", { ms: pres.rewardMs });
+      }
+      await sleep(scale(pres.interSequenceMs), signal);
+    }
+    const ids = store
+      .trials(sessionId, phase)
+      .filter((t) => t.status === "shown")
+      .map((t) => t.trialId);
+    const missingData = await o.acquisition.waitForData(ids, o.dataTimeoutMs ?? 30_000, signal);
+    if (missingData.length)
+      store.appendEvent(sessionId, "acquisition", "missing-data", { phase, trials: missingData.slice(0, 100), count: missingData.length });
+    return { shown, voided, missingData };
+  } finally {
+    unsubscribe();
+  }
+}
+
+function timing(r: { onset: number; offset: number; droppedFrames: number }) {
+  return { onsetMs: r.onset, offsetMs: r.offset, droppedFrames: r.droppedFrames };
+}
+
+async function acquireFixation(box: BoxPort, timeoutMs: number, signal: AbortSignal): Promise<void> {
+  for (;;) {
+    if (box.fixating) return;
+    const got = await new Promise<boolean>((resolve, reject) => {
+      const t = setTimeout(() => finish(false), Math.max(1, timeoutMs));
+      const off = box.onFixation((f) => f && finish(true));
+      const onAbort = () => {
+        clearTimeout(t);
+        off();
+        reject(new AbortedError("stopped"));
+      };
+      signal.addEventListener("abort", onAbort, { once: true });
+      function finish(v: boolean) {
+        clearTimeout(t);
+        off();
+        signal.removeEventListener("abort", onAbort);
+        resolve(v);
+      }
+    });
+    if (got) return;
+  }
+}

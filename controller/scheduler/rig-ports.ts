@@ -1,0 +1,33 @@
+// What a phase needs from the rig, as small interfaces: the daemon adapts the serial box, the display link and the
+// acquisition hub to these, and tests can hand in their own.
+export interface ShownReport {
+  onset: number;
+  offset: number;
+  droppedFrames: number;
+}
+
+export interface BoxPort {
+  /** Current fixation state as last reported by the box. */
+  readonly fixating: boolean;
+  sendEvent(code: number): Promise<void>;
+  reward(ms: number): Promise<void>;
+  /** Subscribe to fixation changes; returns the unsubscribe function. */
+  onFixation(listener: (fixating: boolean) => void): () => void;
+}
+
+export interface DisplayPort {
+  show(trialId: number, stimulusId: string, durationMs: number): Promise<ShownReport>;
+}
+
+export interface AnnouncePort {
+  announce(t: { trialId: number; eventCode: number; stimulusId: string }): void;
+  waitForData(trialIds: number[], timeoutMs: number, signal?: AbortSignal): Promise<number[]>;
+}
+
+/** Fixation is not monitored without a box: every presentation counts (the daemon logs a warning). */
+export const alwaysFixating: BoxPort = {
+  fixating: true,
+  sendEvent: async () => {},
+  reward: async () => {},
+  onFixation: () => () => {},
+};
