@@ -1,0 +1,134 @@
+// The backbone run by ONNX Runtime (onnxruntime-node, CPU): the graph generated from the description is
+// built in memory and handed to InferenceSession.create(bytes); no file is written.
+// onnxruntime-node is loaded by dynamic import so a machine without it can fall back (onnxAvailable()).
+
+import { availableParallelism } from "node:os";
+import type * as Ort from "onnxruntime-node";
+import type { FoldedWeights, NetworkDescription } from "./description.ts";
+import { BackboneError } from "./errors.ts";
+import { buildOnnxModel, deepestTap, ONNX_INPUT, ONNX_PIXELS, type OnnxInputKind } from "./onnx-graph.ts";
+
+type OrtModule = typeof Ort;
+
+export interface OnnxBackboneOptions {
+  /** Tap (a key of desc.taps); default: the description's deepest tap. */
+  tap?: string;
+  /** Intra-op threads; default: the machine's cores (os.availableParallelism()). */
+  threads?: number;
+  /** "pixels" (default): forward takes NHWC RGB 0..255; "normalized": NCHW already preprocessed. */
+  input?: OnnxInputKind;
+}
+
+/** Features at the tap, NHWC (as the tfjs path returns them). */
+export interface BackboneFeatures {
+  data: Float32Array;
+  shape: [number, number, number, number];
+}
+
+export interface OnnxBackbone {
+  readonly tap: string;
+  readonly channels: number;
+  readonly input: OnnxInputKind;
+  readonly threads: number;
+  /**
+   * One batch. input "pixels": `batch` is [n, h, w, 3] RGB 0..255 (Float32Array or Uint8Array);
+   * input "normalized": [n, 3, h, w] preprocessed. Calls are serialized (one run at a time uses all threads).
+   */
+  forward(batch: Float32Array | Uint8Array, n: number, h: number, w: number): Promise<BackboneFeatures>;
+  dispose(): Promise<void>;
+}
+
+let ortPromise: Promise<OrtModule | null> | undefined;
+
+function loadOrt(): Promise<OrtModule | null> {
+  ortPromise ??= import("onnxruntime-node").then(
+    (m) => m as OrtModule,
+    () => null,
+  );
+  return ortPromise;
+}
+
+/** Whether onnxruntime-node can be loaded here (its native binding present). */
+export async function onnxAvailable(): Promise<boolean> {
+  return (await loadOrt()) !== null;
+}
+
+function checkDims(n: number, h: number, w: number, length: number): void {
+  for (const [field, v] of [
+    ["n", n],
+    ["h", h],
+    ["w", w],
+  ] as const) {
+    if (!Number.isInteger(v) || v < 1) {
+      throw new BackboneError("EPHYS_BAD_IMAGE", `${field}: got ${v}, expected a positive integer`);
+    }
+  }
+  if (length !== n * h * w * 3) {
+    throw new BackboneError(
+      "EPHYS_BAD_IMAGE",
+      `batch: got ${length} values, expected n·h·w·3 = ${n}·${h}·${w}·3 = ${n * h * w * 3}`,
+    );
+  }
+}
+
+export async function createOnnxBackbone(
+  desc: NetworkDescription,
+  weights: FoldedWeights,
+  options: OnnxBackboneOptions = {},
+): Promise<OnnxBackbone> {
+  const threads = options.threads ?? availableParallelism();
+  if (!Number.isInteger(threads) || threads < 1) {
+    throw new BackboneError("EPHYS_BAD_BACKBONE", `threads: got ${threads}, expected a positive integer`);
+  }
+  const input = options.input ?? "pixels";
+  const tap = options.tap ?? deepestTap(desc);
+  const bytes = buildOnnxModel(desc, weights, { tap, input, outputLayout: "nhwc" });
+  const ort = await loadOrt();
+  if (ort === null) {
+    throw new BackboneError(
+      "EPHYS_BAD_BACKBONE",
+      "onnxruntime-node: not loadable on this machine, expected its native binding (check onnxAvailable() first)",
+    );
+  }
+  const session = await ort.InferenceSession.create(bytes, {
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    executionMode: "sequential",
+    graphOptimizationLevel: "all",
+    logSeverityLevel: 3,
+  });
+  const channels = desc.tapChannels[tap]!;
+  const inputName = input === "pixels" ? ONNX_PIXELS : ONNX_INPUT;
+  let queue: Promise<unknown> = Promise.resolve();
+  let disposed = false;
+
+  const run = async (batch: Float32Array | Uint8Array, n: number, h: number, w: number) => {
+    if (disposed) throw new BackboneError("EPHYS_BAD_BACKBONE", "forward: backbone already disposed");
+    checkDims(n, h, w, batch.length);
+    const data = batch instanceof Float32Array ? batch : Float32Array.from(batch);
+    const dims = input === "pixels" ? [n, h, w, 3] : [n, 3, h, w];
+    const feeds = { [inputName]: new ort.Tensor("float32", data, dims) };
+    const result = await session.run(feeds);
+    const out = result.features;
+    const [on, oh, ow, oc] = out.dims;
+    return { data: out.data as Float32Array, shape: [on, oh, ow, oc] as [number, number, number, number] };
+  };
+
+  return {
+    tap,
+    channels,
+    input,
+    threads,
+    forward(batch, n, h, w) {
+      const next = queue.then(() => run(batch, n, h, w));
+      queue = next.catch(() => undefined);
+      return next;
+    },
+    async dispose() {
+      if (disposed) return;
+      disposed = true;
+      await queue;
+      await session.release();
+    },
+  };
+}
