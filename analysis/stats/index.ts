@@ -1,0 +1,24 @@
+// Public API of the statistics: correlation, rank tests, reliability and response rates (pure functions).
+
+export { type Correlation, fisherZInterval, pearson, spearman } from "./correlation.ts";
+export { normalQuantile } from "./distributions.ts";
+export { BAD_STATS_INPUT, StatsInputError } from "./errors.ts";
+export { type KruskalWallisResult, kruskalWallis } from "./kruskalWallis.ts";
+export {
+  type Alternative,
+  EXACT_WORK_LIMIT,
+  exactUpperTail,
+  type MannWhitneyMethod,
+  type MannWhitneyOptions,
+  type MannWhitneyResult,
+  mannWhitneyU,
+} from "./mannWhitney.ts";
+export { averageRanks, tieTerm } from "./ranks.ts";
+export { isResponsive, netRate } from "./rates.ts";
+export {
+  noiseCorrectedR2,
+  type SplitHalfOptions,
+  type SplitHalfResult,
+  spearmanBrown,
+  splitHalfReliability,
+} from "./reliability.ts";
