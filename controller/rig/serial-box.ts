@@ -1,0 +1,449 @@
+// The rig box on a serial line (115200 8N1, "\n"-terminated text; protocol in controller/wire/rig-lines.ts).
+// This class owns the I/O: opening, writing commands and matching their ACK/PONG, reporting fixation,
+// and reconnecting when the device disappears. Parsing stays in rig-lines.ts.
+import { stat } from "node:fs";
+import { performance } from "node:perf_hooks";
+import { ReadlineParser, SerialPort } from "serialport";
+import { type BoxLine, formatHostLine, type HostLine, LineError, parseBoxLine } from "../wire/rig-lines.ts";
+import { TypedEmitter } from "./typed-emitter.ts";
+
+export type RigBoxStatus = "connected" | "lost";
+
+export type RigBoxEvents = {
+  /** A FIX line: the subject started (true) or stopped (false) fixating at `boxMs` on the box's clock. */
+  fixation: [fixating: boolean, boxMs: number];
+  /** The link came up again ("connected") or went away ("lost"); `reason` is a sentence for the operator. */
+  status: [status: RigBoxStatus, reason: string];
+  /** A line that could not be parsed, an unexpected ACK/PONG, or an ERR line from the box. Never fatal. */
+  warning: [text: string];
+};
+
+export interface SerialRigBoxOptions {
+  /** Device path, e.g. /dev/ttyACM0 (or a socat pty link for the virtual rig). */
+  path: string;
+  /** Default 115200 (8 data bits, no parity, 1 stop bit). */
+  baudRate?: number;
+  /** How long an EVT/REWARD waits for its ACK (and a PING for its PONG) before rejecting; default 500 ms. */
+  commandTimeoutMs?: number;
+  /** Delay between reopen attempts after the device disappeared; default 500 ms. */
+  reconnectIntervalMs?: number;
+  /**
+   * How often the device path is checked while connected; default 250 ms. A vanished path (USB unplug, socat
+   * killed) or a path now naming another device counts as a disconnect. Needed because a pty whose other end
+   * went away reads 0 bytes forever in serialport's binding instead of failing.
+   */
+  watchIntervalMs?: number;
+}
+
+/** Errors from the rig box carry a stable `code`. */
+export class RigBoxError extends Error {
+  constructor(
+    readonly code:
+      | "EPHYS_RIG_TIMEOUT"
+      | "EPHYS_RIG_DISCONNECTED"
+      | "EPHYS_RIG_OPEN"
+      | "EPHYS_RIG_ERROR"
+      | "EPHYS_RIG_CLOSED"
+      | "EPHYS_BAD_OPTION",
+    message: string,
+  ) {
+    super(message);
+    this.name = "RigBoxError";
+  }
+}
+
+interface PendingCommand {
+  text: string;
+  verb: string;
+  resolve: () => void;
+  reject: (err: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+interface PendingPing {
+  t0: number;
+  resolve: (rttMs: number) => void;
+  reject: (err: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+type LinkState = "idle" | "opening" | "connected" | "lost" | "closed";
+
+function checkPositive(name: string, value: number, integer: boolean): number {
+  if (!Number.isFinite(value) || value <= 0 || (integer && !Number.isInteger(value)))
+    throw new RigBoxError(
+      "EPHYS_BAD_OPTION",
+      `SerialRigBox option ${name}: expected a positive ${integer ? "integer" : "number"}, found ${String(value)}`,
+    );
+  return value;
+}
+
+export class SerialRigBox {
+  readonly path: string;
+  readonly baudRate: number;
+  readonly commandTimeoutMs: number;
+  readonly reconnectIntervalMs: number;
+  readonly watchIntervalMs: number;
+
+  private readonly emitter = new TypedEmitter<RigBoxEvents>();
+  private port: SerialPort | null = null;
+  private state: LinkState = "idle";
+  private commands: PendingCommand[] = [];
+  private pings = new Map<number, PendingPing>();
+  private pingCounter = 0;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private lastReconnectError = "";
+  private watchTimer: NodeJS.Timeout | null = null;
+
+  constructor(options: SerialRigBoxOptions) {
+    if (typeof options.path !== "string" || options.path.length === 0)
+      throw new RigBoxError(
+        "EPHYS_BAD_OPTION",
+        `SerialRigBox option path: expected a device path, found ${JSON.stringify(options.path)}`,
+      );
+    this.path = options.path;
+    this.baudRate = checkPositive("baudRate", options.baudRate ?? 115200, true);
+    this.commandTimeoutMs = checkPositive("commandTimeoutMs", options.commandTimeoutMs ?? 500, false);
+    this.reconnectIntervalMs = checkPositive(
+      "reconnectIntervalMs",
+      options.reconnectIntervalMs ?? 500,
+      false,
+    );
+    this.watchIntervalMs = checkPositive("watchIntervalMs", options.watchIntervalMs ?? 250, false);
+  }
+
+  on<K extends keyof RigBoxEvents>(event: K, listener: (...args: RigBoxEvents[K]) => void): () => void {
+    return this.emitter.on(event, listener);
+  }
+
+  off<K extends keyof RigBoxEvents>(event: K, listener: (...args: RigBoxEvents[K]) => void): void {
+    this.emitter.off(event, listener);
+  }
+
+  /** True while the device is open. */
+  get connected(): boolean {
+    return this.state === "connected";
+  }
+
+  /** Opens the device. Rejects with EPHYS_RIG_OPEN if it cannot be opened now (no retry for the first open). */
+  async open(): Promise<void> {
+    if (this.state !== "idle")
+      throw new RigBoxError(
+        "EPHYS_RIG_OPEN",
+        `rig box ${this.path}: open() called twice (state ${this.state})`,
+      );
+    this.state = "opening";
+    try {
+      const { port, rdev } = await this.openPort();
+      if (this.state !== "opening") {
+        await closeQuietly(port);
+        throw new RigBoxError("EPHYS_RIG_CLOSED", `rig box ${this.path} was closed while opening`);
+      }
+      this.attach(port, rdev);
+    } catch (err) {
+      if (this.state === "opening") this.state = "idle";
+      if (err instanceof RigBoxError) throw err;
+      throw new RigBoxError("EPHYS_RIG_OPEN", `cannot open rig box ${this.path}: ${errorText(err)}`);
+    }
+  }
+
+  /** Sends `EVT <code>` (0..65535); resolves on the box's ACK. */
+  sendEvent(code: number): Promise<void> {
+    if (!Number.isInteger(code) || code < 0 || code > 65535)
+      return Promise.reject(
+        new RigBoxError(
+          "EPHYS_BAD_OPTION",
+          `rig box event code: expected an integer 0..65535, found ${code}`,
+        ),
+      );
+    return this.command({ kind: "evt", code });
+  }
+
+  /** Sends `REWARD <ms>` (0..10000, rounded); resolves on the box's ACK (the box opens the valve itself). */
+  reward(ms: number): Promise<void> {
+    if (!Number.isFinite(ms) || ms < 0 || ms > 10_000)
+      return Promise.reject(
+        new RigBoxError("EPHYS_BAD_OPTION", `rig box reward: expected 0..10000 ms, found ${ms}`),
+      );
+    return this.command({ kind: "reward", ms: Math.round(ms) });
+  }
+
+  /** Sends `PING <n>`; resolves with the round trip in ms when `PONG <n>` arrives. */
+  ping(): Promise<number> {
+    const n = ++this.pingCounter;
+    const line = formatHostLine({ kind: "ping", n });
+    return new Promise<number>((resolve, reject) => {
+      if (!this.port || this.state !== "connected") {
+        reject(this.notConnected(`PING ${n}`));
+        return;
+      }
+      const timer = setTimeout(() => {
+        this.pings.delete(n);
+        reject(
+          new RigBoxError(
+            "EPHYS_RIG_TIMEOUT",
+            `rig box ${this.path} did not answer "PING ${n}" within ${this.commandTimeoutMs} ms`,
+          ),
+        );
+      }, this.commandTimeoutMs);
+      this.pings.set(n, { t0: performance.now(), resolve, reject, timer });
+      this.port.write(line);
+    });
+  }
+
+  /** Stops everything: closes the device, stops reconnecting, rejects pending commands with EPHYS_RIG_CLOSED. */
+  async close(): Promise<void> {
+    if (this.state === "closed") return;
+    this.state = "closed";
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    this.stopWatch();
+    this.rejectAll(new RigBoxError("EPHYS_RIG_CLOSED", `rig box ${this.path} was closed`));
+    const port = this.port;
+    this.port = null;
+    if (port) {
+      port.removeAllListeners();
+      port.on("error", () => {});
+      await closeQuietly(port);
+    }
+    this.emitter.removeAll();
+  }
+
+  private command(host: HostLine): Promise<void> {
+    const text = formatHostLine(host).trimEnd();
+    return new Promise<void>((resolve, reject) => {
+      if (!this.port || this.state !== "connected") {
+        reject(this.notConnected(text));
+        return;
+      }
+      const pending: PendingCommand = {
+        text,
+        verb: text.split(" ")[0],
+        resolve,
+        reject,
+        timer: setTimeout(() => {
+          this.removeCommand(pending);
+          reject(
+            new RigBoxError(
+              "EPHYS_RIG_TIMEOUT",
+              `rig box ${this.path} did not ACK "${text}" within ${this.commandTimeoutMs} ms`,
+            ),
+          );
+        }, this.commandTimeoutMs),
+      };
+      this.commands.push(pending);
+      this.port.write(`${text}\n`);
+    });
+  }
+
+  private notConnected(text: string): RigBoxError {
+    if (this.state === "closed")
+      return new RigBoxError("EPHYS_RIG_CLOSED", `rig box ${this.path} is closed; "${text}" not sent`);
+    return new RigBoxError(
+      "EPHYS_RIG_DISCONNECTED",
+      `rig box ${this.path} is not connected; "${text}" not sent`,
+    );
+  }
+
+  private removeCommand(pending: PendingCommand): void {
+    const i = this.commands.indexOf(pending);
+    if (i >= 0) this.commands.splice(i, 1);
+  }
+
+  /** Opens the device and records which device the path names (its rdev) for the watch. */
+  private openPort(): Promise<{ port: SerialPort; rdev: number }> {
+    return new Promise<{ port: SerialPort; rdev: number }>((resolve, reject) => {
+      const port = new SerialPort({
+        path: this.path,
+        baudRate: this.baudRate,
+        dataBits: 8,
+        parity: "none",
+        stopBits: 1,
+        autoOpen: false,
+      });
+      port.open((err) => {
+        if (err) {
+          reject(err);
+          return;
+        }
+        stat(this.path, (statErr, st) => {
+          if (statErr) {
+            void closeQuietly(port);
+            reject(statErr);
+          } else resolve({ port, rdev: st.rdev });
+        });
+      });
+    });
+  }
+
+  private attach(port: SerialPort, rdev: number): void {
+    this.port = port;
+    this.state = "connected";
+    this.startWatch(port, rdev);
+    const parser = port.pipe(new ReadlineParser({ delimiter: "\n", encoding: "latin1" }));
+    parser.on("data", (line: string) => {
+      if (this.port === port) this.onLine(line);
+    });
+    port.on("close", (err: Error | null) => {
+      if (this.port === port) this.onLoss(err ? errorText(err) : "port closed");
+    });
+    port.on("error", (err: Error) => {
+      if (this.port === port) this.onLoss(errorText(err));
+    });
+    port.on("end", () => {
+      if (this.port === port) this.onLoss("end of stream");
+    });
+  }
+
+  private onLine(raw: string): void {
+    if (raw.replace(/\r$/, "").trim() === "") return;
+    let line: BoxLine;
+    try {
+      line = parseBoxLine(raw);
+    } catch (err) {
+      const text = err instanceof LineError ? err.message : errorText(err);
+      this.emitter.emit("warning", `rig box ${this.path}: ${text}`);
+      return;
+    }
+    switch (line.kind) {
+      case "fix":
+        this.emitter.emit("fixation", line.fixating, line.boxMs);
+        return;
+      case "ack": {
+        const pending =
+          this.commands.find((c) => c.text === line.command) ??
+          this.commands.find((c) => c.verb === line.command.split(" ")[0]);
+        if (!pending) {
+          this.emitter.emit(
+            "warning",
+            `rig box ${this.path}: unexpected "ACK ${line.command}" (late after a timeout?)`,
+          );
+          return;
+        }
+        this.removeCommand(pending);
+        clearTimeout(pending.timer);
+        pending.resolve();
+        return;
+      }
+      case "pong": {
+        const pending = this.pings.get(line.n);
+        if (!pending) {
+          this.emitter.emit(
+            "warning",
+            `rig box ${this.path}: unexpected "PONG ${line.n}" (late after a timeout?)`,
+          );
+          return;
+        }
+        this.pings.delete(line.n);
+        clearTimeout(pending.timer);
+        pending.resolve(performance.now() - pending.t0);
+        return;
+      }
+      case "err": {
+        this.emitter.emit("warning", `rig box ${this.path} reported ERR: ${line.text}`);
+        const pending = this.commands.find((c) => line.text.startsWith(c.text));
+        if (pending) {
+          this.removeCommand(pending);
+          clearTimeout(pending.timer);
+          pending.reject(
+            new RigBoxError(
+              "EPHYS_RIG_ERROR",
+              `rig box ${this.path} refused "${pending.text}": ${line.text}`,
+            ),
+          );
+        }
+        return;
+      }
+    }
+  }
+
+  private startWatch(port: SerialPort, rdev: number): void {
+    this.stopWatch();
+    this.watchTimer = setInterval(() => {
+      stat(this.path, (err, st) => {
+        if (this.port !== port) return;
+        if (err) this.onLoss(`device vanished (${(err as NodeJS.ErrnoException).code ?? err.message})`);
+        else if (st.rdev !== rdev) this.onLoss("the path now names another device");
+      });
+    }, this.watchIntervalMs);
+  }
+
+  private stopWatch(): void {
+    if (this.watchTimer) clearInterval(this.watchTimer);
+    this.watchTimer = null;
+  }
+
+  private onLoss(reason: string): void {
+    if (this.state !== "connected") return;
+    this.state = "lost";
+    this.stopWatch();
+    const port = this.port;
+    this.port = null;
+    if (port) {
+      port.removeAllListeners();
+      port.on("error", () => {});
+      if (port.isOpen) void closeQuietly(port);
+    }
+    const text = `rig box ${this.path} disconnected: ${reason}`;
+    this.rejectAll(new RigBoxError("EPHYS_RIG_DISCONNECTED", text));
+    this.emitter.emit("status", "lost", text);
+    this.scheduleReconnect();
+  }
+
+  private scheduleReconnect(): void {
+    if (this.state !== "lost") return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      if (this.state !== "lost") return;
+      this.openPort().then(
+        ({ port, rdev }) => {
+          if (this.state !== "lost") {
+            void closeQuietly(port);
+            return;
+          }
+          this.attach(port, rdev);
+          this.lastReconnectError = "";
+          this.emitter.emit("status", "connected", `rig box ${this.path} reconnected`);
+        },
+        (err: unknown) => {
+          this.lastReconnectError = errorText(err);
+          this.scheduleReconnect();
+        },
+      );
+    }, this.reconnectIntervalMs);
+  }
+
+  /** The last error from a reopen attempt while the link is lost ("" when none). */
+  get reconnectError(): string {
+    return this.lastReconnectError;
+  }
+
+  private rejectAll(err: RigBoxError): void {
+    const commands = this.commands;
+    this.commands = [];
+    for (const c of commands) {
+      clearTimeout(c.timer);
+      c.reject(err);
+    }
+    const pings = [...this.pings.values()];
+    this.pings.clear();
+    for (const p of pings) {
+      clearTimeout(p.timer);
+      p.reject(err);
+    }
+  }
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function closeQuietly(port: SerialPort): Promise<void> {
+  return new Promise((resolve) => {
+    if (!port.isOpen) {
+      resolve();
+      return;
+    }
+    port.close(() => resolve());
+  });
+}
