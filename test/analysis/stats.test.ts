@@ -11,6 +11,7 @@ import {
   type Alternative,
   averageRanks,
   BAD_STATS_INPUT,
+  EXACT_WORK_LIMIT,
   exactUpperTail,
   fisherZInterval,
   isResponsive,
@@ -275,6 +276,17 @@ describe("mannWhitneyU", () => {
     expect(res.method).toBe("exact");
     expect(res.p).toBeGreaterThan(0);
     expect(res.p).toBeLessThanOrEqual(1);
+  });
+  it("bounds the exact path's work: 'exact' throws beyond EXACT_WORK_LIMIT, 'auto' goes asymptotic", () => {
+    // U_x = Σ (y below each x) ≈ 8·100 000 = n·m/2, so the shorter tail has ~8e5 terms: work ≈ 8 · 8e5 = 6.4e6.
+    const y = Array.from({ length: 200_000 }, (_, i) => i + 0.5);
+    const x = [99_000.25, 99_500.25, 99_800.25, 100_000.25, 100_100.25, 100_300.25, 100_600.25, 100_700.25];
+    expect(8 * 800_000).toBeGreaterThan(EXACT_WORK_LIMIT);
+    expect(mannWhitneyU(x, y).method).toBe("asymptotic");
+    expect(mannWhitneyU(x.slice(0, 3), y.slice(0, 1000)).method).toBe("exact");
+    const big = Array.from({ length: 300 }, (_, i) => 2 * i);
+    const big2 = Array.from({ length: 300 }, (_, i) => 2 * i + 1);
+    expectBadInput(() => mannWhitneyU(big, big2, { method: "exact" }), "options.method");
   });
 });
 
