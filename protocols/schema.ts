@@ -2,9 +2,12 @@
 // config/, so the same protocol runs on any rig (as pyControl separates task files from hardware definitions).
 import { z } from "zod";
 
-const ms = (what: string) => z.number({ error: `expected a number of milliseconds (${what})` });
+// Custom wording for a wrong type only; range checks keep zod's "expected number to be >=1" style messages.
+const typeError = (text: string) => (issue: { code: string; input?: unknown }) =>
+  issue.code === "invalid_type" ? (issue.input === undefined ? `${text} (required)` : text) : undefined;
+const ms = (what: string) => z.number({ error: typeError(`expected a number of milliseconds (${what})`) });
 const positiveInt = (what: string) =>
-  z.number({ error: `expected a whole number (${what})` }).int(`expected a whole number (${what})`);
+  z.number({ error: typeError(`expected a whole number (${what})`) }).int(`expected a whole number (${what})`);
 
 /** A time window relative to stimulus onset, [startMs, endMs). */
 export const windowSchema = z

@@ -43,7 +43,10 @@ function describe(value: unknown): string {
 }
 
 function stripExpected(message: string): string {
-  return message.replace(/^expected\s+/i, "").replace(/^Invalid input:\s*expected\s+/i, "");
+  return message
+    .replace(/^(Invalid input|Too small|Too big|Invalid option):\s*/i, "")
+    .replace(/^expected\s+/i, "")
+    .replace(/, received undefined$/, " (required)");
 }
 
 /** Parse YAML text and validate it with `schema`; throws SourceError listing every problem. */

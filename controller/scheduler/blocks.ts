@@ -1,6 +1,6 @@
 // Pseudorandom blocks: every stimulus once per block, a fresh seeded order per block. The plan is a pure function of
 // (stimuli, repetitions, seed), so after a restart the remaining work is the plan minus what the store says was shown.
-import { mulberry32, shuffleInPlace } from "./prng.ts";
+import { mulberry32, shuffleInPlace } from "../../analysis/random.ts";
 
 export interface PlannedPresentation {
   block: number;

@@ -1,0 +1,146 @@
+// The `ephysloop` command line: serve, simulate, demo (npm start), validate, sessions, status.
+import { Command, Option } from "commander";
+import { type Config, loadConfig, resolvePaths } from "../config/index.ts";
+import { validateProtocolFile } from "./commands/validate.ts";
+import { createLogger } from "./log.ts";
+import { SessionStore } from "./store/store.ts";
+
+function configFrom(opts: Record<string, unknown>): Config {
+  return loadConfig({
+    file: opts.config as string | undefined,
+    flags: {
+      bind: opts.bind as string | undefined,
+      port: opts.port as string | undefined,
+      token: opts.token as string | undefined,
+      dataDir: opts.dataDir as string | undefined,
+      dbPath: opts.db as string | undefined,
+      "compute.executor": opts.executor as string | undefined,
+      "compute.tfjsBackend": opts.backend as string | undefined,
+      "weights.path": opts.weights as string | undefined,
+      "rig.serialPath": opts.serial as string | undefined,
+      logLevel: opts.logLevel as string | undefined,
+    },
+  });
+}
+
+function withConfigOptions(cmd: Command): Command {
+  return cmd
+    .option("--config <file>", "config file (YAML or JSON); also EPHYSLOOP_CONFIG")
+    .option("--bind <address>", "address to listen on (default 127.0.0.1)")
+    .option("--port <port>", "TCP port (default 8710; 0 = any free port)")
+    .option("--token <token>", "access token (default: generated into the data dir)")
+    .option("--data-dir <dir>", "data directory (default ./ephysloop-data)")
+    .option("--db <file>", "SQLite database (default <data dir>/ephysloop.db)")
+    .addOption(new Option("--executor <name>", "forward-pass executor").choices(["auto", "onnx", "tfjs"]))
+    .addOption(new Option("--backend <name>", "tfjs backend").choices(["auto", "tensorflow-gpu", "tensorflow", "wasm", "cpu"]))
+    .option("--weights <file>", "torchvision-layout .safetensors weights (default: embedded Keras ResNet-50)")
+    .option("--serial <device>", "rig box serial device, e.g. /dev/ttyACM0")
+    .addOption(new Option("--log-level <level>").choices(["trace", "debug", "info", "warn", "error"]));
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = new Command()
+    .name("ephysloop")
+    .description("Closed-loop electrophysiology experiment controller")
+    .showHelpAfterError();
+
+  program
+    .command("validate")
+    .argument("<file>", "protocol file (YAML)")
+    .description("check a protocol file; every problem with its path, line and column")
+    .action((file: string) => {
+      const report = validateProtocolFile(file);
+      for (const w of report.warnings) console.warn(`warning: ${w}`);
+      for (const e of report.errors) console.error(`error: ${e}`);
+      if (report.ok) console.log(`${file}: valid`);
+      process.exitCode = report.ok ? 0 : 1;
+    });
+
+  withConfigOptions(program.command("sessions").description("list recorded sessions")).action((opts) => {
+    const store = new SessionStore(resolvePaths(configFrom(opts)).dbPath);
+    const rows = store.listSessions();
+    if (rows.length === 0) console.log("no sessions");
+    for (const r of rows)
+      console.log(`${r.id}  ${r.state.padEnd(16)} ${r.protocol_name}  started ${r.started_at ?? "-"}  ended ${r.ended_at ?? "-"}${r.failed_reason ? `  (${r.failed_reason})` : ""}`);
+    store.close();
+  });
+
+  withConfigOptions(program.command("status").argument("[session]").description("state and progress of a session")).action(
+    (session: string | undefined, opts) => {
+      const store = new SessionStore(resolvePaths(configFrom(opts)).dbPath);
+      const row = session ? store.getSession(session) : (store.resumableSession() ?? store.listSessions()[0]);
+      if (!row) {
+        console.error(session ? `no session ${session}` : "no sessions");
+        process.exitCode = 1;
+        return;
+      }
+      const trials = store.trials(row.id);
+      console.log(
+        JSON.stringify(
+          {
+            session: row.id,
+            protocol: row.protocol_name,
+            protocolSha256: row.protocol_sha256,
+            state: row.state,
+            failedReason: row.failed_reason,
+            shown: trials.filter((t) => t.status === "shown").length,
+            voided: trials.filter((t) => t.status === "voided").length,
+            channels: store.channels(row.id).length,
+          },
+          null,
+          2,
+        ),
+      );
+      store.close();
+    },
+  );
+
+  withConfigOptions(
+    program
+      .command("serve")
+      .description("run the daemon: a new session from --protocol, or resume the newest unfinished one")
+      .option("--protocol <file>", "protocol file for a new session")
+      .option("--subject <name>", "subject name stored with the session")
+      .option("--time-scale <x>", "multiply every protocol duration (simulation only)", "1"),
+  ).action(async (opts) => {
+    const { serve } = await import("./commands/serve.ts");
+    await serve(configFrom(opts), { protocolPath: opts.protocol, subject: opts.subject, timeScale: Number(opts.timeScale) });
+  });
+
+  program
+    .command("simulate")
+    .description("the virtual rig: acquisition bridge + rig box (pseudo-terminal) + headless display against a daemon")
+    .requiredOption("--url <ws-url>", "daemon address, e.g. ws://127.0.0.1:8710")
+    .requiredOption("--token <token>", "the daemon's token")
+    .requiredOption("--protocol <file>", "the protocol the daemon runs (stimuli, simulation settings)")
+    .option("--box <path>", "pty end for the virtual rig box")
+    .option("--truth <file>", "write the ground truth (every spike sent) as JSON lines")
+    .option("--drop-every <n>", "drop the connection after every n messages", "0")
+    .option("--duplicate <p>", "probability of sending a message twice", "0")
+    .option("--reorder <p>", "probability of swapping a message with the next", "0")
+    .action(async (opts) => {
+      const { simulate } = await import("./simulate/run.ts");
+      await simulate({
+        url: opts.url,
+        token: opts.token,
+        protocolPath: opts.protocol,
+        boxPath: opts.box,
+        truthFile: opts.truth,
+        faults: { dropEvery: Number(opts.dropEvery), duplicate: Number(opts.duplicate), reorder: Number(opts.reorder) },
+      });
+    });
+
+  withConfigOptions(
+    program
+      .command("demo")
+      .description("a full simulated recording day on the embedded defaults (what `npm start` runs)")
+      .option("--protocol <file>", "protocol", "protocols/demo.yaml"),
+  ).action(async (opts) => {
+    const { demo } = await import("./commands/demo.ts");
+    await demo(configFrom(opts), { protocolPath: opts.protocol });
+  });
+
+  await program.parseAsync(argv);
+}
+
+export { createLogger };

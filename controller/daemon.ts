@@ -1,0 +1,399 @@
+// The daemon: one HTTP server on the configured address with the control API, the display page and stimulus
+// images, and three WebSocket endpoints (/acquisition, /display, /monitor); the day machine with its actors;
+// every transition persisted. A restarted daemon resumes the newest unfinished session where it stopped.
+import { randomUUID } from "node:crypto";
+import { createReadStream, existsSync } from "node:fs";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { extname, join, normalize } from "node:path";
+import { type Actor, createActor, fromCallback } from "xstate";
+import { WebSocket, WebSocketServer } from "ws";
+import type { z } from "zod";
+import { type Config, ensureToken, resolvePaths } from "../config/index.ts";
+import { type LoadedProtocol, loadProtocol } from "../protocols/load.ts";
+import { AcquisitionHub } from "./acquisition/acquisition-hub.ts";
+import { requestToken, tokenMatches } from "./auth.ts";
+import type { Logger } from "./log.ts";
+import { type DayEvent, dayMachine, type PhaseInput, stateName } from "./session/machine.ts";
+import { eventCodes, prepareStimuli } from "./session/prepare.ts";
+import { type PipelineSteps, pipelineSteps } from "./session/pipeline.ts";
+import { AbortedError, runPhase } from "./scheduler/phase-runner.ts";
+import { alwaysFixating, type BoxPort, type DisplayPort } from "./scheduler/rig-ports.ts";
+import { SessionStore } from "./store/store.ts";
+import { ACQUISITION_VERSION, acquisitionHello } from "./wire/acquisition.ts";
+import { DISPLAY_VERSION, displayHello } from "./wire/display.ts";
+import { describeIssue } from "./wire/errors.ts";
+import { MONITOR_VERSION, monitorHello } from "./wire/monitor.ts";
+import { codeVersion, softwareVersions } from "./provenance.ts";
+
+export interface DisplayFactory {
+  (ws: WebSocket, hello: z.infer<typeof displayHello>): DisplayPort & { preload(s: Array<{ id: string; url: string }>): Promise<{ ok: boolean; failed: string[] }> };
+}
+
+export interface BoxFactory {
+  (path: string, baudRate: number): Promise<BoxPort & { onStatus(l: (status: "connected" | "lost", reason: string) => void): () => void; close(): Promise<void> }>;
+}
+
+export interface DaemonOptions {
+  config: Config;
+  log: Logger;
+  /** Start a new session from this protocol; without it the newest unfinished session resumes. */
+  protocolPath?: string;
+  subject?: string;
+  /** Multiplies every protocol duration (1 = real time). */
+  timeScale?: number;
+  createDisplay: DisplayFactory;
+  createBox?: BoxFactory;
+  /** Overrides of the step implementations (tests). */
+  steps?: Partial<PipelineSteps>;
+  /** Where the built display page lives (served at /display/). */
+  displayDir?: string;
+  dataTimeoutMs?: number;
+}
+
+const HELLO_TIMEOUT_MS = 5000;
+const MAX_FRAME_BYTES = 16 * 1024 * 1024;
+const HEARTBEAT_MS = 10_000;
+
+export class Daemon {
+  readonly store: SessionStore;
+  readonly token: string;
+  sessionId!: string;
+  loaded!: LoadedProtocol;
+  actor!: Actor<typeof dayMachine>;
+  hub!: AcquisitionHub;
+  private server!: Server;
+  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
+  private display: ReturnType<DisplayFactory> | null = null;
+  private displayWaiters: Array<(d: DisplayPort) => void> = [];
+  private box: Awaited<ReturnType<BoxFactory>> | null = null;
+  private readonly monitors = new Set<WebSocket>();
+  private heartbeat?: NodeJS.Timeout;
+  private readonly finished: Promise<string>;
+  private resolveFinished!: (state: string) => void;
+
+  constructor(private readonly opts: DaemonOptions) {
+    const paths = resolvePaths(opts.config);
+    this.store = new SessionStore(paths.dbPath);
+    this.token = ensureToken(opts.config);
+    this.finished = new Promise((r) => {
+      this.resolveFinished = r;
+    });
+  }
+
+  get url(): string {
+    const a = this.server.address() as AddressInfo;
+    return `http://${a.address.includes(":") ? `[${a.address}]` : a.address}:${a.port}`;
+  }
+
+  get wsUrl(): string {
+    return this.url.replace(/^http/, "ws");
+  }
+
+  /** Resolves with the final state name (done, failed, aborted) when the day ends. */
+  whenFinished(): Promise<string> {
+    return this.finished;
+  }
+
+  async start(): Promise<void> {
+    const { config, log } = this.opts;
+    this.openSession();
+    this.hub = new AcquisitionHub({
+      store: this.store,
+      sessionId: this.sessionId,
+      windows: { baseline: this.loaded.protocol.windows.baseline, response: this.loaded.protocol.windows.response },
+      onWarning: (code, message) => log.warn({ code }, message),
+    });
+    this.store.onEvent((e) => this.broadcastMonitor(e));
+    if (config.rig.serialPath && this.opts.createBox) {
+      this.box = await this.opts.createBox(config.rig.serialPath, config.rig.baudRate);
+      this.box.onStatus((status, reason) => {
+        this.store.appendEvent(this.sessionId, "rig", status, { reason });
+        if (status === "lost") {
+          log.warn(reason);
+          this.actor?.send({ type: "PAUSE", reason });
+        } else log.info(reason);
+      });
+    } else log.warn("no rig box configured (rig.serialPath): fixation is not monitored, rewards are not given");
+    this.server = createServer((req, res) => this.onHttp(req, res));
+    this.server.on("upgrade", (req, socket, head) => {
+      const path = new URL(req.url ?? "/", "http://x").pathname;
+      if (!["/acquisition", "/display", "/monitor"].includes(path)) {
+        socket.destroy();
+        return;
+      }
+      this.wss.handleUpgrade(req, socket, head, (ws) => this.onSocket(ws, path));
+    });
+    await new Promise<void>((resolve, reject) => {
+      this.server.once("error", reject);
+      this.server.listen(config.port, config.bind, () => resolve());
+    });
+    this.heartbeat = setInterval(() => this.beat(), HEARTBEAT_MS);
+    log.info(`ephysloop daemon on ${this.url} — session ${this.sessionId} (${this.loaded.protocol.name})`);
+    this.startMachine();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.heartbeat);
+    this.actor?.stop();
+    this.hub?.close();
+    for (const ws of this.wss.clients) ws.terminate();
+    await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
+    await this.box?.close();
+    this.store.close();
+  }
+
+  send(event: DayEvent): void {
+    this.actor.send(event);
+  }
+
+  status() {
+    const snap = this.actor.getSnapshot();
+    const trials = this.store.trials(this.sessionId);
+    return {
+      sessionId: this.sessionId,
+      protocol: this.loaded.protocol.name,
+      state: stateName(snap.value),
+      pauseReason: snap.context.pauseReason,
+      failedReason: snap.context.failedReason,
+      trials: {
+        shown: trials.filter((t) => t.status === "shown").length,
+        voided: trials.filter((t) => t.status === "voided").length,
+      },
+      acquisitionConnected: this.hub.connected,
+      displayConnected: this.display !== null,
+      boxConnected: this.box !== null,
+    };
+  }
+
+  private openSession(): void {
+    const { protocolPath, subject } = this.opts;
+    if (protocolPath) {
+      this.loaded = loadProtocol(protocolPath);
+      this.sessionId = `${new Date().toISOString().slice(0, 10)}-${this.loaded.protocol.name}-${randomUUID().slice(0, 8)}`;
+      this.store.createSession({
+        id: this.sessionId,
+        protocolName: this.loaded.protocol.name,
+        protocolPath: this.loaded.path,
+        protocolText: this.loaded.text,
+        protocolSha256: this.loaded.sha256,
+        codeVersion: codeVersion(),
+        software: softwareVersions(),
+        seed: this.loaded.protocol.seed,
+        subject,
+      });
+      return;
+    }
+    const row = this.store.resumableSession();
+    if (!row) throw Object.assign(new Error("no session to resume: start one with --protocol FILE"), { code: "EPHYS_NO_SESSION" });
+    this.sessionId = row.id;
+    // The stored text is the session's protocol, whatever the file says now.
+    this.loaded = { protocol: loadProtocolText(row.protocol_text, row.protocol_path), text: row.protocol_text, sha256: row.protocol_sha256, path: row.protocol_path };
+    const voided = this.store.voidPendingTrials(row.id, "interrupted by a daemon restart");
+    this.store.appendEvent(row.id, "session", "resumed", { state: row.state, voidedPending: voided });
+  }
+
+  private startMachine(): void {
+    const row = this.store.getSession(this.sessionId)!;
+    const steps = { ...pipelineSteps, ...this.opts.steps };
+    const machine = dayMachine.provide({
+      actors: {
+        prepare: steps.prepare(this.context()),
+        fit: steps.fit(this.context()),
+        select: steps.select(this.context()),
+        check: steps.check(this.context()),
+        visualize: steps.visualize(this.context()),
+        report: steps.report(this.context()),
+        runPhase: fromCallback<DayEvent, PhaseInput>(({ sendBack, input }) => {
+          const controller = new AbortController();
+          this.phase(input.phase, controller.signal).then(
+            () => sendBack({ type: "PHASE_DONE" }),
+            (e: unknown) => {
+              if (e instanceof AbortedError || controller.signal.aborted) return;
+              sendBack({ type: "PHASE_FAILED", reason: (e as Error).message });
+            },
+          );
+          return () => controller.abort();
+        }),
+      },
+    });
+    const snapshot = row.snapshot ? JSON.parse(row.snapshot) : undefined;
+    this.actor = createActor(machine, { input: { sessionId: this.sessionId }, ...(snapshot ? { snapshot } : {}) });
+    let last = "";
+    this.actor.subscribe({
+      next: (snap) => {
+        const name = stateName(snap.value);
+        if (name === last && snap.status === "active") return;
+        last = name;
+        this.store.saveSnapshot(this.sessionId, name, this.actor.getPersistedSnapshot(), snap.context.failedReason ?? undefined);
+        this.opts.log.info({ state: name }, snap.context.failedReason ? `${name}: ${snap.context.failedReason}` : `state ${name}`);
+        if (snap.status === "done") this.resolveFinished(name);
+      },
+      error: (err) => {
+        this.opts.log.error({ err }, "day machine error");
+        this.resolveFinished("failed");
+      },
+    });
+    this.actor.start();
+  }
+
+  private context() {
+    return { store: this.store, sessionId: this.sessionId, loaded: this.loaded, config: this.opts.config, log: this.opts.log };
+  }
+
+  private async phase(phase: 1 | 2, signal: AbortSignal): Promise<void> {
+    const stimuli = await prepareStimuli(this.store, this.sessionId, this.loaded.path);
+    const codes = eventCodes(stimuli);
+    let ids: string[];
+    if (phase === 1) ids = stimuli.filter((s) => s.role === "preferred").map((s) => s.id);
+    else ids = [...new Set(this.store.selections(this.sessionId).map((s) => s.stimulusId))];
+    if (ids.length === 0) throw new Error(`phase ${phase} has no stimuli`);
+    const phaseStimuli = ids.map((id) => ({ id, eventCode: codes.get(id)! }));
+    await runPhase({
+      store: this.store,
+      sessionId: this.sessionId,
+      phase,
+      protocol: this.loaded.protocol,
+      stimuli: phaseStimuli,
+      box: this.box ?? alwaysFixating,
+      display: () => this.waitForDisplay(phaseStimuli.map((s) => s.id)),
+      acquisition: this.hub,
+      timeScale: this.opts.timeScale ?? 1,
+      signal,
+      dataTimeoutMs: this.opts.dataTimeoutMs,
+      onProgress: (p) => this.store.appendEvent(this.sessionId, "progress", `phase${p.phase}`, p),
+    });
+  }
+
+  private async waitForDisplay(stimulusIds: string[]): Promise<DisplayPort> {
+    const display = this.display ?? (await new Promise<DisplayPort>((r) => this.displayWaiters.push(r)));
+    const d = display as ReturnType<DisplayFactory>;
+    const result = await d.preload(stimulusIds.map((id) => ({ id, url: `/stimuli/${encodeURIComponent(id)}?token=${encodeURIComponent(this.token)}` })));
+    if (!result.ok) throw new Error(`the display could not load ${result.failed.length} image(s): ${result.failed.slice(0, 5).join(", ")}`);
+    return d;
+  }
+
+  private onSocket(ws: WebSocket, path: string): void {
+    const fail = (code: string, message: string, close?: number) => {
+      if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ type: "error", code, message }));
+      if (close) ws.close(close, code);
+    };
+    const timer = setTimeout(() => fail("EPHYS_HELLO_TIMEOUT", `expected a hello within ${HELLO_TIMEOUT_MS} ms`, 4408), HELLO_TIMEOUT_MS);
+    (ws as WebSocket & { alive?: boolean }).alive = true;
+    ws.on("pong", () => {
+      (ws as WebSocket & { alive?: boolean }).alive = true;
+    });
+    ws.once("message", (raw, isBinary) => {
+      clearTimeout(timer);
+      let json: unknown;
+      try {
+        json = isBinary ? undefined : JSON.parse(raw.toString());
+      } catch {
+        json = undefined;
+      }
+      const schema = path === "/acquisition" ? acquisitionHello : path === "/display" ? displayHello : monitorHello;
+      const version = path === "/acquisition" ? ACQUISITION_VERSION : path === "/display" ? DISPLAY_VERSION : MONITOR_VERSION;
+      const parsed = schema.safeParse(json);
+      if (!parsed.success) return fail("EPHYS_BAD_HELLO", describeIssue(parsed.error), 4400);
+      if (!tokenMatches(this.token, parsed.data.token)) return fail("EPHYS_UNAUTHORIZED", "the token does not match", 4401);
+      if (parsed.data.version !== version)
+        return fail("EPHYS_BAD_VERSION", `protocol version ${parsed.data.version} is not supported; expected ${version}`, 4426);
+      if (path === "/acquisition") this.hub.attach(ws, parsed.data as z.infer<typeof acquisitionHello>);
+      else if (path === "/display") this.attachDisplay(ws, parsed.data as z.infer<typeof displayHello>);
+      else this.attachMonitor(ws);
+    });
+  }
+
+  private attachDisplay(ws: WebSocket, hello: z.infer<typeof displayHello>): void {
+    const link = this.opts.createDisplay(ws, hello);
+    this.display = link;
+    this.store.appendEvent(this.sessionId, "display", "connected", hello.screen);
+    for (const w of this.displayWaiters.splice(0)) w(link);
+    ws.on("close", () => {
+      if (this.display === link) this.display = null;
+      this.store.appendEvent(this.sessionId, "display", "disconnected", {});
+    });
+  }
+
+  private attachMonitor(ws: WebSocket): void {
+    this.monitors.add(ws);
+    ws.send(JSON.stringify({ type: "welcome", sessionId: this.sessionId, status: this.status() }));
+    ws.on("close", () => this.monitors.delete(ws));
+  }
+
+  private broadcastMonitor(e: { id: number; t: number; type: string; subtype: string; content: string; session_id: string | null }): void {
+    if (this.monitors.size === 0) return;
+    const text = JSON.stringify({ type: "event", id: e.id, t: e.t, eventType: e.type, subtype: e.subtype, content: JSON.parse(e.content) });
+    for (const ws of this.monitors) if (ws.readyState === ws.OPEN) ws.send(text);
+  }
+
+  private beat(): void {
+    for (const ws of this.wss.clients) {
+      const w = ws as WebSocket & { alive?: boolean };
+      if (w.alive === false) {
+        ws.terminate();
+        continue;
+      }
+      w.alive = false;
+      ws.ping();
+    }
+  }
+
+  private onHttp(req: IncomingMessage, res: ServerResponse): void {
+    const url = new URL(req.url ?? "/", "http://x");
+    const json = (code: number, body: unknown) => {
+      res.writeHead(code, { "content-type": "application/json" });
+      res.end(JSON.stringify(body));
+    };
+    if (url.pathname === "/health") return json(200, { ok: true });
+    if (!tokenMatches(this.token, requestToken(req, url)))
+      return json(401, { code: "EPHYS_UNAUTHORIZED", message: "missing or wrong token (Authorization: Bearer … or ?token=)" });
+    if (url.pathname === "/api/status" && req.method === "GET") return json(200, this.status());
+    const control: Record<string, DayEvent> = {
+      "/api/pause": { type: "PAUSE", reason: "paused by the operator" },
+      "/api/resume": { type: "RESUME" },
+      "/api/abort": { type: "ABORT", by: "operator" },
+    };
+    if (control[url.pathname] && req.method === "POST") {
+      this.store.appendEvent(this.sessionId, "control", url.pathname.slice(5), { remote: req.socket.remoteAddress });
+      this.actor.send(control[url.pathname]);
+      return json(200, this.status());
+    }
+    if (url.pathname.startsWith("/stimuli/") && req.method === "GET") {
+      const id = decodeURIComponent(url.pathname.slice("/stimuli/".length));
+      const s = this.store.stimuli(this.sessionId).find((x) => x.id === id);
+      if (!s || !existsSync(s.path)) return json(404, { code: "EPHYS_NO_STIMULUS", message: `no stimulus ${id}` });
+      res.writeHead(200, { "content-type": contentType(s.path), "cache-control": "no-store" });
+      createReadStream(s.path).pipe(res);
+      return;
+    }
+    if (url.pathname.startsWith("/display") && this.opts.displayDir) {
+      const rel = normalize(url.pathname.slice("/display".length) || "/index.html").replace(/^(\.\.[/\\])+/, "");
+      const file = join(this.opts.displayDir, rel === "/" ? "index.html" : rel);
+      if (!file.startsWith(this.opts.displayDir) || !existsSync(file)) return json(404, { code: "EPHYS_NOT_FOUND", message: url.pathname });
+      res.writeHead(200, { "content-type": contentType(file) });
+      createReadStream(file).pipe(res);
+      return;
+    }
+    json(404, { code: "EPHYS_NOT_FOUND", message: `no route ${req.method} ${url.pathname}` });
+  }
+}
+
+function contentType(path: string): string {
+  const types: Record<string, string> = {
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript",
+    ".css": "text/css",
+    ".json": "application/json",
+    ".svg": "image/svg+xml",
+  };
+  return types[extname(path).toLowerCase()] ?? "application/octet-stream";
+}
+
+import { parseProtocol } from "../protocols/load.ts";
+function loadProtocolText(text: string, path: string) {
+  return parseProtocol(text, path);
+}

@@ -1,0 +1,48 @@
+// The work of each step of the day, as promise actors built from the daemon's context. Steps whose work is not
+// built yet fail clearly (EPHYS_NOT_BUILT) instead of pretending.
+import { fromPromise } from "xstate";
+import type { Config } from "../../config/index.ts";
+import type { LoadedProtocol } from "../../protocols/load.ts";
+import type { Logger } from "../log.ts";
+import type { SessionStore } from "../store/store.ts";
+import { NotBuiltError, type StepInput } from "./machine.ts";
+import { prepareStimuli } from "./prepare.ts";
+
+export interface StepContext {
+  store: SessionStore;
+  sessionId: string;
+  loaded: LoadedProtocol;
+  config: Config;
+  log: Logger;
+}
+
+export type StepFactory = (ctx: StepContext) => ReturnType<typeof fromPromise<void, StepInput>>;
+
+export interface PipelineSteps {
+  prepare: StepFactory;
+  fit: StepFactory;
+  select: StepFactory;
+  check: StepFactory;
+  visualize: StepFactory;
+  report: StepFactory;
+}
+
+const notBuilt =
+  (what: string): StepFactory =>
+  () =>
+    fromPromise<void, StepInput>(async () => {
+      throw new NotBuiltError(`the ${what} step is not built yet`);
+    });
+
+export const pipelineSteps: PipelineSteps = {
+  prepare: (ctx) =>
+    fromPromise<void, StepInput>(async () => {
+      const stimuli = await prepareStimuli(ctx.store, ctx.sessionId, ctx.loaded.path);
+      ctx.log.info(`prepared ${stimuli.length} stimuli`);
+    }),
+  fit: notBuilt("model fitting"),
+  select: notBuilt("stimulus selection"),
+  check: notBuilt("channel checking"),
+  visualize: notBuilt("shared-feature visualization"),
+  report: notBuilt("report"),
+};
