@@ -1,0 +1,380 @@
+// Builds the demo stimulus set (protocols/demo.yaml) from Debian's tuxpaint-stamps-default photographs:
+// each stamp (a photo on a transparent background) is cropped to its opaque pixels, scaled to fit 85 % of a
+// 280×280 frame (Lanczos3, alpha premultiplied), centred and flattened onto uniform gray (128,128,128).
+// Writes <set>/*.png, <set>/manifest.json (with sha256), LICENSE and ATTRIBUTION.md. Deterministic: the
+// choice lists below are fixed and sorted; PNG encoding has no timestamps.
+//
+//   npx tsx stimuli/demo/build-demo-set.ts [--stamps /usr/share/tuxpaint/stamps] [--out stimuli/demo]
+import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { gunzipSync } from "node:zlib";
+import sharp from "sharp";
+
+const FRAME = 280; // px, side of every stimulus
+const FILL = 0.85; // longest side of the object's opaque bounding box, as a fraction of the frame
+const GRAY = { r: 128, g: 128, b: 128 };
+const ALPHA_MIN = 16; // alpha (0..255) above which a pixel counts towards the object's bounding box
+const PACKAGE = "tuxpaint-stamps-default";
+
+// Photographs only (cartoons, drawings and renders were excluded by eye), paths relative to the stamps folder.
+// Mammals, primates included; chosen so that no animal appears in both body sets.
+const BODIES = [
+  "animals/mammals/apes/chimp.png",
+  "animals/mammals/apes/gorilla.png",
+  "animals/mammals/apes/tamarin_emperor.png",
+  "animals/mammals/aquatic/otter.png",
+  "animals/mammals/aquatic/sea_lion.png",
+  "animals/mammals/badger.png",
+  "animals/mammals/bears/bear.png",
+  "animals/mammals/bovines/bison.png",
+  "animals/mammals/bovines/bull.png",
+  "animals/mammals/bovines/cow.png",
+  "animals/mammals/bovines/cow_white.png",
+  "animals/mammals/bovines/gnu-stand.png",
+  "animals/mammals/bovines/goat.png",
+  "animals/mammals/bovines/indian_blackbuck.png",
+  "animals/mammals/bovines/ram.png",
+  "animals/mammals/bovines/sheep.png",
+  "animals/mammals/bovines/yak.png",
+  "animals/mammals/camel/camel.png",
+  "animals/mammals/cats/lion-2.png",
+  "animals/mammals/cats/tiger.png",
+  "animals/mammals/deer/caribou.png",
+  "animals/mammals/deer/deer.png",
+  "animals/mammals/deer/wapiti.png",
+  "animals/mammals/dogs/dog.png",
+  "animals/mammals/elephant.png",
+  "animals/mammals/equines/horse.png",
+  "animals/mammals/equines/zebra.png",
+  "animals/mammals/ferret.png",
+  "animals/mammals/giraffe.png",
+  "animals/mammals/hippopotamus.png",
+  "animals/mammals/pig.png",
+  "animals/mammals/rabbit_little.png",
+  "animals/mammals/rhino_black.png",
+  "animals/mammals/rodents/beaver.png",
+  "animals/mammals/rodents/capybara.png",
+  "animals/mammals/rodents/mouse.png",
+  "animals/mammals/rodents/rat.png",
+  "animals/mammals/rodents/squirrel.png",
+  "animals/mammals/wildboar.png",
+  "animals/marsupials/koala.png",
+];
+
+const CONTROL_BODIES = [
+  "animals/mammals/bears/european-bear.png",
+  "animals/mammals/bovines/gnu-baby-stand.png",
+  "animals/mammals/bovines/mountaingoat.png",
+  "animals/mammals/bovines/zebu.png",
+  "animals/mammals/camel/dromedary.png",
+  "animals/mammals/deer/doe.png",
+  "animals/mammals/dogs/fox.png",
+  "animals/mammals/equines/donkey.png",
+  "animals/mammals/pig_golden.png",
+  "animals/mammals/rodents/marmot.png",
+  "animals/mammals/rodents/rabbit-2.png",
+  "animals/marsupials/wombat.png",
+];
+
+const OBJECTS = [
+  "food/vegetables/broccoli.png",
+  "hobbies/binoculars.png",
+  "hobbies/camera_35mm.png",
+  "hobbies/music/brass/trumpet.png",
+  "hobbies/music/percussion/drum_tomtom_floor.png",
+  "hobbies/music/string/guitar_classical.png",
+  "hobbies/music/string/violin.png",
+  "household/cylinder.png",
+  "household/dishes/pitcher_small.png",
+  "household/kettle.png",
+  "household/toilet.png",
+  "household/tools/hammer.png",
+  "household/tools/saw.png",
+  "household/tools/toolbox.png",
+  "household/wheelie_bin.png",
+  "medical/stethoscope.png",
+  "sports/basketball.png",
+  "sports/tennis_racket.png",
+  "sports/trophy_cup.png",
+  "town/roadsigns/traffic_cone.png",
+  "town/uk_post_box.png",
+  "vehicles/auto/beetle.png",
+  "vehicles/cycle/pink_tricycle.png",
+  "vehicles/flight/balloon360.png",
+];
+
+// Names under which the changelog lists stamps whose file names differ from them.
+const ALIASES: Record<string, string[]> = {
+  "hobbies/camera_35mm.png": ["Camera"],
+  "hobbies/music/percussion/drum_tomtom_floor.png": ["Floor tom"],
+  "household/dishes/pitcher_small.png": ["Small Pitcher"],
+  "household/tools/toolbox.png": ["Toolbox"],
+  "sports/trophy_cup.png": ["Trophy"],
+  "vehicles/cycle/pink_tricycle.png": ["Tricycle"],
+  "vehicles/flight/balloon360.png": ["Hot air balloon"],
+};
+
+interface SetSpec {
+  dir: string;
+  set: string;
+  idPrefix: string;
+  category: "body" | "object";
+  stamps: string[];
+}
+
+const SETS: SetSpec[] = [
+  { dir: "bodies", set: "demo-bodies", idPrefix: "body", category: "body", stamps: BODIES },
+  { dir: "objects", set: "demo-objects", idPrefix: "object", category: "object", stamps: OBJECTS },
+  { dir: "control-bodies", set: "demo-control-bodies", idPrefix: "control", category: "body", stamps: CONTROL_BODIES },
+];
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(name);
+  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
+}
+
+const here = dirname(fileURLToPath(import.meta.url));
+const stampsRoot = resolve(arg("--stamps", "/usr/share/tuxpaint/stamps"));
+const outRoot = resolve(arg("--out", here));
+const docDir = `/usr/share/doc/${PACKAGE}`;
+
+function packageVersion(): string {
+  try {
+    return execFileSync("dpkg-query", ["-W", "-f=${Version}", PACKAGE], { encoding: "utf8" }).trim();
+  } catch {
+    return "unknown";
+  }
+}
+
+function idFor(prefix: string, stamp: string): string {
+  return `${prefix}-${basename(stamp, ".png")
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, "-")}`;
+}
+
+/** Crop to the opaque bounding box, fit into FILL·FRAME, centre on gray, return PNG bytes. */
+async function composite(src: string): Promise<Buffer> {
+  const { data, info } = await sharp(src).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
+  const { width: w, height: h, channels } = info;
+  let x0 = w;
+  let y0 = h;
+  let x1 = -1;
+  let y1 = -1;
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      if (data[(y * w + x) * channels + 3] > ALPHA_MIN) {
+        if (x < x0) x0 = x;
+        if (x > x1) x1 = x;
+        if (y < y0) y0 = y;
+        if (y > y1) y1 = y;
+      }
+    }
+  }
+  if (x1 < 0) throw new Error(`${src}: no opaque pixels`);
+  const box = Math.round(FRAME * FILL);
+  const cropW = x1 - x0 + 1;
+  const cropH = y1 - y0 + 1;
+  const scale = box / Math.max(cropW, cropH);
+  const outW = Math.max(1, Math.round(cropW * scale));
+  const outH = Math.max(1, Math.round(cropH * scale));
+  // Resize the RGBA crop (sharp premultiplies alpha for the resampling), then flatten onto the gray.
+  const resized = await sharp(data, { raw: { width: w, height: h, channels } })
+    .extract({ left: x0, top: y0, width: cropW, height: cropH })
+    .resize(outW, outH, { kernel: "lanczos3", fit: "fill" })
+    .png()
+    .toBuffer();
+  const left = Math.floor((FRAME - outW) / 2);
+  const top = Math.floor((FRAME - outH) / 2);
+  return sharp({ create: { width: FRAME, height: FRAME, channels: 3, background: GRAY } })
+    .composite([{ input: resized, left, top }])
+    .removeAlpha()
+    .png({ compressionLevel: 9, adaptiveFiltering: true, palette: false })
+    .toBuffer();
+}
+
+// ---- per-stamp credits from the package's upstream changelog ---------------------------------------------
+
+interface Line {
+  n: number;
+  indent: number;
+  text: string;
+}
+
+function readChangelog(): Line[] {
+  const file = join(docDir, "changelog.gz");
+  if (!existsSync(file)) return [];
+  return gunzipSync(readFileSync(file))
+    .toString("utf8")
+    .split("\n")
+    .map((raw, i) => {
+      const expanded = raw.replace(/\t/g, "        ");
+      return { n: i + 1, indent: expanded.length - expanded.trimStart().length, text: expanded.trim() };
+    });
+}
+
+const norm = (s: string): string =>
+  s
+    .toLowerCase()
+    .replace(/\(.*?\)/g, " ")
+    .replace(/\.(png|svg|ogg)\b/g, " ")
+    .replace(/\bphotos?\b/g, " ")
+    .replace(/[^a-z0-9]+/g, " ")
+    .trim();
+const wordKey = (s: string): string => norm(s).split(" ").filter(Boolean).sort().join(" ");
+const isItem = (t: string): boolean => /^[+*-]\s/.test(t);
+
+/** Does this changelog line name the stamp (its path, its file name, or its name as a list item)? */
+function mentions(line: Line, stamp: string): boolean {
+  const file = basename(stamp);
+  const esc = (t: string): string => t.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  if (line.text.includes(stamp) || new RegExp(`(^|[^A-Za-z0-9_-])${esc(file)}\\b`).test(line.text)) return true;
+  // A path without its extension, or a glob such as animals/mammals/bovines/gnu*.
+  for (const token of line.text.match(/[A-Za-z0-9_/*.-]+\/[A-Za-z0-9_*.-]+/g) ?? []) {
+    const pattern = new RegExp(`^${token.split("*").map(esc).join("[^/]*")}(\\.png)?$`);
+    if (pattern.test(stamp)) return true;
+  }
+  for (const alias of ALIASES[stamp] ?? []) {
+    if (new RegExp(`(^|[^A-Za-z0-9_/.-])${esc(alias)}(?![A-Za-z0-9_.-])`, "i").test(line.text)) return true;
+  }
+  if (!isItem(line.text) && !/,/.test(line.text)) return false;
+  const name = basename(stamp, ".png").replace(/[-_]?\d+$/, "");
+  const want = wordKey(name.replace(/[_-]/g, " "));
+  const squashed = want.replace(/ /g, "");
+  const parts = line.text
+    .replace(/^[+*-]\s+/, "")
+    .split(/,|\band\b/)
+    .map((p) => p.replace(/^\s*(an?|the)\s+/i, ""));
+  return parts.some((p) => {
+    const key = wordKey(p);
+    return key !== "" && (key === want || key.replace(/ /g, "") === squashed);
+  });
+}
+
+const MAX_PARAGRAPH = 12; // longer paragraphs (long lists of stamps) are cut to their credit lines
+
+/**
+ * A verbatim excerpt of the changelog around a mention: the release heading, the enclosing entries' headings
+ * with the notes right under them (before their first list item), and the mention's paragraph (the run of
+ * lines at or below its indentation between blank lines, which holds a list's trailing credit lines).
+ */
+function creditFor(lines: Line[], at: number): string[] {
+  const mention = lines[at];
+  const chain: string[][] = [];
+  let indent = mention.indent;
+  let start = at;
+  while (start > 0 && lines[start - 1].text !== "" && lines[start - 1].indent >= mention.indent) start--;
+  for (let i = at - 1; i >= 0 && indent > 0; i--) {
+    const l = lines[i];
+    if (l.text === "" || l.indent >= indent) continue;
+    indent = l.indent;
+    if (l.indent === 0) {
+      chain.push([`(changelog entry ${l.text})`]);
+      break;
+    }
+    const notes: string[] = [l.text];
+    for (let j = i + 1; j < start && lines[j].text !== "" && !isItem(lines[j].text); j++) notes.push(lines[j].text);
+    chain.push(notes);
+  }
+  let end = at;
+  while (end + 1 < lines.length && lines[end + 1].text !== "" && lines[end + 1].indent >= mention.indent) end++;
+  const paragraph = lines.slice(start, end + 1);
+  const body =
+    paragraph.length <= MAX_PARAGRAPH
+      ? paragraph
+      : paragraph.filter((l) => l.n === mention.n || (!isItem(l.text) && l.indent > mention.indent) || !isItem(l.text));
+  const out = chain.reverse().flat();
+  let last = -1;
+  for (const l of body) {
+    if (last >= 0 && l.n !== last + 1) out.push("...");
+    out.push(l.n === mention.n ? `${l.text}  <-- [changelog line ${l.n}]` : l.text);
+    last = l.n;
+  }
+  return out;
+}
+
+function credits(lines: Line[], stamp: string): string[][] {
+  const found: string[][] = [];
+  lines.forEach((l, i) => {
+    if (mentions(l, stamp)) found.push(creditFor(lines, i));
+  });
+  return found;
+}
+
+// ---- main ---------------------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  const version = packageVersion();
+  const changelog = readChangelog();
+  const all = SETS.flatMap((s) => s.stamps);
+  const dupes = all.filter((s, i) => all.indexOf(s) !== i);
+  if (dupes.length > 0) throw new Error(`stamps chosen twice: ${dupes.join(", ")}`);
+  const attribution: string[] = [
+    "# Demo stimuli: attribution",
+    "",
+    `Every image in this folder is a photograph from the Debian package \`${PACKAGE}\` version ${version}`,
+    "(upstream: Tux Paint Stamps, https://tuxpaint.org/, copyright 2002-2022 Bill Kendrick and contributors),",
+    "licensed under the GNU General Public License version 2 or later (see LICENSE). Each stamp was cropped to",
+    `its opaque pixels, scaled (Lanczos3) so its longer side is ${Math.round(FILL * 100)} % of a ${FRAME}×${FRAME} frame, centred and`,
+    "flattened onto uniform gray (128,128,128) by `npx tsx stimuli/demo/build-demo-set.ts`.",
+    "",
+    "Per-stamp credits below are copied from the package's upstream changelog",
+    `(${docDir}/changelog.gz); where none names the stamp, the package copyright`,
+    `(${docDir}/copyright: "Copyright: 2002-2022 by Bill Kendrick", GPL-2) applies.`,
+    "Excerpts are verbatim; long lists are cut to the mention (marked <--) and the list's non-item lines.",
+    "Mentions are found by path, file name, or list-item name, so a name match (e.g. \"Rabbit\") may also",
+    "refer to a sibling stamp of the same name or to an earlier version of the file.",
+    "",
+  ];
+  let total = 0;
+  for (const spec of SETS) {
+    const dir = join(outRoot, spec.dir);
+    if (existsSync(dir)) {
+      for (const f of readdirSync(dir)) if (f.endsWith(".png") || f === "manifest.json") rmSync(join(dir, f));
+    }
+    mkdirSync(dir, { recursive: true });
+    const images = [];
+    attribution.push(`## ${spec.dir}/ (${spec.stamps.length} images)`, "");
+    for (const stamp of [...spec.stamps].sort()) {
+      const src = join(stampsRoot, stamp);
+      const id = idFor(spec.idPrefix, stamp);
+      const png = await composite(src);
+      const file = `${id}.png`;
+      writeFileSync(join(dir, file), png);
+      total += png.length;
+      const source = `${PACKAGE} ${version}: /usr/share/tuxpaint/stamps/${stamp}`;
+      images.push({
+        id,
+        path: file,
+        category: spec.category,
+        sha256: createHash("sha256").update(png).digest("hex"),
+        source,
+        license: "GPL-2.0-or-later",
+      });
+      attribution.push(`### ${spec.dir}/${file}`, "", `Source: \`/usr/share/tuxpaint/stamps/${stamp}\``, "");
+      const found = credits(changelog, stamp);
+      if (found.length === 0) attribution.push("Changelog credit: none names this stamp (package copyright applies).", "");
+      for (const block of found) attribution.push("```", ...block, "```", "");
+    }
+    const manifest = { version: 1, set: spec.set, images };
+    writeFileSync(join(dir, "manifest.json"), `${JSON.stringify(manifest, null, 2)}\n`);
+    console.log(`${spec.dir}: ${images.length} images`);
+  }
+  writeFileSync(join(outRoot, "ATTRIBUTION.md"), `${attribution.join("\n")}\n`);
+  const gpl = "/usr/share/common-licenses/GPL-2";
+  const licenseHead = [
+    `The images in this folder (bodies/, objects/, control-bodies/) are derived from photographs in the Debian`,
+    `package ${PACKAGE} ${version} (Tux Paint Stamps, copyright 2002-2022 Bill Kendrick and contributors;`,
+    "per-stamp credits in ATTRIBUTION.md) and are distributed under the GNU General Public License, version 2",
+    "or (at your option) any later version. The full text of GPL version 2 follows.",
+    "",
+    "----------------------------------------------------------------------------------------------------",
+    "",
+  ].join("\n");
+  writeFileSync(join(outRoot, "LICENSE"), licenseHead + readFileSync(gpl, "utf8"));
+  console.log(`demo set: ${(total / 1024 / 1024).toFixed(2)} MiB of PNG in ${outRoot}`);
+}
+
+await main();
