@@ -191,3 +191,30 @@ export function describeResNet(
 export function convOps(desc: NetworkDescription): ConvOp[] {
   return desc.ops.filter((op): op is ConvOp => op.op === "conv");
 }
+
+/** Spatial size [height, width] of every activation for an input of height × width (floor((n + pads − k)/s) + 1). */
+export function activationSizes(
+  desc: NetworkDescription,
+  height: number,
+  width: number,
+): Map<string, [number, number]> {
+  const sizes = new Map<string, [number, number]>([["input", [height, width]]]);
+  for (const op of desc.ops) {
+    if (op.op === "add_relu") {
+      sizes.set(op.output, sizes.get(op.inputs[0])!);
+      continue;
+    }
+    const [h, w] = sizes.get(op.input)!;
+    const [t, l, b, r] = op.pad;
+    const oh = Math.floor((h + t + b - op.kernel) / op.stride) + 1;
+    const ow = Math.floor((w + l + r - op.kernel) / op.stride) + 1;
+    if (oh < 1 || ow < 1) {
+      throw new BackboneError(
+        "EPHYS_BAD_IMAGE",
+        `a ${height}×${width} image leaves nothing after ${op.name} (${h}×${w} in); expected a larger image`,
+      );
+    }
+    sizes.set(op.output, [oh, ow]);
+  }
+  return sizes;
+}

@@ -1,7 +1,7 @@
 // The description run by tfjs (NHWC), differentiable w.r.t. the image; explicit tf.pad + 'valid' ops so every
 // padding the description states (asymmetric included) is exact.
 import * as tf from "@tensorflow/tfjs-core";
-import type { ConvOp, FoldedWeights, NetworkDescription, Op } from "./description.ts";
+import type { FoldedWeights, NetworkDescription, Op } from "./description.ts";
 import { BackboneError } from "./errors.ts";
 import "./tfjs-gradients.ts";
 import { type ConvWithInputGrad, convWithInputGrad, type InputGradKernel } from "./wasm-conv-grad.ts";
@@ -51,13 +51,6 @@ function checkWeights(desc: NetworkDescription, weights: FoldedWeights): void {
   }
 }
 
-/** OIHW float32 → HWIO tensor. */
-function hwio(op: ConvOp, weight: Float32Array): tf.Tensor4D {
-  return tf.tidy(() =>
-    tf.transpose(tf.tensor4d(weight, [op.outChannels, op.inChannels, op.kernel, op.kernel]), [2, 3, 1, 0]),
-  );
-}
-
 export function createTfjsBackbone(
   desc: NetworkDescription,
   weights: FoldedWeights,
@@ -68,12 +61,7 @@ export function createTfjsBackbone(
   const convs = new Map<string, ConvWithInputGrad>();
   const owned: tf.Tensor[] = [];
   for (const op of desc.ops) {
-    if (op.op !== "conv") continue;
-    const p = weights.get(op.name)!;
-    const filter = hwio(op, p.weight);
-    const bias = tf.tensor1d(p.bias);
-    owned.push(filter, bias);
-    convs.set(op.name, convWithInputGrad(filter, bias, op.stride, op.relu, inputGrad));
+    if (op.op === "conv") convs.set(op.name, convWithInputGrad(op, weights.get(op.name)!, inputGrad));
   }
   const { preprocessing } = desc;
   const mean = tf.tensor1d(preprocessing.mean);

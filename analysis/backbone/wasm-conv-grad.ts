@@ -7,27 +7,50 @@
 // become the s²·C output channels of ONE forward conv, interleaved back into space by depthToSpace(s).
 // For s = 1 this is the familiar conv with the 180°-rotated, in/out-transposed kernel.
 import * as tf from "@tensorflow/tfjs-core";
+import type { ConvParams } from "./description.ts";
+
+/** OIHW float32 → HWIO float32 (tfjs filter layout). */
+export function oihwToHwio(weight: Float32Array, o: number, c: number, k: number): Float32Array {
+  const out = new Float32Array(weight.length);
+  for (let co = 0; co < o; co++)
+    for (let ci = 0; ci < c; ci++)
+      for (let h = 0; h < k; h++)
+        for (let w = 0; w < k; w++)
+          out[((h * k + w) * c + ci) * o + co] = weight[((co * c + ci) * k + h) * k + w];
+  return out;
+}
 
 /**
- * The kernel of the input-gradient conv: HWIO [K, K, O, s²·C] from a forward filter HWIO [k, k, C, O].
- * Channel block (py·s + px) holds phase (py, px): G[t, u, o, (py·s+px)·C + c] = w[s(K−1−t)+py, s(K−1−u)+px, c, o].
+ * The kernel of the input-gradient conv, HWIO [K, K, O, s²·C], from a forward filter OIHW [O, C, k, k]:
+ * channel block (py·s + px) holds phase (py, px): G[t, u, o, (py·s+px)·C + c] = w[o, c, s(K−1−t)+py, s(K−1−u)+px]
+ * (zero where the tap index reaches k).
  */
-export function inputGradFilter(filter: tf.Tensor4D, stride: number): tf.Tensor4D {
-  return tf.tidy(() => {
-    const [k, , c, o] = filter.shape;
-    const s = stride;
-    const K = Math.ceil(k / s);
-    const padded = tf.pad(filter, [
-      [0, s * K - k],
-      [0, s * K - k],
-      [0, 0],
-      [0, 0],
-    ]);
-    // h = s·J + p → [J, p]; reverse J (t = K−1−J); order [Jy, Jx, O, py, px, C].
-    const split = tf.reshape(padded, [K, s, K, s, c, o]);
-    const ordered = tf.transpose(tf.reverse(split, [0, 2]), [0, 2, 5, 1, 3, 4]);
-    return tf.reshape(ordered, [K, K, o, s * s * c]) as tf.Tensor4D;
-  });
+export function inputGradFilter(
+  weight: Float32Array,
+  o: number,
+  c: number,
+  k: number,
+  stride: number,
+): Float32Array {
+  const s = stride;
+  const K = Math.ceil(k / s);
+  const outC = s * s * c;
+  const g = new Float32Array(K * K * o * outC);
+  for (let t = 0; t < K; t++)
+    for (let u = 0; u < K; u++)
+      for (let py = 0; py < s; py++)
+        for (let px = 0; px < s; px++) {
+          const h = s * (K - 1 - t) + py;
+          const w = s * (K - 1 - u) + px;
+          if (h >= k || w >= k) continue;
+          const block = (py * s + px) * c;
+          for (let co = 0; co < o; co++) {
+            const dst = ((t * K + u) * o + co) * outC + block;
+            const src = co * c * k * k + h * k + w;
+            for (let ci = 0; ci < c; ci++) g[dst + ci] = weight[src + ci * k * k];
+          }
+        }
+  return g;
 }
 
 /**
@@ -70,15 +93,35 @@ export interface ConvWithInputGrad {
   dispose(): void;
 }
 
+/** Shape of a conv for `convWithInputGrad` (a ConvOp satisfies it). */
+export interface ConvGeometry {
+  inChannels: number;
+  outChannels: number;
+  kernel: number;
+  stride: number;
+  relu: boolean;
+}
+
+/**
+ * The conv of `geometry` with folded OIHW `params`; the input-gradient kernel is built on the first backward pass
+ * (forward-only use costs no extra memory).
+ */
 export function convWithInputGrad(
-  filter: tf.Tensor4D,
-  bias: tf.Tensor1D,
-  stride: number,
-  relu: boolean,
+  geometry: ConvGeometry,
+  params: ConvParams,
   kernel: InputGradKernel,
 ): ConvWithInputGrad {
-  const k = filter.shape[0];
-  const gradFilter = kernel === "forward-conv" ? inputGradFilter(filter, stride) : null;
+  const { inChannels: c, outChannels: o, kernel: k, stride, relu } = geometry;
+  const filter = tf.tensor4d(oihwToHwio(params.weight, o, c, k), [k, k, c, o]);
+  const bias = tf.tensor1d(params.bias);
+  let gradFilter: tf.Tensor4D | null = null;
+  const K = Math.ceil(k / stride);
+  const ensureGradFilter = (): tf.Tensor4D => {
+    gradFilter ??= tf.keep(
+      tf.tensor4d(inputGradFilter(params.weight, o, c, k, stride), [K, K, o, stride * stride * c]),
+    );
+    return gradFilter;
+  };
   const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const x4 = args[0] as tf.Tensor4D;
     const save = args[1] as tf.GradSaveFunc;
@@ -97,13 +140,19 @@ export function convWithInputGrad(
         const xs = saved[0] as tf.Tensor4D;
         const dyMasked = (relu ? tf.mul(dy, tf.step(saved[1])) : dy) as tf.Tensor4D;
         const [, inH, inW] = xs.shape;
-        if (gradFilter) return conv2dInputGrad(dyMasked, gradFilter, k, stride, inH, inW);
+        if (kernel === "forward-conv")
+          return conv2dInputGrad(dyMasked, ensureGradFilter(), k, stride, inH, inW);
         return tf.conv2dTranspose(dyMasked, filter, xs.shape, stride, "valid");
       },
     };
   });
   return {
     apply: (x) => op(x) as tf.Tensor4D,
-    dispose: () => gradFilter?.dispose(),
+    dispose: () => {
+      filter.dispose();
+      bias.dispose();
+      gradFilter?.dispose();
+      gradFilter = null;
+    },
   };
 }
