@@ -21,23 +21,7 @@ export const manifestImageSchema = z.strictObject({
 export const manifestSchema = z.strictObject({
   version: z.literal(1, { error: "expected version: 1" }),
   set: z.string().min(1, "expected the set's name"),
-  images: z
-    .array(manifestImageSchema)
-    .min(1, "expected at least one image")
-    .superRefine((images, ctx) => {
-      const seen = new Map<string, number>();
-      images.forEach((img, i) => {
-        const first = seen.get(img.id);
-        if (first !== undefined) {
-          ctx.addIssue({
-            code: "custom",
-            path: [i, "id"],
-            input: img.id,
-            message: `expected a unique id (already used by images[${first}])`,
-          });
-        } else seen.set(img.id, i);
-      });
-    }),
+  images: z.array(manifestImageSchema).min(1, "expected at least one image"),
 });
 
 export type Manifest = z.infer<typeof manifestSchema>;
@@ -119,6 +103,28 @@ function missingFiles(data: unknown, dir: string): ManifestProblem[] {
   return out;
 }
 
+/** Repeated ids, found on the raw data so they are reported even when other fields are wrong. */
+function duplicateIds(data: unknown): ManifestProblem[] {
+  const images = (data as { images?: unknown } | null)?.images;
+  if (!Array.isArray(images)) return [];
+  const seen = new Map<string, number>();
+  const out: ManifestProblem[] = [];
+  images.forEach((entry: unknown, index) => {
+    const id = (entry as { id?: unknown } | null)?.id;
+    if (typeof id !== "string") return;
+    const first = seen.get(id);
+    if (first === undefined) seen.set(id, index);
+    else
+      out.push({
+        index,
+        field: `images[${index}].id`,
+        found: describe(id),
+        expected: `a unique id (already used by images[${first}])`,
+      });
+  });
+  return out;
+}
+
 const byEntry = (a: ManifestProblem, b: ManifestProblem): number => (a.index ?? -1) - (b.index ?? -1);
 
 export interface ParseManifestOptions {
@@ -145,7 +151,10 @@ export function parseManifest(
     ]);
   }
   const dir = dirname(path);
-  const fileProblems = options.checkFiles === false ? [] : missingFiles(data, dir);
+  const fileProblems = [
+    ...duplicateIds(data),
+    ...(options.checkFiles === false ? [] : missingFiles(data, dir)),
+  ];
   const result = manifestSchema.safeParse(data, { reportInput: true });
   if (!result.success) {
     const problems = result.error.issues.map((issue): ManifestProblem => {
@@ -164,7 +173,7 @@ export function parseManifest(
     });
     throw new ManifestError(file, [...problems, ...fileProblems].sort(byEntry));
   }
-  if (fileProblems.length > 0) throw new ManifestError(file, fileProblems);
+  if (fileProblems.length > 0) throw new ManifestError(file, fileProblems.sort(byEntry));
   const images = result.data.images.map((img) => ({ ...img, absPath: resolve(dir, img.path) }));
   return { path, set: result.data.set, images };
 }

@@ -128,7 +128,13 @@ interface SetSpec {
 const SETS: SetSpec[] = [
   { dir: "bodies", set: "demo-bodies", idPrefix: "body", category: "body", stamps: BODIES },
   { dir: "objects", set: "demo-objects", idPrefix: "object", category: "object", stamps: OBJECTS },
-  { dir: "control-bodies", set: "demo-control-bodies", idPrefix: "control", category: "body", stamps: CONTROL_BODIES },
+  {
+    dir: "control-bodies",
+    set: "demo-control-bodies",
+    idPrefix: "control",
+    category: "body",
+    stamps: CONTROL_BODIES,
+  },
 ];
 
 function arg(name: string, fallback: string): string {
@@ -143,6 +149,7 @@ const docDir = `/usr/share/doc/${PACKAGE}`;
 
 function packageVersion(): string {
   try {
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own format syntax
     return execFileSync("dpkg-query", ["-W", "-f=${Version}", PACKAGE], { encoding: "utf8" }).trim();
   } catch {
     return "unknown";
@@ -230,7 +237,8 @@ const isItem = (t: string): boolean => /^[+*-]\s/.test(t);
 function mentions(line: Line, stamp: string): boolean {
   const file = basename(stamp);
   const esc = (t: string): string => t.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-  if (line.text.includes(stamp) || new RegExp(`(^|[^A-Za-z0-9_-])${esc(file)}\\b`).test(line.text)) return true;
+  if (line.text.includes(stamp) || new RegExp(`(^|[^A-Za-z0-9_-])${esc(file)}\\b`).test(line.text))
+    return true;
   // A path without its extension, or a glob such as animals/mammals/bovines/gnu*.
   for (const token of line.text.match(/[A-Za-z0-9_/*.-]+\/[A-Za-z0-9_*.-]+/g) ?? []) {
     const pattern = new RegExp(`^${token.split("*").map(esc).join("[^/]*")}(\\.png)?$`);
@@ -275,16 +283,20 @@ function creditFor(lines: Line[], at: number): string[] {
       break;
     }
     const notes: string[] = [l.text];
-    for (let j = i + 1; j < start && lines[j].text !== "" && !isItem(lines[j].text); j++) notes.push(lines[j].text);
+    for (let j = i + 1; j < start && lines[j].text !== "" && !isItem(lines[j].text); j++)
+      notes.push(lines[j].text);
     chain.push(notes);
   }
   let end = at;
-  while (end + 1 < lines.length && lines[end + 1].text !== "" && lines[end + 1].indent >= mention.indent) end++;
+  while (end + 1 < lines.length && lines[end + 1].text !== "" && lines[end + 1].indent >= mention.indent)
+    end++;
   const paragraph = lines.slice(start, end + 1);
   const body =
     paragraph.length <= MAX_PARAGRAPH
       ? paragraph
-      : paragraph.filter((l) => l.n === mention.n || (!isItem(l.text) && l.indent > mention.indent) || !isItem(l.text));
+      : paragraph.filter(
+          (l) => l.n === mention.n || (!isItem(l.text) && l.indent > mention.indent) || !isItem(l.text),
+        );
   const out = chain.reverse().flat();
   let last = -1;
   for (const l of body) {
@@ -324,7 +336,7 @@ async function main(): Promise<void> {
     `(${docDir}/changelog.gz); where none names the stamp, the package copyright`,
     `(${docDir}/copyright: "Copyright: 2002-2022 by Bill Kendrick", GPL-2) applies.`,
     "Excerpts are verbatim; long lists are cut to the mention (marked <--) and the list's non-item lines.",
-    "Mentions are found by path, file name, or list-item name, so a name match (e.g. \"Rabbit\") may also",
+    'Mentions are found by path, file name, or list-item name, so a name match (e.g. "Rabbit") may also',
     "refer to a sibling stamp of the same name or to an earlier version of the file.",
     "",
   ];
@@ -355,7 +367,8 @@ async function main(): Promise<void> {
       });
       attribution.push(`### ${spec.dir}/${file}`, "", `Source: \`/usr/share/tuxpaint/stamps/${stamp}\``, "");
       const found = credits(changelog, stamp);
-      if (found.length === 0) attribution.push("Changelog credit: none names this stamp (package copyright applies).", "");
+      if (found.length === 0)
+        attribution.push("Changelog credit: none names this stamp (package copyright applies).", "");
       for (const block of found) attribution.push("```", ...block, "```", "");
     }
     const manifest = { version: 1, set: spec.set, images };
