@@ -21,9 +21,9 @@ async function backboneFor(name: string, inputGrad?: "stock" | "forward-conv") {
 }
 
 function gradientOf(bb: TfjsBackbone, rgb: tf.Tensor4D, tap: string, cotangent: tf.Tensor4D): tf.Tensor4D {
-  return tf.grad((x: tf.Tensor4D) => tf.sum(tf.mul(bb.forward(bb.preprocess(x), tap), cotangent)))(
-    rgb,
-  ) as tf.Tensor4D;
+  return tf.grad((x: tf.Tensor) =>
+    tf.sum(tf.mul(bb.forward(bb.preprocess(x as tf.Tensor4D), tap), cotangent)),
+  )(rgb) as tf.Tensor4D;
 }
 
 describe.each([
