@@ -1,0 +1,500 @@
+// Fits the Gaussian readouts of all channels at once (parameters stacked per channel: μ [K,2], log σ [K,2],
+// w [K,C], b [K]) by full-batch Adam on
+//   L_k = (1/N) Σ_n (r̂_k(x_n) − y_kn)² + λ · Σ_i (w_ki² + δ)^{1/4}     (MSE + smoothed L1/2; "l1": exponent 1/2)
+// where during training r̂ reads the features at one sample μ_k + σ_k·ε (ε ~ N(0, I), one draw per channel and
+// epoch, clamped to [−1, 1]², bilinear as grid_sample align_corners=True) and at evaluation at μ_k.
+// Targets are standardized per channel on the training rows (mean m_k, sd s_k) — the bias starts at the mean
+// response and λ means the same for every channel whatever its rate — and the result is mapped back:
+// w = w'·s_k, b = b'·s_k + m_k. Each epoch ends with the validation MSE at μ; every channel keeps the
+// parameters of its lowest validation loss, and stops after `patience` epochs without improvement.
+//
+// Gradients are written out, not taped: with u_kt = F_{p_kt} · w_k the four tap projections of channel k,
+//   r̂_k = Σ_t g_kt u_kt + b_k,  ∂L/∂w_k = Σ_t g_kt F_{p_kt}ᵀ ρ_k  (ρ_k = 2(r̂_k − y_k)/N),
+//   ∂L/∂fx = (1−fy)(S01 − S00) + fy(S11 − S10),  S_t = ρ_k · u_kt,  ∂fx/∂x = (W−1)/2,  ∂x/∂log σx = ε_x σ_x.
+// The products with F run on tfjs (TapSlabs) grouped by pixel, so every feature slab is read once per pass.
+
+import { mulberry32, type Random } from "../random.ts";
+import { pearson } from "../stats/index.ts";
+import { adamState, adamStep } from "./adam.ts";
+import { ReadoutError } from "./errors.ts";
+import {
+  type BilinearTaps,
+  bilinearTaps,
+  checkFeatureMaps,
+  type FeatureMaps,
+  pixelLocation,
+  selectImages,
+} from "./feature-maps.ts";
+import { type GaussianReadout, predict } from "./gaussian-readout.ts";
+import { addPenaltyGradient, type Penalty, type PenaltyKind } from "./penalty.ts";
+import { TapSlabs } from "./tap-slabs.ts";
+
+export interface ChannelTargets {
+  channelId: string;
+  /** One response per image row of `features` (e.g. the phase-1 net rate per stimulus). */
+  responses: ArrayLike<number>;
+}
+
+/** Row indices into `features` (see splits.ts). */
+export interface RowSplit {
+  train: ArrayLike<number>;
+  validation: ArrayLike<number>;
+  test: ArrayLike<number>;
+}
+
+/** Extra training rows, e.g. silhouettes of the training images: row i has the targets of row targetRows[i]. */
+export interface ExtraTrainingRows {
+  features: FeatureMaps;
+  targetRows: ArrayLike<number>;
+}
+
+export interface ReadoutFitInput {
+  features: FeatureMaps;
+  channels: ChannelTargets[];
+  split: RowSplit;
+  extraTraining?: ExtraTrainingRows;
+}
+
+export interface FitProgress {
+  epoch: number;
+  /** Best validation loss so far per channel (input order). */
+  bestValLoss: number[];
+  /** Channels still training. */
+  active: number;
+}
+
+export interface ReadoutFitOptions {
+  penalty: { kind: PenaltyKind; weight: number };
+  learningRate: number;
+  /** Maximum epochs (one full-batch step each). */
+  epochs: number;
+  /** Epochs without a new best validation loss before a channel stops; default ⌈epochs/10⌉; Infinity = never. */
+  patience?: number;
+  /** δ of the smoothed penalty; default 1e-6 (w in standardized response units). */
+  smoothing?: number;
+  /** Initial σ (both axes, grid units); default 0.1 (a third of a pixel step on a 7×7 map). */
+  initSigma?: number;
+  /** "scan" (default): start at the pixel whose features correlate most with the channel (Σ_c r²); "center". */
+  initLocation?: "scan" | "center";
+  /** Seed of the location samples ε; default 0. */
+  seed?: number;
+  signal?: AbortSignal;
+  onProgress?: (progress: FitProgress) => void;
+  /** Report progress every this many epochs (and after the last); default 50. */
+  progressEvery?: number;
+}
+
+interface Best {
+  loss: number;
+  epoch: number;
+  mu: [number, number];
+  logSigma: [number, number];
+  w: Float32Array;
+  b: number;
+}
+
+function bad(field: string, expected: string, found: unknown): never {
+  throw new ReadoutError("EPHYS_BAD_READOUT", `${field}: expected ${expected}; found ${String(found)}`);
+}
+
+function checkRows(name: string, rows: ArrayLike<number>, n: number, min: number): void {
+  if (rows.length < min) bad(`split.${name}`, `at least ${min} rows`, rows.length);
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i];
+    if (!(Number.isInteger(r) && r >= 0 && r < n)) bad(`split.${name}[${i}]`, `a row index in [0, ${n})`, r);
+  }
+}
+
+function checkInput(input: ReadoutFitInput, options: ReadoutFitOptions): void {
+  checkFeatureMaps(input.features);
+  const n = input.features.n;
+  if (input.channels.length === 0) bad("channels", "at least one channel", 0);
+  input.channels.forEach((ch, k) => {
+    if (ch.responses.length !== n)
+      bad(`channels[${k}].responses`, `${n} values (one per image)`, ch.responses.length);
+    for (let i = 0; i < n; i++) {
+      if (!Number.isFinite(ch.responses[i]))
+        bad(`channels[${k}].responses[${i}]`, "a finite number", ch.responses[i]);
+    }
+  });
+  checkRows("train", input.split.train, n, 2);
+  checkRows("validation", input.split.validation, n, 1);
+  checkRows("test", input.split.test, n, 0);
+  const extra = input.extraTraining;
+  if (extra) {
+    checkFeatureMaps(extra.features, "extraTraining.features");
+    const f = input.features;
+    if (extra.features.h !== f.h || extra.features.w !== f.w || extra.features.c !== f.c) {
+      bad(
+        "extraTraining.features",
+        `maps of ${f.h}×${f.w}×${f.c}`,
+        `${extra.features.h}×${extra.features.w}×${extra.features.c}`,
+      );
+    }
+    if (extra.targetRows.length !== extra.features.n) {
+      bad(
+        "extraTraining.targetRows",
+        `${extra.features.n} rows (one per extra image)`,
+        extra.targetRows.length,
+      );
+    }
+    checkRows("extraTraining.targetRows", extra.targetRows, n, 0);
+  }
+  const { penalty, learningRate, epochs } = options;
+  if (penalty.kind !== "l1/2" && penalty.kind !== "l1") bad("penalty.kind", `"l1/2" or "l1"`, penalty.kind);
+  if (!(penalty.weight >= 0)) bad("penalty.weight", "a number ≥ 0", penalty.weight);
+  if (!(learningRate > 0)) bad("learningRate", "a number > 0", learningRate);
+  if (!(Number.isInteger(epochs) && epochs >= 1)) bad("epochs", "an integer ≥ 1", epochs);
+  if (options.patience !== undefined && !(options.patience >= 1))
+    bad("patience", "a number ≥ 1", options.patience);
+  if (options.smoothing !== undefined && !(options.smoothing > 0))
+    bad("smoothing", "δ > 0", options.smoothing);
+  if (options.initSigma !== undefined && !(options.initSigma > 0))
+    bad("initSigma", "σ > 0", options.initSigma);
+}
+
+function gaussianPair(random: Random): [number, number] {
+  // Box–Muller
+  const u1 = Math.max(random(), 1e-12);
+  const u2 = random();
+  const r = Math.sqrt(-2 * Math.log(u1));
+  return [r * Math.cos(2 * Math.PI * u2), r * Math.sin(2 * Math.PI * u2)];
+}
+
+export interface TapGradients {
+  /** Mean squared error (1/N) Σ (r̂ − y)². */
+  loss: number;
+  /** ρ = 2(r̂ − y)/N: then ∂L/∂w = Σ_t g_t F_tᵀ ρ. */
+  rho: Float32Array;
+  dBias: number;
+  /** ∂L/∂(x, y) of the sampled location (0 on an axis where it was clamped). */
+  dLocation: [number, number];
+}
+
+/**
+ * MSE and its gradients w.r.t. bias and location of one channel, from its taps and the tap projections
+ * u_t = F_t · w (N values each): r̂ = Σ_t g_t u_t + b; ∂L/∂fx = (1−fy)(S01 − S00) + fy(S11 − S10) with
+ * S_t = ρ · u_t, ∂fx/∂x = (W−1)/2 (likewise y).
+ */
+export function tapGradients(
+  taps: BilinearTaps,
+  u: Float32Array[],
+  y: ArrayLike<number>,
+  bias: number,
+  clampedX = false,
+  clampedY = false,
+): TapGradients {
+  const n = y.length;
+  const g = taps.weights;
+  const rho = new Float32Array(n);
+  let loss = 0;
+  let dBias = 0;
+  const s = [0, 0, 0, 0];
+  for (let i = 0; i < n; i++) {
+    const e = g[0] * u[0][i] + g[1] * u[1][i] + g[2] * u[2][i] + g[3] * u[3][i] + bias - y[i];
+    loss += e * e;
+    const r = (2 * e) / n;
+    rho[i] = r;
+    dBias += r;
+    s[0] += r * u[0][i];
+    s[1] += r * u[1][i];
+    s[2] += r * u[2][i];
+    s[3] += r * u[3][i];
+  }
+  const { fx, fy, scaleX, scaleY } = taps;
+  const dx = clampedX ? 0 : ((1 - fy) * (s[1] - s[0]) + fy * (s[3] - s[2])) * scaleX;
+  const dy = clampedY ? 0 : ((1 - fx) * (s[2] - s[0]) + fx * (s[3] - s[1])) * scaleY;
+  return { loss: loss / n, rho, dBias, dLocation: [dx, dy] };
+}
+
+/** Taps of the active channels grouped by pixel: for pixel p, the (channel, tap) pairs that read it. */
+function groupByPixel(active: number[], taps: BilinearTaps[]): Map<number, { k: number; t: number }[]> {
+  const groups = new Map<number, { k: number; t: number }[]>();
+  for (const k of active) {
+    for (let t = 0; t < 4; t++) {
+      const p = taps[k].pixels[t];
+      let g = groups.get(p);
+      if (!g) {
+        g = [];
+        groups.set(p, g);
+      }
+      g.push({ k, t });
+    }
+  }
+  return groups;
+}
+
+/** Wᵀ restricted to the group's channels: [C, k] row-major. */
+function gatherWt(w: Float32Array, c: number, members: { k: number }[]): Float32Array {
+  const kp = members.length;
+  const out = new Float32Array(c * kp);
+  for (let j = 0; j < kp; j++) {
+    const base = members[j].k * c;
+    for (let i = 0; i < c; i++) out[i * kp + j] = w[base + i];
+  }
+  return out;
+}
+
+/**
+ * Tap projections u[k][t] (N values each) of the active channels at `taps`, through `slabs`.
+ */
+function projectTaps(
+  slabs: TapSlabs,
+  w: Float32Array,
+  active: number[],
+  taps: BilinearTaps[],
+): Map<number, Float32Array[]> {
+  const n = slabs.n;
+  const u = new Map<number, Float32Array[]>();
+  for (const k of active)
+    u.set(k, [new Float32Array(n), new Float32Array(n), new Float32Array(n), new Float32Array(n)]);
+  for (const [p, members] of groupByPixel(active, taps)) {
+    const kp = members.length;
+    const out = slabs.forward(p, gatherWt(w, slabs.c, members), kp);
+    for (let j = 0; j < kp; j++) {
+      const dst = u.get(members[j].k)![members[j].t];
+      for (let i = 0; i < n; i++) dst[i] = out[i * kp + j];
+    }
+  }
+  return u;
+}
+
+/** Per-channel start location: the pixel maximizing Σ_c corr(F_p[:, c], y_k)² over the training rows. */
+function scanLocations(slabs: TapSlabs, y: Float32Array[], h: number, w: number): [number, number][] {
+  const K = y.length;
+  const { n, c } = slabs;
+  const rt = new Float32Array(K * n);
+  for (let k = 0; k < K; k++) rt.set(y[k], k * n); // y is standardized: centered, unit variance
+  const best = new Float64Array(K).fill(-1);
+  const bestP = new Int32Array(K);
+  for (let p = 0; p < h * w; p++) {
+    const cov = slabs.backward(p, rt, K); // [K, C]: Σ_n y_kn F_p[n, c]
+    const f = slabs.slabData(p);
+    const sd = new Float64Array(c);
+    const mean = new Float64Array(c);
+    for (let i = 0; i < n; i++) for (let j = 0; j < c; j++) mean[j] += f[i * c + j];
+    for (let j = 0; j < c; j++) mean[j] /= n;
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < c; j++) {
+        const d = f[i * c + j] - mean[j];
+        sd[j] += d * d;
+      }
+    }
+    for (let j = 0; j < c; j++) sd[j] = Math.sqrt(sd[j]);
+    for (let k = 0; k < K; k++) {
+      let score = 0;
+      for (let j = 0; j < c; j++) {
+        if (sd[j] > 0) {
+          const r = cov[k * c + j] / (sd[j] * Math.sqrt(n));
+          score += r * r;
+        }
+      }
+      if (score > best[k]) {
+        best[k] = score;
+        bestP[k] = p;
+      }
+    }
+  }
+  return Array.from(bestP, (p) => pixelLocation(Math.floor(p / w), p % w, h, w));
+}
+
+function standardize(values: ArrayLike<number>, rows: ArrayLike<number>, extraRows: ArrayLike<number>) {
+  const all = [...Array.from(rows), ...Array.from(extraRows)];
+  let mean = 0;
+  for (const r of all) mean += values[r];
+  mean /= all.length;
+  let v = 0;
+  for (const r of all) v += (values[r] - mean) ** 2;
+  const sd = Math.sqrt(v / all.length) || 1;
+  return { mean, sd, y: Float32Array.from(all, (r) => (values[r] - mean) / sd) };
+}
+
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** Fits one Gaussian readout per channel, all channels in one batched loop (see the file comment). */
+export async function fitGaussianReadouts(
+  input: ReadoutFitInput,
+  options: ReadoutFitOptions,
+): Promise<GaussianReadout[]> {
+  checkInput(input, options);
+  const { features, channels, split } = input;
+  const { h, w: width, c } = features;
+  const K = channels.length;
+  const extraRows = input.extraTraining?.targetRows ?? [];
+  const penalty: Penalty = { ...options.penalty, smoothing: options.smoothing ?? 1e-6 };
+  const patience = options.patience ?? Math.ceil(options.epochs / 10);
+  const progressEvery = options.progressEvery ?? 50;
+  const random = mulberry32(options.seed ?? 0);
+
+  // Standardized targets on training (+ extra) rows; validation targets in the same units.
+  const scales = channels.map((ch) => standardize(ch.responses, split.train, extraRows));
+  const yTrain = scales.map((s) => s.y);
+  const yVal = channels.map((ch, k) =>
+    Float32Array.from(split.validation, (r) => (ch.responses[r] - scales[k].mean) / scales[k].sd),
+  );
+
+  const trainSources = [{ features, rows: split.train }];
+  if (input.extraTraining) {
+    trainSources.push({
+      features: input.extraTraining.features,
+      rows: Array.from({ length: extraRows.length }, (_, i) => i),
+    });
+  }
+  const train = new TapSlabs(trainSources);
+  const val = new TapSlabs([{ features, rows: split.validation }]);
+  try {
+    const n = train.n;
+    const nVal = val.n;
+    const initSigma = options.initSigma ?? 0.1;
+    const start =
+      (options.initLocation ?? "scan") === "scan"
+        ? scanLocations(train, yTrain, h, width)
+        : channels.map((): [number, number] => [0, 0]);
+    // Stacked parameters.
+    const mu = new Float32Array(K * 2);
+    const logSigma = new Float32Array(K * 2).fill(Math.log(initSigma));
+    const w = new Float32Array(K * c);
+    const b = new Float32Array(K);
+    for (let k = 0; k < K; k++) [mu[2 * k], mu[2 * k + 1]] = start[k];
+    const opt = { mu: adamState(K * 2), logSigma: adamState(K * 2), w: adamState(K * c), b: adamState(K) };
+    const gMu = new Float32Array(K * 2);
+    const gLogSigma = new Float32Array(K * 2);
+    const gW = new Float32Array(K * c);
+    const gB = new Float32Array(K);
+
+    const best: Best[] = channels.map((_, k) => ({
+      loss: Number.POSITIVE_INFINITY,
+      epoch: -1,
+      mu: [mu[2 * k], mu[2 * k + 1]],
+      logSigma: [logSigma[2 * k], logSigma[2 * k + 1]],
+      w: new Float32Array(c),
+      b: 0,
+    }));
+    const curves: number[][] = channels.map(() => []);
+    let active = channels.map((_, k) => k);
+    const taps: BilinearTaps[] = new Array(K);
+    const eps: [number, number][] = new Array(K);
+    const clampedX = new Uint8Array(K);
+    const clampedY = new Uint8Array(K);
+
+    for (let epoch = 0; epoch < options.epochs && active.length > 0; epoch++) {
+      if (options.signal?.aborted) {
+        throw new ReadoutError(
+          "EPHYS_FIT_ABORTED",
+          `readout fit: cancelled after ${epoch} of ${options.epochs} epochs`,
+        );
+      }
+      // 1. Sample a location per channel and project its taps.
+      for (const k of active) {
+        eps[k] = gaussianPair(random);
+        const sx = Math.exp(logSigma[2 * k]);
+        const sy = Math.exp(logSigma[2 * k + 1]);
+        const x = mu[2 * k] + sx * eps[k][0];
+        const y = mu[2 * k + 1] + sy * eps[k][1];
+        clampedX[k] = x < -1 || x > 1 ? 1 : 0;
+        clampedY[k] = y < -1 || y > 1 ? 1 : 0;
+        taps[k] = bilinearTaps(x, y, h, width);
+      }
+      const u = projectTaps(train, w, active, taps);
+      // 2. Residuals and the small gradients (b, location, scale).
+      const rho = new Map<number, Float32Array>();
+      for (const k of active) {
+        const tg = tapGradients(taps[k], u.get(k)!, yTrain[k], b[k], clampedX[k] === 1, clampedY[k] === 1);
+        rho.set(k, tg.rho);
+        gB[k] = tg.dBias;
+        gMu[2 * k] = tg.dLocation[0];
+        gMu[2 * k + 1] = tg.dLocation[1];
+        gLogSigma[2 * k] = tg.dLocation[0] * eps[k][0] * Math.exp(logSigma[2 * k]);
+        gLogSigma[2 * k + 1] = tg.dLocation[1] * eps[k][1] * Math.exp(logSigma[2 * k + 1]);
+        gW.fill(0, k * c, (k + 1) * c);
+      }
+      // 3. ∂L/∂w through the slabs, pixel by pixel, plus the penalty.
+      for (const [p, members] of groupByPixel(active, taps)) {
+        const kp = members.length;
+        const r = new Float32Array(kp * n);
+        for (let j = 0; j < kp; j++) {
+          const { k, t } = members[j];
+          const g = taps[k].weights[t];
+          const rk = rho.get(k)!;
+          for (let i = 0; i < n; i++) r[j * n + i] = g * rk[i];
+        }
+        const grad = train.backward(p, r, kp);
+        for (let j = 0; j < kp; j++) {
+          const base = members[j].k * c;
+          for (let i = 0; i < c; i++) gW[base + i] += grad[j * c + i];
+        }
+      }
+      // 4. Adam on every active channel's parameters; μ stays in [−1, 1]².
+      const t = epoch + 1;
+      const hyper = { lr: options.learningRate };
+      for (const k of active) {
+        addPenaltyGradient(penalty, w, gW, k * c, c);
+        adamStep(w, gW, opt.w, t, hyper, k * c, c);
+        adamStep(b, gB, opt.b, t, hyper, k, 1);
+        adamStep(mu, gMu, opt.mu, t, hyper, 2 * k, 2);
+        adamStep(logSigma, gLogSigma, opt.logSigma, t, hyper, 2 * k, 2);
+        mu[2 * k] = Math.min(1, Math.max(-1, mu[2 * k]));
+        mu[2 * k + 1] = Math.min(1, Math.max(-1, mu[2 * k + 1]));
+      }
+      // 5. Validation at μ; keep the best parameters; stop channels that ran out of patience.
+      for (const k of active) taps[k] = bilinearTaps(mu[2 * k], mu[2 * k + 1], h, width);
+      const uv = projectTaps(val, w, active, taps);
+      const still: number[] = [];
+      for (const k of active) {
+        const uk = uv.get(k)!;
+        const g = taps[k].weights;
+        const yk = yVal[k];
+        let loss = 0;
+        for (let i = 0; i < nVal; i++) {
+          const pred = g[0] * uk[0][i] + g[1] * uk[1][i] + g[2] * uk[2][i] + g[3] * uk[3][i] + b[k];
+          loss += (pred - yk[i]) ** 2;
+        }
+        loss /= nVal;
+        curves[k].push(loss);
+        const bk = best[k];
+        if (loss < bk.loss) {
+          bk.loss = loss;
+          bk.epoch = epoch;
+          bk.mu = [mu[2 * k], mu[2 * k + 1]];
+          bk.logSigma = [logSigma[2 * k], logSigma[2 * k + 1]];
+          bk.w.set(w.subarray(k * c, (k + 1) * c));
+          bk.b = b[k];
+        }
+        if (epoch - bk.epoch < patience) still.push(k);
+      }
+      active = still;
+      const last = epoch === options.epochs - 1 || active.length === 0;
+      if (options.onProgress && ((epoch + 1) % progressEvery === 0 || last)) {
+        options.onProgress({ epoch, bestValLoss: best.map((bk) => bk.loss), active: active.length });
+      }
+      await yieldToEventLoop();
+    }
+
+    const testFeatures = split.test.length > 0 ? selectImages(features, split.test) : null;
+    return channels.map((ch, k) => {
+      const bk = best[k];
+      const { mean, sd } = scales[k];
+      const readout: GaussianReadout = {
+        channelId: ch.channelId,
+        location: bk.mu,
+        sigma: [Math.exp(bk.logSigma[0]), Math.exp(bk.logSigma[1])],
+        weights: Float32Array.from(bk.w, (v) => v * sd),
+        bias: bk.b * sd + mean,
+        bestEpoch: bk.epoch,
+        valLossCurve: curves[k],
+        testR: null,
+      };
+      if (testFeatures && split.test.length >= 3) {
+        const pred = predict(readout, testFeatures);
+        readout.testR = pearson(
+          pred,
+          Array.from(split.test, (r) => ch.responses[r]),
+        ).r;
+      }
+      return readout;
+    });
+  } finally {
+    train.dispose();
+    val.dispose();
+  }
+}
