@@ -113,7 +113,8 @@ export async function main(argv: string[]): Promise<void> {
     .requiredOption("--url <ws-url>", "daemon address, e.g. ws://127.0.0.1:8710")
     .requiredOption("--token <token>", "the daemon's token")
     .requiredOption("--protocol <file>", "the protocol the daemon runs (stimuli, simulation settings)")
-    .option("--box <path>", "pty end for the virtual rig box")
+    .option("--box-host <path>", "pty link the daemon opens as its rig box (with --box)")
+    .option("--box <path>", "pty link the virtual rig box opens (with --box-host)")
     .option("--truth <file>", "write the ground truth (every spike sent) as JSON lines")
     .option("--drop-every <n>", "drop the connection after every n messages", "0")
     .option("--duplicate <p>", "probability of sending a message twice", "0")
@@ -124,6 +125,7 @@ export async function main(argv: string[]): Promise<void> {
         url: opts.url,
         token: opts.token,
         protocolPath: opts.protocol,
+        hostPath: opts.boxHost,
         boxPath: opts.box,
         truthFile: opts.truth,
         faults: { dropEvery: Number(opts.dropEvery), duplicate: Number(opts.duplicate), reorder: Number(opts.reorder) },

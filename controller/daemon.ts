@@ -69,6 +69,7 @@ export class Daemon {
   private box: Awaited<ReturnType<BoxFactory>> | null = null;
   private readonly monitors = new Set<WebSocket>();
   private heartbeat?: NodeJS.Timeout;
+  private stopped = false;
   private readonly finished: Promise<string>;
   private resolveFinished!: (state: string) => void;
 
@@ -108,6 +109,7 @@ export class Daemon {
     if (config.rig.serialPath && this.opts.createBox) {
       this.box = await this.opts.createBox(config.rig.serialPath, config.rig.baudRate);
       this.box.onStatus((status, reason) => {
+        if (this.stopped) return;
         this.store.appendEvent(this.sessionId, "rig", status, { reason });
         if (status === "lost") {
           log.warn(reason);
@@ -134,6 +136,8 @@ export class Daemon {
   }
 
   async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
     clearInterval(this.heartbeat);
     this.actor?.stop();
     this.hub?.close();
@@ -226,7 +230,8 @@ export class Daemon {
         if (name === last && snap.status === "active") return;
         last = name;
         this.store.saveSnapshot(this.sessionId, name, this.actor.getPersistedSnapshot(), snap.context.failedReason ?? undefined);
-        this.opts.log.info({ state: name }, snap.context.failedReason ? `${name}: ${snap.context.failedReason}` : `state ${name}`);
+        if (snap.context.failedReason) this.opts.log.error(`${name}: ${snap.context.failedReason}`);
+        else this.opts.log.info(`state ${name}${snap.context.pauseReason ? ` (${snap.context.pauseReason})` : ""}`);
         if (snap.status === "done") this.resolveFinished(name);
       },
       error: (err) => {
@@ -307,11 +312,12 @@ export class Daemon {
   private attachDisplay(ws: WebSocket, hello: z.infer<typeof displayHello>): void {
     const link = this.opts.createDisplay(ws, hello);
     this.display = link;
+    ws.send(JSON.stringify({ type: "welcome", sessionId: this.sessionId }));
     this.store.appendEvent(this.sessionId, "display", "connected", hello.screen);
     for (const w of this.displayWaiters.splice(0)) w(link);
     ws.on("close", () => {
       if (this.display === link) this.display = null;
-      this.store.appendEvent(this.sessionId, "display", "disconnected", {});
+      if (!this.stopped) this.store.appendEvent(this.sessionId, "display", "disconnected", {});
     });
   }
 

@@ -42,6 +42,7 @@ export class AcquisitionHub {
   private flushScheduled = false;
   private maxTrialId: number;
   private readonly waiters = new Set<() => void>();
+  private closed = false;
 
   constructor(private readonly opts: AcquisitionHubOptions) {
     const trials = opts.store.trials(opts.sessionId);
@@ -73,6 +74,7 @@ export class AcquisitionHub {
     ws.on("message", (raw, isBinary) => this.onMessage(ws, raw as Buffer, isBinary));
     ws.on("close", () => {
       this.clients.delete(ws);
+      if (this.closed) return;
       store.appendEvent(sessionId, "acquisition", "disconnected", {});
       this.opts.onWarning?.("EPHYS_ACQUISITION_LOST", "the acquisition bridge disconnected");
     });
@@ -108,6 +110,7 @@ export class AcquisitionHub {
   }
 
   close(): void {
+    this.closed = true;
     for (const ws of this.clients) ws.close(1001, "daemon shutting down");
     this.clients.clear();
   }

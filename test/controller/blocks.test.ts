@@ -29,7 +29,10 @@ describe("pseudorandom blocks", () => {
 
   it("after a restart the remaining work is the plan minus what was shown", () => {
     const blocks = planBlocks(ids, 3, 5, 1);
-    const shown = [...blocks[0].map((s) => ({ block: 0, stimulusId: s })), { block: 1, stimulusId: blocks[1][3] }];
+    const shown = [
+      ...blocks[0].map((s) => ({ block: 0, stimulusId: s })),
+      { block: 1, stimulusId: blocks[1][3] },
+    ];
     const rest = remainingBlocks(blocks, shown);
     expect(rest[0]).toEqual([]);
     expect(rest[1]).toHaveLength(11);

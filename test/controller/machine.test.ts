@@ -59,7 +59,16 @@ describe("the day machine", () => {
     await c.finish("visualizing");
     await c.finish("reporting");
     await waitFor(actor, (s) => s.status === "done");
-    expect(seen).toEqual(["phase1.running", "fitting", "selecting", "phase2.running", "checking", "visualizing", "reporting", "done"]);
+    expect(seen).toEqual([
+      "phase1.running",
+      "fitting",
+      "selecting",
+      "phase2.running",
+      "checking",
+      "visualizing",
+      "reporting",
+      "done",
+    ]);
   });
 
   it("pauses and resumes a phase (the phase actor stops and restarts) and keeps the reason", async () => {
@@ -86,7 +95,13 @@ describe("the day machine", () => {
     expect(actor.getSnapshot().context.abortedBy).toBe("test");
 
     const failing = createActor(
-      dayMachine.provide({ actors: { prepare: fromPromise(async () => { throw new Error("manifest missing"); }) } }),
+      dayMachine.provide({
+        actors: {
+          prepare: fromPromise<void, { sessionId: string }>(async () => {
+            throw new Error("manifest missing");
+          }),
+        },
+      }),
       { input: { sessionId: "s" } },
     ).start();
     await waitFor(failing, (s) => s.status === "done");

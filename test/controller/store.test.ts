@@ -29,8 +29,21 @@ describe("session store", () => {
     const db = store.db;
     expect(db.pragma("user_version", { simple: true })).toBe(migrations.at(-1)!.version);
     expect(db.pragma("journal_mode", { simple: true })).toBe("wal");
-    const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as Array<{ name: string }>).map((t) => t.name);
-    for (const t of ["sessions", "channels", "stimuli", "trials", "spike_counts", "models", "selections", "check_results", "artifacts", "events"])
+    const tables = (
+      db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as Array<{ name: string }>
+    ).map((t) => t.name);
+    for (const t of [
+      "sessions",
+      "channels",
+      "stimuli",
+      "trials",
+      "spike_counts",
+      "models",
+      "selections",
+      "check_results",
+      "artifacts",
+      "events",
+    ])
       expect(tables).toContain(t);
     store.close();
     // Reopening does not re-run migrations.
@@ -42,7 +55,12 @@ describe("session store", () => {
   it("stores the protocol text and hash with the session", () => {
     const store = new SessionStore(dbFile());
     const row = newSession(store);
-    expect(row).toMatchObject({ protocol_text: "version: 1\n", protocol_sha256: "a".repeat(64), seed: 7, state: "preparing" });
+    expect(row).toMatchObject({
+      protocol_text: "version: 1\n",
+      protocol_sha256: "a".repeat(64),
+      seed: 7,
+      state: "preparing",
+    });
     expect(store.events("s1")[0]).toMatchObject({ type: "session", subtype: "created" });
   });
 
@@ -50,9 +68,29 @@ describe("session store", () => {
     const store = new SessionStore(dbFile());
     newSession(store);
     store.upsertChannels("s1", [{ id: "a", probe: "p", index: 0 }]);
-    expect(store.recordTrial("s1", { trialId: 1, phase: 1, block: 0, stimulusId: "x", eventCode: 3, status: "pending" })).toBe(true);
-    expect(store.recordTrial("s1", { trialId: 1, phase: 1, block: 0, stimulusId: "y", eventCode: 4, status: "pending" })).toBe(false);
-    expect(store.settleTrial("s1", 1, { status: "shown", onsetMs: 10, offsetMs: 210, droppedFrames: 0 })).toBe(true);
+    expect(
+      store.recordTrial("s1", {
+        trialId: 1,
+        phase: 1,
+        block: 0,
+        stimulusId: "x",
+        eventCode: 3,
+        status: "pending",
+      }),
+    ).toBe(true);
+    expect(
+      store.recordTrial("s1", {
+        trialId: 1,
+        phase: 1,
+        block: 0,
+        stimulusId: "y",
+        eventCode: 4,
+        status: "pending",
+      }),
+    ).toBe(false);
+    expect(
+      store.settleTrial("s1", 1, { status: "shown", onsetMs: 10, offsetMs: 210, droppedFrames: 0 }),
+    ).toBe(true);
     expect(store.settleTrial("s1", 1, { status: "voided" })).toBe(false);
     const msg = { seq: 1, trialId: 1, channels: [{ channelId: "a", counts: { response: 5, baseline: 1 } }] };
     expect(store.ingest("s1", [msg])).toEqual([true]);
@@ -83,7 +121,14 @@ describe("session store", () => {
   it("restart voids pending presentations instead of reusing their trial ids", () => {
     const store = new SessionStore(dbFile());
     newSession(store);
-    store.recordTrial("s1", { trialId: 1, phase: 1, block: 0, stimulusId: "x", eventCode: 3, status: "pending" });
+    store.recordTrial("s1", {
+      trialId: 1,
+      phase: 1,
+      block: 0,
+      stimulusId: "x",
+      eventCode: 3,
+      status: "pending",
+    });
     expect(store.voidPendingTrials("s1", "restart")).toBe(1);
     expect(store.trials("s1")[0].status).toBe("voided");
     expect(store.nextTrialId("s1")).toBe(2);
@@ -94,7 +139,11 @@ describe("session store", () => {
     const store = new SessionStore(path);
     newSession(store);
     store.close();
-    const child = spawn(process.execPath, ["--import", "tsx", "test/controller/store-writer.ts", path, "s1"], { stdio: ["ignore", "pipe", "inherit"] });
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", "test/controller/store-writer.ts", path, "s1"],
+      { stdio: ["ignore", "pipe", "inherit"] },
+    );
     let lastCommitted = 0;
     let buffer = "";
     await new Promise<void>((resolve) => {
@@ -112,7 +161,10 @@ describe("session store", () => {
     await new Promise((r) => child.once("exit", r));
     const db = new Database(path);
     expect(db.pragma("integrity_check", { simple: true })).toBe("ok");
-    const seqs = db.prepare("SELECT COUNT(*) AS n, MAX(seq) AS m FROM acquisition_messages").get() as { n: number; m: number };
+    const seqs = db.prepare("SELECT COUNT(*) AS n, MAX(seq) AS m FROM acquisition_messages").get() as {
+      n: number;
+      m: number;
+    };
     expect(seqs.m).toBeGreaterThanOrEqual(lastCommitted);
     expect(seqs.n).toBe(seqs.m); // every message up to the last one committed, none half-written
     const rows = db.prepare("SELECT COUNT(*) AS n FROM spike_counts").get() as { n: number };

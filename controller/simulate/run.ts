@@ -1,0 +1,133 @@
+// `ephysloop simulate`: the virtual rig as its own process — a rig box on a pseudo-terminal, a headless display and
+// an acquisition bridge whose neurons are ground truth — against a running daemon.
+import { createWriteStream } from "node:fs";
+import { loadProtocol, resolveManifest } from "../../protocols/load.ts";
+import { loadManifest } from "../../stimuli/manifest.ts";
+import { stimulusKey } from "../session/prepare.ts";
+import { type BridgeFaults, SimulatedBridge } from "./bridge.ts";
+import { HeadlessDisplay } from "./headless-display.ts";
+import { buildGroundTruth } from "./neurons.ts";
+import { VirtualRigBox } from "./virtual-box.ts";
+
+export interface SimulateOptions {
+  url: string;
+  token: string;
+  protocolPath: string;
+  /** Pty link the daemon opens (the virtual box creates the pair); both or neither with boxPath. */
+  hostPath?: string;
+  boxPath?: string;
+  truthFile?: string;
+  faults?: BridgeFaults;
+  /** Stop after this many ms (default: run until the daemon closes the connections for good). */
+  untilMs?: number;
+  channels?: number;
+}
+
+export interface RunningSimulation {
+  bridge: SimulatedBridge;
+  box: VirtualRigBox | null;
+  display: HeadlessDisplay;
+  stop(): Promise<void>;
+}
+
+export async function startSimulation(o: SimulateOptions): Promise<RunningSimulation> {
+  const loaded = loadProtocol(o.protocolPath);
+  const p = loaded.protocol;
+  const sim = p.simulation ?? {
+    channels: 16,
+    fixationBreakRate: 0.05,
+    latencyMs: 60,
+    baselineRate: 8,
+    peakRate: 60,
+    timeScale: 1,
+  };
+  const stimuli = p.stimulusSets.flatMap((set) =>
+    loadManifest(resolveManifest(loaded, set.manifest)).images.map((img) => ({
+      id: stimulusKey(set.id, img.id),
+      path: img.absPath,
+      category: set.category,
+    })),
+  );
+  const preferred = p.stimulusSets.find((s) => s.role === "preferred")!.category;
+  const nChannels = o.channels ?? sim.channels;
+  const channels = Array.from({ length: nChannels }, (_, i) => ({
+    id: `ch${String(i + 1).padStart(3, "0")}`,
+    probe: "probe0",
+    index: i,
+  }));
+  const truth = await buildGroundTruth({
+    channels: channels.map((c) => c.id),
+    stimuli,
+    preferredCategory: preferred,
+    baselineRate: sim.baselineRate,
+    peakRate: sim.peakRate,
+    seed: p.seed,
+  });
+  const box =
+    o.hostPath && o.boxPath
+      ? await VirtualRigBox.start({
+          hostPath: o.hostPath,
+          boxPath: o.boxPath,
+          // Breaks per second of fixation, from the protocol's per-presentation break probability.
+          fixation: {
+            breakRatePerS:
+              sim.fixationBreakRate / ((p.presentation.stimulusMs * sim.timeScale) / 1000 || 1) / 4,
+            seed: p.seed,
+          },
+        })
+      : null;
+  box?.startFixationModel();
+  const truthOut = o.truthFile ? createWriteStream(o.truthFile) : null;
+  const bridge = new SimulatedBridge({
+    url: o.url,
+    token: o.token,
+    channels,
+    rate: truth.rate,
+    baselineRate: sim.baselineRate,
+    latencyMs: sim.latencyMs,
+    stimulusMs: p.presentation.stimulusMs,
+    seed: p.seed + 1,
+    sendAfterMs: (p.windows.response.endMs + 20) * sim.timeScale,
+    faults: o.faults,
+    onTruth: (t) => truthOut?.write(`${JSON.stringify(t)}\n`),
+  });
+  await retry(() => bridge.connect());
+  const display = await retry(() =>
+    HeadlessDisplay.connect({ url: `${o.url}/display`, token: o.token, seed: p.seed }),
+  );
+  return {
+    bridge,
+    box,
+    display,
+    stop: async () => {
+      bridge.close();
+      await display.close();
+      await box?.close();
+      await new Promise<void>((r) => (truthOut ? truthOut.end(() => r()) : r()));
+    },
+  };
+}
+
+async function retry<T>(f: () => Promise<T>, attempts = 100, delayMs = 200): Promise<T> {
+  for (let i = 0; ; i++) {
+    try {
+      return await f();
+    } catch (e) {
+      if (i >= attempts) throw e;
+      await new Promise((r) => setTimeout(r, delayMs));
+    }
+  }
+}
+
+export async function simulate(o: SimulateOptions): Promise<void> {
+  const running = await startSimulation(o);
+  console.log(
+    `virtual rig connected to ${o.url}${running.box ? ` (rig box on ${running.box.hostPath})` : ""}`,
+  );
+  const stop = async () => {
+    await running.stop();
+    process.exit(0);
+  };
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+}
