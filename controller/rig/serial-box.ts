@@ -10,7 +10,11 @@ import { TypedEmitter } from "./typed-emitter.ts";
 export type RigBoxStatus = "connected" | "lost";
 
 export type RigBoxEvents = {
-  /** A FIX line: the subject started (true) or stopped (false) fixating at `boxMs` on the box's clock. */
+  /**
+   * The subject started (true) or stopped (false) fixating at `boxMs` on the box's clock. Emitted on a change
+   * of state only: a FIX line repeating the known state (a box heartbeat) is not re-emitted; the first FIX
+   * after open or a reconnect always is.
+   */
   fixation: [fixating: boolean, boxMs: number];
   /** The link came up again ("connected") or went away ("lost"); `reason` is a sentence for the operator. */
   status: [status: RigBoxStatus, reason: string];
@@ -93,6 +97,7 @@ export class SerialRigBox {
   private pingCounter = 0;
   private retryTimer: NodeJS.Timeout | null = null;
   private lastReconnectError = "";
+  private lastFixating: boolean | null = null;
   private watchTimer: NodeJS.Timeout | null = null;
 
   constructor(options: SerialRigBoxOptions) {
@@ -279,6 +284,7 @@ export class SerialRigBox {
   private attach(port: SerialPort, rdev: number): void {
     this.port = port;
     this.state = "connected";
+    this.lastFixating = null;
     this.startWatch(port, rdev);
     const parser = port.pipe(new ReadlineParser({ delimiter: "\n", encoding: "latin1" }));
     parser.on("data", (line: string) => {
@@ -307,6 +313,8 @@ export class SerialRigBox {
     }
     switch (line.kind) {
       case "fix":
+        if (line.fixating === this.lastFixating) return;
+        this.lastFixating = line.fixating;
         this.emitter.emit("fixation", line.fixating, line.boxMs);
         return;
       case "ack": {
@@ -376,6 +384,7 @@ export class SerialRigBox {
   private onLoss(reason: string): void {
     if (this.state !== "connected") return;
     this.state = "lost";
+    this.lastFixating = null;
     this.stopWatch();
     const port = this.port;
     this.port = null;
@@ -411,6 +420,11 @@ export class SerialRigBox {
         },
       );
     }, this.reconnectIntervalMs);
+  }
+
+  /** The last fixation state the box reported on this connection (null before the first FIX). */
+  get fixating(): boolean | null {
+    return this.lastFixating;
   }
 
   /** The last error from a reopen attempt while the link is lost ("" when none). */

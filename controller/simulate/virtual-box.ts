@@ -115,6 +115,12 @@ export interface VirtualRigBoxOptions {
   fixation?: FixationModelOptions;
   /** Delay before each ACK/PONG (default 0). */
   replyDelayMs?: number;
+  /**
+   * While the fixation model runs, the current state is re-sent this often (ms; 0 = only transitions), so a
+   * host that opens the port late (or reconnects) learns the state without waiting for a transition.
+   * Default 1000.
+   */
+  heartbeatMs?: number;
 }
 
 export type ReceivedLine =
@@ -138,6 +144,8 @@ export class VirtualRigBox {
   private readonly breakRatePerS: number;
   private readonly reacquireMeanMs: number;
   private readonly replyDelayMs: number;
+  private readonly heartbeatMs: number;
+  private heartbeatTimer: NodeJS.Timeout | null = null;
   private fixating = true;
   private auto = false;
   private fixTimer: NodeJS.Timeout | null = null;
@@ -156,6 +164,7 @@ export class VirtualRigBox {
     this.breakRatePerS = fix.breakRatePerS ?? 0;
     this.reacquireMeanMs = fix.reacquireMeanMs ?? 300;
     this.replyDelayMs = options.replyDelayMs ?? 0;
+    this.heartbeatMs = options.heartbeatMs ?? 1000;
     if (!(this.breakRatePerS >= 0))
       throw new VirtualBoxError(
         "EPHYS_BAD_OPTION",
@@ -210,16 +219,24 @@ export class VirtualRigBox {
     if (this.auto) this.scheduleFixation();
   }
 
-  /** Runs the fixation model (breaks at breakRatePerS, re-acquires after ~reacquireMeanMs). */
+  /**
+   * Runs the fixation model (breaks at breakRatePerS, re-acquires after ~reacquireMeanMs): sends the current
+   * state now, every transition, and the state again every heartbeatMs.
+   */
   startFixationModel(): void {
     this.auto = true;
+    this.sendFix();
     this.scheduleFixation();
+    if (this.heartbeatMs > 0 && !this.heartbeatTimer)
+      this.heartbeatTimer = setInterval(() => this.sendFix(), this.heartbeatMs);
   }
 
   stopFixationModel(): void {
     this.auto = false;
     if (this.fixTimer) clearTimeout(this.fixTimer);
     this.fixTimer = null;
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    this.heartbeatTimer = null;
   }
 
   /** Writes a raw line (a newline is appended) — for tests that need a malformed line. */

@@ -60,13 +60,41 @@ describe("SerialRigBox over a socat pty with the virtual box", () => {
     expect(vbox.received.map((r) => r.line.kind)).toEqual(["ping"]);
   });
 
-  it("reports FIX transitions with the box clock", async () => {
+  it("reports FIX transitions with the box clock, not repeats of the known state", async () => {
+    vbox.setFixating(true);
     vbox.setFixating(true);
     vbox.setFixating(false);
     vbox.setFixating(true);
-    await waitFor("three FIX lines", () => (fixations.length >= 3 ? true : undefined));
-    expect(fixations.map(([f]) => f)).toEqual([true, false, true]);
-    expect(fixations.map(([, ms]) => ms)).toEqual(vbox.fixationsSent.map((f) => f.boxMs));
+    await waitFor("three transitions", () => (fixations.length >= 3 ? true : undefined));
+    await rig.ping(); // every FIX line has been read by now
+    const sent = vbox.fixationsSent;
+    expect(sent).toHaveLength(4);
+    expect(fixations).toEqual([
+      [true, sent[0].boxMs],
+      [false, sent[2].boxMs],
+      [true, sent[3].boxMs],
+    ]);
+    expect(rig.fixating).toBe(true);
+  });
+
+  it("learns the state from the heartbeat when it opens after the model started", async () => {
+    const early = await VirtualRigBox.start({ heartbeatMs: 30 });
+    early.startFixationModel(); // breakRatePerS 0: fixating, and says so every 30 ms
+    const late = new SerialRigBox({ path: early.hostPath });
+    const seen: boolean[] = [];
+    late.on("fixation", (f) => seen.push(f));
+    try {
+      await new Promise((r) => setTimeout(r, 100));
+      await late.open();
+      await waitFor("the heartbeat FIX", () => (seen.length > 0 ? true : undefined));
+      await new Promise((r) => setTimeout(r, 100));
+      expect(seen).toEqual([true]);
+      expect(early.fixationsSent.length).toBeGreaterThan(3);
+    } finally {
+      early.stopFixationModel();
+      await late.close();
+      await early.close();
+    }
   });
 
   it("runs a seeded fixation model whose breaks arrive at the host", async () => {
@@ -79,9 +107,14 @@ describe("SerialRigBox over a socat pty with the virtual box", () => {
     try {
       await host.open();
       seeded.startFixationModel();
-      await waitFor("four FIX transitions", () => (seen.length >= 4 ? true : undefined));
+      await waitFor("five FIX states", () => (seen.length >= 5 ? true : undefined));
       seeded.stopFixationModel();
-      expect(seen.slice(0, 4)).toEqual([false, true, false, true]);
+      // The model announces "fixating" at start, then alternates breaks and re-acquisitions.
+      expect(seen.slice(0, 5)).toEqual([true, false, true, false, true]);
+      const transitions = seeded.fixationsSent.filter(
+        (f, i, all) => i === 0 || f.fixating !== all[i - 1].fixating,
+      );
+      expect(transitions.length).toBeGreaterThanOrEqual(5);
     } finally {
       await host.close();
       await seeded.close();

@@ -1,0 +1,301 @@
+// A display client in Node for the virtual rig (`ephysloop simulate`): plays the /display contract of
+// controller/wire/display.ts without a browser. It says hello, syncs its clock with ping/pong like the page,
+// "loads" stimuli (fetches each URL unless told not to), and answers each `show` when the presentation would
+// have ended: onset on the next frame of a virtual vsync grid, offset = onset + duration in whole frames,
+// and now and then a dropped frame (seeded).
+
+import { WebSocket } from "ws";
+import { mulberry32, type Random } from "../../analysis/random.ts";
+import { bestClockOffset, framesForDuration, type SyncSample } from "../../stimuli/display/clock.ts";
+import { TypedEmitter } from "../rig/typed-emitter.ts";
+import type { DisplayServerMessage } from "../wire/display.ts";
+
+export interface HeadlessDisplayOptions {
+  /** ws://host:port/display */
+  url: string;
+  token: string;
+  screen?: { width: number; height: number; refreshHz: number };
+  /** Probability that a presentation reports one dropped frame; default 0.02. */
+  dropRate?: number;
+  /** Seed of the dropped-frame draws; default 1. */
+  seed?: number;
+  /** GET every preloaded URL (resolved against the server's http address) and report failures; default true. */
+  verifyUrls?: boolean;
+  /** Wait until the presentation would have ended before sending `shown`; default true. */
+  realTime?: boolean;
+  /** connect() resolves on the server's welcome; if false, as soon as hello is sent. Default true. */
+  waitForWelcome?: boolean;
+}
+
+export interface ShownRecord {
+  trialId: number;
+  stimulusId: string;
+  durationMs: number;
+  onset: number;
+  offset: number;
+  droppedFrames: number;
+}
+
+export type HeadlessDisplayEvents = {
+  warning: [text: string];
+  closed: [code: number, reason: string];
+};
+
+export class HeadlessDisplayError extends Error {
+  constructor(
+    readonly code: "EPHYS_DISPLAY_REFUSED" | "EPHYS_DISPLAY_LOST",
+    message: string,
+  ) {
+    super(message);
+    this.name = "HeadlessDisplayError";
+  }
+}
+
+interface Current {
+  req: { trialId: number; stimulusId: string; durationMs: number };
+  onset: number;
+  offset: number;
+  dropped: number;
+  timer: NodeJS.Timeout | null;
+}
+
+export class HeadlessDisplay {
+  /** Every `shown` sent, in order (ground truth for the simulated day). */
+  readonly shown: ShownRecord[] = [];
+  /** Every server message received, in order. */
+  readonly received: DisplayServerMessage[] = [];
+  readonly screen: { width: number; height: number; refreshHz: number };
+
+  private readonly emitter = new TypedEmitter<HeadlessDisplayEvents>();
+  private readonly frameMs: number;
+  private readonly random: Random;
+  private readonly dropRate: number;
+  private readonly verifyUrls: boolean;
+  private readonly realTime: boolean;
+  private readonly httpBase: string;
+  private readonly loaded = new Set<string>();
+  private readonly queue: Current["req"][] = [];
+  private samples: SyncSample[] = [];
+  private pingN = 0;
+  private current: Current | null = null;
+  private readonly vsyncOrigin = Date.now();
+
+  private constructor(
+    private readonly ws: WebSocket,
+    options: HeadlessDisplayOptions,
+  ) {
+    this.screen = options.screen ?? { width: 1920, height: 1080, refreshHz: 60 };
+    this.frameMs = 1000 / this.screen.refreshHz;
+    this.random = mulberry32(options.seed ?? 1);
+    this.dropRate = options.dropRate ?? 0.02;
+    this.verifyUrls = options.verifyUrls ?? true;
+    this.realTime = options.realTime ?? true;
+    this.httpBase = options.url.replace(/^ws/, "http");
+  }
+
+  /** Opens the socket, sends hello, and resolves on welcome (or right after hello; see waitForWelcome). */
+  static connect(options: HeadlessDisplayOptions): Promise<HeadlessDisplay> {
+    const url = new URL(options.url);
+    url.searchParams.set("token", options.token);
+    const ws = new WebSocket(url);
+    const display = new HeadlessDisplay(ws, options);
+    const waitForWelcome = options.waitForWelcome ?? true;
+    return new Promise<HeadlessDisplay>((resolve, reject) => {
+      let settled = false;
+      const settle = (err: Error | null) => {
+        if (settled) return;
+        settled = true;
+        if (err) reject(err);
+        else resolve(display);
+      };
+      ws.on("open", () => {
+        display.sendJson({
+          type: "hello",
+          role: "display",
+          version: 1,
+          token: options.token,
+          screen: display.screen,
+        });
+        display.sync(8);
+        if (!waitForWelcome) settle(null);
+      });
+      ws.on("message", (data) => {
+        let msg: DisplayServerMessage;
+        try {
+          msg = JSON.parse(data.toString()) as DisplayServerMessage;
+        } catch {
+          display.emitter.emit("warning", `server sent a non-JSON frame: ${data.toString().slice(0, 60)}`);
+          return;
+        }
+        if (msg.type === "welcome") settle(null);
+        if (msg.type === "error" && !settled)
+          settle(
+            new HeadlessDisplayError("EPHYS_DISPLAY_REFUSED", `display refused: ${msg.code}: ${msg.message}`),
+          );
+        display.onMessage(msg);
+      });
+      ws.on("error", (err) =>
+        settle(new HeadlessDisplayError("EPHYS_DISPLAY_LOST", `display socket: ${err.message}`)),
+      );
+      ws.on("close", (code, reason) => {
+        settle(
+          new HeadlessDisplayError(
+            "EPHYS_DISPLAY_LOST",
+            `display socket closed (${code} ${reason.toString()})`,
+          ),
+        );
+        display.onClose(code, reason.toString());
+      });
+    });
+  }
+
+  on<K extends keyof HeadlessDisplayEvents>(
+    event: K,
+    listener: (...args: HeadlessDisplayEvents[K]) => void,
+  ): () => void {
+    return this.emitter.on(event, listener);
+  }
+
+  /** Sends an arbitrary frame (for tests of the server's validation). */
+  sendJson(message: unknown): void {
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(message));
+  }
+
+  /** Current estimate of server clock − local clock (ms), from the lowest-RTT ping. */
+  get clockOffsetMs(): number {
+    return bestClockOffset(this.samples)?.offsetMs ?? 0;
+  }
+
+  /** Closes the socket and waits until it is closed. */
+  close(): Promise<void> {
+    if (this.current?.timer) clearTimeout(this.current.timer);
+    this.current = null;
+    this.queue.length = 0;
+    if (this.ws.readyState === WebSocket.CLOSED) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.ws.once("close", () => resolve());
+      this.ws.close(1000, "headless display closing");
+    });
+  }
+
+  private sync(rounds: number): void {
+    for (let i = 0; i < rounds; i++) this.sendJson({ type: "ping", n: ++this.pingN, t: Date.now() });
+  }
+
+  private serverNow(): number {
+    return Date.now() + this.clockOffsetMs;
+  }
+
+  private onMessage(msg: DisplayServerMessage): void {
+    this.received.push(msg);
+    switch (msg.type) {
+      case "pong":
+        this.samples.push({ tSend: msg.t, tRecv: Date.now(), serverTime: msg.serverTime });
+        if (this.samples.length > 32) this.samples = this.samples.slice(-32);
+        return;
+      case "preload":
+        void this.preload(msg.stimuli);
+        return;
+      case "show":
+        this.queue.push({ trialId: msg.trialId, stimulusId: msg.stimulusId, durationMs: msg.durationMs });
+        this.startNext();
+        return;
+      case "clear":
+        this.queue.length = 0;
+        this.clearNow();
+        return;
+      case "error":
+        this.emitter.emit("warning", `server error ${msg.code}: ${msg.message}`);
+        return;
+      case "welcome":
+        return;
+    }
+  }
+
+  private async preload(stimuli: Array<{ id: string; url: string }>): Promise<void> {
+    const failed: string[] = [];
+    await Promise.all(
+      stimuli.map(async (s) => {
+        if (this.verifyUrls) {
+          try {
+            const res = await fetch(new URL(s.url, this.httpBase));
+            await res.arrayBuffer();
+            if (!res.ok) throw new Error(`HTTP ${res.status}`);
+          } catch {
+            failed.push(s.id);
+            return;
+          }
+        }
+        this.loaded.add(s.id);
+      }),
+    );
+    this.sendJson({ type: "preloaded", ok: failed.length === 0, failed });
+  }
+
+  private startNext(): void {
+    if (this.current) return;
+    const req = this.queue.shift();
+    if (!req) return;
+    if (!this.loaded.has(req.stimulusId)) {
+      this.emitter.emit(
+        "warning",
+        `show: stimulus ${req.stimulusId} was not preloaded; trial ${req.trialId} not shown`,
+      );
+      this.startNext();
+      return;
+    }
+    // Onset: the first vsync at least one frame from now (the page draws at the next animation frame).
+    const now = Date.now();
+    const k = Math.ceil((now + this.frameMs - this.vsyncOrigin) / this.frameMs);
+    const onsetLocal = this.vsyncOrigin + k * this.frameMs;
+    const frames = framesForDuration(req.durationMs, this.frameMs);
+    const offsetLocal = onsetLocal + frames * this.frameMs;
+    const dropped = this.random() < this.dropRate ? 1 : 0;
+    const cur: Current = {
+      req,
+      onset: onsetLocal + this.clockOffsetMs,
+      offset: offsetLocal + this.clockOffsetMs,
+      dropped,
+      timer: null,
+    };
+    this.current = cur;
+    const finish = () => this.finish(cur);
+    if (this.realTime) cur.timer = setTimeout(finish, Math.max(0, offsetLocal - now));
+    else setImmediate(finish);
+  }
+
+  private clearNow(): void {
+    const cur = this.current;
+    if (!cur) return;
+    if (cur.timer) clearTimeout(cur.timer);
+    cur.offset = Math.max(cur.onset, Math.min(cur.offset, this.serverNow()));
+    this.finish(cur);
+  }
+
+  private finish(cur: Current): void {
+    if (this.current !== cur) return;
+    this.current = null;
+    const record: ShownRecord = {
+      ...cur.req,
+      onset: cur.onset,
+      offset: cur.offset,
+      droppedFrames: cur.dropped,
+    };
+    this.shown.push(record);
+    this.sendJson({
+      type: "shown",
+      trialId: record.trialId,
+      onset: record.onset,
+      offset: record.offset,
+      droppedFrames: record.droppedFrames,
+    });
+    this.startNext();
+  }
+
+  private onClose(code: number, reason: string): void {
+    if (this.current?.timer) clearTimeout(this.current.timer);
+    this.current = null;
+    this.queue.length = 0;
+    this.emitter.emit("closed", code, reason);
+  }
+}

@@ -1,0 +1,91 @@
+// HeadlessDisplay (the virtual rig's display) against DisplayLink through the test stand-in of the daemon.
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { DisplayLink } from "../../controller/display/display-link.ts";
+import { HeadlessDisplay } from "../../controller/simulate/headless-display.ts";
+import { startDisplayServer, type TestDisplayServer } from "./display-server.helper.ts";
+
+const frameMs = 1000 / 60;
+
+describe("HeadlessDisplay", () => {
+  let server: TestDisplayServer;
+  let display: HeadlessDisplay;
+  let link: DisplayLink;
+
+  beforeEach(async () => {
+    server = await startDisplayServer({ token: "tk", files: { "/img/a.png": Buffer.from("png") } });
+  });
+  afterEach(async () => {
+    await display?.close();
+    await server.close();
+  });
+
+  async function connect(options: { dropRate?: number; realTime?: boolean } = {}): Promise<void> {
+    display = await HeadlessDisplay.connect({ url: server.wsUrl, token: "tk", seed: 3, ...options });
+    link = await server.nextLink();
+  }
+
+  it("says hello with its screen and preloads by fetching each URL", async () => {
+    await connect();
+    expect(link.screen).toEqual({ width: 1920, height: 1080, refreshHz: 60 });
+    expect(
+      await link.preload([
+        { id: "a", url: "/img/a.png" },
+        { id: "b", url: "/img/missing.png" },
+      ]),
+    ).toEqual({ ok: false, failed: ["b"] });
+  });
+
+  it("is refused with the server's error on a wrong token", async () => {
+    await expect(HeadlessDisplay.connect({ url: server.wsUrl, token: "wrong" })).rejects.toMatchObject({
+      code: "EPHYS_DISPLAY_REFUSED",
+    });
+  });
+
+  it("reports plausible onsets and offsets in server clock, in real time", async () => {
+    await connect({ dropRate: 0 });
+    await link.preload([{ id: "a", url: "/img/a.png" }]);
+    const sent = Date.now();
+    const r = await link.show(1, "a", 100);
+    const received = Date.now();
+    expect(r.onset).toBeGreaterThanOrEqual(sent + frameMs - 2);
+    expect(r.onset).toBeLessThanOrEqual(sent + 2 * frameMs + 2);
+    expect(r.offset - r.onset).toBeCloseTo(6 * frameMs, 6); // round(100 / 16.67) = 6 frames
+    expect(received).toBeGreaterThanOrEqual(Math.floor(r.offset) - 2);
+    expect(r.droppedFrames).toBe(0);
+    expect(display.shown).toEqual([{ trialId: 1, stimulusId: "a", durationMs: 100, ...r }]);
+  });
+
+  it("drops frames at the configured rate (seeded)", async () => {
+    await connect({ dropRate: 0.5, realTime: false });
+    await link.preload([{ id: "a", url: "/img/a.png" }]);
+    const results = [];
+    for (let t = 1; t <= 40; t++) results.push(await link.show(t, "a", 50));
+    const dropped = results.filter((r) => r.droppedFrames === 1).length;
+    expect(dropped).toBeGreaterThan(8);
+    expect(dropped).toBeLessThan(32);
+    expect(results.every((r) => r.droppedFrames === 0 || r.droppedFrames === 1)).toBe(true);
+  });
+
+  it("ends a presentation early on clear", async () => {
+    await connect({ dropRate: 0 });
+    await link.preload([{ id: "a", url: "/img/a.png" }]);
+    const shown = link.show(2, "a", 5000);
+    await new Promise((r) => setTimeout(r, 100));
+    link.clear();
+    const r = await shown;
+    expect(r.offset - r.onset).toBeLessThan(1000);
+    expect(r.offset).toBeGreaterThanOrEqual(r.onset);
+  });
+
+  it("does not answer a show for a stimulus it never loaded (the server times out) and warns", async () => {
+    server = await (async () => {
+      await server.close();
+      return startDisplayServer({ token: "tk", link: { showTimeoutMarginMs: 100 } });
+    })();
+    await connect();
+    const warnings: string[] = [];
+    display.on("warning", (w) => warnings.push(w));
+    await expect(link.show(9, "ghost", 20)).rejects.toMatchObject({ code: "EPHYS_DISPLAY_TIMEOUT" });
+    expect(warnings[0]).toContain("ghost was not preloaded");
+  });
+});

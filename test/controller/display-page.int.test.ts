@@ -1,0 +1,179 @@
+// The display page in Debian's headless Chromium (playwright-core) against a DisplayLink on loopback:
+// hello + preload, the stimulus drawn centred with the photodiode patch lit, cleared afterwards, `shown`
+// reported in server clock. Screenshots go to test/artifacts/.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type Browser, chromium, type Page } from "playwright-core";
+import sharp from "sharp";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { DisplayLink } from "../../controller/display/display-link.ts";
+import { buildDisplayPage } from "../../stimuli/display/build.ts";
+import { startDisplayServer, type TestDisplayServer } from "./display-server.helper.ts";
+
+const artifacts = new URL("../artifacts/", import.meta.url).pathname;
+const W = 800;
+const H = 600;
+
+async function solidPng(r: number, g: number, b: number): Promise<Buffer> {
+  return sharp({ create: { width: 200, height: 200, channels: 3, background: { r, g, b } } })
+    .png()
+    .toBuffer();
+}
+
+/** RGB of one pixel of a PNG screenshot. */
+async function pixel(png: Buffer, x: number, y: number): Promise<[number, number, number]> {
+  const { data, info } = await sharp(png).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  const i = (y * info.width + x) * info.channels;
+  return [data[i], data[i + 1], data[i + 2]];
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe("display page in headless Chromium", () => {
+  let dist: string;
+  let server: TestDisplayServer;
+  let browser: Browser;
+  let page: Page;
+  let link: DisplayLink;
+  const consoleErrors: string[] = [];
+
+  beforeAll(async () => {
+    mkdirSync(artifacts, { recursive: true });
+    dist = await buildDisplayPage(mkdtempSync(join(tmpdir(), "ephys-display-")));
+    server = await startDisplayServer({
+      token: "s3cret",
+      dirs: { "/display/": dist },
+      files: { "/img/red.png": await solidPng(255, 0, 0), "/img/blue.png": await solidPng(0, 0, 255) },
+    });
+    browser = await chromium.launch({
+      executablePath: "/usr/bin/chromium",
+      args: [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+      ],
+    });
+    page = await browser.newPage({ viewport: { width: W, height: H } });
+    page.on("console", (m) => {
+      if (m.type() === "error") consoleErrors.push(m.text());
+    });
+    await page.goto(`${server.httpBase}/display/?token=s3cret`);
+    link = await server.nextLink();
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+    if (dist) rmSync(dist, { recursive: true, force: true });
+  });
+
+  it("says hello with its screen size and a measured refresh rate", () => {
+    expect(link.screen.width).toBe(W);
+    expect(link.screen.height).toBe(H);
+    expect(link.screen.refreshHz).toBeGreaterThan(20);
+    expect(link.screen.refreshHz).toBeLessThan(250);
+  });
+
+  it("preloads images and names the ones that fail", async () => {
+    expect(
+      await link.preload([
+        { id: "red", url: "/img/red.png" },
+        { id: "nope", url: "/img/missing.png" },
+      ]),
+    ).toEqual({ ok: false, failed: ["nope"] });
+    expect(
+      await link.preload([
+        { id: "red", url: "/img/red.png" },
+        { id: "blue", url: "/img/blue.png" },
+      ]),
+    ).toEqual({ ok: true, failed: [] });
+  });
+
+  it("shows a stimulus centred on gray with the photodiode patch lit, then clears it", async () => {
+    await sleep(900); // let the page finish its clock-sync burst (8 pings, 100 ms apart)
+    const sentAt = Date.now();
+    const shown = link.show(1, "red", 1500);
+    await sleep(500);
+    const during = await page.screenshot();
+    writeFileSync(join(artifacts, "display-on.png"), during);
+    expect(await pixel(during, W / 2, H / 2)).toEqual([255, 0, 0]);
+    expect(await pixel(during, W / 2 + 90, H / 2 - 90)).toEqual([255, 0, 0]); // inside the 200 px square
+    expect(await pixel(during, W / 2 + 110, H / 2)).toEqual([128, 128, 128]); // just outside it
+    expect(await pixel(during, 20, H - 20)).toEqual([255, 255, 255]);
+    expect(await pixel(during, 60, H - 20)).toEqual([128, 128, 128]); // the patch is 40 px wide
+
+    const r = await shown;
+    const receivedAt = Date.now();
+    expect(r.onset).toBeLessThan(r.offset);
+    expect(r.offset - r.onset).toBeGreaterThan(1500 - 150);
+    expect(r.offset - r.onset).toBeLessThan(1500 + 300);
+    expect(r.onset).toBeGreaterThan(sentAt - 20);
+    expect(r.onset).toBeLessThan(sentAt + 400);
+    expect(r.offset).toBeLessThan(receivedAt + 20);
+    expect(r.droppedFrames).toBeGreaterThanOrEqual(0);
+
+    const after = await page.screenshot();
+    writeFileSync(join(artifacts, "display-off.png"), after);
+    expect(await pixel(after, W / 2, H / 2)).toEqual([128, 128, 128]);
+    expect(await pixel(after, 20, H - 20)).toEqual([0, 0, 0]);
+  });
+
+  it("ends a presentation early on clear and reports the shortened offset", async () => {
+    const shown = link.show(2, "blue", 5000);
+    await sleep(400);
+    const during = await page.screenshot();
+    expect(await pixel(during, W / 2, H / 2)).toEqual([0, 0, 255]);
+    link.clear();
+    const r = await shown;
+    expect(r.offset - r.onset).toBeGreaterThan(200);
+    expect(r.offset - r.onset).toBeLessThan(2000);
+    const after = await page.screenshot();
+    expect(await pixel(after, W / 2, H / 2)).toEqual([128, 128, 128]);
+  });
+
+  it("plays queued shows one after another", async () => {
+    const results = await Promise.all([link.show(3, "red", 100), link.show(4, "blue", 100)]);
+    expect(results[1].onset).toBeGreaterThanOrEqual(results[0].offset);
+    for (const r of results) expect(r.offset - r.onset).toBeGreaterThan(50);
+  });
+
+  it("answers a bad message from a browser client with an error frame", async () => {
+    const reply = await page.evaluate(async (url) => {
+      const ws = new WebSocket(url);
+      const frames: string[] = [];
+      await new Promise((resolve) => ws.addEventListener("open", resolve));
+      ws.send(
+        JSON.stringify({
+          type: "hello",
+          role: "display",
+          version: 1,
+          token: "s3cret",
+          screen: { width: 10, height: 10, refreshHz: 60 },
+        }),
+      );
+      const got = new Promise<void>((resolve) =>
+        ws.addEventListener("message", (ev) => {
+          frames.push(String(ev.data));
+          if (frames.length === 2) resolve();
+        }),
+      );
+      ws.send(JSON.stringify({ type: "shown", trialId: 1, onset: "soon", offset: 2, droppedFrames: 0 }));
+      await got;
+      ws.close();
+      return frames.map((f) => JSON.parse(f));
+    }, server.wsUrl);
+    await server.nextLink();
+    expect(reply[0]).toEqual({ type: "welcome", sessionId: "test-session" });
+    expect(reply[1].type).toBe("error");
+    expect(reply[1].code).toBe("EPHYS_BAD_MESSAGE");
+    expect(reply[1].message).toContain('field "onset"');
+  });
+
+  it("logged no errors in the page console", () => {
+    expect(consoleErrors.filter((e) => !e.includes("missing.png") && !e.includes("404"))).toEqual([]);
+  });
+});
