@@ -105,7 +105,7 @@ describe("selectPhase2 on a simulated day", () => {
           .slice(0, n);
         const chosen = sel.choices.filter((c) => c.channelId === r.channelId && c.rule === rule);
         expect(chosen.map((c) => c.stimulusId)).toEqual(best.map(([, i]) => list[i]));
-        chosen.forEach((c, j) => expect(c.score).toBeCloseTo(best[j][0], 6));
+        for (const [j, c] of chosen.entries()) expect(c.score).toBeCloseTo(best[j][0], 6);
       }
     }
   });
@@ -130,7 +130,7 @@ describe("selectPhase2 on a simulated day", () => {
     );
     const strata = retest.map((c) => Math.floor(rank.get(c.stimulusId)! / 5)).sort((a, b) => a - b);
     expect(strata).toEqual(Array.from({ length: 40 }, (_, i) => i));
-    retest.forEach((c) => expect(c.score).toBeCloseTo(meanZ[bodyIds.indexOf(c.stimulusId)], 6));
+    for (const c of retest) expect(c.score).toBeCloseTo(meanZ[bodyIds.indexOf(c.stimulusId)], 6);
     expect(new Set(sel.stimuli).size).toBe(sel.stimuli.length);
     expect(new Set(sel.choices.map((c) => c.stimulusId))).toEqual(new Set(sel.stimuli));
     expect(selectPhase2(input(), counts, 1)).toEqual(sel);

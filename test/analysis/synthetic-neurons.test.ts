@@ -20,7 +20,7 @@ describe("categoryTopEigenvector", () => {
   it("matches numpy.linalg.eigh's top eigenpair, signed so that in-category drive is positive", () => {
     const top = categoryTopEigenvector(Float32Array.from(ref.a_in), Float32Array.from(ref.a_out), ref.c);
     expect(top.value).toBeCloseTo(ref.value, 4);
-    ref.vector.forEach((v: number, i: number) => expect(top.vector[i]).toBeCloseTo(v, 5));
+    for (const [i, v] of (ref.vector as number[]).entries()) expect(top.vector[i]).toBeCloseTo(v, 5);
     expect(ref.value - ref.second).toBeGreaterThan(0); // a simple top eigenvalue, so the vector is unique
   });
 
