@@ -25,6 +25,10 @@ export interface HeadlessDisplayOptions {
   realTime?: boolean;
   /** connect() resolves on the server's welcome; if false, as soon as hello is sent. Default true. */
   waitForWelcome?: boolean;
+  /** After a connection that was welcomed is lost, reopen it every reconnectDelayMs; default true. */
+  reconnect?: boolean;
+  /** Default 1000 ms. */
+  reconnectDelayMs?: number;
 }
 
 export interface ShownRecord {
@@ -38,7 +42,10 @@ export interface ShownRecord {
 
 export type HeadlessDisplayEvents = {
   warning: [text: string];
+  /** The socket closed (code, reason); a reconnect follows unless close() was called or reconnect is off. */
   closed: [code: number, reason: string];
+  /** A lost connection was re-established (hello sent and welcomed again). */
+  reconnected: [];
 };
 
 export class HeadlessDisplayError extends Error {
@@ -80,10 +87,11 @@ export class HeadlessDisplay {
   private current: Current | null = null;
   private readonly vsyncOrigin = Date.now();
 
-  private constructor(
-    private readonly ws: WebSocket,
-    options: HeadlessDisplayOptions,
-  ) {
+  private ws: WebSocket | null = null;
+  private closing = false;
+  private reconnectTimer: NodeJS.Timeout | null = null;
+
+  private constructor(private readonly options: HeadlessDisplayOptions) {
     this.screen = options.screen ?? { width: 1920, height: 1080, refreshHz: 60 };
     this.frameMs = 1000 / this.screen.refreshHz;
     this.random = mulberry32(options.seed ?? 1);
@@ -93,46 +101,64 @@ export class HeadlessDisplay {
     this.httpBase = options.url.replace(/^ws/, "http");
   }
 
-  /** Opens the socket, sends hello, and resolves on welcome (or right after hello; see waitForWelcome). */
-  static connect(options: HeadlessDisplayOptions): Promise<HeadlessDisplay> {
-    const url = new URL(options.url);
-    url.searchParams.set("token", options.token);
+  /**
+   * Opens the socket, sends hello, and resolves on welcome (or right after hello; see waitForWelcome).
+   * Rejects with EPHYS_DISPLAY_REFUSED (the server's error) or EPHYS_DISPLAY_LOST. Once connected, a lost
+   * connection is re-opened every reconnectDelayMs (like the page) unless reconnect is false.
+   */
+  static async connect(options: HeadlessDisplayOptions): Promise<HeadlessDisplay> {
+    const display = new HeadlessDisplay(options);
+    await display.openSocket();
+    return display;
+  }
+
+  private openSocket(): Promise<void> {
+    const url = new URL(this.options.url);
+    url.searchParams.set("token", this.options.token);
     const ws = new WebSocket(url);
-    const display = new HeadlessDisplay(ws, options);
-    const waitForWelcome = options.waitForWelcome ?? true;
-    return new Promise<HeadlessDisplay>((resolve, reject) => {
+    this.ws = ws;
+    this.samples = [];
+    const waitForWelcome = this.options.waitForWelcome ?? true;
+    return new Promise<void>((resolve, reject) => {
       let settled = false;
+      let welcomed = false;
       const settle = (err: Error | null) => {
         if (settled) return;
         settled = true;
         if (err) reject(err);
-        else resolve(display);
+        else resolve();
       };
       ws.on("open", () => {
-        display.sendJson({
+        this.sendJson({
           type: "hello",
           role: "display",
           version: 1,
-          token: options.token,
-          screen: display.screen,
+          token: this.options.token,
+          screen: this.screen,
         });
-        display.sync(8);
-        if (!waitForWelcome) settle(null);
+        this.sync(8);
+        if (!waitForWelcome) {
+          welcomed = true;
+          settle(null);
+        }
       });
       ws.on("message", (data) => {
         let msg: DisplayServerMessage;
         try {
           msg = JSON.parse(data.toString()) as DisplayServerMessage;
         } catch {
-          display.emitter.emit("warning", `server sent a non-JSON frame: ${data.toString().slice(0, 60)}`);
+          this.emitter.emit("warning", `server sent a non-JSON frame: ${data.toString().slice(0, 60)}`);
           return;
         }
-        if (msg.type === "welcome") settle(null);
+        if (msg.type === "welcome") {
+          welcomed = true;
+          settle(null);
+        }
         if (msg.type === "error" && !settled)
           settle(
             new HeadlessDisplayError("EPHYS_DISPLAY_REFUSED", `display refused: ${msg.code}: ${msg.message}`),
           );
-        display.onMessage(msg);
+        this.onMessage(msg);
       });
       ws.on("error", (err) =>
         settle(new HeadlessDisplayError("EPHYS_DISPLAY_LOST", `display socket: ${err.message}`)),
@@ -144,7 +170,7 @@ export class HeadlessDisplay {
             `display socket closed (${code} ${reason.toString()})`,
           ),
         );
-        display.onClose(code, reason.toString());
+        if (this.ws === ws) this.onClose(code, reason.toString(), welcomed);
       });
     });
   }
@@ -158,7 +184,7 @@ export class HeadlessDisplay {
 
   /** Sends an arbitrary frame (for tests of the server's validation). */
   sendJson(message: unknown): void {
-    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(message));
+    if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(message));
   }
 
   /** Current estimate of server clock − local clock (ms), from the lowest-RTT ping. */
@@ -168,13 +194,17 @@ export class HeadlessDisplay {
 
   /** Closes the socket and waits until it is closed. */
   close(): Promise<void> {
+    this.closing = true;
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = null;
     if (this.current?.timer) clearTimeout(this.current.timer);
     this.current = null;
     this.queue.length = 0;
-    if (this.ws.readyState === WebSocket.CLOSED) return Promise.resolve();
+    const ws = this.ws;
+    if (!ws || ws.readyState === WebSocket.CLOSED) return Promise.resolve();
     return new Promise((resolve) => {
-      this.ws.once("close", () => resolve());
-      this.ws.close(1000, "headless display closing");
+      ws.once("close", () => resolve());
+      ws.close(1000, "headless display closing");
     });
   }
 
@@ -292,10 +322,24 @@ export class HeadlessDisplay {
     this.startNext();
   }
 
-  private onClose(code: number, reason: string): void {
+  private onClose(code: number, reason: string, welcomed: boolean): void {
     if (this.current?.timer) clearTimeout(this.current.timer);
     this.current = null;
     this.queue.length = 0;
     this.emitter.emit("closed", code, reason);
+    if (!this.closing && welcomed && (this.options.reconnect ?? true)) this.scheduleReconnect();
+  }
+
+  private scheduleReconnect(): void {
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null;
+      if (this.closing) return;
+      this.openSocket().then(
+        () => this.emitter.emit("reconnected"),
+        () => {
+          if (!this.closing) this.scheduleReconnect();
+        },
+      );
+    }, this.options.reconnectDelayMs ?? 1000);
   }
 }

@@ -47,10 +47,12 @@ describe("HeadlessDisplay", () => {
     const sent = Date.now();
     const r = await link.show(1, "a", 100);
     const received = Date.now();
-    expect(r.onset).toBeGreaterThanOrEqual(sent + frameMs - 2);
-    expect(r.onset).toBeLessThanOrEqual(sent + 2 * frameMs + 2);
+    // At least a frame after the request (less the clock-sync error, ≤ rtt/2 on loopback); loose upper bound
+    // because a loaded machine delays the show frame itself.
+    expect(r.onset).toBeGreaterThanOrEqual(sent + frameMs - 10);
+    expect(r.onset).toBeLessThanOrEqual(sent + 2 * frameMs + 100);
     expect(r.offset - r.onset).toBeCloseTo(6 * frameMs, 6); // round(100 / 16.67) = 6 frames
-    expect(received).toBeGreaterThanOrEqual(Math.floor(r.offset) - 2);
+    expect(received).toBeGreaterThanOrEqual(Math.floor(r.offset) - 10); // sent when the presentation ended
     expect(r.droppedFrames).toBe(0);
     expect(display.shown).toEqual([{ trialId: 1, stimulusId: "a", durationMs: 100, ...r }]);
   });
@@ -75,6 +77,23 @@ describe("HeadlessDisplay", () => {
     const r = await shown;
     expect(r.offset - r.onset).toBeLessThan(1000);
     expect(r.offset).toBeGreaterThanOrEqual(r.onset);
+  });
+
+  it("reconnects after the server drops it and keeps answering", async () => {
+    display = await HeadlessDisplay.connect({
+      url: server.wsUrl,
+      token: "tk",
+      reconnectDelayMs: 50,
+      dropRate: 0,
+    });
+    link = await server.nextLink();
+    await link.preload([{ id: "a", url: "/img/a.png" }]);
+    const reconnected = new Promise<void>((resolve) => display.on("reconnected", resolve));
+    link.close(1012, "daemon restarting");
+    const again = await server.nextLink();
+    await reconnected;
+    const r = await again.show(11, "a", 30);
+    expect(r.offset).toBeGreaterThan(r.onset);
   });
 
   it("does not answer a show for a stimulus it never loaded (the server times out) and warns", async () => {

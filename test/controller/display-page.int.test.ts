@@ -110,10 +110,11 @@ describe("display page in headless Chromium", () => {
     const receivedAt = Date.now();
     expect(r.onset).toBeLessThan(r.offset);
     expect(r.offset - r.onset).toBeGreaterThan(1500 - 150);
-    expect(r.offset - r.onset).toBeLessThan(1500 + 300);
-    expect(r.onset).toBeGreaterThan(sentAt - 20);
-    expect(r.onset).toBeLessThan(sentAt + 400);
-    expect(r.offset).toBeLessThan(receivedAt + 20);
+    expect(r.offset - r.onset).toBeLessThan(1500 + 500);
+    // Server clock: after the request (less the ping/pong sync error), before the report arrived.
+    expect(r.onset).toBeGreaterThan(sentAt - 50);
+    expect(r.onset).toBeLessThan(sentAt + 500);
+    expect(r.offset).toBeLessThan(receivedAt + 50);
     expect(r.droppedFrames).toBeGreaterThanOrEqual(0);
 
     const after = await page.screenshot();
@@ -171,6 +172,15 @@ describe("display page in headless Chromium", () => {
     expect(reply[1].type).toBe("error");
     expect(reply[1].code).toBe("EPHYS_BAD_MESSAGE");
     expect(reply[1].message).toContain('field "onset"');
+  });
+
+  it("reconnects after the server drops it, and shows again on the new link", async () => {
+    link.close(1012, "daemon restarting");
+    link = await server.nextLink();
+    expect(link.screen.width).toBe(W);
+    await link.preload([{ id: "red", url: "/img/red.png" }]);
+    const r = await link.show(10, "red", 100);
+    expect(r.offset).toBeGreaterThan(r.onset);
   });
 
   it("logged no errors in the page console", () => {
