@@ -53,9 +53,13 @@ export function inputGradFilter(
   return g;
 }
 
+/** Rows/columns of dx to return: [top, left, height, width] within the conv's (padded) input. */
+export type Crop = [number, number, number, number];
+
 /**
  * dx of y = conv2d(x, filter, stride, 'valid') for x of spatial size inH × inW, given dy (NHWC) and the
- * precomputed `gradFilter = inputGradFilter(filter, stride)`.
+ * precomputed `gradFilter` (see inputGradFilter). With `crop`, only that window of dx (e.g. the unpadded input of a
+ * padded conv); at stride 1 the crop is folded into dy's padding, so no slice is needed.
  */
 export function conv2dInputGrad(
   dy: tf.Tensor4D,
@@ -64,11 +68,26 @@ export function conv2dInputGrad(
   stride: number,
   inH: number,
   inW: number,
+  crop: Crop = [0, 0, inH, inW],
 ): tf.Tensor4D {
   return tf.tidy(() => {
     const s = stride;
     const K = Math.ceil(kernel / s);
     const [n, ho, wo] = dy.shape;
+    const [top, left, outH, outW] = crop;
+    if (s === 1) {
+      // out[a] = Σ_t dy[a + top + t − (K−1)]·g[t] for a ∈ [0, outH): pad dy by K−1−top before, the rest after.
+      const pads = [K - 1 - top, outH + top - ho, K - 1 - left, outW + left - wo];
+      if (pads.every((p) => p >= 0)) {
+        const dyPadded = tf.pad(dy, [
+          [0, 0],
+          [pads[0], pads[1]],
+          [pads[2], pads[3]],
+          [0, 0],
+        ]);
+        return tf.conv2d(dyPadded, gradFilter, 1, "valid");
+      }
+    }
     const ah = Math.ceil(inH / s);
     const aw = Math.ceil(inW / s);
     const dyPadded = tf.pad(dy, [
@@ -78,10 +97,10 @@ export function conv2dInputGrad(
       [0, 0],
     ]);
     const phases = tf.conv2d(dyPadded, gradFilter, 1, "valid");
-    if (s === 1) return phases;
     const c = gradFilter.shape[3] / (s * s);
-    const spatial = tf.depthToSpace(phases, s, "NHWC");
-    return tf.slice(spatial, [0, 0, 0, 0], [n, inH, inW, c]);
+    const spatial = s === 1 ? phases : tf.depthToSpace(phases, s, "NHWC");
+    if (top === 0 && left === 0 && outH === spatial.shape[1] && outW === spatial.shape[2]) return spatial;
+    return tf.slice(spatial, [0, top, left, 0], [n, outH, outW, c]);
   });
 }
 
@@ -90,6 +109,8 @@ export type InputGradKernel = "stock" | "forward-conv";
 /** A 'valid' conv with fused bias (+ReLU) whose input gradient is computed by `kernel`. Weights are constants. */
 export interface ConvWithInputGrad {
   apply(x: tf.Tensor4D): tf.Tensor4D;
+  /** dx for dy (any batch) w.r.t. an input of spatial size inH × inW (window `crop` of it); dy already ReLU-masked. */
+  inputGrad(dy: tf.Tensor4D, inH: number, inW: number, crop?: Crop): tf.Tensor4D;
   dispose(): void;
 }
 
@@ -139,15 +160,19 @@ export function convWithInputGrad(
       gradFunc: (dy: tf.Tensor4D, saved: tf.Tensor[]) => {
         const xs = saved[0] as tf.Tensor4D;
         const dyMasked = (relu ? tf.mul(dy, tf.step(saved[1])) : dy) as tf.Tensor4D;
-        const [, inH, inW] = xs.shape;
-        if (kernel === "forward-conv")
-          return conv2dInputGrad(dyMasked, ensureGradFilter(), k, stride, inH, inW);
-        return tf.conv2dTranspose(dyMasked, filter, xs.shape, stride, "valid");
+        return inputGrad(dyMasked, xs.shape[1], xs.shape[2]);
       },
     };
   });
+  const inputGrad = (dy: tf.Tensor4D, inH: number, inW: number, crop?: Crop): tf.Tensor4D => {
+    if (kernel === "forward-conv") return conv2dInputGrad(dy, ensureGradFilter(), k, stride, inH, inW, crop);
+    const dx = tf.conv2dTranspose(dy, filter, [dy.shape[0], inH, inW, c], stride, "valid");
+    if (!crop) return dx;
+    return tf.tidy(() => tf.slice(dx, [0, crop[0], crop[1], 0], [dy.shape[0], crop[2], crop[3], c]));
+  };
   return {
     apply: (x) => op(x) as tf.Tensor4D,
+    inputGrad,
     dispose: () => {
       filter.dispose();
       bias.dispose();

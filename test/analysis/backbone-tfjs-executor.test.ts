@@ -53,6 +53,33 @@ describe.each([
     }
     bb.dispose();
   });
+
+  it("inputGradients: one forward + one backward batched over k cotangents equals PyTorch and tf.grad", async () => {
+    const { ref, bb } = await backboneFor(name);
+    for (const c of ref.cases.filter((x) => x.gradient)) {
+      const img = ref.array(c.image);
+      const rgb = tf.tensor4d(img.data, img.shape);
+      const cot = ref.array(c.gradient!.cotangent);
+      const fixtureCot = tf.tensor4d(cot.data, cot.shape);
+      const randomCot = tf.randomNormal(cot.shape, 0, 1, "float32", 5) as tf.Tensor4D;
+      const cotangents = tf.concat([fixtureCot, randomCot, fixtureCot]) as tf.Tensor4D;
+      bb.inputGradients(rgb, c.gradient!.tap, cotangents).dispose(); // builds the lazy gradient kernels once
+      const before = tf.memory().numTensors;
+      const g = bb.inputGradients(rgb, c.gradient!.tap, cotangents);
+      expect(tf.memory().numTensors).toBe(before + 1);
+      expect(g.shape).toEqual([3, img.shape[1], img.shape[2], 3]);
+      const rows = tf.split(g, 3);
+      const expected = ref.array(c.gradient!.gradient).data;
+      expect(relativeError(await rows[0].data(), expected), `${c.image} vs PyTorch`).toBeLessThan(1e-3);
+      expect(relativeError(await rows[2].data(), expected), `${c.image} vs PyTorch`).toBeLessThan(1e-3);
+      const viaTape = gradientOf(bb, rgb, c.gradient!.tap, randomCot);
+      expect(relativeError(await rows[1].data(), await viaTape.data()), `${c.image} vs tf.grad`).toBeLessThan(
+        1e-5,
+      );
+      tf.dispose([rgb, fixtureCot, randomCot, cotangents, g, viaTape, ...rows]);
+    }
+    bb.dispose();
+  });
 });
 
 describe("createTfjsBackbone", () => {
@@ -92,6 +119,12 @@ describe("createTfjsBackbone", () => {
     const desc = describeResNet("resnet18", "torchvision", undefined, { layers: [2, 2, 2, 2], width: 8 });
     expect(() => createTfjsBackbone(desc, new Map())).toThrow(
       expect.objectContaining({ code: "EPHYS_BAD_WEIGHTS", message: "folded weights lack conv conv1" }),
+    );
+    expect(() =>
+      bb.inputGradients(tf.zeros([2, 32, 32, 3]) as tf.Tensor4D, "layer4.1", tf.zeros([1, 1, 1, 64])),
+    ).toThrow(expect.objectContaining({ code: "EPHYS_BAD_IMAGE" }));
+    expect(() => bb.inputGradients(rgb, "layer4.1", tf.zeros([4, 1, 1, 32]) as tf.Tensor4D)).toThrow(
+      /cotangents have shape \[4, 1, 1, 32\]; expected \[k, 1, 1, 64\]/,
     );
     bb.dispose();
     expect(() => bb.forward(rgb)).toThrow(/disposed/);

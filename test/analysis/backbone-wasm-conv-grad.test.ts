@@ -7,6 +7,7 @@ import { convOps, describeResNet } from "../../analysis/backbone/describe.ts";
 import { selectTfjsBackend } from "../../analysis/backbone/tfjs-backend.ts";
 import "../../analysis/backbone/tfjs-gradients.ts";
 import {
+  type Crop,
   conv2dInputGrad,
   convWithInputGrad,
   inputGradFilter,
@@ -116,6 +117,33 @@ describe("conv2dInputGrad", () => {
       expect(dx.shape).toEqual([1, cs.h, cs.w, cs.c]);
       expect(relativeError(await dx.data(), cs.stock), cs.key).toBeLessThan(1e-5);
       dx.dispose();
+    }
+  });
+});
+
+describe("conv2dInputGrad with a crop", () => {
+  it("returns the window of dx under the padding (stride 1 via dy's padding, stride 2 by slicing)", async () => {
+    for (const cs of cases.filter((c) => c.k === 3 || c.k === 7)) {
+      const K = Math.ceil(cs.k / cs.s);
+      const p = (cs.k - 1) / 2;
+      const crop: Crop = [p, p, cs.h - 2 * p, cs.w - 2 * p];
+      const dx = tf.tidy(() =>
+        conv2dInputGrad(
+          tf.tensor4d(cs.dy, [1, cs.ho, cs.wo, cs.o]),
+          tf.tensor4d(inputGradFilter(cs.weight, cs.o, cs.c, cs.k, cs.s), [K, K, cs.o, cs.s * cs.s * cs.c]),
+          cs.k,
+          cs.s,
+          cs.h,
+          cs.w,
+          crop,
+        ),
+      );
+      const stock = tf.tidy(() =>
+        tf.slice(tf.tensor4d(cs.stock, [1, cs.h, cs.w, cs.c]), [0, p, p, 0], [1, crop[2], crop[3], cs.c]),
+      );
+      expect(dx.shape).toEqual(stock.shape);
+      expect(relativeError(await dx.data(), await stock.data()), cs.key).toBeLessThan(1e-5);
+      tf.dispose([dx, stock]);
     }
   });
 });
