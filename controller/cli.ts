@@ -142,6 +142,35 @@ export async function main(argv: string[]): Promise<void> {
     await demo(configFrom(opts), { protocolPath: opts.protocol });
   });
 
+  withConfigOptions(
+    program
+      .command("features")
+      .argument("<targets...>", "a PROTOCOL file or a DIR of images; with --out: IMAGE files")
+      .description(
+        "backbone features: a protocol's stimuli or a folder's images (cached in <data dir>/features), " +
+          "or images into a .npy",
+      )
+      .addOption(
+        new Option("--arch <name>", "backbone (default: protocol, config weights, else resnet50)").choices([
+          "resnet18",
+          "resnet50",
+        ]),
+      )
+      .addOption(
+        new Option(
+          "--variant <name>",
+          "ResNet variant (default: protocol, config weights, else keras)",
+        ).choices(["torchvision", "keras"]),
+      )
+      .option("--layer <tap>", "tap, e.g. layer4.1 (default: the protocol's, else layer4.1)")
+      .option("--size <px>", "model input side in pixels (default: the protocol's, else 224)")
+      .option("--batch-size <n>", "images per forward pass", "8")
+      .option("--out <file.npy>", "write float32 [images, H, W, C] to this .npy instead of caching"),
+  ).action(async (targets: string[], opts) => {
+    const { featuresCommand } = await import("./commands/features.ts");
+    await featuresCommand(configFrom(opts), targets, opts);
+  });
+
   await program.parseAsync(argv);
 }
 
