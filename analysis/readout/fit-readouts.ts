@@ -1,6 +1,10 @@
 // Fits the Gaussian readouts of all channels at once (parameters stacked per channel: μ [K,2], log σ [K,2],
 // w [K,C], b [K]) by full-batch Adam on
-//   L_k = (1/N) Σ_n (r̂_k(x_n) − y_kn)² + λ · Σ_i (w_ki² + δ)^{1/4}     (MSE + smoothed L1/2; "l1": exponent 1/2)
+//   L_k = Σ_n (r̂_k(x_n) − y_kn)² + λ · Σ_i (w_ki² + δ)^{1/4}     (squared error + smoothed L1/2; "l1": exponent 1/2)
+// The data term sums over the N training rows (reduction "sum", the default; "mean" divides it by N). With a
+// per-image mean, the protocol's λ = 0.1 outweighs the data for every weight on standardized targets (measured:
+// held-out r ≈ 0.06 on the turnaround bench), so λ is read as weighting the penalty against the summed error,
+// as in neuralpredictors-style losses; Adam is invariant to the overall scale, so "sum" ≡ "mean" with λ/N.
 // where during training r̂ reads the features at one sample μ_k + σ_k·ε (ε ~ N(0, I), one draw per channel and
 // epoch, clamped to [−1, 1]², bilinear as grid_sample align_corners=True) and at evaluation at μ_k.
 // Targets are standardized per channel on the training rows (mean m_k, sd s_k) — the bias starts at the mean
@@ -23,11 +27,13 @@ import {
   checkFeatureMaps,
   type FeatureMaps,
   pixelLocation,
+  pixelSlab,
   selectImages,
 } from "./feature-maps.ts";
 import { type GaussianReadout, predict } from "./gaussian-readout.ts";
 import { addPenaltyGradient, type Penalty, type PenaltyKind } from "./penalty.ts";
-import { TapSlabs } from "./tap-slabs.ts";
+import { RowSplitSlabs } from "./slab-workers.ts";
+import { type SlabEngine, type SlabSource, TapSlabs } from "./tap-slabs.ts";
 
 export interface ChannelTargets {
   channelId: string;
@@ -68,6 +74,8 @@ export interface ReadoutFitOptions {
   learningRate: number;
   /** Maximum epochs (one full-batch step each). */
   epochs: number;
+  /** Data term: squared errors summed over training rows ("sum", default) or averaged ("mean"). */
+  reduction?: "sum" | "mean";
   /** Epochs without a new best validation loss before a channel stops; default ⌈epochs/10⌉; Infinity = never. */
   patience?: number;
   /** δ of the smoothed penalty; default 1e-6 (w in standardized response units). */
@@ -76,6 +84,8 @@ export interface ReadoutFitOptions {
   initSigma?: number;
   /** "scan" (default): start at the pixel whose features correlate most with the channel (Σ_c r²); "center". */
   initLocation?: "scan" | "center";
+  /** Threads sharing the products with the features (this one + workers − 1 worker threads); default 1. */
+  workers?: number;
   /** Seed of the location samples ε; default 0. */
   seed?: number;
   signal?: AbortSignal;
@@ -145,8 +155,14 @@ function checkInput(input: ReadoutFitInput, options: ReadoutFitOptions): void {
   if (!(penalty.weight >= 0)) bad("penalty.weight", "a number ≥ 0", penalty.weight);
   if (!(learningRate > 0)) bad("learningRate", "a number > 0", learningRate);
   if (!(Number.isInteger(epochs) && epochs >= 1)) bad("epochs", "an integer ≥ 1", epochs);
+  if (options.reduction !== undefined && options.reduction !== "sum" && options.reduction !== "mean") {
+    bad("reduction", `"sum" or "mean"`, options.reduction);
+  }
   if (options.patience !== undefined && !(options.patience >= 1))
     bad("patience", "a number ≥ 1", options.patience);
+  if (options.workers !== undefined && !(Number.isInteger(options.workers) && options.workers >= 1)) {
+    bad("workers", "an integer ≥ 1", options.workers);
+  }
   if (options.smoothing !== undefined && !(options.smoothing > 0))
     bad("smoothing", "δ > 0", options.smoothing);
   if (options.initSigma !== undefined && !(options.initSigma > 0))
@@ -162,9 +178,9 @@ function gaussianPair(random: Random): [number, number] {
 }
 
 export interface TapGradients {
-  /** Mean squared error (1/N) Σ (r̂ − y)². */
+  /** (1/N) Σ (r̂ − y)² ("mean") or Σ (r̂ − y)² ("sum"). */
   loss: number;
-  /** ρ = 2(r̂ − y)/N: then ∂L/∂w = Σ_t g_t F_tᵀ ρ. */
+  /** ρ = 2(r̂ − y)/N ("mean") or 2(r̂ − y) ("sum"): then ∂L/∂w = Σ_t g_t F_tᵀ ρ. */
   rho: Float32Array;
   dBias: number;
   /** ∂L/∂(x, y) of the sampled location (0 on an axis where it was clamped). */
@@ -183,8 +199,10 @@ export function tapGradients(
   bias: number,
   clampedX = false,
   clampedY = false,
+  reduction: "sum" | "mean" = "mean",
 ): TapGradients {
   const n = y.length;
+  const scale = reduction === "mean" ? 2 / n : 2;
   const g = taps.weights;
   const rho = new Float32Array(n);
   let loss = 0;
@@ -193,7 +211,7 @@ export function tapGradients(
   for (let i = 0; i < n; i++) {
     const e = g[0] * u[0][i] + g[1] * u[1][i] + g[2] * u[2][i] + g[3] * u[3][i] + bias - y[i];
     loss += e * e;
-    const r = (2 * e) / n;
+    const r = scale * e;
     rho[i] = r;
     dBias += r;
     s[0] += r * u[0][i];
@@ -204,7 +222,7 @@ export function tapGradients(
   const { fx, fy, scaleX, scaleY } = taps;
   const dx = clampedX ? 0 : ((1 - fy) * (s[1] - s[0]) + fy * (s[3] - s[2])) * scaleX;
   const dy = clampedY ? 0 : ((1 - fx) * (s[2] - s[0]) + fx * (s[3] - s[1])) * scaleY;
-  return { loss: loss / n, rho, dBias, dLocation: [dx, dy] };
+  return { loss: reduction === "mean" ? loss / n : loss, rho, dBias, dLocation: [dx, dy] };
 }
 
 /** Taps of the active channels grouped by pixel: for pixel p, the (channel, tap) pairs that read it. */
@@ -235,57 +253,76 @@ function gatherWt(w: Float32Array, c: number, members: { k: number }[]): Float32
   return out;
 }
 
-/**
- * Tap projections u[k][t] (N values each) of the active channels at `taps`, through `slabs`.
- */
-function projectTaps(
-  slabs: TapSlabs,
+/** Tap projections u[k][t] (N values each) of the active channels at `taps`, through `slabs`. */
+async function projectTaps(
+  slabs: SlabEngine,
   w: Float32Array,
   active: number[],
   taps: BilinearTaps[],
-): Map<number, Float32Array[]> {
+): Promise<Map<number, Float32Array[]>> {
   const n = slabs.n;
   const u = new Map<number, Float32Array[]>();
-  for (const k of active)
+  for (const k of active) {
     u.set(k, [new Float32Array(n), new Float32Array(n), new Float32Array(n), new Float32Array(n)]);
-  for (const [p, members] of groupByPixel(active, taps)) {
+  }
+  const groups = [...groupByPixel(active, taps)];
+  const outs = await slabs.forwardAll(
+    groups.map(([p, members]) => ({ p, k: members.length, data: gatherWt(w, slabs.c, members) })),
+  );
+  groups.forEach(([, members], g) => {
     const kp = members.length;
-    const out = slabs.forward(p, gatherWt(w, slabs.c, members), kp);
+    const out = outs[g];
     for (let j = 0; j < kp; j++) {
       const dst = u.get(members[j].k)![members[j].t];
       for (let i = 0; i < n; i++) dst[i] = out[i * kp + j];
     }
-  }
+  });
   return u;
 }
 
+/** Column standard deviations (population) of pixel p's features over `rows` of the sources, per feature. */
+function featureSd(sources: SlabSource[], p: number, c: number): Float64Array {
+  const sum = new Float64Array(c);
+  const sq = new Float64Array(c);
+  let n = 0;
+  for (const src of sources) {
+    const f = pixelSlab(src.features, p, src.rows);
+    for (let i = 0; i < src.rows.length; i++) {
+      for (let j = 0; j < c; j++) {
+        const v = f[i * c + j];
+        sum[j] += v;
+        sq[j] += v * v;
+      }
+    }
+    n += src.rows.length;
+  }
+  return Float64Array.from(sum, (s, j) => Math.sqrt(Math.max(0, sq[j] / n - (s / n) ** 2)));
+}
+
 /** Per-channel start location: the pixel maximizing Σ_c corr(F_p[:, c], y_k)² over the training rows. */
-function scanLocations(slabs: TapSlabs, y: Float32Array[], h: number, w: number): [number, number][] {
+async function scanLocations(
+  slabs: SlabEngine,
+  sources: SlabSource[],
+  y: Float32Array[],
+  h: number,
+  w: number,
+): Promise<[number, number][]> {
   const K = y.length;
   const { n, c } = slabs;
   const rt = new Float32Array(K * n);
   for (let k = 0; k < K; k++) rt.set(y[k], k * n); // y is standardized: centered, unit variance
+  const pixels = Array.from({ length: h * w }, (_, p) => p);
+  const covs = await slabs.backwardAll(pixels.map((p) => ({ p, k: K, data: rt }))); // [K, C]: Σ_n y_kn F_p[n, c]
   const best = new Float64Array(K).fill(-1);
   const bestP = new Int32Array(K);
-  for (let p = 0; p < h * w; p++) {
-    const cov = slabs.backward(p, rt, K); // [K, C]: Σ_n y_kn F_p[n, c]
-    const f = slabs.slabData(p);
-    const sd = new Float64Array(c);
-    const mean = new Float64Array(c);
-    for (let i = 0; i < n; i++) for (let j = 0; j < c; j++) mean[j] += f[i * c + j];
-    for (let j = 0; j < c; j++) mean[j] /= n;
-    for (let i = 0; i < n; i++) {
-      for (let j = 0; j < c; j++) {
-        const d = f[i * c + j] - mean[j];
-        sd[j] += d * d;
-      }
-    }
-    for (let j = 0; j < c; j++) sd[j] = Math.sqrt(sd[j]);
+  for (const p of pixels) {
+    const cov = covs[p];
+    const sd = featureSd(sources, p, c);
     for (let k = 0; k < K; k++) {
       let score = 0;
       for (let j = 0; j < c; j++) {
         if (sd[j] > 0) {
-          const r = cov[k * c + j] / (sd[j] * Math.sqrt(n));
+          const r = cov[k * c + j] / (sd[j] * n);
           score += r * r;
         }
       }
@@ -323,6 +360,7 @@ export async function fitGaussianReadouts(
   const extraRows = input.extraTraining?.targetRows ?? [];
   const penalty: Penalty = { ...options.penalty, smoothing: options.smoothing ?? 1e-6 };
   const patience = options.patience ?? Math.ceil(options.epochs / 10);
+  const reduction = options.reduction ?? "sum";
   const progressEvery = options.progressEvery ?? 50;
   const random = mulberry32(options.seed ?? 0);
 
@@ -348,7 +386,7 @@ export async function fitGaussianReadouts(
     const initSigma = options.initSigma ?? 0.1;
     const start =
       (options.initLocation ?? "scan") === "scan"
-        ? scanLocations(train, yTrain, h, width)
+        ? await scanLocations(train, trainSources, yTrain, h, width)
         : channels.map((): [number, number] => [0, 0]);
     // Stacked parameters.
     const mu = new Float32Array(K * 2);
@@ -395,11 +433,19 @@ export async function fitGaussianReadouts(
         clampedY[k] = y < -1 || y > 1 ? 1 : 0;
         taps[k] = bilinearTaps(x, y, h, width);
       }
-      const u = projectTaps(train, w, active, taps);
+      const u = await projectTaps(train, w, active, taps);
       // 2. Residuals and the small gradients (b, location, scale).
       const rho = new Map<number, Float32Array>();
       for (const k of active) {
-        const tg = tapGradients(taps[k], u.get(k)!, yTrain[k], b[k], clampedX[k] === 1, clampedY[k] === 1);
+        const tg = tapGradients(
+          taps[k],
+          u.get(k)!,
+          yTrain[k],
+          b[k],
+          clampedX[k] === 1,
+          clampedY[k] === 1,
+          reduction,
+        );
         rho.set(k, tg.rho);
         gB[k] = tg.dBias;
         gMu[2 * k] = tg.dLocation[0];
@@ -409,21 +455,28 @@ export async function fitGaussianReadouts(
         gW.fill(0, k * c, (k + 1) * c);
       }
       // 3. ∂L/∂w through the slabs, pixel by pixel, plus the penalty.
-      for (const [p, members] of groupByPixel(active, taps)) {
-        const kp = members.length;
-        const r = new Float32Array(kp * n);
-        for (let j = 0; j < kp; j++) {
-          const { k, t } = members[j];
-          const g = taps[k].weights[t];
-          const rk = rho.get(k)!;
-          for (let i = 0; i < n; i++) r[j * n + i] = g * rk[i];
-        }
-        const grad = train.backward(p, r, kp);
-        for (let j = 0; j < kp; j++) {
+      // Reverse pixel order: the slabs the forward pass read last are still in cache.
+      const groups = [...groupByPixel(active, taps)].reverse();
+      const grads = await train.backwardAll(
+        groups.map(([p, members]) => {
+          const kp = members.length;
+          const r = new Float32Array(kp * n);
+          for (let j = 0; j < kp; j++) {
+            const { k, t } = members[j];
+            const g = taps[k].weights[t];
+            const rk = rho.get(k)!;
+            for (let i = 0; i < n; i++) r[j * n + i] = g * rk[i];
+          }
+          return { p, k: kp, data: r };
+        }),
+      );
+      groups.forEach(([, members], gi) => {
+        const grad = grads[gi];
+        for (let j = 0; j < members.length; j++) {
           const base = members[j].k * c;
           for (let i = 0; i < c; i++) gW[base + i] += grad[j * c + i];
         }
-      }
+      });
       // 4. Adam on every active channel's parameters; μ stays in [−1, 1]².
       const t = epoch + 1;
       const hyper = { lr: options.learningRate };
@@ -438,7 +491,7 @@ export async function fitGaussianReadouts(
       }
       // 5. Validation at μ; keep the best parameters; stop channels that ran out of patience.
       for (const k of active) taps[k] = bilinearTaps(mu[2 * k], mu[2 * k + 1], h, width);
-      const uv = projectTaps(val, w, active, taps);
+      const uv = await projectTaps(val, w, active, taps);
       const still: number[] = [];
       for (const k of active) {
         const uk = uv.get(k)!;
@@ -494,7 +547,7 @@ export async function fitGaussianReadouts(
       return readout;
     });
   } finally {
-    train.dispose();
-    val.dispose();
+    await train.dispose();
+    await val.dispose();
   }
 }

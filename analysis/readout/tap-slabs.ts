@@ -3,6 +3,8 @@
 //   forward:  U_p = F_p · Wᵀ_p    ([N, C]·[C, k_p] → [N, k_p])
 //   backward: G_p = R_p · F_p     ([k_p, N]·[N, C] → [k_p, C])
 // Both products keep F_p untransposed: on the wasm backend a transposed operand costs 5–20× (measured).
+// A SlabEngine runs a batch of such products; TapSlabs runs them here, RowSplitSlabs (slab-workers.ts) splits
+// the image rows between this thread and a worker thread.
 
 import * as tf from "@tensorflow/tfjs-core";
 import { type FeatureMaps, pixelSlab } from "./feature-maps.ts";
@@ -12,7 +14,26 @@ export interface SlabSource {
   rows: ArrayLike<number>;
 }
 
-export class TapSlabs {
+/** One product at pixel p with k channels: data = Wᵀ_p [C, k] (forward) or R_p [k, N] (backward), row-major. */
+export interface SlabProduct {
+  p: number;
+  k: number;
+  data: Float32Array;
+}
+
+export interface SlabEngine {
+  /** Image rows. */
+  readonly n: number;
+  /** Features per pixel. */
+  readonly c: number;
+  /** U_p = F_p · Wᵀ_p for each item: [N, k] row-major. */
+  forwardAll(items: SlabProduct[]): Promise<Float32Array[]>;
+  /** G_p = R_p · F_p for each item: [k, C] row-major. */
+  backwardAll(items: SlabProduct[]): Promise<Float32Array[]>;
+  dispose(): Promise<void>;
+}
+
+export class TapSlabs implements SlabEngine {
   readonly n: number;
   readonly c: number;
   private readonly slabs: (tf.Tensor2D | undefined)[];
@@ -66,10 +87,30 @@ export class TapSlabs {
     return out;
   }
 
-  dispose(): void {
+  forwardAllSync(items: SlabProduct[]): Float32Array[] {
+    return items.map((it) => this.forward(it.p, it.data, it.k));
+  }
+
+  backwardAllSync(items: SlabProduct[]): Float32Array[] {
+    return items.map((it) => this.backward(it.p, it.data, it.k));
+  }
+
+  async forwardAll(items: SlabProduct[]): Promise<Float32Array[]> {
+    return this.forwardAllSync(items);
+  }
+
+  async backwardAll(items: SlabProduct[]): Promise<Float32Array[]> {
+    return this.backwardAllSync(items);
+  }
+
+  disposeSync(): void {
     for (let p = 0; p < this.slabs.length; p++) {
       this.slabs[p]?.dispose();
       this.slabs[p] = undefined;
     }
+  }
+
+  async dispose(): Promise<void> {
+    this.disposeSync();
   }
 }

@@ -53,7 +53,7 @@ function simulate(truths: GaussianReadout[], noise: number, seed: number): Chann
 const truths = [0, 1, 2, 3].map((k) => sparseGroundTruthReadout(C, 10, 100 + k, `ch${k}`));
 const channels = simulate(truths, 0.3, 5);
 const options: ReadoutFitOptions = {
-  penalty: { kind: "l1/2", weight: 0.01 },
+  penalty: { kind: "l1/2", weight: 0.01 * 140 }, // λ against the summed error = 0.01 per training image,
   learningRate: 0.01,
   epochs: 1000,
   patience: 100,
@@ -197,6 +197,19 @@ describe("fitGaussianReadouts: data path, cancellation, hygiene", () => {
     expect(tf.memory().numTensors).toBe(before);
     await fitGaussianReadouts({ features, channels, split }, quick);
     expect(tf.memory().numTensors).toBe(before);
+  }, 60_000);
+
+  it("splitting the image rows with a worker thread gives the same fit (to float32 summation order)", async () => {
+    const [one] = await fitGaussianReadouts({ features, channels: [channels[3]], split }, quick);
+    const [two] = await fitGaussianReadouts(
+      { features, channels: [channels[3]], split },
+      { ...quick, workers: 2 },
+    );
+    expect(two.bestEpoch).toBe(one.bestEpoch);
+    two.valLossCurve.forEach((v, i) => expect(v).toBeCloseTo(one.valLossCurve[i], 4));
+    expect(two.location[0]).toBeCloseTo(one.location[0], 4);
+    const wMax = Math.max(...Array.from(one.weights, Math.abs));
+    for (let i = 0; i < C; i++) expect(Math.abs(two.weights[i] - one.weights[i])).toBeLessThan(1e-3 * wMax);
   }, 60_000);
 
   it("rejects bad options and inputs with the field named", async () => {

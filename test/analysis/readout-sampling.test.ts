@@ -98,6 +98,9 @@ describe("gradients", () => {
       }),
     );
     const out = tapGradients(taps, u, g.target, g.bias);
+    const summed = tapGradients(taps, u, g.target, g.bias, false, false, "sum");
+    expect(summed.loss).toBeCloseTo(g.loss * maps.n, 5);
+    expect(summed.dLocation[0]).toBeCloseTo(g.dLocation[0] * maps.n, 4);
     expect(out.loss).toBeCloseTo(g.loss, 5);
     expect(out.dBias).toBeCloseTo(g.dBias, 5);
     expect(out.dLocation[0]).toBeCloseTo(g.dLocation[0], 4);

@@ -52,7 +52,7 @@ beforeAll(async () => {
       channels: truths.map((t) => ({ channelId: t.channelId, responses: responses[t.channelId] })),
       split: split.rows,
     },
-    { penalty: { kind: "l1/2", weight: 0.01 }, learningRate: 0.01, epochs: 800, patience: 100 },
+    { penalty: { kind: "l1/2", weight: 0.01 * 160 }, learningRate: 0.01, epochs: 800, patience: 100 },
   );
 }, 60_000);
 
