@@ -116,6 +116,27 @@ describe("extractor provenance and options", () => {
     await extractor.dispose();
   });
 
+  it("the tfjs path leaves no tensors behind: none per extract, none after dispose", async () => {
+    const tf = await import("@tensorflow/tfjs-core");
+    const before = tf.memory().numTensors;
+    const extractor = await createFeatureExtractor({
+      arch: "resnet18",
+      variant: "torchvision",
+      layer: "layer4.1",
+      weightsPath: ref.weightsPath,
+      executor: "tfjs",
+      tfjsBackend: "wasm",
+    });
+    expect(tf.getBackend()).toBe("wasm");
+    const held = tf.memory().numTensors;
+    expect(held).toBeGreaterThan(before); // the backbone's weights
+    await extractor.extract(new Float32Array(2 * 64 * 64 * 3).fill(100), 2, 64);
+    await extractor.extract(new Uint8Array(64 * 64 * 3).fill(7), 1, 64);
+    expect(tf.memory().numTensors).toBe(held);
+    await extractor.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   it("refuses mismatched arch, embedded weights without keras, an unknown executor, a missing file", async () => {
     await expect(
       createFeatureExtractor({
