@@ -104,26 +104,32 @@ describe.runIf(available)("ONNX backbone vs PyTorch", () => {
     });
   }
 
-  it("a batch of two gives each image its own reference features", async () => {
+  it("a batch (image, grey, image) gives each image its own features; results survive later runs", async () => {
     const fx = await loadFixture("resnet50caffe-w8");
     const c = fx.meta.cases[0];
     const image = fx.array(c.image).data as Uint8Array;
-    // second image: the first one mirrored left–right is not in the fixture, so use the first twice, in reverse
-    // batch order with a constant image between them to catch any mixing across the batch axis.
-    const blank = new Uint8Array(image.length).fill(128);
+    // A constant image between two copies of the reference image catches mixing across the batch axis.
+    const grey = new Uint8Array(image.length).fill(128);
     const batch = new Uint8Array(image.length * 3);
     batch.set(image, 0);
-    batch.set(blank, image.length);
+    batch.set(grey, image.length);
     batch.set(image, 2 * image.length);
     const bb = await createOnnxBackbone(fx.desc, fx.weights, { threads: 2 });
     try {
       const out = await bb.forward(batch, 3, c.height, c.width);
+      // Concurrent calls are serialized, and a later run must not overwrite the buffer of an earlier result.
+      const later = await Promise.all([
+        bb.forward(grey, 1, c.height, c.width),
+        bb.forward(grey, 1, c.height, c.width),
+      ]);
       const ref = fx.array(c.features["layer4.1"]).data as Float32Array;
       expect(out.shape).toEqual([3, ...fx.array(c.features["layer4.1"]).shape.slice(1)]);
       const per = ref.length;
       expect(relativeError(out.data.subarray(0, per), ref)).toBeLessThan(TOLERANCE);
       expect(relativeError(out.data.subarray(2 * per, 3 * per), ref)).toBeLessThan(TOLERANCE);
       expect(relativeError(out.data.subarray(per, 2 * per), ref)).toBeGreaterThan(0.01);
+      expect(relativeError(later[0].data, out.data.subarray(per, 2 * per))).toBeLessThan(1e-6);
+      expect(later[1].data).toEqual(later[0].data);
     } finally {
       await bb.dispose();
     }
