@@ -3,11 +3,12 @@
 // ResNet50 (folded). PyTorch runs the same architecture (Keras/Caffe: stride on a block's first 1×1 conv) with
 // random weights; torchvision's stride placement is measured too, for both, with random weights.
 //
-// The machine is shared, so ONNX Runtime and PyTorch are measured in interleaved rounds and each number is the best
-// (least disturbed) run over the rounds; ratios therefore compare runs taken under the same conditions.
+// The machine is shared, so ONNX Runtime and PyTorch are measured in finely interleaved rounds and each number is
+// the best (least disturbed) run over the rounds; the median of the paired per-round ratios is printed as well.
+// tfjs runs after the rounds (best of a few runs). Under load, 2 threads can lose to 1: the load average is printed.
 //
-//   npm run bench:backbone          (about 2–3 minutes on 2 cores)
-//   BENCH_SKIP_TFJS_GRAD=1 …        skips the tfjs k = 16 gradients (the slowest part, ~20 s)
+//   npm run bench:backbone          (about 2 minutes on an idle 2-core machine, up to ~4½ under heavy load)
+//   BENCH_SKIP_TFJS_GRAD=1 …        skips the tfjs k = 16 gradients (the slowest part, 25–45 s)
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { availableParallelism, loadavg } from "node:os";
 import { createInterface } from "node:readline";
