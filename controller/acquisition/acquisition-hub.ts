@@ -71,6 +71,12 @@ export class AcquisitionHub {
       lastAckedSeq: store.lastAckedSeq(sessionId),
       window: spanOf(this.opts.windows),
     });
+    // Trials announced while no bridge was connected (or whose data never arrived) are announced again, so a
+    // bridge that reconnects can send what it recorded for them.
+    const have = store.trialsWithData(sessionId, Math.max(1, this.channelIds.size));
+    for (const t of store.trials(sessionId))
+      if (t.status !== "voided" && !have.has(t.trialId))
+        this.send(ws, { type: "trial", trialId: t.trialId, eventCode: t.eventCode, stimulusId: t.stimulusId });
     ws.on("message", (raw, isBinary) => this.onMessage(ws, raw as Buffer, isBinary));
     ws.on("close", () => {
       this.clients.delete(ws);

@@ -2,7 +2,7 @@
 // a restarted daemon resumes the same session where it stopped).
 import { type Config, resolvePaths } from "../../config/index.ts";
 import { buildDisplayPage } from "../../stimuli/display/build.ts";
-import { Daemon } from "../daemon.ts";
+import { Daemon, type DaemonOptions } from "../daemon.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { createDisplayLink, openRigBox } from "../session/rig-adapters.ts";
 
@@ -12,6 +12,8 @@ export interface ServeOptions {
   timeScale?: number;
   log?: Logger;
   dataTimeoutMs?: number;
+  /** Replace step implementations (tests stop the day where they need to). */
+  steps?: DaemonOptions["steps"];
 }
 
 export async function startDaemon(config: Config, o: ServeOptions): Promise<Daemon> {
@@ -25,6 +27,7 @@ export async function startDaemon(config: Config, o: ServeOptions): Promise<Daem
     timeScale: o.timeScale,
     displayDir,
     dataTimeoutMs: o.dataTimeoutMs,
+    steps: o.steps,
     createDisplay: createDisplayLink,
     createBox: (path, baud) => openRigBox(path, baud, log),
   });

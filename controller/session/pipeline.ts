@@ -6,6 +6,7 @@ import type { LoadedProtocol } from "../../protocols/load.ts";
 import type { Logger } from "../log.ts";
 import type { SessionStore } from "../store/store.ts";
 import { NotBuiltError, type StepInput } from "./machine.ts";
+import { checkStep, fitStep, selectStep } from "./between-phases.ts";
 import { prepareStimuli } from "./prepare.ts";
 
 export interface StepContext {
@@ -40,9 +41,9 @@ export const pipelineSteps: PipelineSteps = {
       const stimuli = await prepareStimuli(ctx.store, ctx.sessionId, ctx.loaded.path);
       ctx.log.info(`prepared ${stimuli.length} stimuli`);
     }),
-  fit: notBuilt("model fitting"),
-  select: notBuilt("stimulus selection"),
-  check: notBuilt("channel checking"),
+  fit: (ctx) => fromPromise<void, StepInput>(({ signal }) => fitStep(ctx, signal)),
+  select: (ctx) => fromPromise<void, StepInput>(({ signal }) => selectStep(ctx, signal)),
+  check: (ctx) => fromPromise<void, StepInput>(async () => checkStep(ctx)),
   visualize: notBuilt("shared-feature visualization"),
   report: notBuilt("report"),
 };

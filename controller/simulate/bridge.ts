@@ -63,6 +63,7 @@ export class SimulatedBridge {
   private sentCount = 0;
   private held: string | null = null;
   private stopped = false;
+  private readonly generated = new Set<number>();
   private window = { preMs: 100, postMs: 250 };
   readonly errors: Array<{ code: string; message: string }> = [];
   connects = 0;
@@ -123,6 +124,8 @@ export class SimulatedBridge {
   }
 
   private onTrial(trialId: number, stimulusId: string): void {
+    if (this.generated.has(trialId)) return; // announced again after a reconnect; already sent or queued
+    this.generated.add(trialId);
     const { latencyMs, stimulusMs, baselineRate } = this.o;
     const spikes: Record<string, number[]> = {};
     for (const c of this.o.channels) {

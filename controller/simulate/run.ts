@@ -4,7 +4,7 @@ import { createWriteStream } from "node:fs";
 import { loadProtocol, resolveManifest } from "../../protocols/load.ts";
 import { loadManifest } from "../../stimuli/manifest.ts";
 import { stimulusKey } from "../session/prepare.ts";
-import { type BridgeFaults, SimulatedBridge } from "./bridge.ts";
+import { type BridgeFaults, SimulatedBridge, type SimulatedTrialTruth } from "./bridge.ts";
 import { HeadlessDisplay } from "./headless-display.ts";
 import { buildGroundTruth } from "./neurons.ts";
 import { VirtualRigBox } from "./virtual-box.ts";
@@ -19,8 +19,9 @@ export interface SimulateOptions {
   truthFile?: string;
   faults?: BridgeFaults;
   /** Stop after this many ms (default: run until the daemon closes the connections for good). */
-  untilMs?: number;
   channels?: number;
+  /** Called with every trial's simulated spikes (tests compare the store with it). */
+  onTruth?: (t: SimulatedTrialTruth) => void;
 }
 
 export interface RunningSimulation {
@@ -89,7 +90,10 @@ export async function startSimulation(o: SimulateOptions): Promise<RunningSimula
     seed: p.seed + 1,
     sendAfterMs: (p.windows.response.endMs + 20) * sim.timeScale,
     faults: o.faults,
-    onTruth: (t) => truthOut?.write(`${JSON.stringify(t)}\n`),
+    onTruth: (t) => {
+      truthOut?.write(`${JSON.stringify(t)}\n`);
+      o.onTruth?.(t);
+    },
   });
   await retry(() => bridge.connect());
   const display = await retry(() =>

@@ -102,8 +102,10 @@ export function startPtyPair(hostPath: string, boxPath: string, timeoutMs = 5000
 export interface FixationModelOptions {
   /** Rate of fixation breaks per second while fixating (Poisson); 0 = never breaks on its own. Default 0. */
   breakRatePerS?: number;
-  /** Mean time to re-acquire fixation after a break (exponential, plus 100 ms minimum). Default 300 ms. */
+  /** Mean time to re-acquire fixation after a break (exponential, plus reacquireMinMs). Default 300 ms. */
   reacquireMeanMs?: number;
+  /** Shortest re-acquisition after a break; default 100 ms (smaller in a sped-up simulation). */
+  reacquireMinMs?: number;
   /** Seed of the PRNG driving breaks and re-acquisitions. Default 1. */
   seed?: number;
 }
@@ -143,6 +145,7 @@ export class VirtualRigBox {
   private readonly random: Random;
   private readonly breakRatePerS: number;
   private readonly reacquireMeanMs: number;
+  private readonly reacquireMinMs: number;
   private readonly replyDelayMs: number;
   private readonly heartbeatMs: number;
   private heartbeatTimer: NodeJS.Timeout | null = null;
@@ -163,6 +166,7 @@ export class VirtualRigBox {
     const fix = options.fixation ?? {};
     this.breakRatePerS = fix.breakRatePerS ?? 0;
     this.reacquireMeanMs = fix.reacquireMeanMs ?? 300;
+    this.reacquireMinMs = fix.reacquireMinMs ?? 100;
     this.replyDelayMs = options.replyDelayMs ?? 0;
     this.heartbeatMs = options.heartbeatMs ?? 1000;
     if (!(this.breakRatePerS >= 0))
@@ -323,7 +327,7 @@ export class VirtualRigBox {
       if (this.breakRatePerS === 0) return;
       waitMs = (-Math.log(1 - this.random()) / this.breakRatePerS) * 1000;
     } else {
-      waitMs = 100 - Math.log(1 - this.random()) * this.reacquireMeanMs;
+      waitMs = this.reacquireMinMs - Math.log(1 - this.random()) * this.reacquireMeanMs;
     }
     this.fixTimer = setTimeout(() => {
       this.fixTimer = null;

@@ -1,0 +1,146 @@
+// A channel's quality checks after phase 2, each with every number behind it, and the keep/exclude decision:
+// test/retest stability, body selectivity (Mann-Whitney U), responsiveness, split-half reliability, Kruskal-Wallis.
+import { isResponsive, kruskalWallis, mannWhitneyU, pearson, splitHalfReliability } from "../stats/index.ts";
+
+/** Per-trial net rates (spikes/s) per stimulus id. */
+export type TrialRates = Map<string, number[]>;
+
+export interface ChannelCheckInput {
+  channelId: string;
+  phase1: TrialRates;
+  phase2: TrialRates;
+  /** Phase-1 stimuli shown again in phase 2. */
+  retestIds: string[];
+  /** Objects chosen for this channel (top, bottom, similar). */
+  objectIds: string[];
+  /** Control bodies shown in phase 2. */
+  controlIds: string[];
+  seed: number;
+}
+
+export interface Thresholds {
+  stabilityMinR: number;
+  selectivityAlpha: number;
+  responsivenessMinRate: number;
+  splitHalfMinR: number;
+  kruskalWallisMaxP: number;
+}
+
+export interface CheckResult {
+  channelId: string;
+  name: "stability" | "selectivity" | "responsiveness" | "split-half" | "kruskal-wallis";
+  value: number | null;
+  threshold: number;
+  passed: boolean;
+  details: Record<string, unknown>;
+}
+
+export interface ChannelDecision {
+  channelId: string;
+  included: boolean;
+  reason: string;
+}
+
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+/** Running test/retest r over the retest stimuli seen in both phases so far (null while fewer than 3). */
+export function retestStability(phase1: TrialRates, phase2: TrialRates, retestIds: string[]): { r: number | null; n: number } {
+  const both = retestIds.filter((id) => (phase1.get(id)?.length ?? 0) > 0 && (phase2.get(id)?.length ?? 0) > 0);
+  if (both.length < 3) return { r: null, n: both.length };
+  const r = pearson(
+    both.map((id) => mean(phase1.get(id)!)),
+    both.map((id) => mean(phase2.get(id)!)),
+  ).r;
+  return { r, n: both.length };
+}
+
+export function checkChannel(input: ChannelCheckInput, t: Thresholds): { results: CheckResult[]; decision: ChannelDecision } {
+  const { channelId } = input;
+  const results: CheckResult[] = [];
+
+  const stab = retestStability(input.phase1, input.phase2, input.retestIds);
+  results.push({
+    channelId,
+    name: "stability",
+    value: stab.r,
+    threshold: t.stabilityMinR,
+    passed: stab.r !== null && stab.r > t.stabilityMinR,
+    details: { retestStimuli: stab.n, measure: "Pearson r of mean net rates, phase 1 vs phase 2" },
+  });
+
+  const objects = input.objectIds.flatMap((id) => input.phase2.get(id) ?? []);
+  const controls = input.controlIds.flatMap((id) => input.phase2.get(id) ?? []);
+  if (objects.length > 0 && controls.length > 0) {
+    const mw = mannWhitneyU(controls, objects, { alternative: "greater" });
+    results.push({
+      channelId,
+      name: "selectivity",
+      value: mw.p,
+      threshold: t.selectivityAlpha,
+      passed: mw.p < t.selectivityAlpha,
+      details: {
+        u: mw.u,
+        method: mw.method,
+        alternative: "control bodies > selected objects",
+        nControlTrials: controls.length,
+        nObjectTrials: objects.length,
+        meanControl: mean(controls),
+        meanObject: mean(objects),
+      },
+    });
+  } else
+    results.push({ channelId, name: "selectivity", value: null, threshold: t.selectivityAlpha, passed: false, details: { reason: "no phase-2 trials of objects or control bodies" } });
+
+  const ids1 = [...input.phase1.keys()].filter((id) => input.phase1.get(id)!.length > 0);
+  const means1 = ids1.map((id) => mean(input.phase1.get(id)!));
+  const best = Math.max(...means1);
+  results.push({
+    channelId,
+    name: "responsiveness",
+    value: best,
+    threshold: t.responsivenessMinRate,
+    passed: isResponsive(means1, t.responsivenessMinRate),
+    details: { measure: "largest mean net rate over phase-1 stimuli (spikes/s)" },
+  });
+
+  const reps = Math.max(...ids1.map((id) => input.phase1.get(id)!.length));
+  let split: number | null = null;
+  if (ids1.length >= 3 && reps >= 2) {
+    const matrix = ids1.map((id) => {
+      const row = input.phase1.get(id)!;
+      return Array.from({ length: reps }, (_, i) => (i < row.length ? row[i] : Number.NaN));
+    });
+    try {
+      split = splitHalfReliability(matrix, { splits: 100, seed: input.seed }).reliability;
+    } catch {
+      split = null;
+    }
+  }
+  results.push({
+    channelId,
+    name: "split-half",
+    value: split,
+    threshold: t.splitHalfMinR,
+    passed: split !== null && split > t.splitHalfMinR,
+    details: { measure: "Spearman-Brown corrected split-half r over phase-1 repeats", splits: 100, repetitions: reps },
+  });
+
+  const groups = ids1.map((id) => input.phase1.get(id)!).filter((g) => g.length > 0);
+  const kw = groups.length >= 2 ? kruskalWallis(...groups) : null;
+  results.push({
+    channelId,
+    name: "kruskal-wallis",
+    value: kw?.p ?? null,
+    threshold: t.kruskalWallisMaxP,
+    passed: kw !== null && kw.p < t.kruskalWallisMaxP,
+    details: kw ? { h: kw.h, df: kw.df, stimuli: groups.length } : { reason: "fewer than 2 stimuli" },
+  });
+
+  const failed = results.filter((r) => !r.passed);
+  const fmt = (v: number | null) => (v === null ? "n/a" : Math.abs(v) < 1e-3 && v !== 0 ? v.toExponential(2) : v.toFixed(3));
+  const reason =
+    failed.length === 0
+      ? "passed every check"
+      : `failed ${failed.map((r) => `${r.name} (${fmt(r.value)} vs ${r.threshold})`).join(", ")}`;
+  return { results, decision: { channelId, included: failed.length === 0, reason } };
+}

@@ -1,0 +1,155 @@
+// The day's work between and after the phases, reading from and writing to the store: fit every channel's
+// readout (worker thread), choose the phase-2 stimuli (worker thread), and check each channel after phase 2.
+import { join } from "node:path";
+import { checkChannel } from "../../analysis/checks/channel-checks.ts";
+import { splitStimuli } from "../../analysis/readout/splits.ts";
+import type { GaussianReadoutJSON } from "../../analysis/readout/index.ts";
+import { resolvePaths } from "../../config/index.ts";
+import type { StimulusRecord } from "../store/store.ts";
+import { type BackboneSpec, runComputeJob } from "./compute-jobs.ts";
+import type { StepContext } from "./pipeline.ts";
+import { meanRates, trialRates } from "./responses.ts";
+
+export function backboneSpec(ctx: StepContext): BackboneSpec {
+  const m = ctx.loaded.protocol.model;
+  const w = ctx.config.weights;
+  return {
+    arch: m.backbone,
+    // The embedded weights are the Keras ResNet-50; a lab's own .safetensors are torchvision-layout.
+    variant: w.path ? w.variant : m.variant,
+    layer: m.layer,
+    imageSize: m.imageSize,
+    weightsPath: w.path,
+    executor: ctx.config.compute.executor,
+    tfjsBackend: ctx.config.compute.tfjsBackend,
+    threads: ctx.config.compute.threads,
+  };
+}
+
+const featureRoot = (ctx: StepContext) => join(resolvePaths(ctx.config).dataDir, "features");
+const image = (s: StimulusRecord) => ({ id: s.id, path: s.path, sha256: s.sha256 });
+const byRole = (stimuli: StimulusRecord[], role: string) => stimuli.filter((s) => s.role === role);
+
+export async function fitStep(ctx: StepContext, signal?: AbortSignal): Promise<void> {
+  const { store, sessionId, loaded, log } = ctx;
+  const p = loaded.protocol;
+  const preferred = byRole(store.stimuli(sessionId), "preferred");
+  const rates = trialRates(store, sessionId, p, 1);
+  const channels = store.channels(sessionId).map((c) => c.id).filter((id) => rates.has(id));
+  if (channels.length === 0) throw new Error("no channel has phase-1 data");
+  const ids = preferred.map((s) => s.id);
+  const split = splitStimuli(ids, p.model.split, p.seed);
+  store.saveSplits(sessionId, {
+    ...Object.fromEntries(split.train.map((id) => [id, "train" as const])),
+    ...Object.fromEntries(split.validation.map((id) => [id, "validation" as const])),
+    ...Object.fromEntries(split.test.map((id) => [id, "test" as const])),
+  });
+  const targets = channels.map((channelId) => {
+    const m = meanRates(rates.get(channelId), ids);
+    const fallback = m.filter((v) => !Number.isNaN(v)).reduce((a, b) => a + b, 0) / Math.max(1, m.filter((v) => !Number.isNaN(v)).length);
+    return { channelId, responses: Array.from(m, (v) => (Number.isNaN(v) ? fallback : v)) };
+  });
+  const started = Date.now();
+  let lastLog = 0;
+  const result = await runComputeJob(
+    {
+      kind: "fit",
+      backbone: backboneSpec(ctx),
+      featureRoot: featureRoot(ctx),
+      images: preferred.map(image),
+      channels: targets,
+      split: split.rows,
+      penalty: p.model.penalty,
+      learningRate: p.model.learningRate,
+      epochs: p.model.epochs,
+      seed: p.seed,
+    },
+    (m) => {
+      if (Date.now() - lastLog < 1000) return;
+      lastLog = Date.now();
+      store.appendEvent(sessionId, "progress", m.stage, m);
+      if (m.stage === "features") log.info(`features ${m.done}/${m.total}`);
+      else log.info(`fit epoch ${m.epoch}, ${m.active} channel(s) still improving`);
+    },
+    signal,
+  );
+  const readouts = result.readouts!;
+  store.saveModels(
+    sessionId,
+    readouts.map((r) => ({
+      channelId: r.channelId,
+      kind: "gaussian-readout",
+      params: r,
+      metrics: { testR: r.testR, bestEpoch: r.bestEpoch, finalValLoss: r.valLossCurve.at(-1) ?? null, seconds: (Date.now() - started) / 1000 },
+    })),
+  );
+  const rs = readouts.map((r) => r.testR).filter((r): r is number => r !== null).sort((a, b) => a - b);
+  log.info(`fitted ${readouts.length} readouts in ${((Date.now() - started) / 1000).toFixed(1)} s; median held-out r ${rs.length ? rs[Math.floor(rs.length / 2)].toFixed(2) : "n/a"}`);
+}
+
+export async function selectStep(ctx: StepContext, signal?: AbortSignal): Promise<void> {
+  const { store, sessionId, loaded, log } = ctx;
+  const p = loaded.protocol;
+  const stimuli = store.stimuli(sessionId);
+  const phase1 = byRole(stimuli, "preferred");
+  const rates = trialRates(store, sessionId, p, 1);
+  const readouts = store.models(sessionId).map((m) => m.params as GaussianReadoutJSON);
+  const responses = Object.fromEntries(
+    readouts.map((r) => [r.channelId, Array.from(meanRates(rates.get(r.channelId), phase1.map((s) => s.id)), (v) => (Number.isNaN(v) ? 0 : v))]),
+  );
+  const result = await runComputeJob(
+    {
+      kind: "select",
+      backbone: backboneSpec(ctx),
+      featureRoot: featureRoot(ctx),
+      phase1: phase1.map(image),
+      objects: byRole(stimuli, "object").map(image),
+      controls: byRole(stimuli, "control").map(image),
+      readouts,
+      responses,
+      counts: p.selection,
+      seed: p.seed,
+    },
+    () => {},
+    signal,
+  );
+  const sel = result.selection!;
+  store.saveSelections(
+    sessionId,
+    sel.choices.map((c) => ({ channelId: c.channelId ?? "*", stimulusId: c.stimulusId, rule: c.rule, score: c.score })),
+  );
+  log.info(`phase 2: ${sel.stimuli.length} stimuli chosen for ${readouts.length} channels`);
+}
+
+export function checkStep(ctx: StepContext): void {
+  const { store, sessionId, loaded, log } = ctx;
+  const p = loaded.protocol;
+  const stimuli = store.stimuli(sessionId);
+  const controls = new Set(byRole(stimuli, "control").map((s) => s.id));
+  const selections = store.selections(sessionId);
+  const retestIds = [...new Set(selections.filter((s) => s.rule === "retest").map((s) => s.stimulusId))];
+  const r1 = trialRates(store, sessionId, p, 1);
+  const r2 = trialRates(store, sessionId, p, 2);
+  const results = [];
+  const decisions = [];
+  for (const { id } of store.channels(sessionId)) {
+    const mine = selections.filter((s) => s.channelId === id);
+    const { results: rs, decision } = checkChannel(
+      {
+        channelId: id,
+        phase1: r1.get(id) ?? new Map(),
+        phase2: r2.get(id) ?? new Map(),
+        retestIds,
+        objectIds: [...new Set(mine.filter((s) => s.rule.endsWith("-object")).map((s) => s.stimulusId))],
+        controlIds: [...new Set(selections.filter((s) => controls.has(s.stimulusId)).map((s) => s.stimulusId))],
+        seed: p.seed,
+      },
+      p.checks,
+    );
+    results.push(...rs);
+    decisions.push(decision);
+  }
+  store.saveChecks(sessionId, results, decisions);
+  const kept = decisions.filter((d) => d.included).length;
+  log.info(`checks: ${kept} of ${decisions.length} channels kept`);
+}

@@ -1,0 +1,78 @@
+// The jobs the compute worker runs, and the way the daemon starts one (a worker thread per job, cancellable).
+import { Worker } from "node:worker_threads";
+import type { GaussianReadoutJSON } from "../../analysis/readout/index.ts";
+import type { Phase2Selection, SelectionCounts } from "../../analysis/selection/index.ts";
+
+export interface BackboneSpec {
+  arch: "resnet18" | "resnet50";
+  variant: "torchvision" | "keras";
+  layer: string;
+  imageSize: number;
+  weightsPath?: string;
+  executor: "auto" | "onnx" | "tfjs";
+  tfjsBackend: "auto" | "tensorflow-gpu" | "tensorflow" | "wasm" | "cpu";
+  threads?: number;
+}
+
+type Image = { id: string; path: string; sha256: string };
+
+export type ComputeJob =
+  | {
+      kind: "fit";
+      backbone: BackboneSpec;
+      featureRoot: string;
+      images: Image[];
+      channels: Array<{ channelId: string; responses: number[] }>;
+      split: { train: number[]; validation: number[]; test: number[] };
+      penalty: { kind: "l1/2" | "l1"; weight: number };
+      learningRate: number;
+      epochs: number;
+      seed: number;
+    }
+  | {
+      kind: "select";
+      backbone: BackboneSpec;
+      featureRoot: string;
+      phase1: Image[];
+      objects: Image[];
+      controls: Image[];
+      readouts: GaussianReadoutJSON[];
+      responses: Record<string, number[]>;
+      counts: SelectionCounts;
+      seed: number;
+    };
+
+export type ComputeMessage =
+  | { type: "progress"; stage: string; [k: string]: unknown }
+  | { type: "result"; readouts?: GaussianReadoutJSON[]; selection?: Phase2Selection }
+  | { type: "error"; message: string; code?: string };
+
+export function runComputeJob(
+  job: ComputeJob,
+  onProgress: (m: Extract<ComputeMessage, { type: "progress" }>) => void,
+  signal?: AbortSignal,
+): Promise<Extract<ComputeMessage, { type: "result" }>> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(new URL("./compute-worker.ts", import.meta.url), {
+      workerData: job,
+      execArgv: ["--import", "tsx"],
+    });
+    const onAbort = () => worker.postMessage({ type: "abort" });
+    signal?.addEventListener("abort", onAbort, { once: true });
+    let settled = false;
+    const settle = (f: () => void) => {
+      if (settled) return;
+      settled = true;
+      signal?.removeEventListener("abort", onAbort);
+      f();
+      void worker.terminate();
+    };
+    worker.on("message", (m: ComputeMessage) => {
+      if (m.type === "progress") onProgress(m);
+      else if (m.type === "result") settle(() => resolve(m));
+      else settle(() => reject(Object.assign(new Error(m.message), { code: m.code })));
+    });
+    worker.on("error", (e) => settle(() => reject(e)));
+    worker.on("exit", (code) => settle(() => reject(new Error(`the compute worker exited with code ${code}`))));
+  });
+}

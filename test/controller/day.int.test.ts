@@ -1,0 +1,94 @@
+// End to end on loopback: the daemon with a real SQLite file, real WebSockets, the virtual rig box on a real
+// pseudo-terminal (socat), the headless display and a simulated acquisition bridge that injects faults.
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { fromPromise } from "xstate";
+import { startDaemon } from "../../controller/commands/serve.ts";
+import { countInWindows } from "../../controller/acquisition/windows.ts";
+import type { Daemon } from "../../controller/daemon.ts";
+import { silentLogger } from "../../controller/log.ts";
+import type { SimulatedTrialTruth } from "../../controller/simulate/bridge.ts";
+import { type RunningSimulation, startSimulation } from "../../controller/simulate/run.ts";
+import { loadConfig } from "../../config/index.ts";
+
+const stall = () => fromPromise<void, { sessionId: string }>(() => new Promise<void>(() => {}));
+
+function protocolFile(dir: string, repetitions: number, channels: number): string {
+  const text = readFileSync("protocols/demo.yaml", "utf8")
+    .replace(/manifest: \.\.\/stimuli/g, `manifest: ${resolve("stimuli")}`)
+    .replace("  repetitions: 4\n  order", `  repetitions: ${repetitions}\n  order`)
+    .replace("channels: 8", `channels: ${channels}`)
+    .replace("timeScale: 0.02", "timeScale: 0.01");
+  const file = join(dir, "day.yaml");
+  writeFileSync(file, text);
+  return file;
+}
+
+async function waitFor(what: string, cond: () => boolean, timeoutMs = 60_000): Promise<void> {
+  const t0 = Date.now();
+  while (!cond()) {
+    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+let daemon: Daemon | undefined;
+let sim: RunningSimulation | undefined;
+afterEach(async () => {
+  await sim?.stop();
+  await daemon?.stop();
+  sim = undefined;
+  daemon = undefined;
+});
+
+describe("a simulated day on loopback", () => {
+  it("stores every trial exactly once with the simulator's counts, through disconnects, duplicates and reordering", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "ephys-day-"));
+    const protocolPath = protocolFile(dir, 5, 32); // 40 bodies × 5 = 200 presentations
+    const hostPath = join(dir, "box-host");
+    const config = loadConfig({ env: {}, flags: { dataDir: dir, port: 0, "rig.serialPath": hostPath } });
+    daemon = await startDaemon(config, {
+      protocolPath,
+      timeScale: 0.01,
+      log: silentLogger,
+      dataTimeoutMs: 20_000,
+      steps: { fit: () => stall() },
+    });
+    // Stop the day after phase 1: this test is about the rig and the ingest.
+    const truth = new Map<number, SimulatedTrialTruth>();
+    sim = await startSimulation({
+      url: daemon.wsUrl,
+      token: daemon.token,
+      protocolPath,
+      hostPath,
+      boxPath: join(dir, "box"),
+      faults: { dropEvery: 37, duplicate: 0.1, reorder: 0.1 },
+      onTruth: (t) => truth.set(t.trialId, t),
+    });
+    const d = daemon;
+    await waitFor("phase 1 to end", () => !d.status().state.startsWith("phase1") && d.status().state !== "preparing", 120_000);
+    expect(d.status().state).not.toBe("failed");
+
+    const store = d.store;
+    const trials = store.trials(d.sessionId, 1);
+    const shown = trials.filter((t) => t.status === "shown");
+    expect(shown).toHaveLength(200);
+    const counts = store.counts(d.sessionId, 1);
+    expect(counts).toHaveLength(200 * 32); // every shown trial, every channel, once
+    const windows = { baseline: { startMs: -75, endMs: 25 }, response: { startMs: 50, endMs: 250 } };
+    for (const row of counts) {
+      const t = truth.get(row.trial_id)!;
+      expect(t.stimulusId).toBe(row.stimulus_id);
+      expect(row.counts).toEqual(countInWindows(t.spikes[row.channel_id], windows));
+    }
+    // The faults really happened, and nothing was counted twice.
+    expect(sim.bridge.connects).toBeGreaterThan(2);
+    const msgs = store.db.prepare("SELECT COUNT(*) AS n, COUNT(DISTINCT trial_id) AS t FROM acquisition_messages").get() as { n: number; t: number };
+    expect(msgs.n).toBe(msgs.t);
+    // Every presentation went to the box as an event code, and each completed sequence was rewarded.
+    expect(sim.box!.events.length).toBeGreaterThanOrEqual(trials.length);
+    expect(sim.box!.rewards.length).toBeGreaterThan(0);
+  }, 180_000);
+});
