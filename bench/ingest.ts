@@ -3,15 +3,17 @@
 // behind a ws server that checks the hello exactly as the daemon does (controller/daemon.ts onSocket). The bridge
 // runs in a worker thread (its own event loop and core): it says hello, waits for the announced trials, and
 // sends one `spikes` message per trial (384 channels, Poisson spikes at 10–40 Hz over −100..+300 ms) as fast as
-// acks allow with a window of in-flight messages; 1 % of the messages are sent twice, and the warm-up ends with a
-// dropped connection, a reconnect and a replay of everything not acked. The client counts each channel's spikes in
+// acks allow with a window of in-flight messages; 1 % of the messages are sent twice, and halfway through the
+// warm-up the server drops the connection (messages not yet read are lost, and acks of stored ones), the bridge
+// reconnects and replays everything after welcome.lastAckedSeq. The client counts each channel's spikes in
 // the protocol's windows itself; afterwards the database is checked against that: every trial stored once, every
 // (trial, channel) with the client's counts, spike times and nothing else.
 // Baseline, in the same run: the real rig's 2 trials/s (the headline ratio is measured trials/s ÷ 2); the rate
 // the body-patch protocol's timing implies is printed next to it. Then a profile of the server's per-message work
 // (JSON.parse, zod, window counting, Float32 conversion, the SQLite transaction) on the messages that were sent.
 //
-//   npm run bench:ingest       (BENCH_TRIALS=3000 measured trials, BENCH_WARMUP=500, BENCH_WINDOW=64)
+//   npm run bench:ingest       (BENCH_TRIALS=3000 measured trials, BENCH_WARMUP=500, BENCH_WINDOW=64;
+//                               BENCH_SYNCHRONOUS=NORMAL|OFF to see what the fsyncs cost — diagnostic only)
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -113,7 +115,6 @@ async function runClient(cfg: ClientConfig): Promise<void> {
   let nextIndex = 0; // messages built so far; seq = index + 1
   let measureStart = 0;
   let ws: WebSocket;
-  let dropped = false;
   let warmupDone = false;
   let connected = false;
   let done: () => void;
@@ -167,13 +168,6 @@ async function runClient(cfg: ClientConfig): Promise<void> {
         send(text, measured);
         report.duplicatesSent++;
       }
-      // End of the first half of the warm-up: drop the connection with messages in flight.
-      if (!dropped && index + 1 === Math.floor(cfg.warmup / 2)) {
-        dropped = true;
-        connected = false;
-        ws.terminate();
-        return;
-      }
     }
   };
 
@@ -220,9 +214,9 @@ async function runClient(cfg: ClientConfig): Promise<void> {
       } else if (m.type === "error") report.errors.push(m);
     });
     ws.on("close", () => {
+      connected = false;
       if (nextIndex < total || unacked.size > 0) {
         report.reconnects++;
-        connected = false;
         setTimeout(connect, 20);
       }
     });
@@ -270,6 +264,11 @@ async function main(): Promise<void> {
 
   const dir = mkdtempSync(join(tmpdir(), "ephysloop-bench-ingest-"));
   const store = new SessionStore(join(dir, "session.db"));
+  const synchronous = process.env.BENCH_SYNCHRONOUS; // diagnostic only: the daemon always runs FULL
+  if (synchronous) {
+    store.db.pragma(`synchronous = ${synchronous}`);
+    console.log(`DIAGNOSTIC RUN: synchronous = ${synchronous} (the daemon uses FULL); not the product's number`);
+  }
   const sessionId = "bench-ingest";
   store.createSession({
     id: sessionId,
@@ -297,6 +296,8 @@ async function main(): Promise<void> {
     }
   };
   const ingestedTimes = new Map<number, number>();
+  const bridges = new Set<WebSocket>();
+  let dropDone = false;
   const hub = new AcquisitionHub({
     store,
     sessionId,
@@ -304,6 +305,10 @@ async function main(): Promise<void> {
     maxMessageBytes: 4 * 1024 * 1024,
     onIngested: (ts) => {
       for (const t of ts) ingestedTimes.set(t.trialId, (ingestedTimes.get(t.trialId) ?? 0) + 1);
+      if (!dropDone && ingestedTimes.size >= warmup / 2) {
+        dropDone = true;
+        for (const ws of bridges) ws.terminate();
+      }
     },
   });
 
@@ -311,6 +316,8 @@ async function main(): Promise<void> {
   const wss = new WebSocketServer({ host: "127.0.0.1", port: 0, maxPayload: MAX_FRAME_BYTES });
   await new Promise<void>((r) => wss.once("listening", () => r()));
   wss.on("connection", (ws) => {
+    bridges.add(ws);
+    ws.on("close", () => bridges.delete(ws));
     ws.once("message", (raw, isBinary) => {
       const fail = (code: string, message: string, close: number) => {
         ws.send(JSON.stringify({ type: "error", code, message }));
@@ -471,7 +478,10 @@ async function main(): Promise<void> {
     store.lastAckedSeq(sessionId) === total,
     `lastAckedSeq ${store.lastAckedSeq(sessionId)}, expected ${total}`,
   );
-  check(report.reconnects === 1 && report.welcomeAfterDrop >= 0, "the warm-up's reconnect did not happen");
+  check(
+    report.reconnects === 1 && report.welcomeAfterDrop >= warmup / 2 && report.replayed > 0,
+    `the warm-up's reconnect and replay did not happen (${report.reconnects} reconnects, ${report.replayed} replayed)`,
+  );
   check(store.integrityCheck() === "ok", "SQLite integrity check failed");
 
   const seconds = report.measuredMs / 1000;
@@ -591,15 +601,17 @@ function profile(
       store.close();
     });
   const tSql1 = sqlite(1);
+  const tSql4 = sqlite(4);
   const tSql16 = sqlite(16);
+  const tSql64 = sqlite(64);
   const tSql16NoIndex = sqlite(16, "DROP INDEX spike_counts_channel");
   rmSync(dir, { recursive: true, force: true });
   const total = tParse + tZod + tCount + tFloat + tSql16;
   console.log(
     `profile (CPU ms per trial, ${n} messages): JSON.parse ${tParse.toFixed(2)}, zod ${tZod.toFixed(2)}, ` +
       `window counts ${tCount.toFixed(2)}, Float32Array.from ${tFloat.toFixed(2)}, SQLite ingest ${tSql16.toFixed(2)} ` +
-      `with 16 messages per transaction (${tSql1.toFixed(2)} with 1; ${tSql16NoIndex.toFixed(2)} without the ` +
-      `spike_counts_channel index) — ${total.toFixed(2)} ms in all, ≈ ${(1000 / total).toFixed(0)} trials/s per core ` +
+      `with 16 messages per transaction (1 / 4 / 64: ${tSql1.toFixed(2)} / ${tSql4.toFixed(2)} / ${tSql64.toFixed(2)}; ` +
+      `${tSql16NoIndex.toFixed(2)} at 16 without the spike_counts_channel index) — ${total.toFixed(2)} ms in all, ≈ ${(1000 / total).toFixed(0)} trials/s per core ` +
       `before WebSocket framing and fsync waits`,
   );
 }
