@@ -242,14 +242,10 @@ function groupByPixel(active: number[], taps: BilinearTaps[]): Map<number, { k: 
   return groups;
 }
 
-/** Wᵀ restricted to the group's channels: [C, k] row-major. */
-function gatherWt(w: Float32Array, c: number, members: { k: number }[]): Float32Array {
-  const kp = members.length;
-  const out = new Float32Array(c * kp);
-  for (let j = 0; j < kp; j++) {
-    const base = members[j].k * c;
-    for (let i = 0; i < c; i++) out[i * kp + j] = w[base + i];
-  }
+/** The rows of W of the group's channels: [k, C] row-major. */
+function gatherW(w: Float32Array, c: number, members: { k: number }[]): Float32Array {
+  const out = new Float32Array(c * members.length);
+  for (const [j, m] of members.entries()) out.set(w.subarray(m.k * c, (m.k + 1) * c), j * c);
   return out;
 }
 
@@ -267,15 +263,11 @@ async function projectTaps(
   }
   const groups = [...groupByPixel(active, taps)];
   const outs = await slabs.forwardAll(
-    groups.map(([p, members]) => ({ p, k: members.length, data: gatherWt(w, slabs.c, members) })),
+    groups.map(([p, members]) => ({ p, k: members.length, data: gatherW(w, slabs.c, members) })),
   );
   groups.forEach(([, members], g) => {
-    const kp = members.length;
-    const out = outs[g];
-    for (let j = 0; j < kp; j++) {
-      const dst = u.get(members[j].k)![members[j].t];
-      for (let i = 0; i < n; i++) dst[i] = out[i * kp + j];
-    }
+    const out = outs[g]; // [k, N]
+    for (const [j, m] of members.entries()) u.get(m.k)![m.t].set(out.subarray(j * n, (j + 1) * n));
   });
   return u;
 }
@@ -371,14 +363,16 @@ export async function fitGaussianReadouts(
     Float32Array.from(split.validation, (r) => (ch.responses[r] - scales[k].mean) / scales[k].sd),
   );
 
-  const trainSources = [{ features, rows: split.train }];
+  const trainSources: SlabSource[] = [{ features, rows: split.train }];
   if (input.extraTraining) {
     trainSources.push({
       features: input.extraTraining.features,
       rows: Array.from({ length: extraRows.length }, (_, i) => i),
     });
   }
-  const train = new TapSlabs(trainSources);
+  const workers = options.workers ?? 1;
+  const train: SlabEngine =
+    workers > 1 ? await RowSplitSlabs.create(trainSources, workers) : new TapSlabs(trainSources);
   const val = new TapSlabs([{ features, rows: split.validation }]);
   try {
     const n = train.n;

@@ -1,6 +1,6 @@
 // Data-parallel slab products: the image rows are split between this thread (the first share) and worker
 // threads (one share each), every thread holding only its rows' features. A forward product concatenates the
-// threads' row blocks of U_p; a backward product sums their partial G_p (R_p split by columns).
+// threads' column blocks of U_p [k, N]; a backward product sums their partial G_p (R_p split by columns).
 // Workers run slab-worker.ts with the same tfjs backend as this thread (tfjs-core cpu or wasm).
 
 import { createRequire } from "node:module";
@@ -25,11 +25,17 @@ export type SlabReply =
 
 const require = createRequire(import.meta.url);
 
-function workerExecArgv(): string[] {
-  // Workers inherit execArgv; under tsx it already loads TypeScript, elsewhere (vitest) add tsx's loader.
-  const inherited = process.execArgv.filter((a) => !a.startsWith("--cpu-prof"));
-  if (inherited.some((a) => a.includes("tsx"))) return inherited;
-  return [...inherited, "--import", pathToFileURL(require.resolve("tsx")).href];
+/**
+ * The worker's entry: an eval'd module that registers tsx's ESM hooks in the worker thread, then imports
+ * slab-worker.ts (hooks registered in this thread, or `--import tsx` in execArgv, do not reach a worker's
+ * entry module on Node 20).
+ */
+function workerSource(): string {
+  const tsxApi = pathToFileURL(
+    require.resolve("tsx/package.json").replace(/package\.json$/, "dist/esm/api/index.mjs"),
+  );
+  const entry = new URL("./slab-worker.ts", import.meta.url);
+  return `import(${JSON.stringify(tsxApi.href)}).then(({ register }) => { register(); return import(${JSON.stringify(entry.href)}); });`;
 }
 
 class SlabWorker {
@@ -41,16 +47,20 @@ class SlabWorker {
   >();
 
   constructor() {
-    this.worker = new Worker(new URL("./slab-worker.ts", import.meta.url), { execArgv: workerExecArgv() });
+    this.worker = new Worker(workerSource(), { eval: true, execArgv: [] });
     this.worker.on("message", (reply: SlabReply) => {
       const waiter = this.pending.get(reply.id);
       this.pending.delete(reply.id);
       waiter?.resolve(reply);
     });
-    this.worker.on("error", (e) => {
+    const fail = (e: Error) => {
       for (const w of this.pending.values()) w.reject(e);
       this.pending.clear();
-    });
+    };
+    this.worker.on("error", fail);
+    this.worker.on("exit", (code) =>
+      fail(new ReadoutError("EPHYS_BAD_READOUT", `slab worker exited (code ${code})`)),
+    );
   }
 
   async request(req: WithoutId<SlabRequest>, transfer: ArrayBuffer[] = []): Promise<Float32Array[]> {
@@ -134,10 +144,16 @@ export class RowSplitSlabs implements SlabEngine {
     const remote = this.workers.map((w) => w.request({ kind: "forward", items }));
     const mine = this.local.forwardAllSync(items);
     const theirs = await Promise.all(remote);
+    // Thread t's block [k, n_t] fills columns [bounds[t], bounds[t+1]) of U_p [k, N].
+    const blocks = [mine, ...theirs];
     return items.map((it, i) => {
       const out = new Float32Array(this.n * it.k);
-      out.set(mine[i], 0);
-      theirs.forEach((part, t) => out.set(part[i], this.bounds[t + 1] * it.k));
+      blocks.forEach((block, t) => {
+        const from = this.bounds[t];
+        const width = this.bounds[t + 1] - from;
+        for (let j = 0; j < it.k; j++)
+          out.set(block[i].subarray(j * width, (j + 1) * width), j * this.n + from);
+      });
       return out;
     });
   }
