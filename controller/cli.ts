@@ -116,6 +116,7 @@ export async function main(argv: string[]): Promise<void> {
     .option("--box-host <path>", "pty link the daemon opens as its rig box (with --box)")
     .option("--box <path>", "pty link the virtual rig box opens (with --box-host)")
     .option("--truth <file>", "write the ground truth (every spike sent) as JSON lines")
+    .option("--feature-cache <dir>", "backbone feature cache to share with the daemon")
     .option("--drop-every <n>", "drop the connection after every n messages", "0")
     .option("--duplicate <p>", "probability of sending a message twice", "0")
     .option("--reorder <p>", "probability of swapping a message with the next", "0")
@@ -128,6 +129,7 @@ export async function main(argv: string[]): Promise<void> {
         hostPath: opts.boxHost,
         boxPath: opts.box,
         truthFile: opts.truth,
+        featureCache: opts.featureCache,
         faults: { dropEvery: Number(opts.dropEvery), duplicate: Number(opts.duplicate), reorder: Number(opts.reorder) },
       });
     });

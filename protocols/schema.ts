@@ -103,6 +103,13 @@ export const simulationSchema = z.strictObject({
   baselineRate: z.number().min(0).default(8), // spikes/s
   peakRate: z.number().min(0).default(60), // spikes/s for the best stimulus
   timeScale: z.number().positive().max(1).default(1), // 1 = real time; smaller runs the day faster
+  /** Ground truth: "backbone" = category-selective model neurons over the backbone's features (Lappe et al.);
+   *  "thumbnail" = a cheap deterministic image statistic (no backbone needed). */
+  neurons: z.enum(["backbone", "thumbnail"]).default("backbone"),
+  /** Channel indices (0-based) whose phase-2 responses are scrambled across stimuli (test/retest must fail). */
+  unstableChannels: z.array(z.number().int().min(0)).default([]),
+  /** Channel indices whose neurons do not prefer the preferred category (selectivity must fail). */
+  nonSelectiveChannels: z.array(z.number().int().min(0)).default([]),
 });
 
 export const protocolSchema = z.strictObject({

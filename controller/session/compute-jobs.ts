@@ -53,9 +53,8 @@ export function runComputeJob(
   signal?: AbortSignal,
 ): Promise<Extract<ComputeMessage, { type: "result" }>> {
   return new Promise((resolve, reject) => {
-    const worker = new Worker(new URL("./compute-worker.ts", import.meta.url), {
-      workerData: job,
-      execArgv: ["--import", "tsx"],
+    const worker = new Worker(new URL("./ts-worker.mjs", import.meta.url), {
+      workerData: { ...job, __module: new URL("./compute-worker.ts", import.meta.url).href },
     });
     const onAbort = () => worker.postMessage({ type: "abort" });
     signal?.addEventListener("abort", onAbort, { once: true });

@@ -1,6 +1,7 @@
 // Heavy work between phases runs here, in a worker thread, so the daemon keeps answering while it computes:
 // backbone features (cached on disk) and the batched readout fit, and the phase-2 selection.
 import { parentPort, workerData } from "node:worker_threads";
+import { selectTfjsBackend } from "../../analysis/backbone/tfjs-backend.ts";
 import { computeFeatures, createFeatureExtractor } from "../../analysis/features/index.ts";
 import { fitGaussianReadouts, readoutFromJSON, readoutToJSON, type GaussianReadoutJSON } from "../../analysis/readout/index.ts";
 import type { FeatureMaps } from "../../analysis/readout/feature-maps.ts";
@@ -32,6 +33,8 @@ async function features(images: Array<{ id: string; path: string; sha256: string
 async function run(): Promise<void> {
   if (job.kind === "fit") {
     const maps = await features(job.images);
+    const backend = await selectTfjsBackend(job.backbone.tfjsBackend);
+    post({ type: "progress", stage: "fit-backend", backend: backend.name });
     const readouts = await fitGaussianReadouts(
       { features: maps, channels: job.channels, split: job.split },
       {

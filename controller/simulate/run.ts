@@ -2,6 +2,10 @@
 // an acquisition bridge whose neurons are ground truth — against a running daemon.
 import { createWriteStream } from "node:fs";
 import { loadProtocol, resolveManifest } from "../../protocols/load.ts";
+import { simulationSchema } from "../../protocols/schema.ts";
+import { computeFeatures, createFeatureExtractor } from "../../analysis/features/index.ts";
+import type { FeatureMaps } from "../../analysis/readout/feature-maps.ts";
+import { sha256File } from "../../stimuli/hash.ts";
 import { loadManifest } from "../../stimuli/manifest.ts";
 import { stimulusKey } from "../session/prepare.ts";
 import { type BridgeFaults, SimulatedBridge, type SimulatedTrialTruth } from "./bridge.ts";
@@ -20,6 +24,8 @@ export interface SimulateOptions {
   faults?: BridgeFaults;
   /** Stop after this many ms (default: run until the daemon closes the connections for good). */
   channels?: number;
+  /** Feature cache folder shared with the daemon (the same features are computed once). */
+  featureCache?: string;
   /** Called with every trial's simulated spikes (tests compare the store with it). */
   onTruth?: (t: SimulatedTrialTruth) => void;
 }
@@ -34,14 +40,7 @@ export interface RunningSimulation {
 export async function startSimulation(o: SimulateOptions): Promise<RunningSimulation> {
   const loaded = loadProtocol(o.protocolPath);
   const p = loaded.protocol;
-  const sim = p.simulation ?? {
-    channels: 16,
-    fixationBreakRate: 0.05,
-    latencyMs: 60,
-    baselineRate: 8,
-    peakRate: 60,
-    timeScale: 1,
-  };
+  const sim = p.simulation ?? simulationSchema.parse({ channels: 16, fixationBreakRate: 0.05 });
   const stimuli = p.stimulusSets.flatMap((set) =>
     loadManifest(resolveManifest(loaded, set.manifest)).images.map((img) => ({
       id: stimulusKey(set.id, img.id),
@@ -56,6 +55,19 @@ export async function startSimulation(o: SimulateOptions): Promise<RunningSimula
     probe: "probe0",
     index: i,
   }));
+  let features: FeatureMaps | undefined;
+  if (sim.neurons === "backbone") {
+    // The same backbone the day's models use, so the models can, in principle, recover the neurons.
+    const extractor = await createFeatureExtractor({
+      arch: p.model.backbone,
+      variant: p.model.variant,
+      layer: p.model.layer,
+      imageSize: p.model.imageSize,
+    });
+    const hashed = await Promise.all(stimuli.map(async (s) => ({ id: s.id, path: s.path, sha256: await sha256File(s.path) })));
+    features = await computeFeatures({ images: hashed, extractor, root: o.featureCache });
+    await extractor.dispose();
+  }
   const truth = await buildGroundTruth({
     channels: channels.map((c) => c.id),
     stimuli,
@@ -63,7 +75,15 @@ export async function startSimulation(o: SimulateOptions): Promise<RunningSimula
     baselineRate: sim.baselineRate,
     peakRate: sim.peakRate,
     seed: p.seed,
+    features,
+    unstable: sim.unstableChannels,
+    nonSelective: sim.nonSelectiveChannels,
   });
+  // The bridge cannot see phases; phase 2 begins with the first object or control image announced.
+  const phase2Ids = new Set(
+    p.stimulusSets.filter((set) => set.role !== "preferred").flatMap((set) => stimuli.filter((s) => s.id.startsWith(`${set.id}/`)).map((s) => s.id)),
+  );
+  let phase: 1 | 2 = 1;
   const box =
     o.hostPath && o.boxPath
       ? await VirtualRigBox.start({
@@ -83,7 +103,10 @@ export async function startSimulation(o: SimulateOptions): Promise<RunningSimula
     url: o.url,
     token: o.token,
     channels,
-    rate: truth.rate,
+    rate: (channelId, stimulusId) => {
+      if (phase2Ids.has(stimulusId)) phase = 2;
+      return truth.rate(channelId, stimulusId, phase);
+    },
     baselineRate: sim.baselineRate,
     latencyMs: sim.latencyMs,
     stimulusMs: p.presentation.stimulusMs,

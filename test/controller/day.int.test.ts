@@ -20,7 +20,8 @@ function protocolFile(dir: string, repetitions: number, channels: number): strin
     .replace(/manifest: \.\.\/stimuli/g, `manifest: ${resolve("stimuli")}`)
     .replace("  repetitions: 4\n  order", `  repetitions: ${repetitions}\n  order`)
     .replace("channels: 8", `channels: ${channels}`)
-    .replace("timeScale: 0.02", "timeScale: 0.01");
+    .replace("timeScale: 0.02", "timeScale: 0.01")
+    .replace("simulation:\n", "simulation:\n  neurons: thumbnail\n");
   const file = join(dir, "day.yaml");
   writeFileSync(file, text);
   return file;
