@@ -604,7 +604,7 @@ function profile(
   const tSql4 = sqlite(4);
   const tSql16 = sqlite(16);
   const tSql64 = sqlite(64);
-  const tSql16NoIndex = sqlite(16, "DROP INDEX spike_counts_channel");
+  const tSql16NoIndex = sqlite(16, "DROP INDEX IF EXISTS spike_counts_channel");
   rmSync(dir, { recursive: true, force: true });
   const total = tParse + tZod + tCount + tFloat + tSql16;
   console.log(

@@ -140,4 +140,9 @@ export const migrations: Migration[] = [
         BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
     `,
   },
+  {
+    version: 2,
+    description: "drop spike_counts_channel: nothing reads through it and it doubled the cost of every ingest",
+    sql: "DROP INDEX IF EXISTS spike_counts_channel;",
+  },
 ];
