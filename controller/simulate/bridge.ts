@@ -66,6 +66,8 @@ export class SimulatedBridge {
   private readonly generated = new Set<number>();
   private window = { preMs: 100, postMs: 250 };
   readonly errors: Array<{ code: string; message: string }> = [];
+  /** Every seq the daemon acknowledged (it promised these are stored). */
+  readonly acked = new Set<number>();
   connects = 0;
 
   constructor(private readonly o: BridgeOptions) {
@@ -101,7 +103,10 @@ export class SimulatedBridge {
             if (key <= m.lastAckedSeq) this.unacked.delete(key);
           for (const key of [...this.unacked.keys()].sort((a, b) => a - b)) ws.send(this.unacked.get(key)!);
           resolve();
-        } else if (m.type === "ack") this.unacked.delete(m.seq);
+        } else if (m.type === "ack") {
+          this.unacked.delete(m.seq);
+          this.acked.add(m.seq);
+        }
         else if (m.type === "trial") this.onTrial(m.trialId, m.stimulusId);
         else if (m.type === "error") {
           this.errors.push(m);
