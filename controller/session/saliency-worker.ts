@@ -1,0 +1,150 @@
+// The visualize step's heavy part, in a worker thread (started by visualize.ts through ts-worker.mjs): candidate
+// features from the feature cache, the best pair per channel, then the shared-feature maps on the tfjs backbone,
+// written to each channel's folder.
+import { parentPort, workerData } from "node:worker_threads";
+import { selectTfjsBackend } from "../../analysis/backbone/tfjs-backend.ts";
+import { computeFeatures, createFeatureExtractor } from "../../analysis/features/index.ts";
+import { selectImages } from "../../analysis/readout/feature-maps.ts";
+import {
+  bestPair,
+  loadTfjsBackbone,
+  SaliencyError,
+  sharedFeatureMaps,
+} from "../../analysis/saliency/index.ts";
+import { loadImageRGB } from "../../stimuli/image.ts";
+import { writeSaliencyFiles } from "../commands/saliency.ts";
+import type { SaliencyJob, SaliencyMessage } from "./visualize.ts";
+
+const job = workerData as SaliencyJob;
+const post = (m: SaliencyMessage) => parentPort!.postMessage(m);
+const abort = new AbortController();
+parentPort!.on("message", (m: { type: string }) => {
+  if (m.type === "abort") abort.abort();
+});
+
+async function run(): Promise<void> {
+  const spec = job.backbone;
+  // Candidate features (cached by the fit and select steps), every distinct image once.
+  const images = new Map<string, { id: string; path: string; sha256: string }>();
+  for (const ch of job.channels) {
+    for (const c of [...ch.objects, ...ch.bodies])
+      images.set(c.id, { id: c.id, path: c.path, sha256: c.sha256 });
+  }
+  const list = [...images.values()];
+  const row = new Map(list.map((img, i) => [img.id, i]));
+  const extractor = await createFeatureExtractor(spec);
+  let features: Awaited<ReturnType<typeof computeFeatures>>;
+  try {
+    features = await computeFeatures({
+      images: list,
+      extractor,
+      root: job.featureRoot,
+      signal: abort.signal,
+      onProgress: (p) =>
+        post({ type: "progress", channelId: "*", stage: "features", done: p.done, total: p.total }),
+    });
+  } finally {
+    await extractor.dispose();
+  }
+  await selectTfjsBackend(spec.tfjsBackend);
+  const backbone = await loadTfjsBackbone({
+    arch: spec.arch,
+    variant: spec.variant,
+    layer: spec.layer,
+    weightsPath: spec.weightsPath,
+  });
+  const { settings } = job;
+  try {
+    for (const ch of job.channels) {
+      if (abort.signal.aborted) throw new SaliencyError("EPHYS_ABORTED", "visualize cancelled");
+      const readout = { location: ch.readout.location, weights: ch.readout.weights };
+      let pair: ReturnType<typeof bestPair>;
+      try {
+        pair = bestPair(
+          readout,
+          {
+            ids: ch.objects.map((c) => c.id),
+            features: selectImages(
+              features,
+              ch.objects.map((c) => row.get(c.id)!),
+            ),
+          },
+          {
+            ids: ch.bodies.map((c) => c.id),
+            features: selectImages(
+              features,
+              ch.bodies.map((c) => row.get(c.id)!),
+            ),
+          },
+          { objects: ch.objects.map((c) => c.response), bodies: ch.bodies.map((c) => c.response) },
+          settings.topObjects,
+          settings.topBodies,
+        );
+      } catch (e) {
+        if ((e as SaliencyError).code !== "EPHYS_NO_PAIR") throw e;
+        post({
+          type: "skipped",
+          channelId: ch.channelId,
+          code: "EPHYS_NO_PAIR",
+          message: (e as Error).message,
+        });
+        continue;
+      }
+      const object = ch.objects[pair.objectIndex];
+      const body = ch.bodies[pair.bodyIndex];
+      const [xOut, xIn] = await Promise.all([
+        loadImageRGB(object.path, spec.imageSize),
+        loadImageRGB(body.path, spec.imageSize),
+      ]);
+      const result = await sharedFeatureMaps({
+        backbone,
+        tap: spec.layer,
+        readout,
+        xOut,
+        xIn,
+        sigma: settings.smoothingSigmaPx,
+        epsilon: settings.epsilon,
+        method: settings.method,
+        igSteps: settings.igSteps,
+        signal: abort.signal,
+        onProgress: (p) =>
+          post({
+            type: "progress",
+            channelId: ch.channelId,
+            stage: `gradients ${p.image}`,
+            done: p.done,
+            total: p.total,
+          }),
+      });
+      const summary = await writeSaliencyFiles(ch.outDir, xOut, xIn, result, {
+        channelId: ch.channelId,
+        objectId: object.id,
+        bodyId: body.id,
+        objectResponse: object.response,
+        bodyResponse: body.response,
+        pairS: pair.s,
+        topObjectIds: pair.topObjectIds,
+        topBodyIds: pair.topBodyIds,
+        arch: spec.arch,
+        variant: spec.variant,
+        layer: spec.layer,
+        ...(settings.method === "ig" ? { igSteps: settings.igSteps } : {}),
+      });
+      post({
+        type: "channel",
+        channelId: ch.channelId,
+        dir: ch.outDir,
+        objectId: object.id,
+        bodyId: body.id,
+        summary,
+      });
+    }
+  } finally {
+    backbone.dispose();
+  }
+  post({ type: "done" });
+}
+
+run().catch((e: unknown) =>
+  post({ type: "error", message: (e as Error).message, code: (e as { code?: string }).code }),
+);

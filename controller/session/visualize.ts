@@ -1,0 +1,274 @@
+// The visualize step: for every channel the checks kept, the most similar (object, body) pair among its top
+// recorded drivers (objects recorded in phase 2, bodies in phase 1) and the shared-feature maps of that pair
+// (Lappe et al. 2024), computed in a worker thread (controller/session/saliency-worker.ts). Files go to
+// <dataDir>/sessions/<sessionId>/saliency/<channel>/ (see controller/commands/saliency.ts SALIENCY_FILES) and each
+// channel's folder is stored as an artifact of kind "saliency".
+import { join } from "node:path";
+import { Worker } from "node:worker_threads";
+import type { GaussianReadoutJSON } from "../../analysis/readout/index.ts";
+import type { SaliencyMethod } from "../../analysis/saliency/index.ts";
+import { resolvePaths } from "../../config/index.ts";
+import type { SaliencySummary } from "../commands/saliency.ts";
+import type { StimulusRecord } from "../store/store.ts";
+import { backboneSpec } from "./between-phases.ts";
+import type { BackboneSpec } from "./compute-jobs.ts";
+import type { StepContext } from "./pipeline.ts";
+import { meanRates, trialRates } from "./responses.ts";
+
+export interface SaliencyCandidate {
+  id: string;
+  path: string;
+  sha256: string;
+  /** Mean recorded net rate (spikes/s). */
+  response: number;
+}
+
+export interface SaliencyChannelJob {
+  channelId: string;
+  readout: GaussianReadoutJSON;
+  /** The top recorded objects and bodies, by response descending. */
+  objects: SaliencyCandidate[];
+  bodies: SaliencyCandidate[];
+  outDir: string;
+}
+
+export interface SaliencySettings {
+  topObjects: number;
+  topBodies: number;
+  smoothingSigmaPx: number;
+  epsilon: number;
+  method: SaliencyMethod;
+  igSteps: number;
+}
+
+export interface SaliencyJob {
+  backbone: BackboneSpec;
+  featureRoot: string;
+  settings: SaliencySettings;
+  channels: SaliencyChannelJob[];
+}
+
+/** What the artifact's meta holds. */
+export interface SaliencyArtifactMeta {
+  s: number;
+  k: number;
+  dropped: number;
+  normOut: number;
+  normIn: number;
+  objectId: string;
+  bodyId: string;
+  method: SaliencyMethod;
+  epsilon: number;
+  sigma: number;
+}
+
+export type SaliencyMessage =
+  | { type: "progress"; channelId: string; stage: string; done?: number; total?: number }
+  | {
+      type: "channel";
+      channelId: string;
+      dir: string;
+      objectId: string;
+      bodyId: string;
+      summary: SaliencySummary;
+    }
+  | { type: "skipped"; channelId: string; code: string; message: string }
+  | { type: "done" }
+  | { type: "error"; message: string; code?: string };
+
+export interface VisualizeOutcome {
+  /** Channels with maps, and the artifact id of each. */
+  done: Array<{ channelId: string; artifactId: number; meta: SaliencyArtifactMeta }>;
+  /** Channels passed over, with why. */
+  skipped: Array<{ channelId: string; reason: string }>;
+}
+
+/** Run a saliency job in a worker thread (cancellable through `signal`). */
+export function runSaliencyJob(
+  job: SaliencyJob,
+  onMessage: (m: Exclude<SaliencyMessage, { type: "done" | "error" }>) => void,
+  signal?: AbortSignal,
+): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(new URL("./ts-worker.mjs", import.meta.url), {
+      workerData: { ...job, __module: new URL("./saliency-worker.ts", import.meta.url).href },
+    });
+    const onAbort = () => worker.postMessage({ type: "abort" });
+    signal?.addEventListener("abort", onAbort, { once: true });
+    let settled = false;
+    const settle = (f: () => void) => {
+      if (settled) return;
+      settled = true;
+      signal?.removeEventListener("abort", onAbort);
+      f();
+      void worker.terminate();
+    };
+    worker.on("message", (m: SaliencyMessage) => {
+      if (m.type === "done") settle(resolve);
+      else if (m.type === "error")
+        settle(() => reject(Object.assign(new Error(m.message), { code: m.code })));
+      else onMessage(m);
+    });
+    worker.on("error", (e) => settle(() => reject(e)));
+    worker.on("exit", (code) =>
+      settle(() => reject(new Error(`the saliency worker exited with code ${code}`))),
+    );
+  });
+}
+
+/** The `n` recorded stimuli with the highest mean rate (NaN = not recorded; ties: stored order). */
+function topRecorded(stimuli: StimulusRecord[], rates: Float64Array, n: number): SaliencyCandidate[] {
+  return stimuli
+    .map((s, i) => ({ id: s.id, path: s.path, sha256: s.sha256, response: rates[i], i }))
+    .filter((c) => Number.isFinite(c.response))
+    .sort((a, b) => b.response - a.response || a.i - b.i)
+    .slice(0, n)
+    .map(({ i: _, ...c }) => c);
+}
+
+export interface VisualizeOptions {
+  /** Only these channels (default: every included channel). */
+  channels?: string[];
+}
+
+/**
+ * For each included channel (store.decisions), the best recorded pair and its maps; artifacts of kind "saliency".
+ * No included channel: an event is recorded and the step succeeds (nothing to explain).
+ */
+export async function visualizeStep(
+  ctx: StepContext,
+  signal?: AbortSignal,
+  options: VisualizeOptions = {},
+): Promise<VisualizeOutcome> {
+  const { store, sessionId, loaded, log } = ctx;
+  const p = loaded.protocol;
+  const v = p.visualization;
+  const outcome: VisualizeOutcome = { done: [], skipped: [] };
+  let included = store
+    .decisions(sessionId)
+    .filter((d) => d.included)
+    .map((d) => d.channelId);
+  if (options.channels) included = included.filter((c) => options.channels!.includes(c));
+  if (included.length === 0) {
+    store.appendEvent(sessionId, "visualize", "nothing-to-explain", {
+      reason: options.channels
+        ? `none of ${options.channels.join(", ")} is an included channel`
+        : "no channel was included by the checks",
+    });
+    log.info("visualize: no included channel, nothing to explain");
+    return outcome;
+  }
+  const readouts = new Map(
+    store
+      .models(sessionId)
+      .filter((m) => m.kind === "gaussian-readout")
+      .map((m) => [m.channelId, m.params as GaussianReadoutJSON]),
+  );
+  const stimuli = store.stimuli(sessionId);
+  const objects = stimuli.filter((s) => s.role === "object");
+  const bodies = stimuli.filter((s) => s.role === "preferred");
+  const r1 = trialRates(store, sessionId, p, 1);
+  const r2 = trialRates(store, sessionId, p, 2);
+  const root = join(resolvePaths(ctx.config).dataDir, "sessions", sessionId, "saliency");
+  const channels: SaliencyChannelJob[] = [];
+  const skip = (channelId: string, reason: string) => {
+    outcome.skipped.push({ channelId, reason });
+    store.appendEvent(sessionId, "visualize", "channel-skipped", { channelId, reason });
+    log.warn(`visualize: channel ${channelId} skipped: ${reason}`);
+  };
+  for (const channelId of included) {
+    const readout = readouts.get(channelId);
+    if (!readout) {
+      skip(channelId, "no fitted readout stored");
+      continue;
+    }
+    const objs = topRecorded(
+      objects,
+      meanRates(
+        r2.get(channelId),
+        objects.map((s) => s.id),
+      ),
+      v.topObjects,
+    );
+    const bods = topRecorded(
+      bodies,
+      meanRates(
+        r1.get(channelId),
+        bodies.map((s) => s.id),
+      ),
+      v.topBodies,
+    );
+    if (objs.length === 0 || bods.length === 0) {
+      skip(
+        channelId,
+        `${objs.length} object(s) recorded in phase 2 and ${bods.length} body image(s) in phase 1; expected ≥ 1 of each`,
+      );
+      continue;
+    }
+    // Channel ids become folder names: keep them to a safe alphabet.
+    channels.push({
+      channelId,
+      readout,
+      objects: objs,
+      bodies: bods,
+      outDir: join(root, channelId.replace(/[^A-Za-z0-9._-]/g, "_")),
+    });
+  }
+  if (channels.length === 0) return outcome;
+  const started = Date.now();
+  let lastLog = 0;
+  await runSaliencyJob(
+    {
+      backbone: backboneSpec(ctx),
+      featureRoot: join(resolvePaths(ctx.config).dataDir, "features"),
+      settings: {
+        topObjects: v.topObjects,
+        topBodies: v.topBodies,
+        smoothingSigmaPx: v.smoothingSigmaPx,
+        epsilon: v.epsilon,
+        method: v.method,
+        igSteps: v.igSteps,
+      },
+      channels,
+    },
+    (m) => {
+      if (m.type === "progress") {
+        if (Date.now() - lastLog < 1000) return;
+        lastLog = Date.now();
+        store.appendEvent(sessionId, "progress", "saliency", m);
+        log.info(`saliency ${m.channelId}: ${m.stage}${m.total ? ` ${m.done}/${m.total}` : ""}`);
+      } else if (m.type === "skipped") {
+        skip(m.channelId, `${m.code}: ${m.message}`);
+      } else {
+        const s = m.summary;
+        const meta: SaliencyArtifactMeta = {
+          s: s.s,
+          k: s.k,
+          dropped: s.dropped,
+          normOut: s.normOut,
+          normIn: s.normIn,
+          objectId: m.objectId,
+          bodyId: m.bodyId,
+          method: s.method,
+          epsilon: s.epsilon,
+          sigma: s.sigma,
+        };
+        const artifactId = store.addArtifact(sessionId, {
+          channelId: m.channelId,
+          kind: "saliency",
+          path: m.dir,
+          meta,
+        });
+        outcome.done.push({ channelId: m.channelId, artifactId, meta });
+        log.info(
+          `saliency ${m.channelId}: ${m.objectId} vs ${m.bodyId}, s = ${s.s.toFixed(3)}, k = ${s.k}, dropped ${s.dropped.toExponential(2)}`,
+        );
+      }
+    },
+    signal,
+  );
+  log.info(
+    `visualize: ${outcome.done.length} channel(s) in ${((Date.now() - started) / 1000).toFixed(1)} s, ${outcome.skipped.length} skipped`,
+  );
+  return outcome;
+}
