@@ -173,6 +173,63 @@ export async function main(argv: string[]): Promise<void> {
     await featuresCommand(configFrom(opts), targets, opts);
   });
 
+  withConfigOptions(
+    program
+      .command("saliency")
+      .description(
+        "shared-feature maps (parallel backprop) of one readout for an (out-of-category, in-category) image pair",
+      )
+      .addOption(
+        new Option("--arch <name>", "backbone (default: config weights, else resnet50)").choices([
+          "resnet18",
+          "resnet50",
+        ]),
+      )
+      .addOption(
+        new Option("--variant <name>", "ResNet variant (default: config weights, else keras)").choices([
+          "torchvision",
+          "keras",
+        ]),
+      )
+      .option("--layer <tap>", "tap the readout samples", "layer4.1")
+      .requiredOption("--readout <file>", "READOUT.json: {location: [x, y], weights: [...]}")
+      .requiredOption("--out-image <file>", "x_out: the out-of-category image (e.g. an object)")
+      .requiredOption("--in-image <file>", "x_in: the in-category image (e.g. a body)")
+      .option("--sigma <px>", "Gaussian smoothing of each gradient, in pixels", "4")
+      .option("--epsilon <e>", "allowed dropped β mass as a fraction of s", "0.01")
+      .addOption(
+        new Option("--method <name>", "gradient, integrated gradients or unweighted")
+          .choices(["gradient", "ig", "unweighted"])
+          .default("gradient"),
+      )
+      .option("--ig-steps <m>", "integrated-gradients path steps", "16")
+      .option("--size <px>", "model input side in pixels", "224")
+      .requiredOption("--out <dir>", "folder for out_map.npy, in_map.npy, overlays and summary.json"),
+  ).action(async (opts) => {
+    const { saliencyCommand } = await import("./commands/saliency.ts");
+    const summary = await saliencyCommand(configFrom(opts), opts);
+    const { topFeatures, ...rest } = summary;
+    console.log(JSON.stringify({ ...rest, topFeatures: topFeatures.slice(0, 10) }, null, 2));
+  });
+
+  withConfigOptions(
+    program
+      .command("explain")
+      .argument("<session>", "session id")
+      .description("recompute the shared-feature maps of a stored session's included channels")
+      .option("--channel <id>", "only this channel"),
+  ).action(async (session: string, opts) => {
+    const { explainCommand } = await import("./commands/explain.ts");
+    const outcome = await explainCommand(configFrom(opts), session, { channel: opts.channel });
+    for (const d of outcome.done)
+      console.log(
+        `${d.channelId}  ${d.meta.objectId} vs ${d.meta.bodyId}  s ${d.meta.s.toFixed(3)}  k ${d.meta.k}  dropped ${d.meta.dropped.toExponential(2)}`,
+      );
+    for (const s of outcome.skipped) console.log(`${s.channelId}  skipped: ${s.reason}`);
+    if (outcome.done.length === 0 && outcome.skipped.length === 0)
+      console.log("no included channel: nothing to explain");
+  });
+
   await program.parseAsync(argv);
 }
 
