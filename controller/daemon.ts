@@ -12,6 +12,7 @@ import type { z } from "zod";
 import { type Config, ensureToken, resolvePaths } from "../config/index.ts";
 import { type LoadedProtocol, loadProtocol } from "../protocols/load.ts";
 import { AcquisitionHub } from "./acquisition/acquisition-hub.ts";
+import { MonitorState } from "./monitor/monitor-state.ts";
 import { requestToken, tokenMatches } from "./auth.ts";
 import type { Logger } from "./log.ts";
 import { type DayEvent, dayMachine, type PhaseInput, stateName } from "./session/machine.ts";
@@ -48,6 +49,8 @@ export interface DaemonOptions {
   steps?: Partial<PipelineSteps>;
   /** Where the built display page lives (served at /display/). */
   displayDir?: string;
+  /** Where the built monitor dashboard lives (served at /monitor/). */
+  monitorDir?: string;
   dataTimeoutMs?: number;
 }
 
@@ -62,6 +65,8 @@ export class Daemon {
   loaded!: LoadedProtocol;
   actor!: Actor<typeof dayMachine>;
   hub!: AcquisitionHub;
+  /** Live per-channel statistics and alerts for /monitor (controller/monitor). */
+  monitor!: MonitorState;
   private server!: Server;
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
   private display: ReturnType<DisplayFactory> | null = null;
@@ -99,10 +104,12 @@ export class Daemon {
   async start(): Promise<void> {
     const { config, log } = this.opts;
     this.openSession();
+    this.monitor = new MonitorState({ store: this.store, sessionId: this.sessionId, protocol: this.loaded.protocol });
     this.hub = new AcquisitionHub({
       store: this.store,
       sessionId: this.sessionId,
       windows: { baseline: this.loaded.protocol.windows.baseline, response: this.loaded.protocol.windows.response },
+      onIngested: (trials) => this.monitor.ingest(trials),
       onWarning: (code, message) => log.warn({ code }, message),
     });
     this.store.onEvent((e) => this.broadcastMonitor(e));
@@ -144,6 +151,7 @@ export class Daemon {
     for (const ws of this.wss.clients) ws.terminate();
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
     await this.box?.close();
+    this.monitor?.close();
     this.store.close();
   }
 
@@ -325,6 +333,7 @@ export class Daemon {
     this.monitors.add(ws);
     ws.send(JSON.stringify({ type: "welcome", sessionId: this.sessionId, status: this.status() }));
     ws.on("close", () => this.monitors.delete(ws));
+    this.monitor.attach(ws);
   }
 
   private broadcastMonitor(e: { id: number; t: number; type: string; subtype: string; content: string; session_id: string | null }): void {
@@ -378,6 +387,14 @@ export class Daemon {
       const file = join(this.opts.displayDir, rel === "/" ? "index.html" : rel);
       if (!file.startsWith(this.opts.displayDir) || !existsSync(file)) return json(404, { code: "EPHYS_NOT_FOUND", message: url.pathname });
       res.writeHead(200, { "content-type": contentType(file) });
+      createReadStream(file).pipe(res);
+      return;
+    }
+    if ((url.pathname === "/monitor" || url.pathname.startsWith("/monitor/")) && this.opts.monitorDir) {
+      const rel = normalize(url.pathname.slice("/monitor".length) || "/index.html").replace(/^(\.\.[/\\])+/, "");
+      const file = join(this.opts.monitorDir, rel === "/" ? "index.html" : rel);
+      if (!file.startsWith(this.opts.monitorDir) || !existsSync(file)) return json(404, { code: "EPHYS_NOT_FOUND", message: url.pathname });
+      res.writeHead(200, { "content-type": contentType(file), "cache-control": "no-store" });
       createReadStream(file).pipe(res);
       return;
     }

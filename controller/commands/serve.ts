@@ -2,6 +2,7 @@
 // a restarted daemon resumes the same session where it stopped).
 import { type Config, resolvePaths } from "../../config/index.ts";
 import { buildDisplayPage } from "../../stimuli/display/build.ts";
+import { buildMonitorPage } from "../../stimuli/monitor/build.ts";
 import { Daemon, type DaemonOptions } from "../daemon.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { createDisplayLink, openRigBox } from "../session/rig-adapters.ts";
@@ -19,6 +20,7 @@ export interface ServeOptions {
 export async function startDaemon(config: Config, o: ServeOptions): Promise<Daemon> {
   const log = o.log ?? createLogger({ level: config.logLevel, file: resolvePaths(config).logPath });
   const displayDir = await buildDisplayPage();
+  const monitorDir = await buildMonitorPage();
   const daemon = new Daemon({
     config,
     log,
@@ -26,6 +28,7 @@ export async function startDaemon(config: Config, o: ServeOptions): Promise<Daem
     subject: o.subject,
     timeScale: o.timeScale,
     displayDir,
+    monitorDir,
     dataTimeoutMs: o.dataTimeoutMs,
     steps: o.steps,
     createDisplay: createDisplayLink,
@@ -38,6 +41,7 @@ export async function startDaemon(config: Config, o: ServeOptions): Promise<Daem
 export async function serve(config: Config, o: ServeOptions): Promise<void> {
   const daemon = await startDaemon(config, o);
   console.log(`display page: ${daemon.url}/display/?token=${daemon.token}`);
+  console.log(`monitor: ${daemon.url}/monitor/?token=${daemon.token}`);
   const stop = async () => {
     await daemon.stop();
     process.exit(0);

@@ -1,0 +1,351 @@
+// MonitorState against a real SQLite store and a real /monitor-style WebSocket on loopback: the numbers it
+// publishes (PSTH, net rates, test/retest r) against the test's own computation from the raw spikes, throttled
+// publication, trials voided after their data arrived, and alerts written as event records.
+import { mkdtempSync } from "node:fs";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { WebSocket, WebSocketServer } from "ws";
+import { mulberry32 } from "../../analysis/random.ts";
+import type { IngestedTrial } from "../../controller/acquisition/acquisition-hub.ts";
+import { MonitorState } from "../../controller/monitor/monitor-state.ts";
+import { SessionStore } from "../../controller/store/store.ts";
+import type { ChannelDetail, ChannelLive, MonitorServerMessage } from "../../controller/wire/monitor.ts";
+import { loadProtocol } from "../../protocols/load.ts";
+
+const protocol = loadProtocol("protocols/demo.yaml").protocol; // windows −75..25 / 50..250 ms, 10 ms bins
+const SID = "s1";
+const STIMULI = Array.from({ length: 12 }, (_, i) => `bodies/b${i}`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const tick = () => new Promise((r) => setImmediate(r));
+
+let store: SessionStore;
+let state: MonitorState;
+let wss: WebSocketServer;
+let client: WebSocket;
+let received: MonitorServerMessage[];
+let nextTrial = 1;
+/** What the test sent: phase → channel → stimulus → per-trial net rates (spikes/s), computed here. */
+let sentNet: Map<string, number[]>;
+const random = mulberry32(11);
+
+/** Poisson-ish spikes: `rate` spikes/s in the response period (50..250 ms), 5 spikes/s elsewhere in −75..250. */
+function spikes(rate: number): number[] {
+  const out: number[] = [];
+  for (let t = -75; t < 250; t += 1) if (random() < ((t >= 50 ? rate : 5) * 1) / 1000) out.push(t + random());
+  return out;
+}
+
+function trial(
+  phase: 1 | 2,
+  stimulusId: string,
+  channels: Record<string, number[]>,
+  status: "shown" | "pending" = "shown",
+): IngestedTrial {
+  const trialId = nextTrial++;
+  store.recordTrial(SID, { trialId, phase, block: 1, stimulusId, eventCode: 1, status });
+  const counts = (s: number[]) => ({
+    baseline: s.filter((t) => t >= -75 && t < 25).length,
+    response: s.filter((t) => t >= 50 && t < 250).length,
+  });
+  for (const [ch, s] of Object.entries(channels)) {
+    const key = `${phase}/${ch}/${stimulusId}`;
+    const c = counts(s);
+    sentNet.set(key, [...(sentNet.get(key) ?? []), c.response / 0.2 - c.baseline / 0.1]);
+  }
+  return {
+    trialId,
+    channels: Object.entries(channels).map(([channelId, s]) => ({ channelId, counts: counts(s), spikes: s })),
+  };
+}
+
+const ofType = <T extends MonitorServerMessage["type"]>(type: T) =>
+  received.filter((m): m is Extract<MonitorServerMessage, { type: T }> => m.type === type);
+
+/** Publish now and wait for the resulting channels message. */
+async function flushed(): Promise<ChannelLive[]> {
+  const before = ofType("channels").length;
+  state.flush();
+  await until("the channels message", () => ofType("channels").length > before);
+  await tick();
+  return ofType("channels").at(-1)!.channels;
+}
+
+async function until(what: string, cond: () => boolean, ms = 5000): Promise<void> {
+  const t0 = Date.now();
+  while (!cond()) {
+    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+beforeEach(async () => {
+  store = new SessionStore(join(mkdtempSync(join(tmpdir(), "ephys-monitor-state-")), "s.db"));
+  store.createSession({
+    id: SID,
+    protocolName: "demo",
+    protocolPath: "x",
+    protocolText: "",
+    protocolSha256: "0",
+    codeVersion: "t",
+    software: {},
+    seed: 7,
+  });
+  store.upsertChannels(
+    SID,
+    ["a", "b", "c"].map((id, index) => ({ id, probe: "p", index })),
+  );
+  state = new MonitorState({ store, sessionId: SID, protocol, throttleMs: 100, stabilityEveryMs: 0 });
+  wss = new WebSocketServer({ port: 0, host: "127.0.0.1" });
+  wss.on("connection", (ws) => state.attach(ws));
+  await new Promise((r) => wss.once("listening", r));
+  received = [];
+  sentNet = new Map();
+  client = new WebSocket(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}`);
+  client.on("message", (raw) => received.push(JSON.parse(raw.toString())));
+  await new Promise((r) => client.once("open", r));
+  await until("the snapshot", () => ofType("snapshot").length === 1);
+});
+
+afterEach(async () => {
+  client.close();
+  state.close();
+  await new Promise((r) => wss.close(r));
+  store.close();
+});
+
+describe("MonitorState", () => {
+  it("starts with a snapshot of every channel waiting and the protocol's thresholds", () => {
+    const snap = ofType("snapshot")[0];
+    expect(snap.channels.map((c) => [c.id, c.status])).toEqual([
+      ["a", "waiting"],
+      ["b", "waiting"],
+      ["c", "waiting"],
+    ]);
+    expect(snap.thresholds).toEqual({ stabilityMinR: 0.6, splitHalfMinR: 0.5, responsivenessMinRate: 5 });
+  });
+
+  it("publishes a channel's PSTH and net rate equal to the test's own binning of the raw spikes", async () => {
+    const all: number[][] = [];
+    for (let i = 0; i < 30; i++) {
+      const s = spikes(40);
+      all.push(s);
+      state.ingest([trial(1, STIMULI[i % STIMULI.length], { a: s, b: [], c: [] })]);
+    }
+    client.send(JSON.stringify({ type: "focus", channelId: "a" }));
+    await until("the detail", () => ofType("channel").length > 0);
+    const d: ChannelDetail = ofType("channel").at(-1)!.detail;
+    // Bins of 10 ms from −75 ms, spikes/s = count / (trials × 0.01 s).
+    const expected = new Array(33).fill(0);
+    for (const s of all) for (const t of s) expected[Math.floor((t + 75) / 10)]++;
+    expect(d.psth.trials).toBe(30);
+    expect(d.psth.rates).toEqual(expected.map((n) => Math.round((n / (30 * 0.01)) * 100) / 100));
+    // Net rate: response count / 0.2 s − baseline count / 0.1 s, averaged over trials.
+    const net = all.map(
+      (s) =>
+        s.filter((t) => t >= 50 && t < 250).length / 0.2 - s.filter((t) => t >= -75 && t < 25).length / 0.1,
+    );
+    expect(d.live.netRate).toBeCloseTo(net.reduce((a, b) => a + b, 0) / net.length, 2);
+    expect(d.live.trials).toBe(30);
+    expect(d.responses.reduce((n, r) => n + r.n, 0)).toBe(30);
+  });
+
+  it("throttles: many ingests in one turn give one channels message, the next one waits for the interval", async () => {
+    for (let i = 0; i < 50; i++)
+      state.ingest([trial(1, STIMULI[i % 12], { a: spikes(30), b: spikes(30), c: spikes(30) })]);
+    await until("a channels message", () => ofType("channels").length === 1);
+    const first = Date.now();
+    state.ingest([trial(1, STIMULI[0], { a: spikes(30), b: spikes(30), c: spikes(30) })]);
+    await until("the second channels message", () => ofType("channels").length === 2);
+    expect(Date.now() - first).toBeGreaterThanOrEqual(60); // throttleMs 100, minus what passed before `first`
+    expect(ofType("channels")[1].channels.find((c) => c.id === "a")!.trials).toBe(51);
+  });
+
+  it("takes back a trial that is voided after its data arrived", async () => {
+    state.ingest([trial(1, STIMULI[0], { a: spikes(30), b: [], c: [] })]);
+    const t = trial(1, STIMULI[1], { a: spikes(30), b: [], c: [] }, "pending");
+    state.ingest([t]);
+    state.flush();
+    await until("2 trials", () => ofType("channels").at(-1)?.channels[0].trials === 2);
+    store.settleTrial(SID, t.trialId, { status: "voided", reason: "fixation break" });
+    await until("1 trial", () => ofType("channels").at(-1)?.channels[0].trials === 1);
+  });
+
+  it("alerts once when a channel stops firing, and again only after it fired", async () => {
+    for (let i = 0; i < 25; i++)
+      state.ingest([trial(1, STIMULI[i % 12], { a: spikes(30), b: spikes(30), c: [] })]);
+    const live = await flushed();
+    let silent = store.events(SID).filter((e) => e.type === "alert" && e.subtype === "channel-silent");
+    expect(silent.map((e) => JSON.parse(e.content).channelId)).toEqual(["c"]);
+    expect(live.find((c) => c.id === "c")!.status).toBe("silent");
+    for (let i = 0; i < 5; i++) state.ingest([trial(1, STIMULI[i], { a: spikes(30), b: spikes(30), c: [] })]);
+    state.flush();
+    silent = store.events(SID).filter((e) => e.type === "alert" && e.subtype === "channel-silent");
+    expect(silent).toHaveLength(1);
+    state.ingest([trial(1, STIMULI[0], { a: spikes(30), b: spikes(30), c: [1, 60] })]);
+    expect((await flushed()).find((c) => c.id === "c")!.status).not.toBe("silent");
+    for (let i = 0; i < 20; i++)
+      state.ingest([trial(1, STIMULI[i % 12], { a: spikes(30), b: spikes(30), c: [] })]);
+    state.flush();
+    silent = store.events(SID).filter((e) => e.type === "alert" && e.subtype === "channel-silent");
+    expect(silent).toHaveLength(2);
+    // Alerts are streamed to the page as event records through the store (the daemon relays them).
+    expect(ofType("snapshot")[0].alerts).toEqual([]);
+  });
+
+  it("phase 1: a channel whose responses ignore the stimulus falls below the split-half threshold; a tuned one does not", async () => {
+    const tuning = STIMULI.map((_, i) => 10 + 8 * i); // 10..98 spikes/s
+    for (let rep = 0; rep < 4; rep++)
+      for (let i = 0; i < STIMULI.length; i++)
+        state.ingest([
+          trial(1, STIMULI[i], {
+            a: spikes(tuning[i]),
+            b: spikes(tuning[Math.floor(random() * 12)]),
+            c: spikes(30),
+          }),
+        ]);
+    const live = await flushed();
+    const a = live.find((c) => c.id === "a")!;
+    const b = live.find((c) => c.id === "b")!;
+    expect(a.splitHalf!).toBeGreaterThan(0.8);
+    expect(a.status).toBe("ok");
+    expect(b.splitHalf!).toBeLessThan(0.5);
+    expect(b.status).toBe("unstable");
+    const alerts = store
+      .events(SID)
+      .filter((e) => e.subtype === "channel-unstable")
+      .map((e) => JSON.parse(e.content));
+    expect(alerts.map((x) => x.channelId)).toContain("b");
+    expect(alerts.map((x) => x.channelId)).not.toContain("a");
+    expect(alerts.find((x) => x.channelId === "b")).toMatchObject({
+      phase: 1,
+      measure: "split-half r",
+      threshold: 0.5,
+    });
+  });
+
+  it("phase 2: running test/retest r over the stored retest stimuli equals Pearson r of the mean net rates", async () => {
+    const tuning = STIMULI.map((_, i) => 10 + 8 * i);
+    const scrambled = [...tuning].reverse();
+    for (let rep = 0; rep < 2; rep++)
+      for (let i = 0; i < STIMULI.length; i++)
+        state.ingest([trial(1, STIMULI[i], { a: spikes(tuning[i]), b: spikes(tuning[i]), c: spikes(30) })]);
+    store.saveSelections(
+      SID,
+      ["a", "b", "c"].flatMap((channelId) =>
+        STIMULI.map((stimulusId) => ({ channelId, stimulusId, rule: "retest", score: null })),
+      ),
+    );
+    store.saveSnapshot(SID, "phase2.running", {});
+    for (let rep = 0; rep < 2; rep++)
+      for (let i = 0; i < STIMULI.length; i++)
+        state.ingest([
+          trial(2, STIMULI[i], { a: spikes(tuning[i]), b: spikes(scrambled[i]), c: spikes(30) }),
+        ]);
+    const live = await flushed();
+    // Reference: mean net rate per stimulus in each phase from the spikes the test sent, then Pearson r by its definition.
+    const means = (phase: 1 | 2, ch: string) =>
+      STIMULI.map((id) => {
+        const net = sentNet.get(`${phase}/${ch}/${id}`)!;
+        return net.reduce((x, y) => x + y, 0) / net.length;
+      });
+    const pearson = (x: number[], y: number[]) => {
+      const mx = x.reduce((s, v) => s + v, 0) / x.length;
+      const my = y.reduce((s, v) => s + v, 0) / y.length;
+      let sxy = 0;
+      let sxx = 0;
+      let syy = 0;
+      for (let i = 0; i < x.length; i++) {
+        sxy += (x[i] - mx) * (y[i] - my);
+        sxx += (x[i] - mx) ** 2;
+        syy += (y[i] - my) ** 2;
+      }
+      return sxy / Math.sqrt(sxx * syy);
+    };
+    for (const ch of ["a", "b"]) {
+      const c = live.find((x) => x.id === ch)!;
+      expect(c.retestN).toBe(12);
+      expect(c.retestR!).toBeCloseTo(pearson(means(1, ch), means(2, ch)), 3);
+    }
+    expect(live.find((x) => x.id === "a")!.status).toBe("ok");
+    expect(live.find((x) => x.id === "b")!.status).toBe("unstable");
+    const alert = store
+      .events(SID)
+      .find((e) => e.subtype === "channel-unstable" && JSON.parse(e.content).phase === 2);
+    expect(JSON.parse(alert!.content)).toMatchObject({
+      channelId: "b",
+      measure: "test/retest r",
+      threshold: 0.6,
+    });
+  });
+
+  it("alerts when the acquisition bridge, the rig box or the display goes away (after the event, as its own record)", async () => {
+    const a = store.appendEvent(SID, "acquisition", "disconnected", {});
+    const r = store.appendEvent(SID, "rig", "lost", { reason: "unplugged" });
+    store.appendEvent(SID, "display", "disconnected", {});
+    await tick();
+    const alerts = store.events(SID).filter((e) => e.type === "alert");
+    expect(alerts.map((e) => e.subtype)).toEqual(["acquisition-lost", "rig-lost", "display-lost"]);
+    expect(alerts[0].id).toBeGreaterThan(r);
+    expect(alerts[0].id).toBeGreaterThan(a);
+    expect(JSON.parse(alerts[1].content).message).toContain("unplugged");
+  });
+
+  it("alerts when fixation breaks spike above 3× their running mean, with the summary's rates", async () => {
+    // demo protocol: 4 stimuli per fixation → a window of 80 presentations.
+    let shown = 0;
+    let voided = 0;
+    const progress = () =>
+      store.appendEvent(SID, "progress", "phase1", { phase: 1, shown, planned: 1000, voided });
+    progress();
+    for (let i = 0; i < 80; i++) {
+      voided += 1; // 5 %: 1 in 20 presentations, a progress record every 80
+      shown += 19;
+      if (i % 4 === 3) progress();
+    }
+    await tick();
+    expect(store.events(SID, 0, 10_000).some((e) => e.subtype === "fixation-breaks")).toBe(false);
+    for (let i = 0; i < 20; i++) {
+      voided += 1; // 33 %
+      shown += 2;
+      progress();
+    }
+    await tick();
+    const spikes = store.events(SID, 0, 10_000).filter((e) => e.subtype === "fixation-breaks");
+    expect(spikes).toHaveLength(1);
+    const c = JSON.parse(spikes[0].content);
+    expect(c.recent).toBeGreaterThan(3 * c.baseline);
+    await until("the summary", () => ofType("summary").at(-1)?.summary.shown === shown);
+    const summary = ofType("summary").at(-1)!.summary;
+    expect(summary.breakRate).toBeCloseTo(voided / (shown + voided), 10);
+    expect(summary).toMatchObject({ phase: 1, shown, voided, planned: 1000 });
+  });
+
+  it("maps the fit's per-channel validation losses to the channels with phase-1 data, in order", async () => {
+    state.ingest([trial(1, STIMULI[0], { a: spikes(30), c: spikes(30) })]);
+    store.appendEvent(SID, "progress", "fit", {
+      stage: "fit",
+      epoch: 7,
+      bestValLoss: [0.5, 0.25],
+      active: 2,
+    });
+    await until("the fit message", () => ofType("fit").length === 1);
+    expect(ofType("fit")[0].fit).toMatchObject({
+      stage: "fit",
+      epoch: 7,
+      active: 2,
+      channels: [
+        { id: "a", bestValLoss: 0.5 },
+        { id: "c", bestValLoss: 0.25 },
+      ],
+    });
+  });
+
+  it("answers a focus on an unknown channel with an error and a bad message with EPHYS_BAD_MESSAGE", async () => {
+    client.send(JSON.stringify({ type: "focus", channelId: "nope" }));
+    client.send("{");
+    await until("two errors", () => ofType("error").length === 2);
+    expect(ofType("error").map((e) => e.code)).toEqual(["EPHYS_UNKNOWN_CHANNEL", "EPHYS_BAD_MESSAGE"]);
+  });
+});
