@@ -8,6 +8,7 @@ import type { SessionStore } from "../store/store.ts";
 import { NotBuiltError, type StepInput } from "./machine.ts";
 import { checkStep, fitStep, selectStep } from "./between-phases.ts";
 import { prepareStimuli } from "./prepare.ts";
+import { visualizeStep } from "./visualize.ts";
 
 export interface StepContext {
   store: SessionStore;
@@ -44,6 +45,9 @@ export const pipelineSteps: PipelineSteps = {
   fit: (ctx) => fromPromise<void, StepInput>(({ signal }) => fitStep(ctx, signal)),
   select: (ctx) => fromPromise<void, StepInput>(({ signal }) => selectStep(ctx, signal)),
   check: (ctx) => fromPromise<void, StepInput>(async () => checkStep(ctx)),
-  visualize: notBuilt("shared-feature visualization"),
+  visualize: (ctx) =>
+    fromPromise<void, StepInput>(async ({ signal }) => {
+      await visualizeStep(ctx, signal);
+    }),
   report: notBuilt("report"),
 };
