@@ -1,4 +1,4 @@
-// The `ephysloop` command line: serve, simulate, demo (npm start), validate, sessions, status.
+// The `ephysloop` command line: serve, simulate, demo (npm start), validate, sessions, status, features, report.
 import { Command, Option } from "commander";
 import { type Config, loadConfig, resolvePaths } from "../config/index.ts";
 import { validateProtocolFile } from "./commands/validate.ts";
@@ -228,6 +228,23 @@ export async function main(argv: string[]): Promise<void> {
     for (const s of outcome.skipped) console.log(`${s.channelId}  skipped: ${s.reason}`);
     if (outcome.done.length === 0 && outcome.skipped.length === 0)
       console.log("no included channel: nothing to explain");
+  });
+
+  withConfigOptions(
+    program
+      .command("report")
+      .argument("<session>", "session id (see `ephysloop sessions`)")
+      .description("write the session's self-contained HTML report to <data dir>/sessions/<id>/report.html")
+      .option("--pdf", "also print it to report.pdf beside it (headless Chromium)"),
+  ).action(async (session: string, opts) => {
+    const { reportCommand } = await import("./commands/report.ts");
+    try {
+      await reportCommand(configFrom(opts), session, { pdf: Boolean(opts.pdf) });
+    } catch (e) {
+      const err = e as Error & { code?: string };
+      console.error(`error${err.code ? ` ${err.code}` : ""}: ${err.message}`);
+      process.exitCode = 1;
+    }
   });
 
   await program.parseAsync(argv);

@@ -1,0 +1,20 @@
+// Public API of the report: stored results in, one self-contained HTML page out (pure; the controller writes files).
+export { buildReport } from "./build-report.ts";
+export { renderChart } from "./charts.ts";
+export { criticalR } from "./critical-r.ts";
+export { ReportError, type ReportErrorCode } from "./errors.ts";
+export { endedHow, objectCorrelation, whyMissing } from "./sections.ts";
+export type {
+  ReportChannel,
+  ReportCheck,
+  ReportData,
+  ReportDecision,
+  ReportImage,
+  ReportModel,
+  ReportObjectPredictions,
+  ReportOptionalAnalysis,
+  ReportPhaseTrials,
+  ReportResponses,
+  ReportSession,
+  ReportSharedFeature,
+} from "./types.ts";

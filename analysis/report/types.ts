@@ -1,0 +1,152 @@
+// What the report is built from: a plain object of stored results that the controller assembles (no store access
+// here). Every field that may be missing in a real session (an aborted day, a failed step) is optional or nullable,
+// and the report says why it is missing.
+
+/** An image to embed (read by the caller; embedded as a data: URI). */
+export interface ReportImage {
+  mime: "image/png" | "image/jpeg" | "image/webp" | "image/svg+xml";
+  bytes: Uint8Array;
+  caption?: string;
+}
+
+export interface ReportSession {
+  id: string;
+  protocolName: string;
+  protocolPath: string;
+  protocolSha256: string;
+  /** The protocol file's text exactly as stored with the session. */
+  protocolText: string;
+  codeVersion: string;
+  /** Package name → version, as stored with the session. */
+  software: Record<string, string>;
+  seed: number;
+  rig: string | null;
+  subject: string | null;
+  backbone: {
+    arch: string;
+    variant: string;
+    layer: string;
+    imageSize: number;
+    weightsPath: string | null;
+  } | null;
+  weightsSha256: string | null;
+  createdAt: string;
+  startedAt: string | null;
+  endedAt: string | null;
+  /** Final (done, failed, aborted) or current machine state, e.g. "phase1.running". */
+  state: string;
+  failedReason: string | null;
+  /** Who aborted the day (operator, API, …) when state is "aborted". */
+  abortedBy: string | null;
+  /** The states the day went through, in order (from the event log). */
+  stateHistory: Array<{ state: string; at: string }>;
+}
+
+export interface ReportPhaseTrials {
+  phase: 1 | 2;
+  shown: number;
+  voided: number;
+  pending: number;
+  /** Presentations with spike data for every channel. */
+  withData: number;
+  /** Void reasons → count (fixation break, restart, …). */
+  voidReasons: Record<string, number>;
+}
+
+export interface ReportChannel {
+  id: string;
+  probe: string;
+  index: number;
+}
+
+export interface ReportCheck {
+  channelId: string;
+  name: string;
+  value: number | null;
+  threshold: number | null;
+  passed: boolean;
+  details: Record<string, unknown>;
+}
+
+export interface ReportDecision {
+  channelId: string;
+  included: boolean;
+  reason: string;
+}
+
+export interface ReportModel {
+  channelId: string;
+  kind: string;
+  /** Pearson r of predicted vs recorded responses over the held-out (test) bodies; null when not computable. */
+  testR: number | null;
+  /** Number of held-out bodies behind testR. */
+  nTest: number;
+  bestEpoch: number | null;
+  valLossCurve: number[];
+}
+
+/** A channel's model predictions vs its phase-2 recorded responses to objects. */
+export interface ReportObjectPredictions {
+  channelId: string;
+  /** Where the predictions come from, in words (printed under the figure). */
+  source: string;
+  points: Array<{ stimulusId: string; predicted: number; recorded: number }>;
+}
+
+/** Fig. 3b: responses to the visualized objects against the mean object and mean body responses. */
+export interface ReportResponses {
+  channelId: string;
+  visualized: Array<{ stimulusId: string; rate: number }>;
+  meanObject: number | null;
+  meanBody: number | null;
+  nObjects: number;
+  nBodies: number;
+}
+
+/** One channel's shared-feature visualization (parallel-backprop saliency) of an (object, body) pair. */
+export interface ReportSharedFeature {
+  channelId: string;
+  objectId: string;
+  bodyId: string;
+  /** Neuron-specific similarity s(x_obj, x_body) (eq. 2); also the bound ‖I‖ ≤ s. */
+  s: number | null;
+  /** Number of features kept. */
+  k: number | null;
+  /** β mass of the dropped features: an exact bound on the error of the map. */
+  dropped: number | null;
+  normOut: number | null;
+  normIn: number | null;
+  objectImage: ReportImage | null;
+  bodyImage: ReportImage | null;
+  /** Why an image is absent, or anything else to say about the panel. */
+  note?: string;
+}
+
+/** A section for an optional analysis (feature visualization, concept maps, …) that stored artifacts. */
+export interface ReportOptionalAnalysis {
+  kind: string;
+  title: string;
+  items: Array<{
+    channelId: string | null;
+    meta: Record<string, unknown>;
+    images: ReportImage[];
+    note?: string;
+  }>;
+}
+
+export interface ReportData {
+  /** ISO time the report was generated (passed in so the function stays pure). */
+  generatedAt: string;
+  session: ReportSession;
+  trials: ReportPhaseTrials[];
+  channels: ReportChannel[];
+  checks: ReportCheck[];
+  decisions: ReportDecision[];
+  models: ReportModel[];
+  objectPredictions: ReportObjectPredictions[];
+  responses: ReportResponses[];
+  sharedFeatures: ReportSharedFeature[];
+  optionalAnalyses: ReportOptionalAnalysis[];
+  /** Remarks of the assembler (e.g. an artifact folder that could not be read). */
+  notes: string[];
+}
