@@ -84,5 +84,5 @@ figcaption { color: var(--muted); font-size: 12px; margin-top: 4px; }
 .muted { color: var(--muted); }
 footer { margin-top: 40px; color: var(--muted); font-size: 12px; border-top: 1px solid var(--line); padding-top: 8px; }
 @page { size: A4; margin: 14mm; }
-@media print { body { padding: 0; max-width: none; } h2 { break-after: avoid; } }
+@media print { body { padding: 0; max-width: none; } h2, h3 { break-after: avoid; } }
 `;

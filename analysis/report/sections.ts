@@ -68,9 +68,12 @@ export type Figures = Partial<
   Record<"trials" | "correlation" | "predictions" | "loss" | "responses", string>
 >;
 
+/** CSS class of a state: the final states by name; "reporting" (every step ran) as done; others as running. */
+const stateClass = (state: string) => (FINAL.has(state) ? state : state === "reporting" ? "done" : "running");
+
 function statusBanner(data: ReportData): string {
   const s = data.session;
-  const cls = FINAL.has(s.state) ? s.state : s.state === "reporting" ? "done" : "running";
+  const cls = stateClass(s.state);
   const how = endedHow(data);
   const text = how
     ? `This session ${how}.`
@@ -116,10 +119,7 @@ export function summarySection(data: ReportData, figs: Figures): string {
     ["Created", esc(s.createdAt)],
     ["Started", esc(s.startedAt ?? "—")],
     ["Ended", esc(s.endedAt ?? "— (not ended)")],
-    [
-      "Final state",
-      `<span class="status ${FINAL.has(s.state) ? s.state : "running"}">${esc(s.state)}</span>`,
-    ],
+    ["Final state", `<span class="status ${stateClass(s.state)}">${esc(s.state)}</span>`],
   ];
   if (s.failedReason)
     rows.push([s.state === "aborted" ? "Abort reason" : "Failure reason", esc(s.failedReason)]);

@@ -9,9 +9,10 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { cacheDir, entryPath, writeEntry } from "../../analysis/features/store.ts";
 import { pearson } from "../../analysis/stats/index.ts";
 import { CHROMIUM_ARGS, reportCommand } from "../../controller/commands/report.ts";
-import { type ReportFiles, reportStep } from "../../controller/session/report-step.ts";
+import { assembleReportData, type ReportFiles, reportStep } from "../../controller/session/report-step.ts";
 import { meanRates, trialRates } from "../../controller/session/responses.ts";
 import { abortedDay, CHANNELS, DEAD_CHANNEL, type FakeDay, fakeDay } from "./report-day.helper.ts";
 
@@ -221,6 +222,53 @@ describe("session report", () => {
     expect(outside).toEqual([]);
     await page.screenshot({ path: join(artifacts, "report-aborted.png"), fullPage: true });
     await page.close();
+  });
+
+  it("predicts every phase-2 object from the feature cache when the session's features are there", async () => {
+    // Spatially constant features per object: the readout's bilinear sample is that vector wherever it looks,
+    // so the prediction is w·f + bias — computed here without the readout code.
+    const p = day.loaded.protocol.model;
+    const dirKey = cacheDir(join(dir, "day", "features"), {
+      weightsSha256: day.store.getSession(day.sessionId)!.weights_sha256!,
+      arch: p.backbone,
+      variant: p.variant,
+      layer: p.layer,
+      imageSize: p.imageSize,
+    });
+    mkdirSync(dirKey, { recursive: true });
+    const objects = day.stimuli.filter((s) => s.role === "object");
+    const vec = new Map(
+      objects.map((s, i) => [s.id, Array.from({ length: 8 }, (_, j) => ((i * 7 + j * 3) % 11) / 4)]),
+    );
+    for (const s of objects) {
+      const f = vec.get(s.id)!;
+      const data = new Float32Array(3 * 3 * 8);
+      for (let px = 0; px < 9; px++) data.set(f, px * 8);
+      await writeEntry(entryPath(dirKey, s.sha256), { h: 3, w: 3, c: 8, data });
+    }
+    const data = await assembleReportData(day.store, day.sessionId, { config: day.config });
+    const rates2 = trialRates(day.store, day.sessionId, day.loaded.protocol, 2);
+    const shown = objects.filter((s) => CHANNELS.some((ch) => (rates2.get(ch)?.get(s.id)?.length ?? 0) > 0));
+    expect(data.objectPredictions).toHaveLength(CHANNELS.length);
+    for (const o of data.objectPredictions) {
+      const m = day.store.models(day.sessionId).find((x) => x.channelId === o.channelId)!.params as {
+        weights: number[];
+        bias: number;
+      };
+      expect(o.source).toMatch(/cached backbone features of every phase-2 object/);
+      expect(o.points.map((q) => q.stimulusId)).toEqual(shown.map((s) => s.id));
+      const recorded = meanRates(
+        rates2.get(o.channelId),
+        shown.map((s) => s.id),
+      );
+      for (const [i, q] of o.points.entries()) {
+        const f = vec.get(q.stimulusId)!;
+        const expected = f.reduce((a, v, j) => a + Math.fround(v) * m.weights[j], 0) + m.bias;
+        expect(q.predicted).toBeCloseTo(expected, 4);
+        expect(q.recorded).toBeCloseTo(recorded[i], 12);
+      }
+    }
+    rmSync(join(dir, "day", "features"), { recursive: true });
   });
 
   it("`report --pdf` writes report.pdf beside the HTML; pdftoppm renders its first pages", async () => {
