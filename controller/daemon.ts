@@ -26,6 +26,7 @@ import { DISPLAY_VERSION, displayHello } from "./wire/display.ts";
 import { describeIssue } from "./wire/errors.ts";
 import { MONITOR_VERSION, monitorHello } from "./wire/monitor.ts";
 import { codeVersion, softwareVersions } from "./provenance.ts";
+import { writeSessionReport } from "./session/report-step.ts";
 
 export interface DisplayFactory {
   (ws: WebSocket, hello: z.infer<typeof displayHello>): DisplayPort & { preload(s: Array<{ id: string; url: string }>): Promise<{ ok: boolean; failed: string[] }> };
@@ -240,7 +241,18 @@ export class Daemon {
         this.store.saveSnapshot(this.sessionId, name, this.actor.getPersistedSnapshot(), snap.context.failedReason ?? undefined);
         if (snap.context.failedReason) this.opts.log.error(`${name}: ${snap.context.failedReason}`);
         else this.opts.log.info(`state ${name}${snap.context.pauseReason ? ` (${snap.context.pauseReason})` : ""}`);
-        if (snap.status === "done") this.resolveFinished(name);
+        if (snap.status === "done") {
+          // A day that failed or was aborted still gets its honest report.
+          if (name !== "done")
+            writeSessionReport(this.store, this.sessionId, { config: this.opts.config, protocol: this.loaded.protocol }).then(
+              () => this.resolveFinished(name),
+              (e: unknown) => {
+                this.opts.log.error(`report: ${(e as Error).message}`);
+                this.resolveFinished(name);
+              },
+            );
+          else this.resolveFinished(name);
+        }
       },
       error: (err) => {
         this.opts.log.error({ err }, "day machine error");

@@ -65,6 +65,12 @@ export async function fitStep(ctx: StepContext, signal?: AbortSignal): Promise<v
       seed: p.seed,
     },
     (m) => {
+      if (m.stage === "weights") {
+        store.setWeightsHash(sessionId, String(m.weightsSha256));
+        store.appendEvent(sessionId, "backbone", "loaded", m);
+        log.info(`backbone: ${m.executor}, weights sha256 ${String(m.weightsSha256).slice(0, 16)}…`);
+        return;
+      }
       if (Date.now() - lastLog < 1000) return;
       lastLog = Date.now();
       store.appendEvent(sessionId, "progress", m.stage, m);

@@ -17,6 +17,7 @@ parentPort!.on("message", (m: { type: string }) => {
 
 async function features(images: Array<{ id: string; path: string; sha256: string }>): Promise<FeatureMaps> {
   const extractor = await createFeatureExtractor(job.backbone);
+  post({ type: "progress", stage: "weights", weightsSha256: extractor.weightsSha256, executor: extractor.description });
   try {
     return await computeFeatures({
       images,

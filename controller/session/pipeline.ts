@@ -1,13 +1,13 @@
-// The work of each step of the day, as promise actors built from the daemon's context. Steps whose work is not
-// built yet fail clearly (EPHYS_NOT_BUILT) instead of pretending.
+// The work of each step of the day, as promise actors built from the daemon's context.
 import { fromPromise } from "xstate";
 import type { Config } from "../../config/index.ts";
 import type { LoadedProtocol } from "../../protocols/load.ts";
 import type { Logger } from "../log.ts";
 import type { SessionStore } from "../store/store.ts";
-import { NotBuiltError, type StepInput } from "./machine.ts";
+import type { StepInput } from "./machine.ts";
 import { checkStep, fitStep, selectStep } from "./between-phases.ts";
 import { prepareStimuli } from "./prepare.ts";
+import { reportStep } from "./report-step.ts";
 import { visualizeStep } from "./visualize.ts";
 
 export interface StepContext {
@@ -29,13 +29,6 @@ export interface PipelineSteps {
   report: StepFactory;
 }
 
-const notBuilt =
-  (what: string): StepFactory =>
-  () =>
-    fromPromise<void, StepInput>(async () => {
-      throw new NotBuiltError(`the ${what} step is not built yet`);
-    });
-
 export const pipelineSteps: PipelineSteps = {
   prepare: (ctx) =>
     fromPromise<void, StepInput>(async () => {
@@ -49,5 +42,9 @@ export const pipelineSteps: PipelineSteps = {
     fromPromise<void, StepInput>(async ({ signal }) => {
       await visualizeStep(ctx, signal);
     }),
-  report: notBuilt("report"),
+  report: (ctx) =>
+    fromPromise<void, StepInput>(async ({ signal }) => {
+      const files = await reportStep(ctx, signal);
+      ctx.log.info(`report: ${files.path}`);
+    }),
 };

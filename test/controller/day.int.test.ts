@@ -91,5 +91,36 @@ describe("a simulated day on loopback", () => {
     // Every presentation went to the box as an event code, and each completed sequence was rewarded.
     expect(sim.box!.events.length).toBeGreaterThanOrEqual(trials.length);
     expect(sim.box!.rewards.length).toBeGreaterThan(0);
+    // Fixation breaks from the box voided presentations, and their stimuli were shown again in the same block.
+    const voided = trials.filter((t) => t.status === "voided");
+    expect(voided.length).toBeGreaterThan(0);
+    for (const v of voided) expect(shown.some((t) => t.stimulusId === v.stimulusId && t.block === v.block)).toBe(true);
+    const reasons = store.events(d.sessionId, 0, 100_000).filter((e) => e.type === "trial" && e.subtype === "voided");
+    expect(reasons.length).toBe(voided.length);
+    expect(JSON.parse(reasons[0].content).reason).toBe("fixation break");
+  }, 180_000);
+
+  it("pauses with the reason when the rig box is unplugged, and goes on after replug and resume", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "ephys-unplug-"));
+    const protocolPath = protocolFile(dir, 2, 4);
+    const hostPath = join(dir, "box-host");
+    const config = loadConfig({ env: {}, flags: { dataDir: dir, port: 0, "rig.serialPath": hostPath } });
+    daemon = await startDaemon(config, { protocolPath, timeScale: 0.01, log: silentLogger, steps: { fit: () => stall() } });
+    sim = await startSimulation({ url: daemon.wsUrl, token: daemon.token, protocolPath, hostPath, boxPath: join(dir, "box") });
+    const d = daemon;
+    const shownCount = () => d.store.trials(d.sessionId, 1).filter((t) => t.status === "shown").length;
+    await waitFor("10 shown trials", () => shownCount() >= 10);
+    await sim.box!.unplug();
+    await waitFor("the pause", () => d.status().state === "phase1.paused", 10_000);
+    expect(d.status().pauseReason).toMatch(/disconnected/);
+    const atPause = shownCount();
+    await new Promise((r) => setTimeout(r, 500));
+    expect(d.store.trials(d.sessionId, 1).filter((t) => t.status === "pending")).toHaveLength(0);
+    expect(shownCount()).toBe(atPause); // nothing presented while paused
+    await sim.box!.replug();
+    const res = await fetch(`${d.url}/api/resume`, { method: "POST", headers: { authorization: `Bearer ${d.token}` } });
+    expect(res.status).toBe(200);
+    await waitFor("phase 1 to end", () => !d.status().state.startsWith("phase1"), 120_000);
+    expect(shownCount()).toBe(80);
   }, 180_000);
 });

@@ -1,0 +1,94 @@
+// /acquisition on a real daemon over loopback: malformed, oversized, unauthenticated and wrong-version messages each
+// get their error; the connection stays open except on a failed hello; stored data are unaffected.
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { WebSocket } from "ws";
+import { fromPromise } from "xstate";
+import { loadConfig } from "../../config/index.ts";
+import { startDaemon } from "../../controller/commands/serve.ts";
+import type { Daemon } from "../../controller/daemon.ts";
+import { silentLogger } from "../../controller/log.ts";
+
+let daemon: Daemon;
+const stall = () => fromPromise<void, { sessionId: string }>(() => new Promise<void>(() => {}));
+
+beforeAll(async () => {
+  const dir = mkdtempSync(join(tmpdir(), "ephys-acq-"));
+  const protocolPath = join(dir, "p.yaml");
+  writeFileSync(protocolPath, readFileSync("protocols/demo.yaml", "utf8").replace(/manifest: \.\.\/stimuli/g, `manifest: ${resolve("stimuli")}`));
+  const config = loadConfig({ env: {}, flags: { dataDir: dir, port: 0 } });
+  // No display connects, so phase 1 waits; we announce a trial by hand through the hub.
+  daemon = await startDaemon(config, { protocolPath, log: silentLogger, steps: { fit: () => stall() } });
+});
+afterAll(async () => daemon?.stop());
+
+type Msg = { type: string; code?: string; seq?: number; message?: string; lastAckedSeq?: number };
+
+function open(): Promise<{ ws: WebSocket; next: () => Promise<Msg>; closed: Promise<number> }> {
+  return new Promise((res, rej) => {
+    const ws = new WebSocket(`${daemon.wsUrl}/acquisition`);
+    const queue: Msg[] = [];
+    const waiters: Array<(m: Msg) => void> = [];
+    ws.on("message", (raw) => {
+      const m = JSON.parse(raw.toString()) as Msg;
+      const w = waiters.shift();
+      if (w) w(m);
+      else queue.push(m);
+    });
+    const closed = new Promise<number>((r) => ws.on("close", (code) => r(code)));
+    ws.on("open", () => res({ ws, closed, next: () => (queue.length ? Promise.resolve(queue.shift()!) : new Promise((r) => waiters.push(r))) }));
+    ws.on("error", rej);
+  });
+}
+
+const hello = (over: Record<string, unknown> = {}) =>
+  JSON.stringify({ type: "hello", role: "acquisition", version: 1, token: daemon.token, channels: [{ id: "a", probe: "p", index: 0 }], ...over });
+
+describe("/acquisition errors", () => {
+  it("refuses a wrong token and a wrong version, closing the connection", async () => {
+    const c1 = await open();
+    c1.ws.send(hello({ token: "wrong-token-wrong-token" }));
+    expect(await c1.next()).toMatchObject({ type: "error", code: "EPHYS_UNAUTHORIZED" });
+    expect(await c1.closed).toBe(4401);
+    const c2 = await open();
+    c2.ws.send(hello({ version: 2 }));
+    expect(await c2.next()).toMatchObject({ type: "error", code: "EPHYS_BAD_VERSION" });
+    expect(await c2.closed).toBe(4426);
+    const c3 = await open();
+    c3.ws.send("{not json");
+    expect(await c3.next()).toMatchObject({ type: "error", code: "EPHYS_BAD_HELLO" });
+    expect(await c3.closed).toBe(4400);
+  });
+
+  it("answers malformed, oversized, unknown-trial and unknown-channel messages with errors and keeps the link", async () => {
+    const c = await open();
+    c.ws.send(hello());
+    expect(await c.next()).toMatchObject({ type: "welcome", lastAckedSeq: 0 });
+    daemon.hub.announce({ trialId: 1, eventCode: 1, stimulusId: "bodies/x" });
+    expect(await c.next()).toMatchObject({ type: "trial", trialId: 1 });
+
+    c.ws.send("{oops");
+    expect(await c.next()).toMatchObject({ type: "error", code: "EPHYS_BAD_MESSAGE" });
+    c.ws.send(JSON.stringify({ type: "spikes", seq: 1, trialId: 1, channels: { a: ["x"] } }));
+    const bad = await c.next();
+    expect(bad).toMatchObject({ type: "error", code: "EPHYS_BAD_MESSAGE", seq: 1 });
+    expect(bad.message).toContain("channels.a.0");
+    c.ws.send(JSON.stringify({ type: "spikes", seq: 2, trialId: 1, channels: { a: Array.from({ length: 100_000 }, (_, i) => i / 3) }, pad: "x".repeat(4_200_000) }));
+    expect(await c.next()).toMatchObject({ type: "error", code: "EPHYS_MESSAGE_TOO_LARGE" });
+    c.ws.send(JSON.stringify({ type: "spikes", seq: 3, trialId: 99, channels: { a: [60] } }));
+    expect(await c.next()).toMatchObject({ type: "error", code: "EPHYS_UNKNOWN_TRIAL", seq: 3 });
+    c.ws.send(JSON.stringify({ type: "spikes", seq: 4, trialId: 1, channels: { zz: [60] } }));
+    expect(await c.next()).toMatchObject({ type: "error", code: "EPHYS_UNKNOWN_CHANNEL", seq: 4 });
+    // The link still works: a good message is stored and acked, a repeat is acked and not stored twice.
+    c.ws.send(JSON.stringify({ type: "spikes", seq: 5, trialId: 1, channels: { a: [-50, 60, 70, 300] } }));
+    expect(await c.next()).toMatchObject({ type: "ack", seq: 5 });
+    c.ws.send(JSON.stringify({ type: "counts", seq: 5, trialId: 1, channels: { a: { response: 9 } } }));
+    expect(await c.next()).toMatchObject({ type: "ack", seq: 5 });
+    const rows = daemon.store.db.prepare("SELECT counts FROM spike_counts WHERE trial_id = 1").all() as Array<{ counts: string }>;
+    expect(rows).toHaveLength(1);
+    expect(JSON.parse(rows[0].counts)).toEqual({ baseline: 1, response: 2 });
+    c.ws.close();
+  });
+});
