@@ -267,7 +267,9 @@ async function main(): Promise<void> {
   const synchronous = process.env.BENCH_SYNCHRONOUS; // diagnostic only: the daemon always runs FULL
   if (synchronous) {
     store.db.pragma(`synchronous = ${synchronous}`);
-    console.log(`DIAGNOSTIC RUN: synchronous = ${synchronous} (the daemon uses FULL); not the product's number`);
+    console.log(
+      `DIAGNOSTIC RUN: synchronous = ${synchronous} (the daemon uses FULL); not the product's number`,
+    );
   }
   const sessionId = "bench-ingest";
   store.createSession({

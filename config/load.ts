@@ -39,7 +39,10 @@ function merge(base: Tree, over: Tree): Tree {
   for (const [k, v] of Object.entries(over)) {
     if (v === undefined) continue;
     const b = out[k];
-    out[k] = v && typeof v === "object" && !Array.isArray(v) && b && typeof b === "object" ? merge(b as Tree, v as Tree) : v;
+    out[k] =
+      v && typeof v === "object" && !Array.isArray(v) && b && typeof b === "object"
+        ? merge(b as Tree, v as Tree)
+        : v;
   }
   return out;
 }
@@ -63,8 +66,13 @@ export function loadConfig(sources: ConfigSources = {}): Config {
   let layered: Tree = {};
   const file = sources.file ?? env.EPHYSLOOP_CONFIG;
   if (file) {
-    if (!existsSync(file)) throw new ConfigError(`config file not found: ${file}`, "config", file, "an existing file");
-    const parsed = parseYamlWith(configSchema.partial().passthrough(), readFileSync(file, "utf8"), file) as Tree;
+    if (!existsSync(file))
+      throw new ConfigError(`config file not found: ${file}`, "config", file, "an existing file");
+    const parsed = parseYamlWith(
+      configSchema.partial().passthrough(),
+      readFileSync(file, "utf8"),
+      file,
+    ) as Tree;
     layered = merge(layered, parsed);
   }
   for (const [name, path] of Object.entries(envKeys)) {
@@ -79,8 +87,12 @@ export function loadConfig(sources: ConfigSources = {}): Config {
   const result = configSchema.safeParse(layered, { reportInput: true });
   if (!result.success) {
     const issue = result.error.issues[0];
-    const key = issue.code === "unrecognized_keys" ? [...issue.path, issue.keys[0]].join(".") : issue.path.join(".");
-    const found = issue.code === "unrecognized_keys" ? "an unknown key" : JSON.stringify((issue as { input?: unknown }).input);
+    const key =
+      issue.code === "unrecognized_keys" ? [...issue.path, issue.keys[0]].join(".") : issue.path.join(".");
+    const found =
+      issue.code === "unrecognized_keys"
+        ? "an unknown key"
+        : JSON.stringify((issue as { input?: unknown }).input);
     throw new ConfigError(
       `config ${key}: ${issue.message.replace(/^Invalid input: /, "")}; found ${found}` +
         (result.error.issues.length > 1 ? ` (and ${result.error.issues.length - 1} more)` : ""),

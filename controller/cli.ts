@@ -32,7 +32,15 @@ function withConfigOptions(cmd: Command): Command {
     .option("--data-dir <dir>", "data directory (default ./ephysloop-data)")
     .option("--db <file>", "SQLite database (default <data dir>/ephysloop.db)")
     .addOption(new Option("--executor <name>", "forward-pass executor").choices(["auto", "onnx", "tfjs"]))
-    .addOption(new Option("--backend <name>", "tfjs backend").choices(["auto", "tensorflow-gpu", "tensorflow", "wasm", "cpu"]))
+    .addOption(
+      new Option("--backend <name>", "tfjs backend").choices([
+        "auto",
+        "tensorflow-gpu",
+        "tensorflow",
+        "wasm",
+        "cpu",
+      ]),
+    )
     .option("--weights <file>", "torchvision-layout .safetensors weights (default: embedded Keras ResNet-50)")
     .option("--serial <device>", "rig box serial device, e.g. /dev/ttyACM0")
     .addOption(new Option("--log-level <level>").choices(["trace", "debug", "info", "warn", "error"]));
@@ -61,39 +69,41 @@ export async function main(argv: string[]): Promise<void> {
     const rows = store.listSessions();
     if (rows.length === 0) console.log("no sessions");
     for (const r of rows)
-      console.log(`${r.id}  ${r.state.padEnd(16)} ${r.protocol_name}  started ${r.started_at ?? "-"}  ended ${r.ended_at ?? "-"}${r.failed_reason ? `  (${r.failed_reason})` : ""}`);
+      console.log(
+        `${r.id}  ${r.state.padEnd(16)} ${r.protocol_name}  started ${r.started_at ?? "-"}  ended ${r.ended_at ?? "-"}${r.failed_reason ? `  (${r.failed_reason})` : ""}`,
+      );
     store.close();
   });
 
-  withConfigOptions(program.command("status").argument("[session]").description("state and progress of a session")).action(
-    (session: string | undefined, opts) => {
-      const store = new SessionStore(resolvePaths(configFrom(opts)).dbPath);
-      const row = session ? store.getSession(session) : (store.resumableSession() ?? store.listSessions()[0]);
-      if (!row) {
-        console.error(session ? `no session ${session}` : "no sessions");
-        process.exitCode = 1;
-        return;
-      }
-      const trials = store.trials(row.id);
-      console.log(
-        JSON.stringify(
-          {
-            session: row.id,
-            protocol: row.protocol_name,
-            protocolSha256: row.protocol_sha256,
-            state: row.state,
-            failedReason: row.failed_reason,
-            shown: trials.filter((t) => t.status === "shown").length,
-            voided: trials.filter((t) => t.status === "voided").length,
-            channels: store.channels(row.id).length,
-          },
-          null,
-          2,
-        ),
-      );
-      store.close();
-    },
-  );
+  withConfigOptions(
+    program.command("status").argument("[session]").description("state and progress of a session"),
+  ).action((session: string | undefined, opts) => {
+    const store = new SessionStore(resolvePaths(configFrom(opts)).dbPath);
+    const row = session ? store.getSession(session) : (store.resumableSession() ?? store.listSessions()[0]);
+    if (!row) {
+      console.error(session ? `no session ${session}` : "no sessions");
+      process.exitCode = 1;
+      return;
+    }
+    const trials = store.trials(row.id);
+    console.log(
+      JSON.stringify(
+        {
+          session: row.id,
+          protocol: row.protocol_name,
+          protocolSha256: row.protocol_sha256,
+          state: row.state,
+          failedReason: row.failed_reason,
+          shown: trials.filter((t) => t.status === "shown").length,
+          voided: trials.filter((t) => t.status === "voided").length,
+          channels: store.channels(row.id).length,
+        },
+        null,
+        2,
+      ),
+    );
+    store.close();
+  });
 
   withConfigOptions(
     program
@@ -104,12 +114,18 @@ export async function main(argv: string[]): Promise<void> {
       .option("--time-scale <x>", "multiply every protocol duration (simulation only)", "1"),
   ).action(async (opts) => {
     const { serve } = await import("./commands/serve.ts");
-    await serve(configFrom(opts), { protocolPath: opts.protocol, subject: opts.subject, timeScale: Number(opts.timeScale) });
+    await serve(configFrom(opts), {
+      protocolPath: opts.protocol,
+      subject: opts.subject,
+      timeScale: Number(opts.timeScale),
+    });
   });
 
   program
     .command("simulate")
-    .description("the virtual rig: acquisition bridge + rig box (pseudo-terminal) + headless display against a daemon")
+    .description(
+      "the virtual rig: acquisition bridge + rig box (pseudo-terminal) + headless display against a daemon",
+    )
     .requiredOption("--url <ws-url>", "daemon address, e.g. ws://127.0.0.1:8710")
     .requiredOption("--token <token>", "the daemon's token")
     .requiredOption("--protocol <file>", "the protocol the daemon runs (stimuli, simulation settings)")
@@ -130,7 +146,11 @@ export async function main(argv: string[]): Promise<void> {
         boxPath: opts.box,
         truthFile: opts.truth,
         featureCache: opts.featureCache,
-        faults: { dropEvery: Number(opts.dropEvery), duplicate: Number(opts.duplicate), reorder: Number(opts.reorder) },
+        faults: {
+          dropEvery: Number(opts.dropEvery),
+          duplicate: Number(opts.duplicate),
+          reorder: Number(opts.reorder),
+        },
       });
     });
 

@@ -6,35 +6,44 @@ import { createReadStream, existsSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { extname, join, normalize } from "node:path";
+import { type WebSocket, WebSocketServer } from "ws";
 import { type Actor, createActor, fromCallback } from "xstate";
-import { WebSocket, WebSocketServer } from "ws";
 import type { z } from "zod";
 import { type Config, ensureToken, resolvePaths } from "../config/index.ts";
 import { type LoadedProtocol, loadProtocol } from "../protocols/load.ts";
 import { AcquisitionHub } from "./acquisition/acquisition-hub.ts";
-import { MonitorState } from "./monitor/monitor-state.ts";
 import { requestToken, tokenMatches } from "./auth.ts";
 import type { Logger } from "./log.ts";
-import { type DayEvent, dayMachine, type PhaseInput, stateName } from "./session/machine.ts";
-import { eventCodes, prepareStimuli } from "./session/prepare.ts";
-import { type PipelineSteps, pipelineSteps } from "./session/pipeline.ts";
+import { MonitorState } from "./monitor/monitor-state.ts";
+import { codeVersion, softwareVersions } from "./provenance.ts";
 import { AbortedError, runPhase } from "./scheduler/phase-runner.ts";
 import { alwaysFixating, type BoxPort, type DisplayPort } from "./scheduler/rig-ports.ts";
+import { type DayEvent, dayMachine, type PhaseInput, stateName } from "./session/machine.ts";
+import { type PipelineSteps, pipelineSteps } from "./session/pipeline.ts";
+import { eventCodes, prepareStimuli } from "./session/prepare.ts";
+import { writeSessionReport } from "./session/report-step.ts";
 import { SessionStore } from "./store/store.ts";
 import { ACQUISITION_VERSION, acquisitionHello } from "./wire/acquisition.ts";
 import { DISPLAY_VERSION, displayHello } from "./wire/display.ts";
 import { describeIssue } from "./wire/errors.ts";
 import { MONITOR_VERSION, monitorHello } from "./wire/monitor.ts";
-import { codeVersion, softwareVersions } from "./provenance.ts";
-import { writeSessionReport } from "./session/report-step.ts";
 
-export interface DisplayFactory {
-  (ws: WebSocket, hello: z.infer<typeof displayHello>): DisplayPort & { preload(s: Array<{ id: string; url: string }>): Promise<{ ok: boolean; failed: string[] }> };
-}
+export type DisplayFactory = (
+  ws: WebSocket,
+  hello: z.infer<typeof displayHello>,
+) => DisplayPort & {
+  preload(s: Array<{ id: string; url: string }>): Promise<{ ok: boolean; failed: string[] }>;
+};
 
-export interface BoxFactory {
-  (path: string, baudRate: number): Promise<BoxPort & { onStatus(l: (status: "connected" | "lost", reason: string) => void): () => void; close(): Promise<void> }>;
-}
+export type BoxFactory = (
+  path: string,
+  baudRate: number,
+) => Promise<
+  BoxPort & {
+    onStatus(l: (status: "connected" | "lost", reason: string) => void): () => void;
+    close(): Promise<void>;
+  }
+>;
 
 export interface DaemonOptions {
   config: Config;
@@ -105,11 +114,18 @@ export class Daemon {
   async start(): Promise<void> {
     const { config, log } = this.opts;
     this.openSession();
-    this.monitor = new MonitorState({ store: this.store, sessionId: this.sessionId, protocol: this.loaded.protocol });
+    this.monitor = new MonitorState({
+      store: this.store,
+      sessionId: this.sessionId,
+      protocol: this.loaded.protocol,
+    });
     this.hub = new AcquisitionHub({
       store: this.store,
       sessionId: this.sessionId,
-      windows: { baseline: this.loaded.protocol.windows.baseline, response: this.loaded.protocol.windows.response },
+      windows: {
+        baseline: this.loaded.protocol.windows.baseline,
+        response: this.loaded.protocol.windows.response,
+      },
       onIngested: (trials) => this.monitor.ingest(trials),
       onWarning: (code, message) => log.warn({ code }, message),
     });
@@ -124,7 +140,8 @@ export class Daemon {
           this.actor?.send({ type: "PAUSE", reason });
         } else log.info(reason);
       });
-    } else log.warn("no rig box configured (rig.serialPath): fixation is not monitored, rewards are not given");
+    } else
+      log.warn("no rig box configured (rig.serialPath): fixation is not monitored, rewards are not given");
     this.server = createServer((req, res) => this.onHttp(req, res));
     this.server.on("upgrade", (req, socket, head) => {
       const path = new URL(req.url ?? "/", "http://x").pathname;
@@ -198,10 +215,18 @@ export class Daemon {
       return;
     }
     const row = this.store.resumableSession();
-    if (!row) throw Object.assign(new Error("no session to resume: start one with --protocol FILE"), { code: "EPHYS_NO_SESSION" });
+    if (!row)
+      throw Object.assign(new Error("no session to resume: start one with --protocol FILE"), {
+        code: "EPHYS_NO_SESSION",
+      });
     this.sessionId = row.id;
     // The stored text is the session's protocol, whatever the file says now.
-    this.loaded = { protocol: loadProtocolText(row.protocol_text, row.protocol_path), text: row.protocol_text, sha256: row.protocol_sha256, path: row.protocol_path };
+    this.loaded = {
+      protocol: loadProtocolText(row.protocol_text, row.protocol_path),
+      text: row.protocol_text,
+      sha256: row.protocol_sha256,
+      path: row.protocol_path,
+    };
     const voided = this.store.voidPendingTrials(row.id, "interrupted by a daemon restart");
     this.store.appendEvent(row.id, "session", "resumed", { state: row.state, voidedPending: voided });
   }
@@ -231,20 +256,34 @@ export class Daemon {
       },
     });
     const snapshot = row.snapshot ? JSON.parse(row.snapshot) : undefined;
-    this.actor = createActor(machine, { input: { sessionId: this.sessionId }, ...(snapshot ? { snapshot } : {}) });
+    this.actor = createActor(machine, {
+      input: { sessionId: this.sessionId },
+      ...(snapshot ? { snapshot } : {}),
+    });
     let last = "";
     this.actor.subscribe({
       next: (snap) => {
         const name = stateName(snap.value);
         if (name === last && snap.status === "active") return;
         last = name;
-        this.store.saveSnapshot(this.sessionId, name, this.actor.getPersistedSnapshot(), snap.context.failedReason ?? undefined);
+        this.store.saveSnapshot(
+          this.sessionId,
+          name,
+          this.actor.getPersistedSnapshot(),
+          snap.context.failedReason ?? undefined,
+        );
         if (snap.context.failedReason) this.opts.log.error(`${name}: ${snap.context.failedReason}`);
-        else this.opts.log.info(`state ${name}${snap.context.pauseReason ? ` (${snap.context.pauseReason})` : ""}`);
+        else
+          this.opts.log.info(
+            `state ${name}${snap.context.pauseReason ? ` (${snap.context.pauseReason})` : ""}`,
+          );
         if (snap.status === "done") {
           // A day that failed or was aborted still gets its honest report.
           if (name !== "done")
-            writeSessionReport(this.store, this.sessionId, { config: this.opts.config, protocol: this.loaded.protocol }).then(
+            writeSessionReport(this.store, this.sessionId, {
+              config: this.opts.config,
+              protocol: this.loaded.protocol,
+            }).then(
               () => this.resolveFinished(name),
               (e: unknown) => {
                 this.opts.log.error(`report: ${(e as Error).message}`);
@@ -263,7 +302,13 @@ export class Daemon {
   }
 
   private context() {
-    return { store: this.store, sessionId: this.sessionId, loaded: this.loaded, config: this.opts.config, log: this.opts.log };
+    return {
+      store: this.store,
+      sessionId: this.sessionId,
+      loaded: this.loaded,
+      config: this.opts.config,
+      log: this.opts.log,
+    };
   }
 
   private async phase(phase: 1 | 2, signal: AbortSignal): Promise<void> {
@@ -293,8 +338,16 @@ export class Daemon {
   private async waitForDisplay(stimulusIds: string[]): Promise<DisplayPort> {
     const display = this.display ?? (await new Promise<DisplayPort>((r) => this.displayWaiters.push(r)));
     const d = display as ReturnType<DisplayFactory>;
-    const result = await d.preload(stimulusIds.map((id) => ({ id, url: `/stimuli/${encodeURIComponent(id)}?token=${encodeURIComponent(this.token)}` })));
-    if (!result.ok) throw new Error(`the display could not load ${result.failed.length} image(s): ${result.failed.slice(0, 5).join(", ")}`);
+    const result = await d.preload(
+      stimulusIds.map((id) => ({
+        id,
+        url: `/stimuli/${encodeURIComponent(id)}?token=${encodeURIComponent(this.token)}`,
+      })),
+    );
+    if (!result.ok)
+      throw new Error(
+        `the display could not load ${result.failed.length} image(s): ${result.failed.slice(0, 5).join(", ")}`,
+      );
     return d;
   }
 
@@ -303,7 +356,10 @@ export class Daemon {
       if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ type: "error", code, message }));
       if (close) ws.close(close, code);
     };
-    const timer = setTimeout(() => fail("EPHYS_HELLO_TIMEOUT", `expected a hello within ${HELLO_TIMEOUT_MS} ms`, 4408), HELLO_TIMEOUT_MS);
+    const timer = setTimeout(
+      () => fail("EPHYS_HELLO_TIMEOUT", `expected a hello within ${HELLO_TIMEOUT_MS} ms`, 4408),
+      HELLO_TIMEOUT_MS,
+    );
     (ws as WebSocket & { alive?: boolean }).alive = true;
     ws.on("pong", () => {
       (ws as WebSocket & { alive?: boolean }).alive = true;
@@ -316,13 +372,24 @@ export class Daemon {
       } catch {
         json = undefined;
       }
-      const schema = path === "/acquisition" ? acquisitionHello : path === "/display" ? displayHello : monitorHello;
-      const version = path === "/acquisition" ? ACQUISITION_VERSION : path === "/display" ? DISPLAY_VERSION : MONITOR_VERSION;
+      const schema =
+        path === "/acquisition" ? acquisitionHello : path === "/display" ? displayHello : monitorHello;
+      const version =
+        path === "/acquisition"
+          ? ACQUISITION_VERSION
+          : path === "/display"
+            ? DISPLAY_VERSION
+            : MONITOR_VERSION;
       const parsed = schema.safeParse(json);
       if (!parsed.success) return fail("EPHYS_BAD_HELLO", describeIssue(parsed.error), 4400);
-      if (!tokenMatches(this.token, parsed.data.token)) return fail("EPHYS_UNAUTHORIZED", "the token does not match", 4401);
+      if (!tokenMatches(this.token, parsed.data.token))
+        return fail("EPHYS_UNAUTHORIZED", "the token does not match", 4401);
       if (parsed.data.version !== version)
-        return fail("EPHYS_BAD_VERSION", `protocol version ${parsed.data.version} is not supported; expected ${version}`, 4426);
+        return fail(
+          "EPHYS_BAD_VERSION",
+          `protocol version ${parsed.data.version} is not supported; expected ${version}`,
+          4426,
+        );
       if (path === "/acquisition") this.hub.attach(ws, parsed.data as z.infer<typeof acquisitionHello>);
       else if (path === "/display") this.attachDisplay(ws, parsed.data as z.infer<typeof displayHello>);
       else this.attachMonitor(ws);
@@ -348,9 +415,23 @@ export class Daemon {
     this.monitor.attach(ws);
   }
 
-  private broadcastMonitor(e: { id: number; t: number; type: string; subtype: string; content: string; session_id: string | null }): void {
+  private broadcastMonitor(e: {
+    id: number;
+    t: number;
+    type: string;
+    subtype: string;
+    content: string;
+    session_id: string | null;
+  }): void {
     if (this.monitors.size === 0) return;
-    const text = JSON.stringify({ type: "event", id: e.id, t: e.t, eventType: e.type, subtype: e.subtype, content: JSON.parse(e.content) });
+    const text = JSON.stringify({
+      type: "event",
+      id: e.id,
+      t: e.t,
+      eventType: e.type,
+      subtype: e.subtype,
+      content: JSON.parse(e.content),
+    });
     for (const ws of this.monitors) if (ws.readyState === ws.OPEN) ws.send(text);
   }
 
@@ -374,7 +455,10 @@ export class Daemon {
     };
     if (url.pathname === "/health") return json(200, { ok: true });
     if (!tokenMatches(this.token, requestToken(req, url)))
-      return json(401, { code: "EPHYS_UNAUTHORIZED", message: "missing or wrong token (Authorization: Bearer … or ?token=)" });
+      return json(401, {
+        code: "EPHYS_UNAUTHORIZED",
+        message: "missing or wrong token (Authorization: Bearer … or ?token=)",
+      });
     if (url.pathname === "/api/status" && req.method === "GET") return json(200, this.status());
     const control: Record<string, DayEvent> = {
       "/api/pause": { type: "PAUSE", reason: "paused by the operator" },
@@ -382,30 +466,41 @@ export class Daemon {
       "/api/abort": { type: "ABORT", by: "operator" },
     };
     if (control[url.pathname] && req.method === "POST") {
-      this.store.appendEvent(this.sessionId, "control", url.pathname.slice(5), { remote: req.socket.remoteAddress });
+      this.store.appendEvent(this.sessionId, "control", url.pathname.slice(5), {
+        remote: req.socket.remoteAddress,
+      });
       this.actor.send(control[url.pathname]);
       return json(200, this.status());
     }
     if (url.pathname.startsWith("/stimuli/") && req.method === "GET") {
       const id = decodeURIComponent(url.pathname.slice("/stimuli/".length));
       const s = this.store.stimuli(this.sessionId).find((x) => x.id === id);
-      if (!s || !existsSync(s.path)) return json(404, { code: "EPHYS_NO_STIMULUS", message: `no stimulus ${id}` });
+      if (!s || !existsSync(s.path))
+        return json(404, { code: "EPHYS_NO_STIMULUS", message: `no stimulus ${id}` });
       res.writeHead(200, { "content-type": contentType(s.path), "cache-control": "no-store" });
       createReadStream(s.path).pipe(res);
       return;
     }
     if (url.pathname.startsWith("/display") && this.opts.displayDir) {
-      const rel = normalize(url.pathname.slice("/display".length) || "/index.html").replace(/^(\.\.[/\\])+/, "");
+      const rel = normalize(url.pathname.slice("/display".length) || "/index.html").replace(
+        /^(\.\.[/\\])+/,
+        "",
+      );
       const file = join(this.opts.displayDir, rel === "/" ? "index.html" : rel);
-      if (!file.startsWith(this.opts.displayDir) || !existsSync(file)) return json(404, { code: "EPHYS_NOT_FOUND", message: url.pathname });
+      if (!file.startsWith(this.opts.displayDir) || !existsSync(file))
+        return json(404, { code: "EPHYS_NOT_FOUND", message: url.pathname });
       res.writeHead(200, { "content-type": contentType(file) });
       createReadStream(file).pipe(res);
       return;
     }
     if ((url.pathname === "/monitor" || url.pathname.startsWith("/monitor/")) && this.opts.monitorDir) {
-      const rel = normalize(url.pathname.slice("/monitor".length) || "/index.html").replace(/^(\.\.[/\\])+/, "");
+      const rel = normalize(url.pathname.slice("/monitor".length) || "/index.html").replace(
+        /^(\.\.[/\\])+/,
+        "",
+      );
       const file = join(this.opts.monitorDir, rel === "/" ? "index.html" : rel);
-      if (!file.startsWith(this.opts.monitorDir) || !existsSync(file)) return json(404, { code: "EPHYS_NOT_FOUND", message: url.pathname });
+      if (!file.startsWith(this.opts.monitorDir) || !existsSync(file))
+        return json(404, { code: "EPHYS_NOT_FOUND", message: url.pathname });
       res.writeHead(200, { "content-type": contentType(file), "cache-control": "no-store" });
       createReadStream(file).pipe(res);
       return;
@@ -429,6 +524,7 @@ function contentType(path: string): string {
 }
 
 import { parseProtocol } from "../protocols/load.ts";
+
 function loadProtocolText(text: string, path: string) {
   return parseProtocol(text, path);
 }

@@ -5,16 +5,30 @@ import pino, { type Logger } from "pino";
 
 export type { Logger };
 
-export function createLogger(opts: { level: string; file?: string; console?: boolean; name?: string }): Logger {
+export function createLogger(opts: {
+  level: string;
+  file?: string;
+  console?: boolean;
+  name?: string;
+}): Logger {
   const targets: pino.TransportTargetOptions[] = [];
   if (opts.file) {
     mkdirSync(dirname(opts.file), { recursive: true });
-    targets.push({ target: "pino/file", options: { destination: opts.file, mkdir: true }, level: opts.level });
+    targets.push({
+      target: "pino/file",
+      options: { destination: opts.file, mkdir: true },
+      level: opts.level,
+    });
   }
   if (opts.console !== false)
     targets.push({
       target: "pino-pretty",
-      options: { colorize: process.stdout.isTTY, translateTime: "HH:MM:ss.l", ignore: "pid,hostname", destination: 2 },
+      options: {
+        colorize: process.stdout.isTTY,
+        translateTime: "HH:MM:ss.l",
+        ignore: "pid,hostname",
+        destination: 2,
+      },
       level: opts.level,
     });
   if (targets.length === 0) return pino({ level: "silent" });

@@ -10,10 +10,16 @@ export function codeVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL("package.json", root), "utf8")) as { version: string };
   let commit = "unknown";
   try {
-    commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: root, stdio: ["ignore", "pipe", "ignore"] })
+    commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], {
+      cwd: root,
+      stdio: ["ignore", "pipe", "ignore"],
+    })
       .toString()
       .trim();
-    const dirty = execFileSync("git", ["status", "--porcelain", "--untracked-files=no"], { cwd: root, stdio: ["ignore", "pipe", "ignore"] })
+    const dirty = execFileSync("git", ["status", "--porcelain", "--untracked-files=no"], {
+      cwd: root,
+      stdio: ["ignore", "pipe", "ignore"],
+    })
       .toString()
       .trim();
     if (dirty) commit += "-dirty";
@@ -25,7 +31,14 @@ export function codeVersion(): string {
 
 export function softwareVersions(): Record<string, string> {
   const out: Record<string, string> = { node: process.version };
-  for (const name of ["xstate", "better-sqlite3", "ws", "onnxruntime-node", "@tensorflow/tfjs-core", "sharp"]) {
+  for (const name of [
+    "xstate",
+    "better-sqlite3",
+    "ws",
+    "onnxruntime-node",
+    "@tensorflow/tfjs-core",
+    "sharp",
+  ]) {
     try {
       out[name] = (require(`${name}/package.json`) as { version: string }).version;
     } catch {

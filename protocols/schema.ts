@@ -7,7 +7,9 @@ const typeError = (text: string) => (issue: { code: string; input?: unknown }) =
   issue.code === "invalid_type" ? (issue.input === undefined ? `${text} (required)` : text) : undefined;
 const ms = (what: string) => z.number({ error: typeError(`expected a number of milliseconds (${what})`) });
 const positiveInt = (what: string) =>
-  z.number({ error: typeError(`expected a whole number (${what})`) }).int(`expected a whole number (${what})`);
+  z
+    .number({ error: typeError(`expected a whole number (${what})`) })
+    .int(`expected a whole number (${what})`);
 
 /** A time window relative to stimulus onset, [startMs, endMs). */
 export const windowSchema = z

@@ -18,7 +18,9 @@ export class SourceError extends Error {
     readonly file: string,
     readonly problems: SourceProblem[],
   ) {
-    super(`${file}: ${problems.length} problem(s)\n${problems.map((p) => formatProblem(file, p)).join("\n")}`);
+    super(
+      `${file}: ${problems.length} problem(s)\n${problems.map((p) => formatProblem(file, p)).join("\n")}`,
+    );
     this.name = "SourceError";
   }
 }
@@ -58,7 +60,13 @@ export function parseYamlWith<S extends z.ZodType>(schema: S, text: string, file
       file,
       doc.errors.map((e) => {
         const pos = lineCounter.linePos(e.pos[0]);
-        return { path: "", line: pos.line, column: pos.col, found: "invalid YAML", expected: e.message.split("\n")[0] };
+        return {
+          path: "",
+          line: pos.line,
+          column: pos.col,
+          found: "invalid YAML",
+          expected: e.message.split("\n")[0],
+        };
       }),
     );
   }
@@ -73,7 +81,9 @@ export function parseYamlWith<S extends z.ZodType>(schema: S, text: string, file
       const key = issue.keys[0];
       const parent = doc.getIn(path, true);
       if (parent && typeof parent === "object" && "items" in parent) {
-        const pair = (parent.items as Array<{ key: unknown }>).find((it) => isNode(it.key) && (it.key as { value?: unknown }).value === key);
+        const pair = (parent.items as Array<{ key: unknown }>).find(
+          (it) => isNode(it.key) && (it.key as { value?: unknown }).value === key,
+        );
         if (pair && isNode(pair.key)) node = pair.key;
       }
       path = [...path, key];
@@ -85,10 +95,20 @@ export function parseYamlWith<S extends z.ZodType>(schema: S, text: string, file
     const offset = isNode(node) && node.range ? node.range[0] : 0;
     const pos = lineCounter.linePos(offset);
     const found =
-      issue.code === "unrecognized_keys" ? `unknown key ${describe(issue.keys[0])}` : describe((issue as { input?: unknown }).input);
+      issue.code === "unrecognized_keys"
+        ? `unknown key ${describe(issue.keys[0])}`
+        : describe((issue as { input?: unknown }).input);
     const expected =
-      issue.code === "unrecognized_keys" ? "only the documented keys (check the spelling)" : stripExpected(issue.message);
-    return { path: pathToString(issue.code === "unrecognized_keys" ? path : issue.path), line: pos.line, column: pos.col, found, expected };
+      issue.code === "unrecognized_keys"
+        ? "only the documented keys (check the spelling)"
+        : stripExpected(issue.message);
+    return {
+      path: pathToString(issue.code === "unrecognized_keys" ? path : issue.path),
+      line: pos.line,
+      column: pos.col,
+      found,
+      expected,
+    };
   });
   throw new SourceError(file, problems);
 }

@@ -44,8 +44,14 @@ export interface ChannelDecision {
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 /** Running test/retest r over the retest stimuli seen in both phases so far (null while fewer than 3). */
-export function retestStability(phase1: TrialRates, phase2: TrialRates, retestIds: string[]): { r: number | null; n: number } {
-  const both = retestIds.filter((id) => (phase1.get(id)?.length ?? 0) > 0 && (phase2.get(id)?.length ?? 0) > 0);
+export function retestStability(
+  phase1: TrialRates,
+  phase2: TrialRates,
+  retestIds: string[],
+): { r: number | null; n: number } {
+  const both = retestIds.filter(
+    (id) => (phase1.get(id)?.length ?? 0) > 0 && (phase2.get(id)?.length ?? 0) > 0,
+  );
   if (both.length < 3) return { r: null, n: both.length };
   const r = pearson(
     both.map((id) => mean(phase1.get(id)!)),
@@ -54,7 +60,10 @@ export function retestStability(phase1: TrialRates, phase2: TrialRates, retestId
   return { r, n: both.length };
 }
 
-export function checkChannel(input: ChannelCheckInput, t: Thresholds): { results: CheckResult[]; decision: ChannelDecision } {
+export function checkChannel(
+  input: ChannelCheckInput,
+  t: Thresholds,
+): { results: CheckResult[]; decision: ChannelDecision } {
   const { channelId } = input;
   const results: CheckResult[] = [];
 
@@ -89,7 +98,14 @@ export function checkChannel(input: ChannelCheckInput, t: Thresholds): { results
       },
     });
   } else
-    results.push({ channelId, name: "selectivity", value: null, threshold: t.selectivityAlpha, passed: false, details: { reason: "no phase-2 trials of objects or control bodies" } });
+    results.push({
+      channelId,
+      name: "selectivity",
+      value: null,
+      threshold: t.selectivityAlpha,
+      passed: false,
+      details: { reason: "no phase-2 trials of objects or control bodies" },
+    });
 
   const ids1 = [...input.phase1.keys()].filter((id) => input.phase1.get(id)!.length > 0);
   const means1 = ids1.map((id) => mean(input.phase1.get(id)!));
@@ -122,7 +138,11 @@ export function checkChannel(input: ChannelCheckInput, t: Thresholds): { results
     value: split,
     threshold: t.splitHalfMinR,
     passed: split !== null && split > t.splitHalfMinR,
-    details: { measure: "Spearman-Brown corrected split-half r over phase-1 repeats", splits: 100, repetitions: reps },
+    details: {
+      measure: "Spearman-Brown corrected split-half r over phase-1 repeats",
+      splits: 100,
+      repetitions: reps,
+    },
   });
 
   const groups = ids1.map((id) => input.phase1.get(id)!).filter((g) => g.length > 0);
@@ -137,7 +157,8 @@ export function checkChannel(input: ChannelCheckInput, t: Thresholds): { results
   });
 
   const failed = results.filter((r) => !r.passed);
-  const fmt = (v: number | null) => (v === null ? "n/a" : Math.abs(v) < 1e-3 && v !== 0 ? v.toExponential(2) : v.toFixed(3));
+  const fmt = (v: number | null) =>
+    v === null ? "n/a" : Math.abs(v) < 1e-3 && v !== 0 ? v.toExponential(2) : v.toFixed(3);
   const reason =
     failed.length === 0
       ? "passed every check"

@@ -4,9 +4,9 @@ import type { WebSocket } from "ws";
 import type { z } from "zod";
 import type { SessionStore } from "../store/store.ts";
 import {
+  type AcquisitionClientMessage,
   type AcquisitionServerMessage,
   acquisitionClientMessage,
-  type AcquisitionClientMessage,
   type acquisitionHello,
   type SpikesMessage,
 } from "../wire/acquisition.ts";
@@ -83,7 +83,12 @@ export class AcquisitionHub {
     const have = store.trialsWithData(sessionId, Math.max(1, this.channelIds.size));
     for (const t of store.trials(sessionId))
       if (t.status !== "voided" && !have.has(t.trialId))
-        this.send(ws, { type: "trial", trialId: t.trialId, eventCode: t.eventCode, stimulusId: t.stimulusId });
+        this.send(ws, {
+          type: "trial",
+          trialId: t.trialId,
+          eventCode: t.eventCode,
+          stimulusId: t.stimulusId,
+        });
     ws.on("message", (raw, isBinary) => this.onMessage(ws, raw as Buffer, isBinary));
     ws.on("close", () => {
       this.clients.delete(ws);
@@ -141,7 +146,11 @@ export class AcquisitionHub {
     const max = this.opts.maxMessageBytes ?? 4 * 1024 * 1024;
     if (isBinary) return this.error(ws, "EPHYS_BAD_MESSAGE", "expected a JSON text frame, got binary");
     if (raw.length > max)
-      return this.error(ws, "EPHYS_MESSAGE_TOO_LARGE", `message of ${raw.length} bytes exceeds the limit of ${max} bytes`);
+      return this.error(
+        ws,
+        "EPHYS_MESSAGE_TOO_LARGE",
+        `message of ${raw.length} bytes exceeds the limit of ${max} bytes`,
+      );
     let json: unknown;
     try {
       json = JSON.parse(raw.toString("utf8"));
@@ -153,15 +162,27 @@ export class AcquisitionHub {
     const parsed = fast
       ? { success: true as const, data: json as AcquisitionClientMessage }
       : acquisitionClientMessage.safeParse(json);
-    const seq = typeof (json as { seq?: unknown })?.seq === "number" ? (json as { seq: number }).seq : undefined;
+    const seq =
+      typeof (json as { seq?: unknown })?.seq === "number" ? (json as { seq: number }).seq : undefined;
     if (!parsed.success) return this.error(ws, "EPHYS_BAD_MESSAGE", describeIssue(parsed.error), seq);
     const m = parsed.data;
-    if (m.type === "hello") return this.error(ws, "EPHYS_BAD_MESSAGE", "hello was already received on this connection");
+    if (m.type === "hello")
+      return this.error(ws, "EPHYS_BAD_MESSAGE", "hello was already received on this connection");
     if (m.trialId > this.maxTrialId)
-      return this.error(ws, "EPHYS_UNKNOWN_TRIAL", `trialId ${m.trialId} was never announced (last ${this.maxTrialId})`, m.seq);
+      return this.error(
+        ws,
+        "EPHYS_UNKNOWN_TRIAL",
+        `trialId ${m.trialId} was never announced (last ${this.maxTrialId})`,
+        m.seq,
+      );
     const unknown = Object.keys(m.channels).filter((id) => !this.channelIds.has(id));
     if (unknown.length)
-      return this.error(ws, "EPHYS_UNKNOWN_CHANNEL", `channels not announced in hello: ${unknown.slice(0, 5).join(", ")}`, m.seq);
+      return this.error(
+        ws,
+        "EPHYS_UNKNOWN_CHANNEL",
+        `channels not announced in hello: ${unknown.slice(0, 5).join(", ")}`,
+        m.seq,
+      );
     const data: IngestedTrial = {
       trialId: m.trialId,
       channels: Object.entries(m.channels).map(([channelId, v]) =>
@@ -203,7 +224,8 @@ export class AcquisitionHub {
       );
     } catch (e) {
       // Nothing was committed: no acks, the bridge will resend.
-      for (const p of batch) this.error(p.ws, "EPHYS_STORE_FAILED", `could not store: ${(e as Error).message}`, p.seq);
+      for (const p of batch)
+        this.error(p.ws, "EPHYS_STORE_FAILED", `could not store: ${(e as Error).message}`, p.seq);
       return;
     }
     for (const p of batch) this.send(p.ws, { type: "ack", seq: p.seq });
@@ -219,7 +241,12 @@ function isPlainSpikes(json: unknown): json is SpikesMessage {
   const m = json as Record<string, unknown>;
   const keys = Object.keys(m);
   if (keys.length !== 4 || m.type !== "spikes") return false;
-  if (!Number.isInteger(m.seq) || (m.seq as number) <= 0 || !Number.isInteger(m.trialId) || (m.trialId as number) <= 0)
+  if (
+    !Number.isInteger(m.seq) ||
+    (m.seq as number) <= 0 ||
+    !Number.isInteger(m.trialId) ||
+    (m.trialId as number) <= 0
+  )
     return false;
   const ch = m.channels;
   if (typeof ch !== "object" || ch === null || Array.isArray(ch)) return false;

@@ -32,7 +32,12 @@ export function netRateFromCounts(counts: Record<string, number>, windows: Named
 }
 
 /** PSTH bin counts from preMs before to postMs after onset. */
-export function psthBins(spikesMs: readonly number[], preMs: number, postMs: number, binMs: number): number[] {
+export function psthBins(
+  spikesMs: readonly number[],
+  preMs: number,
+  postMs: number,
+  binMs: number,
+): number[] {
   const n = Math.ceil((preMs + postMs) / binMs);
   const bins = new Array<number>(n).fill(0);
   for (const t of spikesMs) {

@@ -27,7 +27,22 @@ export async function demo(config: Config, o: { protocolPath: string }): Promise
   log.info(`simulated day: session ${daemon.sessionId}; virtual rig starting (rig box on ${hostPath})`);
   const child = spawn(
     process.execPath,
-    [bin, "simulate", "--url", daemon.wsUrl, "--token", daemon.token, "--protocol", o.protocolPath, "--box-host", hostPath, "--box", boxPath, "--feature-cache", join(resolvePaths(config).dataDir, "features")],
+    [
+      bin,
+      "simulate",
+      "--url",
+      daemon.wsUrl,
+      "--token",
+      daemon.token,
+      "--protocol",
+      o.protocolPath,
+      "--box-host",
+      hostPath,
+      "--box",
+      boxPath,
+      "--feature-cache",
+      join(resolvePaths(config).dataDir, "features"),
+    ],
     { stdio: ["ignore", "inherit", "inherit"] },
   );
   child.on("exit", (code) => {

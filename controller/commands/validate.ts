@@ -3,7 +3,8 @@
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseProtocol, resolveManifest } from "../../protocols/load.ts";
-import { SourceError, formatProblem } from "../../protocols/yaml-source.ts";
+import type { Protocol } from "../../protocols/schema.ts";
+import { formatProblem, SourceError } from "../../protocols/yaml-source.ts";
 import { loadManifest } from "../../stimuli/manifest.ts";
 
 export interface ValidationReport {
@@ -17,11 +18,12 @@ export function validateProtocolFile(file: string): ValidationReport {
   const warnings: string[] = [];
   if (!existsSync(file)) return { ok: false, errors: [`${file}: no such file`], warnings };
   const text = readFileSync(file, "utf8");
-  let protocol;
+  let protocol: Protocol;
   try {
     protocol = parseProtocol(text, file);
   } catch (e) {
-    if (e instanceof SourceError) return { ok: false, errors: e.problems.map((p) => formatProblem(file, p)), warnings };
+    if (e instanceof SourceError)
+      return { ok: false, errors: e.problems.map((p) => formatProblem(file, p)), warnings };
     throw e;
   }
   const loaded = { path: resolve(file) };
@@ -29,7 +31,9 @@ export function validateProtocolFile(file: string): ValidationReport {
   for (const [i, set] of protocol.stimulusSets.entries()) {
     const path = resolveManifest(loaded, set.manifest);
     if (!existsSync(path)) {
-      warnings.push(`${file}: stimulusSets[${i}].manifest: ${set.manifest} not found (resolved to ${path}); serve will refuse to start without it`);
+      warnings.push(
+        `${file}: stimulusSets[${i}].manifest: ${set.manifest} not found (resolved to ${path}); serve will refuse to start without it`,
+      );
       continue;
     }
     try {
@@ -45,6 +49,8 @@ export function validateProtocolFile(file: string): ValidationReport {
       `${file}: model.split: expected train + validation + test ≤ ${preferred} preferred images; found ${train} + ${validation} + ${test} = ${train + validation + test}`,
     );
   if (preferred > 0 && protocol.selection.retestCount > preferred)
-    errors.push(`${file}: selection.retestCount: expected ≤ ${preferred} preferred images; found ${protocol.selection.retestCount}`);
+    errors.push(
+      `${file}: selection.retestCount: expected ≤ ${preferred} preferred images; found ${protocol.selection.retestCount}`,
+    );
   return { ok: errors.length === 0, errors, warnings };
 }

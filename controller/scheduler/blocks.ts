@@ -8,7 +8,12 @@ export interface PlannedPresentation {
 }
 
 /** The order of each block: blocks[b] is a permutation of stimulusIds seeded by (seed, phase, b). */
-export function planBlocks(stimulusIds: readonly string[], repetitions: number, seed: number, phase: 1 | 2): string[][] {
+export function planBlocks(
+  stimulusIds: readonly string[],
+  repetitions: number,
+  seed: number,
+  phase: 1 | 2,
+): string[][] {
   const blocks: string[][] = [];
   for (let b = 0; b < repetitions; b++) {
     const order = [...stimulusIds];
@@ -19,7 +24,10 @@ export function planBlocks(stimulusIds: readonly string[], repetitions: number, 
 }
 
 /** What is left of the plan after the given shown presentations (voided ones do not count as shown). */
-export function remainingBlocks(blocks: string[][], shown: ReadonlyArray<{ block: number; stimulusId: string }>): string[][] {
+export function remainingBlocks(
+  blocks: string[][],
+  shown: ReadonlyArray<{ block: number; stimulusId: string }>,
+): string[][] {
   const done = new Map<string, number>();
   for (const s of shown) {
     const key = `${s.block}\u0000${s.stimulusId}`;

@@ -43,7 +43,9 @@ const sleep = (ms: number, signal: AbortSignal) =>
     signal.addEventListener("abort", onAbort, { once: true });
   });
 
-export async function runPhase(o: PhaseRunOptions): Promise<{ shown: number; voided: number; missingData: number[] }> {
+export async function runPhase(
+  o: PhaseRunOptions,
+): Promise<{ shown: number; voided: number; missingData: number[] }> {
   const { store, sessionId, phase, protocol, box, signal } = o;
   const pres = protocol.presentation;
   const reps = phase === 1 ? pres.repetitions : protocol.phase2.repetitions;
@@ -56,7 +58,10 @@ export async function runPhase(o: PhaseRunOptions): Promise<{ shown: number; voi
   );
   const before = store.trials(sessionId, phase);
   const shownBefore = before.filter((t) => t.status === "shown");
-  const queue = new BlockQueue(remainingBlocks(blocks, shownBefore), protocol.seed + phase * 7919 + before.length);
+  const queue = new BlockQueue(
+    remainingBlocks(blocks, shownBefore),
+    protocol.seed + phase * 7919 + before.length,
+  );
   const planned = reps * o.stimuli.length;
   let shown = shownBefore.length;
   let voided = before.filter((t) => t.status === "voided").length;
@@ -76,13 +81,24 @@ export async function runPhase(o: PhaseRunOptions): Promise<{ shown: number; voi
         const p = queue.next()!;
         const eventCode = codes.get(p.stimulusId)!;
         const trialId = store.nextTrialId(sessionId);
-        store.recordTrial(sessionId, { trialId, phase, block: p.block, stimulusId: p.stimulusId, eventCode, status: "pending" });
+        store.recordTrial(sessionId, {
+          trialId,
+          phase,
+          block: p.block,
+          stimulusId: p.stimulusId,
+          eventCode,
+          status: "pending",
+        });
         const breaksAtOnset = breaks;
         o.acquisition.announce({ trialId, eventCode, stimulusId: p.stimulusId });
         await box.sendEvent(eventCode);
         const report = await display.show(trialId, p.stimulusId, scale(pres.stimulusMs));
         if (breaks !== breaksAtOnset || !box.fixating) {
-          store.settleTrial(sessionId, trialId, { status: "voided", reason: "fixation break", ...timing(report) });
+          store.settleTrial(sessionId, trialId, {
+            status: "voided",
+            reason: "fixation break",
+            ...timing(report),
+          });
           queue.requeue(p);
           voided++;
           completed = false;
@@ -111,7 +127,11 @@ export async function runPhase(o: PhaseRunOptions): Promise<{ shown: number; voi
       .map((t) => t.trialId);
     const missingData = await o.acquisition.waitForData(ids, o.dataTimeoutMs ?? 30_000, signal);
     if (missingData.length)
-      store.appendEvent(sessionId, "acquisition", "missing-data", { phase, trials: missingData.slice(0, 100), count: missingData.length });
+      store.appendEvent(sessionId, "acquisition", "missing-data", {
+        phase,
+        trials: missingData.slice(0, 100),
+        count: missingData.length,
+      });
     return { shown, voided, missingData };
   } finally {
     unsubscribe();

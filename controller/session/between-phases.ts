@@ -2,8 +2,8 @@
 // readout (worker thread), choose the phase-2 stimuli (worker thread), and check each channel after phase 2.
 import { join } from "node:path";
 import { checkChannel } from "../../analysis/checks/channel-checks.ts";
-import { splitStimuli } from "../../analysis/readout/splits.ts";
 import type { GaussianReadoutJSON } from "../../analysis/readout/index.ts";
+import { splitStimuli } from "../../analysis/readout/splits.ts";
 import { resolvePaths } from "../../config/index.ts";
 import type { StimulusRecord } from "../store/store.ts";
 import { type BackboneSpec, runComputeJob } from "./compute-jobs.ts";
@@ -35,7 +35,10 @@ export async function fitStep(ctx: StepContext, signal?: AbortSignal): Promise<v
   const p = loaded.protocol;
   const preferred = byRole(store.stimuli(sessionId), "preferred");
   const rates = trialRates(store, sessionId, p, 1);
-  const channels = store.channels(sessionId).map((c) => c.id).filter((id) => rates.has(id));
+  const channels = store
+    .channels(sessionId)
+    .map((c) => c.id)
+    .filter((id) => rates.has(id));
   if (channels.length === 0) throw new Error("no channel has phase-1 data");
   const ids = preferred.map((s) => s.id);
   const split = splitStimuli(ids, p.model.split, p.seed);
@@ -46,7 +49,9 @@ export async function fitStep(ctx: StepContext, signal?: AbortSignal): Promise<v
   });
   const targets = channels.map((channelId) => {
     const m = meanRates(rates.get(channelId), ids);
-    const fallback = m.filter((v) => !Number.isNaN(v)).reduce((a, b) => a + b, 0) / Math.max(1, m.filter((v) => !Number.isNaN(v)).length);
+    const fallback =
+      m.filter((v) => !Number.isNaN(v)).reduce((a, b) => a + b, 0) /
+      Math.max(1, m.filter((v) => !Number.isNaN(v)).length);
     return { channelId, responses: Array.from(m, (v) => (Number.isNaN(v) ? fallback : v)) };
   });
   const started = Date.now();
@@ -86,11 +91,21 @@ export async function fitStep(ctx: StepContext, signal?: AbortSignal): Promise<v
       channelId: r.channelId,
       kind: "gaussian-readout",
       params: r,
-      metrics: { testR: r.testR, bestEpoch: r.bestEpoch, finalValLoss: r.valLossCurve.at(-1) ?? null, seconds: (Date.now() - started) / 1000 },
+      metrics: {
+        testR: r.testR,
+        bestEpoch: r.bestEpoch,
+        finalValLoss: r.valLossCurve.at(-1) ?? null,
+        seconds: (Date.now() - started) / 1000,
+      },
     })),
   );
-  const rs = readouts.map((r) => r.testR).filter((r): r is number => r !== null).sort((a, b) => a - b);
-  log.info(`fitted ${readouts.length} readouts in ${((Date.now() - started) / 1000).toFixed(1)} s; median held-out r ${rs.length ? rs[Math.floor(rs.length / 2)].toFixed(2) : "n/a"}`);
+  const rs = readouts
+    .map((r) => r.testR)
+    .filter((r): r is number => r !== null)
+    .sort((a, b) => a - b);
+  log.info(
+    `fitted ${readouts.length} readouts in ${((Date.now() - started) / 1000).toFixed(1)} s; median held-out r ${rs.length ? rs[Math.floor(rs.length / 2)].toFixed(2) : "n/a"}`,
+  );
 }
 
 export async function selectStep(ctx: StepContext, signal?: AbortSignal): Promise<void> {
@@ -101,7 +116,16 @@ export async function selectStep(ctx: StepContext, signal?: AbortSignal): Promis
   const rates = trialRates(store, sessionId, p, 1);
   const readouts = store.models(sessionId).map((m) => m.params as GaussianReadoutJSON);
   const responses = Object.fromEntries(
-    readouts.map((r) => [r.channelId, Array.from(meanRates(rates.get(r.channelId), phase1.map((s) => s.id)), (v) => (Number.isNaN(v) ? 0 : v))]),
+    readouts.map((r) => [
+      r.channelId,
+      Array.from(
+        meanRates(
+          rates.get(r.channelId),
+          phase1.map((s) => s.id),
+        ),
+        (v) => (Number.isNaN(v) ? 0 : v),
+      ),
+    ]),
   );
   const result = await runComputeJob(
     {
@@ -122,7 +146,12 @@ export async function selectStep(ctx: StepContext, signal?: AbortSignal): Promis
   const sel = result.selection!;
   store.saveSelections(
     sessionId,
-    sel.choices.map((c) => ({ channelId: c.channelId ?? "*", stimulusId: c.stimulusId, rule: c.rule, score: c.score })),
+    sel.choices.map((c) => ({
+      channelId: c.channelId ?? "*",
+      stimulusId: c.stimulusId,
+      rule: c.rule,
+      score: c.score,
+    })),
   );
   log.info(`phase 2: ${sel.stimuli.length} stimuli chosen for ${readouts.length} channels`);
 }
@@ -147,7 +176,9 @@ export function checkStep(ctx: StepContext): void {
         phase2: r2.get(id) ?? new Map(),
         retestIds,
         objectIds: [...new Set(mine.filter((s) => s.rule.endsWith("-object")).map((s) => s.stimulusId))],
-        controlIds: [...new Set(selections.filter((s) => controls.has(s.stimulusId)).map((s) => s.stimulusId))],
+        controlIds: [
+          ...new Set(selections.filter((s) => controls.has(s.stimulusId)).map((s) => s.stimulusId)),
+        ],
         seed: p.seed,
       },
       p.checks,

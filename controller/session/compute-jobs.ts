@@ -72,6 +72,8 @@ export function runComputeJob(
       else settle(() => reject(Object.assign(new Error(m.message), { code: m.code })));
     });
     worker.on("error", (e) => settle(() => reject(e)));
-    worker.on("exit", (code) => settle(() => reject(new Error(`the compute worker exited with code ${code}`))));
+    worker.on("exit", (code) =>
+      settle(() => reject(new Error(`the compute worker exited with code ${code}`))),
+    );
   });
 }

@@ -3,8 +3,13 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { selectTfjsBackend } from "../../analysis/backbone/tfjs-backend.ts";
 import { computeFeatures, createFeatureExtractor } from "../../analysis/features/index.ts";
-import { fitGaussianReadouts, readoutFromJSON, readoutToJSON, type GaussianReadoutJSON } from "../../analysis/readout/index.ts";
 import type { FeatureMaps } from "../../analysis/readout/feature-maps.ts";
+import {
+  fitGaussianReadouts,
+  type GaussianReadoutJSON,
+  readoutFromJSON,
+  readoutToJSON,
+} from "../../analysis/readout/index.ts";
 import { selectPhase2 } from "../../analysis/selection/index.ts";
 import type { ComputeJob, ComputeMessage } from "./compute-jobs.ts";
 
@@ -17,7 +22,12 @@ parentPort!.on("message", (m: { type: string }) => {
 
 async function features(images: Array<{ id: string; path: string; sha256: string }>): Promise<FeatureMaps> {
   const extractor = await createFeatureExtractor(job.backbone);
-  post({ type: "progress", stage: "weights", weightsSha256: extractor.weightsSha256, executor: extractor.description });
+  post({
+    type: "progress",
+    stage: "weights",
+    weightsSha256: extractor.weightsSha256,
+    executor: extractor.description,
+  });
   try {
     return await computeFeatures({
       images,
@@ -44,7 +54,14 @@ async function run(): Promise<void> {
         epochs: job.epochs,
         seed: job.seed,
         signal: abort.signal,
-        onProgress: (p) => post({ type: "progress", stage: "fit", epoch: p.epoch, bestValLoss: p.bestValLoss, active: p.active }),
+        onProgress: (p) =>
+          post({
+            type: "progress",
+            stage: "fit",
+            epoch: p.epoch,
+            bestValLoss: p.bestValLoss,
+            active: p.active,
+          }),
       },
     );
     post({ type: "result", readouts: readouts.map(readoutToJSON) });
@@ -70,4 +87,6 @@ async function run(): Promise<void> {
   post({ type: "result", selection });
 }
 
-run().catch((e: unknown) => post({ type: "error", message: (e as Error).message, code: (e as { code?: string }).code }));
+run().catch((e: unknown) =>
+  post({ type: "error", message: (e as Error).message, code: (e as { code?: string }).code }),
+);

@@ -71,9 +71,14 @@ export const dayMachine = setup({
     report: notBuilt("reporting"),
   },
   actions: {
-    setPaused: assign({ pauseReason: ({ event }) => (event.type === "PAUSE" ? (event.reason ?? "paused by the operator") : null) }),
+    setPaused: assign({
+      pauseReason: ({ event }) =>
+        event.type === "PAUSE" ? (event.reason ?? "paused by the operator") : null,
+    }),
     clearPaused: assign({ pauseReason: null }),
-    setAborted: assign({ abortedBy: ({ event }) => (event.type === "ABORT" ? (event.by ?? "operator") : null) }),
+    setAborted: assign({
+      abortedBy: ({ event }) => (event.type === "ABORT" ? (event.by ?? "operator") : null),
+    }),
     /** onError of a step: the actor's error, prefixed with the state it happened in. */
     setFailed: assign({
       failedReason: ({ event }, params: { step: string }) => {
@@ -84,7 +89,12 @@ export const dayMachine = setup({
   },
 }).createMachine({
   id: "day",
-  context: ({ input }) => ({ sessionId: input.sessionId, pauseReason: null, failedReason: null, abortedBy: null }),
+  context: ({ input }) => ({
+    sessionId: input.sessionId,
+    pauseReason: null,
+    failedReason: null,
+    abortedBy: null,
+  }),
   initial: "preparing",
   on: { ABORT: { target: ".aborted", actions: "setAborted" } },
   states: {
@@ -132,7 +142,10 @@ function phaseStates(phase: 1 | 2, next: string) {
         on: {
           PAUSE: { target: "paused", actions: "setPaused" },
           PHASE_DONE: { target: `#day.${next}` },
-          PHASE_FAILED: { target: "#day.failed", actions: { type: "setFailed", params: { step: `phase ${phase}` } } },
+          PHASE_FAILED: {
+            target: "#day.failed",
+            actions: { type: "setFailed", params: { step: `phase ${phase}` } },
+          },
         },
       },
       paused: {

@@ -1,5 +1,5 @@
 // Preparing a session: read every stimulus set of the protocol, hash each file, store them with their event codes.
-import { loadProtocol, resolveManifest, type LoadedProtocol } from "../../protocols/load.ts";
+import { type LoadedProtocol, loadProtocol, resolveManifest } from "../../protocols/load.ts";
 import { hashStimulusSet } from "../../stimuli/hash.ts";
 import type { SessionStore, StimulusRecord } from "../store/store.ts";
 
@@ -11,12 +11,23 @@ export async function hashProtocolStimuli(loaded: LoadedProtocol): Promise<Stimu
   for (const set of loaded.protocol.stimulusSets) {
     const hashed = await hashStimulusSet(resolveManifest(loaded, set.manifest));
     for (const img of hashed.images)
-      out.push({ id: stimulusKey(set.id, img.id), setId: set.id, category: set.category, role: set.role, path: img.path, sha256: img.sha256 });
+      out.push({
+        id: stimulusKey(set.id, img.id),
+        setId: set.id,
+        category: set.category,
+        role: set.role,
+        path: img.path,
+        sha256: img.sha256,
+      });
   }
   return out;
 }
 
-export async function prepareStimuli(store: SessionStore, sessionId: string, protocolPath: string): Promise<StimulusRecord[]> {
+export async function prepareStimuli(
+  store: SessionStore,
+  sessionId: string,
+  protocolPath: string,
+): Promise<StimulusRecord[]> {
   const existing = store.stimuli(sessionId);
   if (existing.length > 0) return existing; // already prepared before a restart
   const stimuli = await hashProtocolStimuli(loadProtocol(protocolPath));

@@ -42,9 +42,11 @@ export async function openRigBox(path: string, baudRate: number, log: Logger): P
         log.info(`rig box open on ${path}`);
         return;
       } catch (e) {
-        if (attempt % 20 === 0) log.warn(`rig box ${path} not available yet (${(e as Error).message}); retrying`);
+        if (attempt % 20 === 0)
+          log.warn(`rig box ${path} not available yet (${(e as Error).message}); retrying`);
         await new Promise((r) => setTimeout(r, 250));
-        if ((e as { code?: string }).code === "EPHYS_RIG_OPEN" && /called twice/.test((e as Error).message)) return;
+        if ((e as { code?: string }).code === "EPHYS_RIG_OPEN" && /called twice/.test((e as Error).message))
+          return;
       }
     }
   };

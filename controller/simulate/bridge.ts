@@ -106,8 +106,7 @@ export class SimulatedBridge {
         } else if (m.type === "ack") {
           this.unacked.delete(m.seq);
           this.acked.add(m.seq);
-        }
-        else if (m.type === "trial") this.onTrial(m.trialId, m.stimulusId);
+        } else if (m.type === "trial") this.onTrial(m.trialId, m.stimulusId);
         else if (m.type === "error") {
           this.errors.push(m);
           this.o.onError?.(m);

@@ -71,7 +71,9 @@ export async function buildGroundTruth(o: NeuronOptions): Promise<GroundTruth> {
     if (o.features) {
       const random = mulberry32(o.seed * 7919 + k);
       // A non-selective site: its "category" is a random half of the images, not the preferred category.
-      const inCategory = o.stimuli.map((s) => (selective ? s.category === o.preferredCategory : random() < 0.5));
+      const inCategory = o.stimuli.map((s) =>
+        selective ? s.category === o.preferredCategory : random() < 0.5,
+      );
       const neuron = syntheticCategoryNeuron(o.features, inCategory, {
         seed: o.seed * 1000 + k + 1,
         baselineRate: o.baselineRate,
@@ -92,6 +94,7 @@ export async function buildGroundTruth(o: NeuronOptions): Promise<GroundTruth> {
     } else phase2.set(ch, phase1.get(ch)!);
   }
   return {
-    rate: (channelId, stimulusId, phase) => (phase === 1 ? phase1 : phase2).get(channelId)?.get(stimulusId) ?? o.baselineRate,
+    rate: (channelId, stimulusId, phase) =>
+      (phase === 1 ? phase1 : phase2).get(channelId)?.get(stimulusId) ?? o.baselineRate,
   };
 }

@@ -1,10 +1,10 @@
 // `ephysloop simulate`: the virtual rig as its own process — a rig box on a pseudo-terminal, a headless display and
 // an acquisition bridge whose neurons are ground truth — against a running daemon.
 import { createWriteStream } from "node:fs";
-import { loadProtocol, resolveManifest } from "../../protocols/load.ts";
-import { simulationSchema } from "../../protocols/schema.ts";
 import { computeFeatures, createFeatureExtractor } from "../../analysis/features/index.ts";
 import type { FeatureMaps } from "../../analysis/readout/feature-maps.ts";
+import { loadProtocol, resolveManifest } from "../../protocols/load.ts";
+import { simulationSchema } from "../../protocols/schema.ts";
 import { sha256File } from "../../stimuli/hash.ts";
 import { loadManifest } from "../../stimuli/manifest.ts";
 import { stimulusKey } from "../session/prepare.ts";
@@ -64,7 +64,9 @@ export async function startSimulation(o: SimulateOptions): Promise<RunningSimula
       layer: p.model.layer,
       imageSize: p.model.imageSize,
     });
-    const hashed = await Promise.all(stimuli.map(async (s) => ({ id: s.id, path: s.path, sha256: await sha256File(s.path) })));
+    const hashed = await Promise.all(
+      stimuli.map(async (s) => ({ id: s.id, path: s.path, sha256: await sha256File(s.path) })),
+    );
     features = await computeFeatures({ images: hashed, extractor, root: o.featureCache });
     await extractor.dispose();
   }
@@ -81,7 +83,9 @@ export async function startSimulation(o: SimulateOptions): Promise<RunningSimula
   });
   // The bridge cannot see phases; phase 2 begins with the first object or control image announced.
   const phase2Ids = new Set(
-    p.stimulusSets.filter((set) => set.role !== "preferred").flatMap((set) => stimuli.filter((s) => s.id.startsWith(`${set.id}/`)).map((s) => s.id)),
+    p.stimulusSets
+      .filter((set) => set.role !== "preferred")
+      .flatMap((set) => stimuli.filter((s) => s.id.startsWith(`${set.id}/`)).map((s) => s.id)),
   );
   let phase: 1 | 2 = 1;
   const box =

@@ -8,7 +8,8 @@ export interface Migration {
 export const migrations: Migration[] = [
   {
     version: 1,
-    description: "sessions, channels, stimuli, trials, spike data, models, selections, checks, artifacts, event log",
+    description:
+      "sessions, channels, stimuli, trials, spike data, models, selections, checks, artifacts, event log",
     sql: `
       CREATE TABLE sessions (
         id TEXT PRIMARY KEY,
@@ -142,7 +143,8 @@ export const migrations: Migration[] = [
   },
   {
     version: 2,
-    description: "drop spike_counts_channel: nothing reads through it and it doubled the cost of every ingest",
+    description:
+      "drop spike_counts_channel: nothing reads through it and it doubled the cost of every ingest",
     sql: "DROP INDEX IF EXISTS spike_counts_channel;",
   },
 ];

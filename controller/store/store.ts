@@ -125,9 +125,7 @@ export class SessionStore {
     this.db = typeof pathOrDb === "string" ? openDatabase(pathOrDb) : pathOrDb;
     const db = this.db;
     this.stmts = {
-      event: db.prepare(
-        "INSERT INTO events (session_id, t, type, subtype, content) VALUES (?, ?, ?, ?, ?)",
-      ),
+      event: db.prepare("INSERT INTO events (session_id, t, type, subtype, content) VALUES (?, ?, ?, ?, ?)"),
       seqSeen: db.prepare("SELECT 1 FROM acquisition_messages WHERE session_id = ? AND seq = ?"),
       seqInsert: db.prepare(
         "INSERT INTO acquisition_messages (session_id, seq, trial_id, received_at) VALUES (?, ?, ?, ?)",
@@ -207,7 +205,13 @@ export class SessionStore {
   }
 
   /** The append-only event log: one record shape (time, type, subtype, content) for everything that happens. */
-  appendEvent(sessionId: string | null, type: string, subtype: string, content: unknown = {}, t = Date.now()): number {
+  appendEvent(
+    sessionId: string | null,
+    type: string,
+    subtype: string,
+    content: unknown = {},
+    t = Date.now(),
+  ): number {
     const text = JSON.stringify(content);
     const id = Number(this.stmts.event.run(sessionId, t, type, subtype, text).lastInsertRowid);
     for (const l of this.listeners) l({ id, session_id: sessionId, t, type, subtype, content: text });
@@ -237,7 +241,9 @@ export class SessionStore {
 
   channels(sessionId: string): ChannelRecord[] {
     return (
-      this.db.prepare("SELECT id, probe, idx FROM channels WHERE session_id = ? ORDER BY idx, id").all(sessionId) as Array<{
+      this.db
+        .prepare("SELECT id, probe, idx FROM channels WHERE session_id = ? ORDER BY idx, id")
+        .all(sessionId) as Array<{
         id: string;
         probe: string;
         idx: number;
@@ -269,7 +275,13 @@ export class SessionStore {
   settleTrial(
     sessionId: string,
     trialId: number,
-    outcome: { status: "shown" | "voided"; onsetMs?: number; offsetMs?: number; droppedFrames?: number; reason?: string },
+    outcome: {
+      status: "shown" | "voided";
+      onsetMs?: number;
+      offsetMs?: number;
+      droppedFrames?: number;
+      reason?: string;
+    },
   ): boolean {
     return this.db.transaction(() => {
       const r = this.db
@@ -277,7 +289,14 @@ export class SessionStore {
           `UPDATE trials SET status = ?, onset_ms = ?, offset_ms = ?, dropped_frames = ?
            WHERE session_id = ? AND trial_id = ? AND status = 'pending'`,
         )
-        .run(outcome.status, outcome.onsetMs ?? null, outcome.offsetMs ?? null, outcome.droppedFrames ?? null, sessionId, trialId);
+        .run(
+          outcome.status,
+          outcome.onsetMs ?? null,
+          outcome.offsetMs ?? null,
+          outcome.droppedFrames ?? null,
+          sessionId,
+          trialId,
+        );
       if (r.changes > 0 && outcome.status === "voided")
         this.appendEvent(sessionId, "trial", "voided", { trialId, reason: outcome.reason ?? "" });
       return r.changes > 0;
@@ -294,7 +313,9 @@ export class SessionStore {
   }
 
   nextTrialId(sessionId: string): number {
-    const r = this.db.prepare("SELECT MAX(trial_id) AS m FROM trials WHERE session_id = ?").get(sessionId) as { m: number | null };
+    const r = this.db
+      .prepare("SELECT MAX(trial_id) AS m FROM trials WHERE session_id = ?")
+      .get(sessionId) as { m: number | null };
     return (r.m ?? 0) + 1;
   }
 
@@ -348,7 +369,9 @@ export class SessionStore {
         if (this.stmts.seqSeen.get(sessionId, m.seq)) return false;
         this.stmts.seqInsert.run(sessionId, m.seq, m.trialId, received);
         for (const c of m.channels) {
-          const blob = c.spikes ? Buffer.from(c.spikes.buffer, c.spikes.byteOffset, c.spikes.byteLength) : null;
+          const blob = c.spikes
+            ? Buffer.from(c.spikes.buffer, c.spikes.byteOffset, c.spikes.byteLength)
+            : null;
           this.stmts.countInsert.run(sessionId, m.trialId, c.channelId, JSON.stringify(c.counts), blob);
         }
         return true;
@@ -375,7 +398,9 @@ export class SessionStore {
   /** Trial ids (shown) that have spike data for every one of the given channels. */
   trialsWithData(sessionId: string, channelCount: number): Set<number> {
     const rows = this.db
-      .prepare("SELECT trial_id FROM spike_counts WHERE session_id = ? GROUP BY trial_id HAVING COUNT(*) >= ?")
+      .prepare(
+        "SELECT trial_id FROM spike_counts WHERE session_id = ? GROUP BY trial_id HAVING COUNT(*) >= ?",
+      )
       .all(sessionId, channelCount) as Array<{ trial_id: number }>;
     return new Set(rows.map((r) => r.trial_id));
   }
@@ -409,14 +434,19 @@ export class SessionStore {
   }
 
   splits(sessionId: string): Record<string, "train" | "validation" | "test"> {
-    const rows = this.db.prepare("SELECT stimulus_id, split FROM splits WHERE session_id = ?").all(sessionId) as Array<{
+    const rows = this.db
+      .prepare("SELECT stimulus_id, split FROM splits WHERE session_id = ?")
+      .all(sessionId) as Array<{
       stimulus_id: string;
       split: "train" | "validation" | "test";
     }>;
     return Object.fromEntries(rows.map((r) => [r.stimulus_id, r.split]));
   }
 
-  saveModels(sessionId: string, models: Array<{ channelId: string; kind: string; params: unknown; metrics: unknown }>): void {
+  saveModels(
+    sessionId: string,
+    models: Array<{ channelId: string; kind: string; params: unknown; metrics: unknown }>,
+  ): void {
     const stmt = this.db.prepare(
       `INSERT INTO models (session_id, channel_id, kind, params, metrics, created_at) VALUES (?, ?, ?, ?, ?, ?)
        ON CONFLICT DO UPDATE SET kind = excluded.kind, params = excluded.params, metrics = excluded.metrics,
@@ -431,7 +461,9 @@ export class SessionStore {
 
   models(sessionId: string): Array<{ channelId: string; kind: string; params: unknown; metrics: unknown }> {
     const rows = this.db
-      .prepare("SELECT channel_id, kind, params, metrics FROM models WHERE session_id = ? ORDER BY channel_id")
+      .prepare(
+        "SELECT channel_id, kind, params, metrics FROM models WHERE session_id = ? ORDER BY channel_id",
+      )
       .all(sessionId) as Array<Record<string, string>>;
     return rows.map((r) => ({
       channelId: r.channel_id,
@@ -454,7 +486,9 @@ export class SessionStore {
     })();
   }
 
-  selections(sessionId: string): Array<{ channelId: string; stimulusId: string; rule: string; score: number | null }> {
+  selections(
+    sessionId: string,
+  ): Array<{ channelId: string; stimulusId: string; rule: string; score: number | null }> {
     return this.db
       .prepare(
         "SELECT channel_id AS channelId, stimulus_id AS stimulusId, rule, score FROM selections WHERE session_id = ? ORDER BY rowid",
@@ -464,7 +498,14 @@ export class SessionStore {
 
   saveChecks(
     sessionId: string,
-    results: Array<{ channelId: string; name: string; value: number | null; threshold: number | null; passed: boolean; details: unknown }>,
+    results: Array<{
+      channelId: string;
+      name: string;
+      value: number | null;
+      threshold: number | null;
+      passed: boolean;
+      details: unknown;
+    }>,
     decisions: Array<{ channelId: string; included: boolean; reason: string }>,
   ): void {
     const r = this.db.prepare(
@@ -475,13 +516,28 @@ export class SessionStore {
     );
     this.db.transaction(() => {
       for (const c of results)
-        r.run(sessionId, c.channelId, c.name, c.value, c.threshold, c.passed ? 1 : 0, JSON.stringify(c.details));
+        r.run(
+          sessionId,
+          c.channelId,
+          c.name,
+          c.value,
+          c.threshold,
+          c.passed ? 1 : 0,
+          JSON.stringify(c.details),
+        );
       for (const c of decisions) d.run(sessionId, c.channelId, c.included ? 1 : 0, c.reason);
       this.appendEvent(sessionId, "checks", "saved", { channels: decisions.length });
     })();
   }
 
-  checkResults(sessionId: string): Array<{ channelId: string; name: string; value: number | null; threshold: number | null; passed: boolean; details: unknown }> {
+  checkResults(sessionId: string): Array<{
+    channelId: string;
+    name: string;
+    value: number | null;
+    threshold: number | null;
+    passed: boolean;
+    details: unknown;
+  }> {
     const rows = this.db
       .prepare("SELECT * FROM check_results WHERE session_id = ? ORDER BY channel_id, name")
       .all(sessionId) as Array<Record<string, unknown>>;
@@ -497,20 +553,35 @@ export class SessionStore {
 
   decisions(sessionId: string): Array<{ channelId: string; included: boolean; reason: string }> {
     const rows = this.db
-      .prepare("SELECT channel_id, included, reason FROM channel_decisions WHERE session_id = ? ORDER BY channel_id")
+      .prepare(
+        "SELECT channel_id, included, reason FROM channel_decisions WHERE session_id = ? ORDER BY channel_id",
+      )
       .all(sessionId) as Array<Record<string, unknown>>;
-    return rows.map((r) => ({ channelId: r.channel_id as string, included: r.included === 1, reason: r.reason as string }));
+    return rows.map((r) => ({
+      channelId: r.channel_id as string,
+      included: r.included === 1,
+      reason: r.reason as string,
+    }));
   }
 
-  addArtifact(sessionId: string, a: { channelId?: string; kind: string; path?: string; meta: unknown }): number {
+  addArtifact(
+    sessionId: string,
+    a: { channelId?: string; kind: string; path?: string; meta: unknown },
+  ): number {
     return Number(
       this.db
-        .prepare("INSERT INTO artifacts (session_id, channel_id, kind, path, meta, created_at) VALUES (?, ?, ?, ?, ?, ?)")
-        .run(sessionId, a.channelId ?? null, a.kind, a.path ?? null, JSON.stringify(a.meta), now()).lastInsertRowid,
+        .prepare(
+          "INSERT INTO artifacts (session_id, channel_id, kind, path, meta, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .run(sessionId, a.channelId ?? null, a.kind, a.path ?? null, JSON.stringify(a.meta), now())
+        .lastInsertRowid,
     );
   }
 
-  artifacts(sessionId: string, kind?: string): Array<{ id: number; channelId: string | null; kind: string; path: string | null; meta: unknown }> {
+  artifacts(
+    sessionId: string,
+    kind?: string,
+  ): Array<{ id: number; channelId: string | null; kind: string; path: string | null; meta: unknown }> {
     const rows = this.db
       .prepare(`SELECT * FROM artifacts WHERE session_id = ? ${kind ? "AND kind = ?" : ""} ORDER BY id`)
       .all(...(kind ? [sessionId, kind] : [sessionId])) as Array<Record<string, unknown>>;

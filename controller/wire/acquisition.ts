@@ -13,7 +13,13 @@ export const acquisitionHello = z.strictObject({
   version: z.number().int(),
   token: z.string(),
   channels: z
-    .array(z.strictObject({ id: channelId, probe: z.string().max(64).default("probe0"), index: z.number().int().min(0) }))
+    .array(
+      z.strictObject({
+        id: channelId,
+        probe: z.string().max(64).default("probe0"),
+        index: z.number().int().min(0),
+      }),
+    )
     .min(1, "expected at least one channel")
     .max(4096),
 });
@@ -34,7 +40,11 @@ export const countsMessage = z.strictObject({
   channels: z.record(channelId, z.record(z.string(), z.number().int().min(0))),
 });
 
-export const acquisitionClientMessage = z.discriminatedUnion("type", [acquisitionHello, spikesMessage, countsMessage]);
+export const acquisitionClientMessage = z.discriminatedUnion("type", [
+  acquisitionHello,
+  spikesMessage,
+  countsMessage,
+]);
 export type AcquisitionClientMessage = z.infer<typeof acquisitionClientMessage>;
 export type SpikesMessage = z.infer<typeof spikesMessage>;
 export type CountsMessage = z.infer<typeof countsMessage>;

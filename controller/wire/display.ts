@@ -30,7 +30,12 @@ export const displayShown = z.strictObject({
 /** Clock sync: the page sends ping {n, t}; the server answers pong {n, t, serverTime}. */
 export const displayPing = z.strictObject({ type: z.literal("ping"), n: z.number().int(), t: z.number() });
 
-export const displayClientMessage = z.discriminatedUnion("type", [displayHello, displayPreloaded, displayShown, displayPing]);
+export const displayClientMessage = z.discriminatedUnion("type", [
+  displayHello,
+  displayPreloaded,
+  displayShown,
+  displayPing,
+]);
 export type DisplayClientMessage = z.infer<typeof displayClientMessage>;
 
 export type DisplayServerMessage =

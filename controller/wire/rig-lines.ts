@@ -7,7 +7,10 @@ export type BoxLine =
   | { kind: "pong"; n: number }
   | { kind: "err"; text: string };
 
-export type HostLine = { kind: "evt"; code: number } | { kind: "reward"; ms: number } | { kind: "ping"; n: number };
+export type HostLine =
+  | { kind: "evt"; code: number }
+  | { kind: "reward"; ms: number }
+  | { kind: "ping"; n: number };
 
 export class LineError extends Error {
   readonly code = "EPHYS_BAD_SERIAL_LINE";

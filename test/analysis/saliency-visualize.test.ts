@@ -23,7 +23,8 @@ const protocolText = readFileSync(join(REPO, "protocols", "demo.yaml"), "utf8")
   .replace("backbone: resnet50", "backbone: resnet18")
   .replace("variant: keras", "variant: torchvision")
   .replace("imageSize: 224", "imageSize: 64")
-  .replace("smoothingSigmaPx: 4", "smoothingSigmaPx: 1.5");
+  .replace("smoothingSigmaPx: 4", "smoothingSigmaPx: 1.5")
+  .replace(/epsilon: [0-9.]+/, "epsilon: 0.01");
 
 async function sessionWithData(sessionId: string) {
   const store = new SessionStore(join(dir, "ephysloop.db"));

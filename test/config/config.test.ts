@@ -19,9 +19,17 @@ describe("config", () => {
     const dir = tmp();
     const file = join(dir, "c.yaml");
     writeFileSync(file, "port: 9000\nbind: 127.0.0.2\ndataDir: /tmp/x\ncompute:\n  executor: tfjs\n");
-    expect(loadConfig({ file, env: {} })).toMatchObject({ port: 9000, bind: "127.0.0.2", compute: { executor: "tfjs", tfjsBackend: "auto" } });
+    expect(loadConfig({ file, env: {} })).toMatchObject({
+      port: 9000,
+      bind: "127.0.0.2",
+      compute: { executor: "tfjs", tfjsBackend: "auto" },
+    });
     const env = { EPHYSLOOP_PORT: "9100", EPHYSLOOP_BACKEND: "wasm" };
-    expect(loadConfig({ file, env })).toMatchObject({ port: 9100, bind: "127.0.0.2", compute: { executor: "tfjs", tfjsBackend: "wasm" } });
+    expect(loadConfig({ file, env })).toMatchObject({
+      port: 9100,
+      bind: "127.0.0.2",
+      compute: { executor: "tfjs", tfjsBackend: "wasm" },
+    });
     expect(loadConfig({ file, env, flags: { port: "9200", "compute.executor": "onnx" } })).toMatchObject({
       port: 9200,
       compute: { executor: "onnx", tfjsBackend: "wasm" },
@@ -29,8 +37,12 @@ describe("config", () => {
   });
 
   it("errors name the key, the value and what was expected", () => {
-    expect(() => loadConfig({ env: { EPHYSLOOP_PORT: "70000" } })).toThrow(/config port: .*65535.*found 70000/);
-    expect(() => loadConfig({ env: { EPHYSLOOP_EXECUTOR: "gpu" } })).toThrow(/compute\.executor.*"auto"\|"onnx"\|"tfjs".*found "gpu"/);
+    expect(() => loadConfig({ env: { EPHYSLOOP_PORT: "70000" } })).toThrow(
+      /config port: .*65535.*found 70000/,
+    );
+    expect(() => loadConfig({ env: { EPHYSLOOP_EXECUTOR: "gpu" } })).toThrow(
+      /compute\.executor.*"auto"\|"onnx"\|"tfjs".*found "gpu"/,
+    );
     const dir = tmp();
     const file = join(dir, "c.yaml");
     writeFileSync(file, "prot: 1\n");

@@ -17,7 +17,13 @@ const stall = () => fromPromise<void, { sessionId: string }>(() => new Promise<v
 beforeAll(async () => {
   const dir = mkdtempSync(join(tmpdir(), "ephys-acq-"));
   const protocolPath = join(dir, "p.yaml");
-  writeFileSync(protocolPath, readFileSync("protocols/demo.yaml", "utf8").replace(/manifest: \.\.\/stimuli/g, `manifest: ${resolve("stimuli")}`));
+  writeFileSync(
+    protocolPath,
+    readFileSync("protocols/demo.yaml", "utf8").replace(
+      /manifest: \.\.\/stimuli/g,
+      `manifest: ${resolve("stimuli")}`,
+    ),
+  );
   const config = loadConfig({ env: {}, flags: { dataDir: dir, port: 0 } });
   // No display connects, so phase 1 waits; we announce a trial by hand through the hub.
   daemon = await startDaemon(config, { protocolPath, log: silentLogger, steps: { fit: () => stall() } });
@@ -38,13 +44,26 @@ function open(): Promise<{ ws: WebSocket; next: () => Promise<Msg>; closed: Prom
       else queue.push(m);
     });
     const closed = new Promise<number>((r) => ws.on("close", (code) => r(code)));
-    ws.on("open", () => res({ ws, closed, next: () => (queue.length ? Promise.resolve(queue.shift()!) : new Promise((r) => waiters.push(r))) }));
+    ws.on("open", () =>
+      res({
+        ws,
+        closed,
+        next: () => (queue.length ? Promise.resolve(queue.shift()!) : new Promise((r) => waiters.push(r))),
+      }),
+    );
     ws.on("error", rej);
   });
 }
 
 const hello = (over: Record<string, unknown> = {}) =>
-  JSON.stringify({ type: "hello", role: "acquisition", version: 1, token: daemon.token, channels: [{ id: "a", probe: "p", index: 0 }], ...over });
+  JSON.stringify({
+    type: "hello",
+    role: "acquisition",
+    version: 1,
+    token: daemon.token,
+    channels: [{ id: "a", probe: "p", index: 0 }],
+    ...over,
+  });
 
 describe("/acquisition errors", () => {
   it("refuses a wrong token and a wrong version, closing the connection", async () => {
@@ -75,7 +94,15 @@ describe("/acquisition errors", () => {
     const bad = await c.next();
     expect(bad).toMatchObject({ type: "error", code: "EPHYS_BAD_MESSAGE", seq: 1 });
     expect(bad.message).toContain("channels.a.0");
-    c.ws.send(JSON.stringify({ type: "spikes", seq: 2, trialId: 1, channels: { a: Array.from({ length: 100_000 }, (_, i) => i / 3) }, pad: "x".repeat(4_200_000) }));
+    c.ws.send(
+      JSON.stringify({
+        type: "spikes",
+        seq: 2,
+        trialId: 1,
+        channels: { a: Array.from({ length: 100_000 }, (_, i) => i / 3) },
+        pad: "x".repeat(4_200_000),
+      }),
+    );
     expect(await c.next()).toMatchObject({ type: "error", code: "EPHYS_MESSAGE_TOO_LARGE" });
     c.ws.send(JSON.stringify({ type: "spikes", seq: 3, trialId: 99, channels: { a: [60] } }));
     expect(await c.next()).toMatchObject({ type: "error", code: "EPHYS_UNKNOWN_TRIAL", seq: 3 });
@@ -86,7 +113,9 @@ describe("/acquisition errors", () => {
     expect(await c.next()).toMatchObject({ type: "ack", seq: 5 });
     c.ws.send(JSON.stringify({ type: "counts", seq: 5, trialId: 1, channels: { a: { response: 9 } } }));
     expect(await c.next()).toMatchObject({ type: "ack", seq: 5 });
-    const rows = daemon.store.db.prepare("SELECT counts FROM spike_counts WHERE trial_id = 1").all() as Array<{ counts: string }>;
+    const rows = daemon.store.db
+      .prepare("SELECT counts FROM spike_counts WHERE trial_id = 1")
+      .all() as Array<{ counts: string }>;
     expect(rows).toHaveLength(1);
     expect(JSON.parse(rows[0].counts)).toEqual({ baseline: 1, response: 2 });
     c.ws.close();

@@ -42,14 +42,28 @@ describe("channel checks on a simulated day", () => {
         .replace("fixationBreakRate: 0.05", "fixationBreakRate: 0")
         .replace("peakRate: 60", "peakRate: 120")
         .replace("timeScale: 0.02", "timeScale: 0.01")
-        .replace("simulation:\n", "simulation:\n  neurons: thumbnail\n  unstableChannels: [1]\n  nonSelectiveChannels: [2]\n"),
+        .replace(
+          "simulation:\n",
+          "simulation:\n  neurons: thumbnail\n  unstableChannels: [1]\n  nonSelectiveChannels: [2]\n",
+        ),
     );
     const hostPath = join(dir, "box-host");
     const config = loadConfig({ env: {}, flags: { dataDir: dir, port: 0, "rig.serialPath": hostPath } });
     const start = () =>
-      startDaemon(config, { protocolPath, timeScale: 0.01, log: silentLogger, steps: { visualize: () => stall() } });
+      startDaemon(config, {
+        protocolPath,
+        timeScale: 0.01,
+        log: silentLogger,
+        steps: { visualize: () => stall() },
+      });
     daemon = await start();
-    sim = await startSimulation({ url: daemon.wsUrl, token: daemon.token, protocolPath, hostPath, boxPath: join(dir, "box") });
+    sim = await startSimulation({
+      url: daemon.wsUrl,
+      token: daemon.token,
+      protocolPath,
+      hostPath,
+      boxPath: join(dir, "box"),
+    });
     const d = daemon;
     await until("the checks", () => ["visualizing", "failed"].includes(d.status().state));
     expect(d.status().failedReason).toBeNull();
@@ -61,22 +75,34 @@ describe("channel checks on a simulated day", () => {
     expect(get("ch002", "stability").passed).toBe(false);
     expect(get("ch003", "selectivity").passed).toBe(false);
     // The checks can pass: stable channels pass stability, and some selective channel passes selectivity.
-    const stable = ["ch001", "ch004", "ch005", "ch006", "ch007", "ch008"].filter((c) => get(c, "stability").passed);
+    const stable = ["ch001", "ch004", "ch005", "ch006", "ch007", "ch008"].filter(
+      (c) => get(c, "stability").passed,
+    );
     expect(stable.length).toBeGreaterThanOrEqual(4);
-    expect(get("ch002", "stability").value!).toBeLessThan(Math.min(...stable.map((c) => get(c, "stability").value!)));
-    expect(["ch001", "ch004", "ch005", "ch006", "ch007", "ch008"].some((c) => get(c, "selectivity").passed)).toBe(true);
+    expect(get("ch002", "stability").value!).toBeLessThan(
+      Math.min(...stable.map((c) => get(c, "stability").value!)),
+    );
+    expect(
+      ["ch001", "ch004", "ch005", "ch006", "ch007", "ch008"].some((c) => get(c, "selectivity").passed),
+    ).toBe(true);
     // Every decision carries its reason and numbers.
     const decisions = d.store.decisions(d.sessionId);
     expect(decisions.find((x) => x.channelId === "ch002")).toMatchObject({ included: false });
     expect(decisions.find((x) => x.channelId === "ch002")!.reason).toContain("stability");
-    expect(get("ch003", "selectivity").details).toMatchObject({ alternative: "control bodies > selected objects" });
+    expect(get("ch003", "selectivity").details).toMatchObject({
+      alternative: "control bodies > selected objects",
+    });
 
     // A restarted daemon resumes in the same state with the same decisions.
     const sessionId = d.sessionId;
     await sim.stop();
     sim = undefined;
     await d.stop();
-    daemon = await startDaemon(config, { timeScale: 0.01, log: silentLogger, steps: { visualize: () => stall() } });
+    daemon = await startDaemon(config, {
+      timeScale: 0.01,
+      log: silentLogger,
+      steps: { visualize: () => stall() },
+    });
     expect(daemon.sessionId).toBe(sessionId);
     expect(daemon.status().state).toBe("visualizing");
     expect(daemon.store.decisions(sessionId)).toEqual(decisions);

@@ -5,13 +5,13 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { fromPromise } from "xstate";
-import { startDaemon } from "../../controller/commands/serve.ts";
+import { loadConfig } from "../../config/index.ts";
 import { countInWindows } from "../../controller/acquisition/windows.ts";
+import { startDaemon } from "../../controller/commands/serve.ts";
 import type { Daemon } from "../../controller/daemon.ts";
 import { silentLogger } from "../../controller/log.ts";
 import type { SimulatedTrialTruth } from "../../controller/simulate/bridge.ts";
 import { type RunningSimulation, startSimulation } from "../../controller/simulate/run.ts";
-import { loadConfig } from "../../config/index.ts";
 
 const stall = () => fromPromise<void, { sessionId: string }>(() => new Promise<void>(() => {}));
 
@@ -69,7 +69,11 @@ describe("a simulated day on loopback", () => {
       onTruth: (t) => truth.set(t.trialId, t),
     });
     const d = daemon;
-    await waitFor("phase 1 to end", () => !d.status().state.startsWith("phase1") && d.status().state !== "preparing", 120_000);
+    await waitFor(
+      "phase 1 to end",
+      () => !d.status().state.startsWith("phase1") && d.status().state !== "preparing",
+      120_000,
+    );
     expect(d.status().state).not.toBe("failed");
 
     const store = d.store;
@@ -86,7 +90,9 @@ describe("a simulated day on loopback", () => {
     }
     // The faults really happened, and nothing was counted twice.
     expect(sim.bridge.connects).toBeGreaterThan(2);
-    const msgs = store.db.prepare("SELECT COUNT(*) AS n, COUNT(DISTINCT trial_id) AS t FROM acquisition_messages").get() as { n: number; t: number };
+    const msgs = store.db
+      .prepare("SELECT COUNT(*) AS n, COUNT(DISTINCT trial_id) AS t FROM acquisition_messages")
+      .get() as { n: number; t: number };
     expect(msgs.n).toBe(msgs.t);
     // Every presentation went to the box as an event code, and each completed sequence was rewarded.
     expect(sim.box!.events.length).toBeGreaterThanOrEqual(trials.length);
@@ -94,8 +100,11 @@ describe("a simulated day on loopback", () => {
     // Fixation breaks from the box voided presentations, and their stimuli were shown again in the same block.
     const voided = trials.filter((t) => t.status === "voided");
     expect(voided.length).toBeGreaterThan(0);
-    for (const v of voided) expect(shown.some((t) => t.stimulusId === v.stimulusId && t.block === v.block)).toBe(true);
-    const reasons = store.events(d.sessionId, 0, 100_000).filter((e) => e.type === "trial" && e.subtype === "voided");
+    for (const v of voided)
+      expect(shown.some((t) => t.stimulusId === v.stimulusId && t.block === v.block)).toBe(true);
+    const reasons = store
+      .events(d.sessionId, 0, 100_000)
+      .filter((e) => e.type === "trial" && e.subtype === "voided");
     expect(reasons.length).toBe(voided.length);
     expect(JSON.parse(reasons[0].content).reason).toBe("fixation break");
   }, 180_000);
@@ -105,8 +114,19 @@ describe("a simulated day on loopback", () => {
     const protocolPath = protocolFile(dir, 2, 4);
     const hostPath = join(dir, "box-host");
     const config = loadConfig({ env: {}, flags: { dataDir: dir, port: 0, "rig.serialPath": hostPath } });
-    daemon = await startDaemon(config, { protocolPath, timeScale: 0.01, log: silentLogger, steps: { fit: () => stall() } });
-    sim = await startSimulation({ url: daemon.wsUrl, token: daemon.token, protocolPath, hostPath, boxPath: join(dir, "box") });
+    daemon = await startDaemon(config, {
+      protocolPath,
+      timeScale: 0.01,
+      log: silentLogger,
+      steps: { fit: () => stall() },
+    });
+    sim = await startSimulation({
+      url: daemon.wsUrl,
+      token: daemon.token,
+      protocolPath,
+      hostPath,
+      boxPath: join(dir, "box"),
+    });
     const d = daemon;
     const shownCount = () => d.store.trials(d.sessionId, 1).filter((t) => t.status === "shown").length;
     await waitFor("10 shown trials", () => shownCount() >= 10);
@@ -118,7 +138,10 @@ describe("a simulated day on loopback", () => {
     expect(d.store.trials(d.sessionId, 1).filter((t) => t.status === "pending")).toHaveLength(0);
     expect(shownCount()).toBe(atPause); // nothing presented while paused
     await sim.box!.replug();
-    const res = await fetch(`${d.url}/api/resume`, { method: "POST", headers: { authorization: `Bearer ${d.token}` } });
+    const res = await fetch(`${d.url}/api/resume`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${d.token}` },
+    });
     expect(res.status).toBe(200);
     await waitFor("phase 1 to end", () => !d.status().state.startsWith("phase1"), 120_000);
     expect(shownCount()).toBe(80);

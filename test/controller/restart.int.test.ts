@@ -52,7 +52,23 @@ describe("daemon restart", () => {
     const serve = (extra: string[]) => {
       const child = spawn(
         process.execPath,
-        ["bin/ephysloop.mjs", "serve", "--data-dir", dir, "--port", String(port), "--token", token, "--serial", hostPath, "--time-scale", "0.01", "--log-level", "warn", ...extra],
+        [
+          "bin/ephysloop.mjs",
+          "serve",
+          "--data-dir",
+          dir,
+          "--port",
+          String(port),
+          "--token",
+          token,
+          "--serial",
+          hostPath,
+          "--time-scale",
+          "0.01",
+          "--log-level",
+          "warn",
+          ...extra,
+        ],
         { stdio: ["ignore", "ignore", "inherit"] },
       );
       children.push(child);
@@ -61,8 +77,11 @@ describe("daemon restart", () => {
     const shown = () => {
       try {
         const d = new Database(db, { readonly: true, fileMustExist: true });
-        const n = (d.prepare("SELECT COUNT(*) AS n FROM trials WHERE status = 'shown'").get() as { n: number }).n;
-        const state = (d.prepare("SELECT state FROM sessions").get() as { state: string } | undefined)?.state ?? "";
+        const n = (
+          d.prepare("SELECT COUNT(*) AS n FROM trials WHERE status = 'shown'").get() as { n: number }
+        ).n;
+        const state =
+          (d.prepare("SELECT state FROM sessions").get() as { state: string } | undefined)?.state ?? "";
         d.close();
         return { n, state };
       } catch {
@@ -71,7 +90,13 @@ describe("daemon restart", () => {
     };
 
     const first = serve(["--protocol", protocolPath]);
-    sim = await startSimulation({ url: `ws://127.0.0.1:${port}`, token, protocolPath, hostPath, boxPath: join(dir, "box") });
+    sim = await startSimulation({
+      url: `ws://127.0.0.1:${port}`,
+      token,
+      protocolPath,
+      hostPath,
+      boxPath: join(dir, "box"),
+    });
     await until("40 shown trials", () => shown().n >= 40);
     first.kill("SIGKILL");
     await new Promise((r) => first.once("exit", r));
@@ -89,21 +114,31 @@ describe("daemon restart", () => {
     const d = new Database(db, { readonly: true });
     const sessions = d.prepare("SELECT id FROM sessions").all();
     expect(sessions).toHaveLength(1);
-    const trials = d.prepare("SELECT trial_id, status, stimulus_id FROM trials ORDER BY trial_id").all() as Array<{ trial_id: number; status: string }>;
+    const trials = d
+      .prepare("SELECT trial_id, status, stimulus_id FROM trials ORDER BY trial_id")
+      .all() as Array<{ trial_id: number; status: string }>;
     // Trial ids are contiguous: the restart continued at the next trial and reused none.
     expect(trials.map((t) => t.trial_id)).toEqual(trials.map((_, i) => i + 1));
     expect(trials.filter((t) => t.status === "shown")).toHaveLength(120);
     expect(trials.filter((t) => t.status === "pending")).toHaveLength(0);
-    const resumed = d.prepare("SELECT content FROM events WHERE type = 'session' AND subtype = 'resumed'").all();
+    const resumed = d
+      .prepare("SELECT content FROM events WHERE type = 'session' AND subtype = 'resumed'")
+      .all();
     expect(resumed).toHaveLength(1);
     // Nothing acked is lost.
-    const stored = new Set((d.prepare("SELECT seq FROM acquisition_messages").all() as Array<{ seq: number }>).map((r) => r.seq));
+    const stored = new Set(
+      (d.prepare("SELECT seq FROM acquisition_messages").all() as Array<{ seq: number }>).map((r) => r.seq),
+    );
     for (const seq of sim.bridge.acked) expect(stored.has(seq)).toBe(true);
     // Nothing is stored twice: one message per trial, one row per (trial, channel).
-    const perTrial = d.prepare("SELECT trial_id, COUNT(*) AS n FROM acquisition_messages GROUP BY trial_id HAVING n > 1").all();
+    const perTrial = d
+      .prepare("SELECT trial_id, COUNT(*) AS n FROM acquisition_messages GROUP BY trial_id HAVING n > 1")
+      .all();
     expect(perTrial).toHaveLength(0);
     const shownIds = trials.filter((t) => t.status === "shown").map((t) => t.trial_id);
-    const rows = d.prepare("SELECT trial_id, COUNT(*) AS n FROM spike_counts GROUP BY trial_id").all() as Array<{ trial_id: number; n: number }>;
+    const rows = d
+      .prepare("SELECT trial_id, COUNT(*) AS n FROM spike_counts GROUP BY trial_id")
+      .all() as Array<{ trial_id: number; n: number }>;
     const byTrial = new Map(rows.map((r) => [r.trial_id, r.n]));
     for (const id of shownIds) expect(byTrial.get(id)).toBe(8);
     expect(d.pragma("integrity_check", { simple: true })).toBe("ok");

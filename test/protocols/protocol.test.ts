@@ -25,35 +25,66 @@ describe("protocol files", () => {
     expect(protocol.presentation).toMatchObject({ repetitions: 8, stimulusMs: 200, isiMs: 250 });
     expect(protocol.windows.baseline).toEqual({ startMs: -75, endMs: 25 });
     expect(protocol.windows.response).toEqual({ startMs: 50, endMs: 250 });
-    expect(protocol.model).toMatchObject({ layer: "layer4.1", learningRate: 1e-4, epochs: 2500, split: { train: 400, validation: 50, test: 25 } });
+    expect(protocol.model).toMatchObject({
+      layer: "layer4.1",
+      learningRate: 1e-4,
+      epochs: 2500,
+      split: { train: 400, validation: 50, test: 25 },
+    });
     expect(protocol.model.penalty).toEqual({ kind: "l1/2", weight: 0.1 });
     expect(protocol.selection.retestCount).toBe(75);
-    expect(protocol.checks).toMatchObject({ stabilityMinR: 0.6, responsivenessMinRate: 5, splitHalfMinR: 0.5, kruskalWallisMaxP: 0.01 });
+    expect(protocol.checks).toMatchObject({
+      stabilityMinR: 0.6,
+      responsivenessMinRate: 5,
+      splitHalfMinR: 0.5,
+      kruskalWallisMaxP: 0.01,
+    });
     expect(protocol.visualization).toMatchObject({ topObjects: 5, topBodies: 15, epsilon: 0.01 });
     expect(sha256).toMatch(/^[0-9a-f]{64}$/);
     expect(loadProtocol("protocols/demo.yaml").protocol.simulation?.channels).toBeGreaterThan(0);
   });
 
   it.each([
-    ["stimulusMs: 200 ", "stimulusMs: fast ", "presentation.stimulusMs", "a number of milliseconds", '"fast"'],
+    [
+      "stimulusMs: 200 ",
+      "stimulusMs: fast ",
+      "presentation.stimulusMs",
+      "a number of milliseconds",
+      '"fast"',
+    ],
     ["isiMs: 250 ", "isiMs: -3 ", "presentation.isiMs", ">=0", "-3"],
-    ["role: control", "role: kontrol", "stimulusSets[2].role", "one of preferred, object, control", '"kontrol"'],
+    [
+      "role: control",
+      "role: kontrol",
+      "stimulusSets[2].role",
+      "one of preferred, object, control",
+      '"kontrol"',
+    ],
     ["epochs: 2500", "epochs: 2.5", "model.epochs", "whole number", "2.5"],
     ["stabilityMinR: 0.6 ", "stabilityMinR: 3 ", "checks.stabilityMinR", "<=1", "3"],
     ["layer: layer4.1 ", "layer: conv5 ", "model.layer", "torchvision tap name", '"conv5"'],
-    ["baseline: { startMs: -75, endMs: 25 }", "baseline: { startMs: 75, endMs: 25 }", "windows.baseline.endMs", "endMs > startMs", '{"startMs":75,"endMs":25}'],
+    [
+      "baseline: { startMs: -75, endMs: 25 }",
+      "baseline: { startMs: 75, endMs: 25 }",
+      "windows.baseline.endMs",
+      "endMs > startMs",
+      '{"startMs":75,"endMs":25}',
+    ],
     ["epsilon: 0.01 ", "epsilon: 0 ", "visualization.epsilon", ">0", "0"],
-  ])("a broken %s is reported with its path, line, column, value and expectation", (from, to, path, expected, found) => {
-    const text = bodyPatch.replace(from, to);
-    expect(text).not.toBe(bodyPatch);
-    const problems = problemsOf(text);
-    const p = problems.find((x) => x.path === path);
-    expect(p, JSON.stringify(problems)).toBeDefined();
-    expect(p!.line).toBe(lineOf(text, to.trim().split(" ")[0] === "baseline:" ? "baseline:" : to.trim()));
-    expect(p!.column).toBeGreaterThan(1);
-    expect(p!.expected).toContain(expected);
-    expect(p!.found).toBe(found);
-  });
+  ])(
+    "a broken %s is reported with its path, line, column, value and expectation",
+    (from, to, path, expected, found) => {
+      const text = bodyPatch.replace(from, to);
+      expect(text).not.toBe(bodyPatch);
+      const problems = problemsOf(text);
+      const p = problems.find((x) => x.path === path);
+      expect(p, JSON.stringify(problems)).toBeDefined();
+      expect(p!.line).toBe(lineOf(text, to.trim().split(" ")[0] === "baseline:" ? "baseline:" : to.trim()));
+      expect(p!.column).toBeGreaterThan(1);
+      expect(p!.expected).toContain(expected);
+      expect(p!.found).toBe(found);
+    },
+  );
 
   it("reports unknown keys, missing sections and YAML syntax errors", () => {
     const typo = problemsOf(bodyPatch.replace("isiMs: 250", "isiMS: 250"));
