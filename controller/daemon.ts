@@ -251,7 +251,11 @@ export class Daemon {
               sendBack({ type: "PHASE_FAILED", reason: (e as Error).message });
             },
           );
-          return () => controller.abort();
+          return () => {
+            controller.abort();
+            // A presentation cut short by a pause or an abort is void; its stimulus is shown again later.
+            if (!this.stopped) this.store.voidPendingTrials(this.sessionId, "interrupted (paused or stopped)");
+          };
         }),
       },
     });

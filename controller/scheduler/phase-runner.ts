@@ -56,6 +56,7 @@ export async function runPhase(
     protocol.seed,
     phase,
   );
+  store.voidPendingTrials(sessionId, "interrupted (paused or restarted)");
   const before = store.trials(sessionId, phase);
   const shownBefore = before.filter((t) => t.status === "shown");
   const queue = new BlockQueue(

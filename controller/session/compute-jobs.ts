@@ -1,7 +1,8 @@
 // The jobs the compute worker runs, and the way the daemon starts one (a worker thread per job, cancellable).
-import { Worker } from "node:worker_threads";
+
 import type { GaussianReadoutJSON } from "../../analysis/readout/index.ts";
 import type { Phase2Selection, SelectionCounts } from "../../analysis/selection/index.ts";
+import { runWorkerJob, workerError } from "./worker-job.ts";
 
 export interface BackboneSpec {
   arch: "resnet18" | "resnet50";
@@ -52,28 +53,15 @@ export function runComputeJob(
   onProgress: (m: Extract<ComputeMessage, { type: "progress" }>) => void,
   signal?: AbortSignal,
 ): Promise<Extract<ComputeMessage, { type: "result" }>> {
-  return new Promise((resolve, reject) => {
-    const worker = new Worker(new URL("./ts-worker.mjs", import.meta.url), {
-      workerData: { ...job, __module: new URL("./compute-worker.ts", import.meta.url).href },
-    });
-    const onAbort = () => worker.postMessage({ type: "abort" });
-    signal?.addEventListener("abort", onAbort, { once: true });
-    let settled = false;
-    const settle = (f: () => void) => {
-      if (settled) return;
-      settled = true;
-      signal?.removeEventListener("abort", onAbort);
-      f();
-      void worker.terminate();
-    };
-    worker.on("message", (m: ComputeMessage) => {
+  return runWorkerJob<ComputeMessage, Extract<ComputeMessage, { type: "result" }>>(
+    new URL("./compute-worker.ts", import.meta.url),
+    job,
+    (m, outcome) => {
       if (m.type === "progress") onProgress(m);
-      else if (m.type === "result") settle(() => resolve(m));
-      else settle(() => reject(Object.assign(new Error(m.message), { code: m.code })));
-    });
-    worker.on("error", (e) => settle(() => reject(e)));
-    worker.on("exit", (code) =>
-      settle(() => reject(new Error(`the compute worker exited with code ${code}`))),
-    );
-  });
+      else if (m.type === "result") outcome.resolve(m);
+      else outcome.reject(workerError(m));
+    },
+    signal,
+    "compute worker",
+  );
 }

@@ -4,7 +4,6 @@
 // <dataDir>/sessions/<sessionId>/saliency/<channel>/ (see controller/commands/saliency.ts SALIENCY_FILES) and each
 // channel's folder is stored as an artifact of kind "saliency".
 import { join } from "node:path";
-import { Worker } from "node:worker_threads";
 import type { GaussianReadoutJSON } from "../../analysis/readout/index.ts";
 import type { SaliencyMethod } from "../../analysis/saliency/index.ts";
 import { resolvePaths } from "../../config/index.ts";
@@ -14,6 +13,7 @@ import { backboneSpec } from "./between-phases.ts";
 import type { BackboneSpec } from "./compute-jobs.ts";
 import type { StepContext } from "./pipeline.ts";
 import { meanRates, trialRates } from "./responses.ts";
+import { runWorkerJob, workerError } from "./worker-job.ts";
 
 export interface SaliencyCandidate {
   id: string;
@@ -89,31 +89,17 @@ export function runSaliencyJob(
   onMessage: (m: Exclude<SaliencyMessage, { type: "done" | "error" }>) => void,
   signal?: AbortSignal,
 ): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const worker = new Worker(new URL("./ts-worker.mjs", import.meta.url), {
-      workerData: { ...job, __module: new URL("./saliency-worker.ts", import.meta.url).href },
-    });
-    const onAbort = () => worker.postMessage({ type: "abort" });
-    signal?.addEventListener("abort", onAbort, { once: true });
-    let settled = false;
-    const settle = (f: () => void) => {
-      if (settled) return;
-      settled = true;
-      signal?.removeEventListener("abort", onAbort);
-      f();
-      void worker.terminate();
-    };
-    worker.on("message", (m: SaliencyMessage) => {
-      if (m.type === "done") settle(resolve);
-      else if (m.type === "error")
-        settle(() => reject(Object.assign(new Error(m.message), { code: m.code })));
+  return runWorkerJob<SaliencyMessage, void>(
+    new URL("./saliency-worker.ts", import.meta.url),
+    job,
+    (m, outcome) => {
+      if (m.type === "done") outcome.resolve();
+      else if (m.type === "error") outcome.reject(workerError(m));
       else onMessage(m);
-    });
-    worker.on("error", (e) => settle(() => reject(e)));
-    worker.on("exit", (code) =>
-      settle(() => reject(new Error(`the saliency worker exited with code ${code}`))),
-    );
-  });
+    },
+    signal,
+    "saliency worker",
+  );
 }
 
 /** The `n` recorded stimuli with the highest mean rate (NaN = not recorded; ties: stored order). */

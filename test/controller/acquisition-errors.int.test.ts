@@ -5,14 +5,13 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
-import { fromPromise } from "xstate";
 import { loadConfig } from "../../config/index.ts";
 import { startDaemon } from "../../controller/commands/serve.ts";
 import type { Daemon } from "../../controller/daemon.ts";
 import { silentLogger } from "../../controller/log.ts";
+import { stall } from "./simulated-day.ts";
 
 let daemon: Daemon;
-const stall = () => fromPromise<void, { sessionId: string }>(() => new Promise<void>(() => {}));
 
 beforeAll(async () => {
   const dir = mkdtempSync(join(tmpdir(), "ephys-acq-"));

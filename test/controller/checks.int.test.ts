@@ -1,25 +1,15 @@
 // The checking state on a simulated day: a channel made unstable between phases fails test/retest stability, a
 // non-selective channel fails the Mann-Whitney selectivity check, and the decisions survive a daemon restart.
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { fromPromise } from "xstate";
 import { loadConfig } from "../../config/index.ts";
 import { startDaemon } from "../../controller/commands/serve.ts";
 import type { Daemon } from "../../controller/daemon.ts";
 import { silentLogger } from "../../controller/log.ts";
 import { type RunningSimulation, startSimulation } from "../../controller/simulate/run.ts";
-
-const stall = () => fromPromise<void, { sessionId: string }>(() => new Promise<void>(() => {}));
-
-async function until(what: string, cond: () => boolean, timeoutMs = 200_000): Promise<void> {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+import { simulatedProtocol, stall, waitFor } from "./simulated-day.ts";
 
 let daemon: Daemon | undefined;
 let sim: RunningSimulation | undefined;
@@ -31,22 +21,16 @@ afterEach(async () => {
 describe("channel checks on a simulated day", () => {
   it("fails the unstable channel on stability and the non-selective one on selectivity, and keeps the decisions", async () => {
     const dir = mkdtempSync(join(tmpdir(), "ephys-checks-"));
-    const protocolPath = join(dir, "day.yaml");
-    writeFileSync(
-      protocolPath,
-      readFileSync("protocols/demo.yaml", "utf8")
-        .replace(/manifest: \.\.\/stimuli/g, `manifest: ${resolve("stimuli")}`)
-        .replace("  repetitions: 4\n  order", "  repetitions: 6\n  order")
-        .replace("phase2:\n  repetitions: 4", "phase2:\n  repetitions: 6")
-        .replace("retestCount: 12", "retestCount: 20")
-        .replace("fixationBreakRate: 0.05", "fixationBreakRate: 0")
-        .replace("peakRate: 60", "peakRate: 120")
-        .replace("timeScale: 0.02", "timeScale: 0.01")
-        .replace(
-          "simulation:\n",
-          "simulation:\n  neurons: thumbnail\n  unstableChannels: [1]\n  nonSelectiveChannels: [2]\n",
-        ),
-    );
+    const protocolPath = simulatedProtocol(dir, {
+      repetitions: 6,
+      simulation: ["neurons: thumbnail", "unstableChannels: [1]", "nonSelectiveChannels: [2]"],
+      replace: [
+        ["phase2:\n  repetitions: 4", "phase2:\n  repetitions: 6"],
+        ["retestCount: 12", "retestCount: 20"],
+        ["fixationBreakRate: 0.05", "fixationBreakRate: 0"],
+        ["peakRate: 60", "peakRate: 120"],
+      ],
+    });
     const hostPath = join(dir, "box-host");
     const config = loadConfig({ env: {}, flags: { dataDir: dir, port: 0, "rig.serialPath": hostPath } });
     const start = () =>
@@ -65,7 +49,7 @@ describe("channel checks on a simulated day", () => {
       boxPath: join(dir, "box"),
     });
     const d = daemon;
-    await until("the checks", () => ["visualizing", "failed"].includes(d.status().state));
+    await waitFor("the checks", () => ["visualizing", "failed"].includes(d.status().state));
     expect(d.status().failedReason).toBeNull();
 
     const results = d.store.checkResults(d.sessionId);

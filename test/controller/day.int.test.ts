@@ -1,10 +1,9 @@
 // End to end on loopback: the daemon with a real SQLite file, real WebSockets, the virtual rig box on a real
 // pseudo-terminal (socat), the headless display and a simulated acquisition bridge that injects faults.
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { fromPromise } from "xstate";
 import { loadConfig } from "../../config/index.ts";
 import { countInWindows } from "../../controller/acquisition/windows.ts";
 import { startDaemon } from "../../controller/commands/serve.ts";
@@ -12,28 +11,7 @@ import type { Daemon } from "../../controller/daemon.ts";
 import { silentLogger } from "../../controller/log.ts";
 import type { SimulatedTrialTruth } from "../../controller/simulate/bridge.ts";
 import { type RunningSimulation, startSimulation } from "../../controller/simulate/run.ts";
-
-const stall = () => fromPromise<void, { sessionId: string }>(() => new Promise<void>(() => {}));
-
-function protocolFile(dir: string, repetitions: number, channels: number): string {
-  const text = readFileSync("protocols/demo.yaml", "utf8")
-    .replace(/manifest: \.\.\/stimuli/g, `manifest: ${resolve("stimuli")}`)
-    .replace("  repetitions: 4\n  order", `  repetitions: ${repetitions}\n  order`)
-    .replace("channels: 8", `channels: ${channels}`)
-    .replace("timeScale: 0.02", "timeScale: 0.01")
-    .replace("simulation:\n", "simulation:\n  neurons: thumbnail\n");
-  const file = join(dir, "day.yaml");
-  writeFileSync(file, text);
-  return file;
-}
-
-async function waitFor(what: string, cond: () => boolean, timeoutMs = 60_000): Promise<void> {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+import { simulatedProtocol, stall, waitFor } from "./simulated-day.ts";
 
 let daemon: Daemon | undefined;
 let sim: RunningSimulation | undefined;
@@ -47,7 +25,11 @@ afterEach(async () => {
 describe("a simulated day on loopback", () => {
   it("stores every trial exactly once with the simulator's counts, through disconnects, duplicates and reordering", async () => {
     const dir = mkdtempSync(join(tmpdir(), "ephys-day-"));
-    const protocolPath = protocolFile(dir, 5, 32); // 40 bodies × 5 = 200 presentations
+    const protocolPath = simulatedProtocol(dir, {
+      repetitions: 5,
+      channels: 32,
+      simulation: ["neurons: thumbnail"],
+    }); // 40 bodies × 5 = 200 presentations
     const hostPath = join(dir, "box-host");
     const config = loadConfig({ env: {}, flags: { dataDir: dir, port: 0, "rig.serialPath": hostPath } });
     daemon = await startDaemon(config, {
@@ -111,7 +93,11 @@ describe("a simulated day on loopback", () => {
 
   it("pauses with the reason when the rig box is unplugged, and goes on after replug and resume", async () => {
     const dir = mkdtempSync(join(tmpdir(), "ephys-unplug-"));
-    const protocolPath = protocolFile(dir, 2, 4);
+    const protocolPath = simulatedProtocol(dir, {
+      repetitions: 2,
+      channels: 4,
+      simulation: ["neurons: thumbnail"],
+    });
     const hostPath = join(dir, "box-host");
     const config = loadConfig({ env: {}, flags: { dataDir: dir, port: 0, "rig.serialPath": hostPath } });
     daemon = await startDaemon(config, {

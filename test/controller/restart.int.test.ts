@@ -1,13 +1,14 @@
 // SIGKILL the daemon in the middle of phase 1, start it again: the session resumes at the next trial, the bridge
 // replays, nothing acked is lost and nothing is stored twice. The daemon runs as a real child process.
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
 import { type RunningSimulation, startSimulation } from "../../controller/simulate/run.ts";
+import { simulatedProtocol, waitFor } from "./simulated-day.ts";
 
 const freePort = () =>
   new Promise<number>((res) => {
@@ -16,14 +17,6 @@ const freePort = () =>
       srv.close(() => res(port));
     });
   });
-
-async function until(what: string, cond: () => boolean, timeoutMs = 90_000): Promise<void> {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 let children: ChildProcess[] = [];
 let sim: RunningSimulation | undefined;
@@ -36,15 +29,7 @@ afterEach(async () => {
 describe("daemon restart", () => {
   it("resumes the session at the next trial after SIGKILL, losing nothing acked and storing nothing twice", async () => {
     const dir = mkdtempSync(join(tmpdir(), "ephys-restart-"));
-    const protocolPath = join(dir, "day.yaml");
-    writeFileSync(
-      protocolPath,
-      readFileSync("protocols/demo.yaml", "utf8")
-        .replace(/manifest: \.\.\/stimuli/g, `manifest: ${resolve("stimuli")}`)
-        .replace("  repetitions: 4\n  order", "  repetitions: 3\n  order")
-        .replace("timeScale: 0.02", "timeScale: 0.01")
-        .replace("simulation:\n", "simulation:\n  neurons: thumbnail\n"),
-    );
+    const protocolPath = simulatedProtocol(dir, { repetitions: 3, simulation: ["neurons: thumbnail"] });
     const port = await freePort();
     const hostPath = join(dir, "box-host");
     const token = "restart-test-token-0123456789";
@@ -97,19 +82,19 @@ describe("daemon restart", () => {
       hostPath,
       boxPath: join(dir, "box"),
     });
-    await until("40 shown trials", () => shown().n >= 40);
+    await waitFor("40 shown trials", () => shown().n >= 40);
     first.kill("SIGKILL");
     await new Promise((r) => first.once("exit", r));
     const before = shown().n;
     expect(before).toBeLessThan(120);
 
     serve([]); // no protocol: resume the unfinished session
-    await until("phase 1 to finish after the restart", () => {
+    await waitFor("phase 1 to finish after the restart", () => {
       const s = shown();
       return s.n >= 120 && !s.state.startsWith("phase1");
     });
     // Let the bridge's replays and acks settle.
-    await until("every sent message acked", () => sim!.bridge.pending === 0, 30_000);
+    await waitFor("every sent message acked", () => sim!.bridge.pending === 0, 30_000);
 
     const d = new Database(db, { readonly: true });
     const sessions = d.prepare("SELECT id FROM sessions").all();

@@ -1,0 +1,50 @@
+// Shared pieces of the end-to-end suites: a protocol file for a fast simulated day, a step that never finishes (to
+// stop the day where a test needs it), and polling with a deadline.
+import { readFileSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { fromPromise } from "xstate";
+
+/** A step actor that never settles: the day stays in that state. */
+export const stall = () => fromPromise<void, { sessionId: string }>(() => new Promise<void>(() => {}));
+
+export async function waitFor(
+  what: string,
+  cond: () => boolean | Promise<boolean>,
+  timeoutMs = 60_000,
+): Promise<void> {
+  const t0 = Date.now();
+  while (!(await cond())) {
+    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export interface DayEdits {
+  /** Phase-1 repetitions (demo: 4). */
+  repetitions?: number;
+  channels?: number;
+  /** Extra lines for the simulation section, e.g. ["neurons: thumbnail"]. */
+  simulation?: string[];
+  /** Further literal replacements in the YAML text. */
+  replace?: Array<[string, string]>;
+}
+
+/** protocols/demo.yaml with absolute manifest paths, 100× faster than real time, and the given edits. */
+export function simulatedProtocol(dir: string, edits: DayEdits = {}): string {
+  let text = readFileSync("protocols/demo.yaml", "utf8")
+    .replace(/manifest: \.\.\/stimuli/g, `manifest: ${resolve("stimuli")}`)
+    .replace("timeScale: 0.02", "timeScale: 0.01");
+  if (edits.repetitions)
+    text = text.replace("  repetitions: 4\n  order", `  repetitions: ${edits.repetitions}\n  order`);
+  if (edits.channels) text = text.replace("channels: 8", `channels: ${edits.channels}`);
+  if (edits.simulation)
+    text = text.replace("simulation:\n", `simulation:\n${edits.simulation.map((l) => `  ${l}\n`).join("")}`);
+  for (const [from, to] of edits.replace ?? []) {
+    if (!text.includes(from))
+      throw new Error(`simulatedProtocol: "${from}" not found in protocols/demo.yaml`);
+    text = text.replace(from, to);
+  }
+  const file = join(dir, "day.yaml");
+  writeFileSync(file, text);
+  return file;
+}
