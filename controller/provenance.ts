@@ -1,7 +1,8 @@
 // Provenance stored with every session: the code version and the versions of the software that ran it.
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
 
 const require = createRequire(import.meta.url);
 const root = new URL("..", import.meta.url);
@@ -39,11 +40,29 @@ export function softwareVersions(): Record<string, string> {
     "@tensorflow/tfjs-core",
     "sharp",
   ]) {
-    try {
-      out[name] = (require(`${name}/package.json`) as { version: string }).version;
-    } catch {
-      out[name] = "absent";
-    }
+    out[name] = packageVersion(name);
   }
   return out;
+}
+
+/** A dependency's version from its package.json, also for packages whose "exports" hide that file. */
+function packageVersion(name: string): string {
+  try {
+    return (require(`${name}/package.json`) as { version: string }).version;
+  } catch {
+    try {
+      let dir = dirname(require.resolve(name));
+      while (dir !== dirname(dir)) {
+        const file = join(dir, "package.json");
+        if (existsSync(file)) {
+          const pkg = JSON.parse(readFileSync(file, "utf8")) as { name?: string; version: string };
+          if (pkg.name === name) return pkg.version;
+        }
+        dir = dirname(dir);
+      }
+    } catch {
+      // not installed
+    }
+    return "absent";
+  }
 }

@@ -44,6 +44,8 @@ export const pipelineSteps: PipelineSteps = {
     }),
   report: (ctx) =>
     fromPromise<void, StepInput>(async ({ signal }) => {
+      // The actor starts inside the transition; let the daemon persist "reporting" first so the report says so.
+      await new Promise((r) => setImmediate(r));
       const files = await reportStep(ctx, signal);
       ctx.log.info(`report: ${files.path}`);
     }),
