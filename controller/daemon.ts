@@ -254,7 +254,8 @@ export class Daemon {
           return () => {
             controller.abort();
             // A presentation cut short by a pause or an abort is void; its stimulus is shown again later.
-            if (!this.stopped) this.store.voidPendingTrials(this.sessionId, "interrupted (paused or stopped)");
+            if (!this.stopped)
+              this.store.voidPendingTrials(this.sessionId, "interrupted (paused or stopped)");
           };
         }),
       },
