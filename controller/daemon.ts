@@ -10,7 +10,7 @@ import { type WebSocket, WebSocketServer } from "ws";
 import { type Actor, createActor, fromCallback } from "xstate";
 import type { z } from "zod";
 import { type Config, ensureToken, resolvePaths } from "../config/index.ts";
-import { type LoadedProtocol, loadProtocol } from "../protocols/load.ts";
+import { type LoadedProtocol, loadProtocol, parseProtocol } from "../protocols/load.ts";
 import { AcquisitionHub } from "./acquisition/acquisition-hub.ts";
 import { requestToken, tokenMatches } from "./auth.ts";
 import type { Logger } from "./log.ts";
@@ -222,7 +222,7 @@ export class Daemon {
     this.sessionId = row.id;
     // The stored text is the session's protocol, whatever the file says now.
     this.loaded = {
-      protocol: loadProtocolText(row.protocol_text, row.protocol_path),
+      protocol: parseProtocol(row.protocol_text, row.protocol_path),
       text: row.protocol_text,
       sha256: row.protocol_sha256,
       path: row.protocol_path,
@@ -526,10 +526,4 @@ function contentType(path: string): string {
     ".svg": "image/svg+xml",
   };
   return types[extname(path).toLowerCase()] ?? "application/octet-stream";
-}
-
-import { parseProtocol } from "../protocols/load.ts";
-
-function loadProtocolText(text: string, path: string) {
-  return parseProtocol(text, path);
 }

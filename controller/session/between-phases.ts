@@ -49,9 +49,9 @@ export async function fitStep(ctx: StepContext, signal?: AbortSignal): Promise<v
   });
   const targets = channels.map((channelId) => {
     const m = meanRates(rates.get(channelId), ids);
-    const fallback =
-      m.filter((v) => !Number.isNaN(v)).reduce((a, b) => a + b, 0) /
-      Math.max(1, m.filter((v) => !Number.isNaN(v)).length);
+    // A stimulus without a shown trial for this channel takes the channel's mean response.
+    const seen = m.filter((v) => !Number.isNaN(v));
+    const fallback = seen.reduce((a, b) => a + b, 0) / Math.max(1, seen.length);
     return { channelId, responses: Array.from(m, (v) => (Number.isNaN(v) ? fallback : v)) };
   });
   const started = Date.now();

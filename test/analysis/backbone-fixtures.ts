@@ -74,5 +74,7 @@ export function relativeError(actual: ArrayLike<number>, expected: ArrayLike<num
     maxDiff = Math.max(maxDiff, Math.abs(actual[i] - expected[i]));
     maxRef = Math.max(maxRef, Math.abs(expected[i]));
   }
+  if (!(maxRef > 0))
+    throw new Error("relativeError: the expected values are all zero (no scale to compare against)");
   return maxDiff / maxRef;
 }

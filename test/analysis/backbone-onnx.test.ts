@@ -12,6 +12,7 @@ import { buildOnnxModel, deepestTap, ONNX_OPSET, opsForTap } from "../../analysi
 import { selectTfjsBackend } from "../../analysis/backbone/tfjs-backend.ts";
 import { createTfjsBackbone } from "../../analysis/backbone/tfjs-executor.ts";
 import { readSafetensorsWeights } from "../../analysis/backbone/weights-safetensors.ts";
+import { relativeError } from "./backbone-fixtures.ts";
 
 const { onnx } = onnxProto;
 const FIXTURES = join(import.meta.dirname, "..", "fixtures", "backbone");
@@ -62,19 +63,6 @@ async function loadFixture(name: string): Promise<Fixture> {
     return { data, shape: a.shape };
   };
   return { meta, desc, weights, array };
-}
-
-/** max |a − b| / max |b|. */
-function relativeError(a: Float32Array, b: Float32Array): number {
-  expect(a.length).toBe(b.length);
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < a.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  expect(scale).toBeGreaterThan(0);
-  return diff / scale;
 }
 
 const available = await onnxAvailable();

@@ -18,7 +18,7 @@ import {
   type StimulusImage,
 } from "../../analysis/features/store.ts";
 import { loadImageRGB } from "../../stimuli/image.ts";
-import { loadReference } from "./backbone-fixtures.ts";
+import { loadReference, relativeError } from "./backbone-fixtures.ts";
 
 const BODIES = join(import.meta.dirname, "..", "..", "stimuli", "demo", "bodies");
 const hasOnnx = await onnxAvailable();
@@ -31,19 +31,6 @@ const demoImages: StimulusImage[] = readdirSync(BODIES)
   .sort()
   .slice(0, 5)
   .map((f) => ({ id: f.replace(/\.png$/, ""), path: join(BODIES, f), sha256: sha256sum(join(BODIES, f)) }));
-
-/** max |a − b| / max |b|. */
-function relativeError(a: Float32Array, b: Float32Array): number {
-  expect(a.length).toBe(b.length);
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < a.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  expect(scale).toBeGreaterThan(0);
-  return diff / scale;
-}
 
 /** The extractor with its extract() calls and images counted. */
 function counting(inner: FeatureExtractor): FeatureExtractor & { calls: number; images: number } {

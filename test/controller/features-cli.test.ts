@@ -17,6 +17,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { createFeatureExtractor } from "../../analysis/features/extract.ts";
 import { readNpy } from "../../analysis/features/npy.ts";
 import { loadImageRGB } from "../../stimuli/image.ts";
+import { relativeError } from "../analysis/backbone-fixtures.ts";
 
 const run = promisify(execFile);
 const REPO = join(import.meta.dirname, "..", "..");
@@ -42,19 +43,6 @@ async function ephysloop(args: string[]): Promise<{ code: number; stdout: string
     const err = e as { code: number; stdout: string; stderr: string };
     return { code: err.code, stdout: err.stdout, stderr: err.stderr };
   }
-}
-
-/** max |a − b| / max |b|. */
-function relativeError(a: Float32Array, b: Float32Array): number {
-  expect(a.length).toBe(b.length);
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < a.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  expect(scale).toBeGreaterThan(0);
-  return diff / scale;
 }
 
 const common = ["--weights", WEIGHTS, "--arch", "resnet18", "--variant", "torchvision", "--executor", "auto"];

@@ -2,21 +2,21 @@
 // simulated bridge) and the page in Debian's headless Chromium. Between the bridge and the daemon sits a small
 // relay that injects two electrode faults: one channel stops firing, one answers with the previous trial's spikes
 // (responses unrelated to the stimulus: split-half r near 0). Screenshots go to test/artifacts/.
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync } from "node:fs";
 import { createServer, request, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket, WebSocketServer } from "ws";
-import { fromPromise } from "xstate";
 import { loadConfig } from "../../config/index.ts";
 import { netRateFromCounts } from "../../controller/acquisition/windows.ts";
 import { startDaemon } from "../../controller/commands/serve.ts";
 import type { Daemon } from "../../controller/daemon.ts";
 import { silentLogger } from "../../controller/log.ts";
 import { type RunningSimulation, startSimulation } from "../../controller/simulate/run.ts";
+import { simulatedProtocol, stall, waitFor } from "./simulated-day.ts";
 
 const artifacts = new URL("../artifacts/", import.meta.url).pathname;
 const SILENT = "ch003";
@@ -26,32 +26,7 @@ const CHANNELS = 12;
 const REPETITIONS = 3; // 40 bodies × 3 = 120 presentations
 const windows = { baseline: { startMs: -75, endMs: 25 }, response: { startMs: 50, endMs: 250 } };
 
-const stall = () => fromPromise<void, { sessionId: string }>(() => new Promise<void>(() => {}));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function protocolFile(dir: string): string {
-  const text = readFileSync("protocols/demo.yaml", "utf8")
-    .replace(/manifest: \.\.\/stimuli/g, `manifest: ${resolve("stimuli")}`)
-    .replace("  repetitions: 4\n  order", `  repetitions: ${REPETITIONS}\n  order`)
-    .replace("channels: 8", `channels: ${CHANNELS}`)
-    .replace("timeScale: 0.02", "timeScale: 0.01")
-    .replace("simulation:\n", "simulation:\n  neurons: thumbnail\n");
-  const file = join(dir, "day.yaml");
-  writeFileSync(file, text);
-  return file;
-}
-
-async function waitFor(
-  what: string,
-  cond: () => boolean | Promise<boolean>,
-  timeoutMs = 60_000,
-): Promise<void> {
-  const t0 = Date.now();
-  while (!(await cond())) {
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 /**
  * HTTP and WebSocket relay to the daemon. On /acquisition it rewrites the bridge's spikes messages: SILENT sends
@@ -124,7 +99,11 @@ describe("monitor dashboard on a simulated day", () => {
   beforeAll(async () => {
     mkdirSync(artifacts, { recursive: true });
     dir = mkdtempSync(join(tmpdir(), "ephys-monitor-"));
-    const protocolPath = protocolFile(dir);
+    const protocolPath = simulatedProtocol(dir, {
+      repetitions: REPETITIONS,
+      channels: CHANNELS,
+      simulation: ["neurons: thumbnail"],
+    });
     const hostPath = join(dir, "box-host");
     const config = loadConfig({ env: {}, flags: { dataDir: dir, port: 0, "rig.serialPath": hostPath } });
     // The day stops after phase 1 (the fit never ends): this suite is about the dashboard.
