@@ -46,7 +46,6 @@ export const pipelineSteps: PipelineSteps = {
     fromPromise<void, StepInput>(async ({ signal }) => {
       // The actor starts inside the transition; let the daemon persist "reporting" first so the report says so.
       await new Promise((r) => setImmediate(r));
-      const files = await reportStep(ctx, signal);
-      ctx.log.info(`report: ${files.path}`);
+      await reportStep(ctx, signal); // logs the report's path
     }),
 };

@@ -24,11 +24,10 @@ describe("channel checks on a simulated day", () => {
     const protocolPath = simulatedProtocol(dir, {
       repetitions: 6,
       simulation: ["neurons: thumbnail", "unstableChannels: [1]", "nonSelectiveChannels: [2]"],
+      // demo.yaml already has 6 phase-2 repetitions and 20 retest images.
       replace: [
-        ["phase2:\n  repetitions: 4", "phase2:\n  repetitions: 6"],
-        ["retestCount: 12", "retestCount: 20"],
         ["fixationBreakRate: 0.05", "fixationBreakRate: 0"],
-        ["peakRate: 60", "peakRate: 120"],
+        ["peakRate: 100", "peakRate: 120"],
       ],
     });
     const hostPath = join(dir, "box-host");

@@ -20,7 +20,7 @@ export async function waitFor(
 }
 
 export interface DayEdits {
-  /** Phase-1 repetitions (demo: 4). */
+  /** Phase-1 repetitions (demo: 6). */
   repetitions?: number;
   channels?: number;
   /** Extra lines for the simulation section, e.g. ["neurons: thumbnail"]. */
@@ -34,12 +34,14 @@ export function simulatedProtocol(dir: string, edits: DayEdits = {}): string {
   let text = readFileSync("protocols/demo.yaml", "utf8")
     .replace(/manifest: \.\.\/stimuli/g, `manifest: ${resolve("stimuli")}`)
     .replace("timeScale: 0.02", "timeScale: 0.01");
+  // Every edit must find its text: a change to demo.yaml must not silently leave a suite on the wrong day.
+  const replace: Array<[string, string]> = [];
   if (edits.repetitions)
-    text = text.replace("  repetitions: 4\n  order", `  repetitions: ${edits.repetitions}\n  order`);
-  if (edits.channels) text = text.replace("channels: 8", `channels: ${edits.channels}`);
+    replace.push(["  repetitions: 6\n  order", `  repetitions: ${edits.repetitions}\n  order`]);
+  if (edits.channels) replace.push(["channels: 8", `channels: ${edits.channels}`]);
   if (edits.simulation)
-    text = text.replace("simulation:\n", `simulation:\n${edits.simulation.map((l) => `  ${l}\n`).join("")}`);
-  for (const [from, to] of edits.replace ?? []) {
+    replace.push(["simulation:\n", `simulation:\n${edits.simulation.map((l) => `  ${l}\n`).join("")}`]);
+  for (const [from, to] of [...replace, ...(edits.replace ?? [])]) {
     if (!text.includes(from))
       throw new Error(`simulatedProtocol: "${from}" not found in protocols/demo.yaml`);
     text = text.replace(from, to);
