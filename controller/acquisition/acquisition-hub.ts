@@ -1,17 +1,20 @@
 // The server side of /acquisition: validates each bridge message, turns spike times into window counts, stores a
-// batch of messages in one transaction, and acks only after the commit. A repeated seq is acked and not stored twice.
+// batch of messages in one transaction, and acks only after the commit. A repeated seq is acked and not stored
+// twice; a repeated seq that carries other data gets an EPHYS_SEQ_CONFLICT error and the stored data stay.
+// The canonical spikes message is parsed straight from the frame's bytes (spikes-parser.ts); everything else goes
+// through JSON.parse and zod, which also word the errors.
 import type { WebSocket } from "ws";
 import type { z } from "zod";
-import type { SessionStore } from "../store/store.ts";
+import type { IngestOutcome, SessionStore } from "../store/store.ts";
 import {
-  type AcquisitionClientMessage,
   type AcquisitionServerMessage,
   acquisitionClientMessage,
   type acquisitionHello,
-  type SpikesMessage,
 } from "../wire/acquisition.ts";
 import { describeIssue } from "../wire/errors.ts";
-import { countInWindows, type NamedWindows, spanOf } from "./windows.ts";
+import { type PackedTrial, packCounts, packSpikes, type WindowTable, windowTable } from "./packed.ts";
+import { SpikesParser } from "./spikes-parser.ts";
+import { type NamedWindows, spanOf } from "./windows.ts";
 
 export interface TrialAnnouncement {
   trialId: number;
@@ -19,11 +22,14 @@ export interface TrialAnnouncement {
   stimulusId: string;
 }
 
-/** What one stored trial carried, for the monitor (PSTHs, live rates). */
-export interface IngestedTrial {
-  trialId: number;
-  channels: Array<{ channelId: string; counts: Record<string, number>; spikes?: number[] }>;
-}
+/**
+ * What one stored message brought, for the monitor (PSTHs, live rates): the packed data of the channels that were
+ * new for their trial (read them with countsOf / spikesOf from packed.ts).
+ */
+export type IngestedTrial = Pick<
+  PackedTrial,
+  "trialId" | "channelIds" | "windows" | "counts" | "offsets" | "spikes"
+>;
 
 export interface AcquisitionHubOptions {
   store: SessionStore;
@@ -37,8 +43,7 @@ export interface AcquisitionHubOptions {
 
 interface Pending {
   ws: WebSocket;
-  seq: number;
-  data: IngestedTrial;
+  message: PackedTrial;
 }
 
 export class AcquisitionHub {
@@ -50,8 +55,12 @@ export class AcquisitionHub {
   private readonly waiters = new Set<() => void>();
   private closed = false;
   private flushTimer?: NodeJS.Timeout;
+  private readonly windows: WindowTable;
+  private readonly parser: SpikesParser;
 
   constructor(private readonly opts: AcquisitionHubOptions) {
+    this.windows = windowTable(opts.windows);
+    this.parser = new SpikesParser(this.windows);
     const trials = opts.store.trials(opts.sessionId);
     this.maxTrialId = trials.length ? trials[trials.length - 1].trialId : 0;
     for (const c of opts.store.channels(opts.sessionId)) this.channelIds.add(c.id);
@@ -151,23 +160,8 @@ export class AcquisitionHub {
         "EPHYS_MESSAGE_TOO_LARGE",
         `message of ${raw.length} bytes exceeds the limit of ${max} bytes`,
       );
-    let json: unknown;
-    try {
-      json = JSON.parse(raw.toString("utf8"));
-    } catch (e) {
-      return this.error(ws, "EPHYS_BAD_MESSAGE", `not valid JSON: ${(e as Error).message}`);
-    }
-    // Fast path for the common, well-formed spikes message; anything else goes through zod for its error text.
-    const fast = isPlainSpikes(json);
-    const parsed = fast
-      ? { success: true as const, data: json as AcquisitionClientMessage }
-      : acquisitionClientMessage.safeParse(json);
-    const seq =
-      typeof (json as { seq?: unknown })?.seq === "number" ? (json as { seq: number }).seq : undefined;
-    if (!parsed.success) return this.error(ws, "EPHYS_BAD_MESSAGE", describeIssue(parsed.error), seq);
-    const m = parsed.data;
-    if (m.type === "hello")
-      return this.error(ws, "EPHYS_BAD_MESSAGE", "hello was already received on this connection");
+    const m = this.parser.parse(raw) ?? this.slowParse(ws, raw);
+    if (!m) return;
     if (m.trialId > this.maxTrialId)
       return this.error(
         ws,
@@ -175,29 +169,52 @@ export class AcquisitionHub {
         `trialId ${m.trialId} was never announced (last ${this.maxTrialId})`,
         m.seq,
       );
-    const unknown = Object.keys(m.channels).filter((id) => !this.channelIds.has(id));
-    if (unknown.length)
+    let unknown: string[] | null = null;
+    for (const id of m.channelIds)
+      if (!this.channelIds.has(id)) {
+        unknown ??= [];
+        unknown.push(id);
+      }
+    if (unknown)
       return this.error(
         ws,
         "EPHYS_UNKNOWN_CHANNEL",
         `channels not announced in hello: ${unknown.slice(0, 5).join(", ")}`,
         m.seq,
       );
-    const data: IngestedTrial = {
-      trialId: m.trialId,
-      channels: Object.entries(m.channels).map(([channelId, v]) =>
-        m.type === "spikes"
-          ? { channelId, counts: countInWindows(v as number[], this.opts.windows), spikes: v as number[] }
-          : { channelId, counts: v as Record<string, number> },
-      ),
-    };
-    this.pending.push({ ws, seq: m.seq, data });
+    this.pending.push({ ws, message: m });
     // Gather what arrives within a few ms into one transaction (one commit per batch, not per message).
     if (this.pending.length >= 64) this.flush();
     else if (!this.flushScheduled) {
       this.flushScheduled = true;
       this.flushTimer = setTimeout(() => this.flush(), 2);
     }
+  }
+
+  /** JSON.parse and zod: any valid message the fast parser did not take, and the error text for invalid ones. */
+  private slowParse(ws: WebSocket, raw: Buffer): PackedTrial | null {
+    let json: unknown;
+    try {
+      json = JSON.parse(raw.toString("utf8"));
+    } catch (e) {
+      this.error(ws, "EPHYS_BAD_MESSAGE", `not valid JSON: ${(e as Error).message}`);
+      return null;
+    }
+    const parsed = acquisitionClientMessage.safeParse(json);
+    const seq =
+      typeof (json as { seq?: unknown })?.seq === "number" ? (json as { seq: number }).seq : undefined;
+    if (!parsed.success) {
+      this.error(ws, "EPHYS_BAD_MESSAGE", describeIssue(parsed.error), seq);
+      return null;
+    }
+    const m = parsed.data;
+    if (m.type === "hello") {
+      this.error(ws, "EPHYS_BAD_MESSAGE", "hello was already received on this connection");
+      return null;
+    }
+    return m.type === "spikes"
+      ? packSpikes(m.seq, m.trialId, m.channels, this.windows)
+      : packCounts(m.seq, m.trialId, m.channels);
   }
 
   /** One transaction for everything that arrived in this turn of the event loop, then the acks. */
@@ -208,51 +225,41 @@ export class AcquisitionHub {
     this.pending = [];
     if (batch.length === 0) return;
     const { store, sessionId } = this.opts;
-    let isNew: boolean[];
+    let outcomes: IngestOutcome[];
     try {
-      isNew = store.ingest(
+      outcomes = store.ingestPacked(
         sessionId,
-        batch.map((p) => ({
-          seq: p.seq,
-          trialId: p.data.trialId,
-          channels: p.data.channels.map((c) => ({
-            channelId: c.channelId,
-            counts: c.counts,
-            spikes: c.spikes ? Float32Array.from(c.spikes) : undefined,
-          })),
-        })),
+        batch.map((p) => p.message),
       );
     } catch (e) {
       // Nothing was committed: no acks, the bridge will resend.
       for (const p of batch)
-        this.error(p.ws, "EPHYS_STORE_FAILED", `could not store: ${(e as Error).message}`, p.seq);
+        this.error(p.ws, "EPHYS_STORE_FAILED", `could not store: ${(e as Error).message}`, p.message.seq);
       return;
     }
-    for (const p of batch) this.send(p.ws, { type: "ack", seq: p.seq });
-    const fresh = batch.filter((_, i) => isNew[i]).map((p) => p.data);
+    const fresh: IngestedTrial[] = [];
+    batch.forEach((p, i) => {
+      const o = outcomes[i];
+      if (o.outcome === "conflict") this.conflict(p, o.storedTrialId);
+      else this.send(p.ws, { type: "ack", seq: p.message.seq });
+      if (o.outcome === "stored" && o.part) fresh.push(o.part);
+    });
     if (fresh.length) this.opts.onIngested?.(fresh);
     for (const w of this.waiters) w();
   }
-}
 
-/** The same rules as the zod spikes schema, checked by hand (zod was a fifth of the ingest cost). */
-function isPlainSpikes(json: unknown): json is SpikesMessage {
-  if (typeof json !== "object" || json === null) return false;
-  const m = json as Record<string, unknown>;
-  const keys = Object.keys(m);
-  if (keys.length !== 4 || m.type !== "spikes") return false;
-  if (
-    !Number.isInteger(m.seq) ||
-    (m.seq as number) <= 0 ||
-    !Number.isInteger(m.trialId) ||
-    (m.trialId as number) <= 0
-  )
-    return false;
-  const ch = m.channels;
-  if (typeof ch !== "object" || ch === null || Array.isArray(ch)) return false;
-  for (const [id, times] of Object.entries(ch)) {
-    if (id.length === 0 || id.length > 64 || !Array.isArray(times) || times.length > 100_000) return false;
-    for (const t of times) if (typeof t !== "number" || !Number.isFinite(t)) return false;
+  /** A seq stored before with other data: an error frame naming it and a warning record; the stored data stay. */
+  private conflict(p: Pending, storedTrialId: number): void {
+    const { seq, trialId } = p.message;
+    const message =
+      `seq ${seq} was already stored with other data (stored: trial ${storedTrialId}; ` +
+      `this message: trial ${trialId}${storedTrialId === trialId ? ", different spike data" : ""}); ` +
+      "the stored data are kept — give new data a new seq";
+    this.opts.store.appendEvent(this.opts.sessionId, "acquisition", "seq-conflict", {
+      seq,
+      trialId,
+      storedTrialId,
+    });
+    this.error(p.ws, "EPHYS_SEQ_CONFLICT", message, seq);
   }
-  return true;
 }

@@ -33,15 +33,15 @@ export function netRateFromCounts(counts: Record<string, number>, windows: Named
 
 /** PSTH bin counts from preMs before to postMs after onset. */
 export function psthBins(
-  spikesMs: readonly number[],
+  spikesMs: ArrayLike<number>,
   preMs: number,
   postMs: number,
   binMs: number,
 ): number[] {
   const n = Math.ceil((preMs + postMs) / binMs);
   const bins = new Array<number>(n).fill(0);
-  for (const t of spikesMs) {
-    const i = Math.floor((t + preMs) / binMs);
+  for (let k = 0; k < spikesMs.length; k++) {
+    const i = Math.floor((spikesMs[k] + preMs) / binMs);
     if (i >= 0 && i < n) bins[i]++;
   }
   return bins;

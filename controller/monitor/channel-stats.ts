@@ -68,7 +68,7 @@ export class ChannelStats {
     trialId: number,
     stimulusId: string,
     counts: Record<string, number>,
-    spikes: readonly number[] | undefined,
+    spikes: ArrayLike<number> | undefined,
     t: number,
   ): void {
     const acc = this.phases[phase - 1];
@@ -95,7 +95,7 @@ export class ChannelStats {
   }
 
   /** Take back a trial counted before it was voided (spike times needed to take back its PSTH bins). */
-  remove(phase: 1 | 2, trialId: number, stimulusId: string, spikes: readonly number[] | undefined): boolean {
+  remove(phase: 1 | 2, trialId: number, stimulusId: string, spikes: ArrayLike<number> | undefined): boolean {
     const acc = this.phases[phase - 1];
     const byTrial = acc.byStimulus.get(stimulusId);
     const rate = byTrial?.get(trialId);

@@ -4,6 +4,7 @@
 import type { WebSocket } from "ws";
 import type { Protocol } from "../../protocols/schema.ts";
 import type { IngestedTrial } from "../acquisition/acquisition-hub.ts";
+import { countsOf, spikesOf } from "../acquisition/packed.ts";
 import { spanOf } from "../acquisition/windows.ts";
 import type { EventRecord, SessionStore } from "../store/store.ts";
 import { describeIssue } from "../wire/errors.ts";
@@ -188,12 +189,18 @@ export class MonitorState {
       const info = this.trialInfo(trial.trialId);
       if (!info || info.status === "voided") continue;
       this.phaseStimuli[info.phase - 1].add(info.stimulusId);
-      for (const c of trial.channels) {
-        const stats = this.channel(c.channelId);
-        stats.add(info.phase, trial.trialId, info.stimulusId, c.counts, c.spikes, t);
-        this.dirty.add(c.channelId);
-        this.stabilityDirty.add(c.channelId);
-      }
+      trial.channelIds.forEach((id, c) => {
+        this.channel(id).add(
+          info.phase,
+          trial.trialId,
+          info.stimulusId,
+          countsOf(trial, c),
+          spikesOf(trial, c),
+          t,
+        );
+        this.dirty.add(id);
+        this.stabilityDirty.add(id);
+      });
       this.recent.set(trial.trialId, { info, data: trial });
       if (this.recent.size > RECENT_TRIALS) this.recent.delete(this.recent.keys().next().value as number);
     }
@@ -285,12 +292,12 @@ export class MonitorState {
     const r = this.recent.get(trialId);
     if (!r) return;
     this.recent.delete(trialId);
-    for (const c of r.data.channels) {
-      if (this.channels.get(c.channelId)?.remove(r.info.phase, trialId, r.info.stimulusId, c.spikes)) {
-        this.dirty.add(c.channelId);
-        this.stabilityDirty.add(c.channelId);
+    r.data.channelIds.forEach((id, c) => {
+      if (this.channels.get(id)?.remove(r.info.phase, trialId, r.info.stimulusId, spikesOf(r.data, c))) {
+        this.dirty.add(id);
+        this.stabilityDirty.add(id);
       }
-    }
+    });
     this.schedule();
   }
 

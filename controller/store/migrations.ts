@@ -1,8 +1,14 @@
 // Versioned schema migrations, applied in order inside one transaction each; PRAGMA user_version holds the version.
+// A migration is SQL, and optionally a step in code that runs after it in the same transaction (data conversions
+// SQL cannot express, such as packing rows into blobs).
+import type Database from "better-sqlite3";
+import { packLegacyTrial } from "./packing.ts";
+
 export interface Migration {
   version: number;
   description: string;
   sql: string;
+  run?: (db: Database.Database) => void;
 }
 
 export const migrations: Migration[] = [
@@ -146,5 +152,90 @@ export const migrations: Migration[] = [
     description:
       "drop spike_counts_channel: nothing reads through it and it doubled the cost of every ingest",
     sql: "DROP INDEX IF EXISTS spike_counts_channel;",
+  },
+  {
+    version: 3,
+    description:
+      "one packed row per acquisition message (trial_data) instead of one row per (trial, channel); message digests",
+    sql: `
+      CREATE TABLE channel_sets (
+        session_id TEXT NOT NULL,
+        id INTEGER NOT NULL,
+        channels TEXT NOT NULL,           -- JSON array of channel ids: the order of a trial_data row's arrays
+        PRIMARY KEY (session_id, id)
+      );
+      CREATE UNIQUE INDEX channel_sets_text ON channel_sets(session_id, channels);
+      CREATE TABLE trial_data (
+        id INTEGER PRIMARY KEY,
+        session_id TEXT NOT NULL,
+        trial_id INTEGER NOT NULL,
+        seq INTEGER,                      -- the acquisition message; NULL for rows migrated from spike_counts
+        channel_set INTEGER NOT NULL,     -- channel_sets.id
+        n_channels INTEGER NOT NULL,
+        windows TEXT NOT NULL,            -- JSON array of window names: the columns of counts
+        counts BLOB NOT NULL,             -- uint32 LE [channel][window]; 0xffffffff: window not named (counts message)
+        offsets BLOB,                     -- uint32 LE [n_channels + 1]: channel c's spikes are spikes[offsets[c]..offsets[c+1])
+        spikes BLOB                       -- float32 LE spike times (ms from onset); NULL when only counts were sent
+      );
+      CREATE INDEX trial_data_trial ON trial_data(session_id, trial_id);
+      ALTER TABLE acquisition_messages ADD COLUMN digest TEXT;  -- NULL for messages stored before version 3
+    `,
+    run: (db) => {
+      // Each trial's rows become one trial_data row (two when some channels had spike times and some did not).
+      const rows = db
+        .prepare(
+          "SELECT session_id, trial_id, channel_id, counts, spikes FROM spike_counts ORDER BY session_id, trial_id, channel_id",
+        )
+        .all() as Array<{
+        session_id: string;
+        trial_id: number;
+        channel_id: string;
+        counts: string;
+        spikes: Buffer | null;
+      }>;
+      const setIds = new Map<string, number>();
+      const insertSet = db.prepare("INSERT INTO channel_sets (session_id, id, channels) VALUES (?, ?, ?)");
+      const insert = db.prepare(
+        `INSERT INTO trial_data (session_id, trial_id, seq, channel_set, n_channels, windows, counts, offsets, spikes)
+         VALUES (?, ?, NULL, ?, ?, ?, ?, ?, ?)`,
+      );
+      let i = 0;
+      while (i < rows.length) {
+        let j = i;
+        while (
+          j < rows.length &&
+          rows[j].session_id === rows[i].session_id &&
+          rows[j].trial_id === rows[i].trial_id
+        )
+          j++;
+        const group = rows.slice(i, j);
+        for (const withSpikes of [true, false]) {
+          const part = group.filter((r) => (r.spikes !== null) === withSpikes);
+          if (part.length === 0) continue;
+          const packed = packLegacyTrial(
+            part.map((r) => ({ channelId: r.channel_id, counts: JSON.parse(r.counts), spikes: r.spikes })),
+          );
+          const key = `${rows[i].session_id}\u0000${packed.channelsJson}`;
+          let setId = setIds.get(key);
+          if (setId === undefined) {
+            setId = setIds.size + 1;
+            setIds.set(key, setId);
+            insertSet.run(rows[i].session_id, setId, packed.channelsJson);
+          }
+          insert.run(
+            rows[i].session_id,
+            rows[i].trial_id,
+            setId,
+            part.length,
+            packed.windowsJson,
+            packed.counts,
+            packed.offsets,
+            packed.spikes,
+          );
+        }
+        i = j;
+      }
+      db.exec("DROP TABLE spike_counts;");
+    },
   },
 ];

@@ -3,7 +3,9 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
+import { ABSENT, type PackedTrial, packRecords, subsetChannels } from "../acquisition/packed.ts";
 import { migrations } from "./migrations.ts";
+import { blob, f32, u32 } from "./packing.ts";
 
 export type Db = Database.Database;
 
@@ -74,6 +76,29 @@ export interface TrialSpikeData {
   channels: Array<{ channelId: string; counts: Record<string, number>; spikes?: Float32Array }>;
 }
 
+/**
+ * What storing one acquisition message did: `stored` (new seq; `part` is what was written — the message minus
+ * channels that an earlier message of the same trial already brought, null when nothing was left), `duplicate`
+ * (seq stored before with the same data: nothing written) or `conflict` (seq stored before with other data:
+ * nothing written, the stored data stay).
+ */
+export type IngestOutcome =
+  | { outcome: "stored"; part: PackedTrial | null }
+  | { outcome: "duplicate" }
+  | { outcome: "conflict"; storedTrialId: number };
+
+/** One stored trial_data row, decoded (views into the row's blobs). */
+export interface StoredTrialPart {
+  trialId: number;
+  /** The message that brought it; null for data migrated from schema version 2. */
+  seq: number | null;
+  channelIds: string[];
+  windows: string[];
+  counts: Uint32Array;
+  offsets: Uint32Array | null;
+  spikes: Float32Array | null;
+}
+
 export interface EventRecord {
   id: number;
   session_id: string | null;
@@ -108,6 +133,7 @@ export function migrate(db: Db): number {
     if (m.version <= current) continue;
     db.transaction(() => {
       db.exec(m.sql);
+      m.run?.(db);
       db.pragma(`user_version = ${m.version}`);
     })();
   }
@@ -120,6 +146,10 @@ export class SessionStore {
   readonly db: Db;
   private readonly stmts;
   private readonly listeners = new Set<(e: EventRecord) => void>();
+  /** Channel sets by id (session \0 id → ids), filled from committed rows only. */
+  private readonly setsById = new Map<string, string[]>();
+  /** The set the last stored message used (most messages of a session carry the same channels in the same order). */
+  private lastSet: { sessionId: string; ids: string[]; id: number } | null = null;
 
   constructor(pathOrDb: string | Db) {
     this.db = typeof pathOrDb === "string" ? openDatabase(pathOrDb) : pathOrDb;
@@ -127,11 +157,21 @@ export class SessionStore {
     this.stmts = {
       event: db.prepare("INSERT INTO events (session_id, t, type, subtype, content) VALUES (?, ?, ?, ?, ?)"),
       seqSeen: db.prepare("SELECT 1 FROM acquisition_messages WHERE session_id = ? AND seq = ?"),
-      seqInsert: db.prepare(
-        "INSERT INTO acquisition_messages (session_id, seq, trial_id, received_at) VALUES (?, ?, ?, ?)",
+      seqGet: db.prepare(
+        "SELECT trial_id, digest FROM acquisition_messages WHERE session_id = ? AND seq = ?",
       ),
-      countInsert: db.prepare(
-        "INSERT OR IGNORE INTO spike_counts (session_id, trial_id, channel_id, counts, spikes) VALUES (?, ?, ?, ?, ?)",
+      seqInsert: db.prepare(
+        "INSERT INTO acquisition_messages (session_id, seq, trial_id, received_at, digest) VALUES (?, ?, ?, ?, ?)",
+      ),
+      trialParts: db.prepare("SELECT channel_set FROM trial_data WHERE session_id = ? AND trial_id = ?"),
+      dataInsert: db.prepare(
+        `INSERT INTO trial_data (session_id, trial_id, seq, channel_set, n_channels, windows, counts, offsets, spikes)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      setByText: db.prepare("SELECT id FROM channel_sets WHERE session_id = ? AND channels = ?"),
+      setById: db.prepare("SELECT channels FROM channel_sets WHERE session_id = ? AND id = ?"),
+      setInsert: db.prepare(
+        "INSERT INTO channel_sets (session_id, id, channels) SELECT ?, COALESCE(MAX(id), 0) + 1, ? FROM channel_sets WHERE session_id = ?",
       ),
       trialInsert: db.prepare(
         `INSERT OR IGNORE INTO trials (session_id, trial_id, phase, block, stimulus_id, event_code, status,
@@ -363,20 +403,132 @@ export class SessionStore {
    * A seq seen before is not stored again; a (trial, channel) stored before is kept as first stored.
    */
   ingest(sessionId: string, messages: TrialSpikeData[]): boolean[] {
+    return this.ingestPacked(
+      sessionId,
+      messages.map((m) => packRecords(m.seq, m.trialId, m.channels)),
+    ).map((r) => r.outcome === "stored");
+  }
+
+  /**
+   * Store packed acquisition messages in ONE transaction (one trial_data row per message). A seq stored before
+   * writes nothing: `duplicate` when its digest and trial match what was stored, `conflict` otherwise. Channels
+   * of a trial that an earlier message already brought are left out (the first data stored stay).
+   */
+  ingestPacked(sessionId: string, messages: readonly PackedTrial[]): IngestOutcome[] {
     const received = now();
-    return this.db.transaction(() =>
-      messages.map((m) => {
-        if (this.stmts.seqSeen.get(sessionId, m.seq)) return false;
-        this.stmts.seqInsert.run(sessionId, m.seq, m.trialId, received);
-        for (const c of m.channels) {
-          const blob = c.spikes
-            ? Buffer.from(c.spikes.buffer, c.spikes.byteOffset, c.spikes.byteLength)
-            : null;
-          this.stmts.countInsert.run(sessionId, m.trialId, c.channelId, JSON.stringify(c.counts), blob);
+    const fresh: Array<{ sessionId: string; ids: string[]; id: number }> = [];
+    const outcomes = this.db.transaction(() =>
+      messages.map((m): IngestOutcome => {
+        const prior = this.stmts.seqGet.get(sessionId, m.seq) as
+          | { trial_id: number; digest: string | null }
+          | undefined;
+        if (prior) {
+          // Messages stored before schema version 3 have no digest: a repeat of one is taken for a duplicate.
+          const same = prior.trial_id === m.trialId && (prior.digest === null || prior.digest === m.digest);
+          return same ? { outcome: "duplicate" } : { outcome: "conflict", storedTrialId: prior.trial_id };
         }
-        return true;
+        this.stmts.seqInsert.run(sessionId, m.seq, m.trialId, received, m.digest);
+        let part: PackedTrial = m;
+        const earlier = this.stmts.trialParts.all(sessionId, m.trialId) as Array<{ channel_set: number }>;
+        if (earlier.length) {
+          const stored = new Set<string>();
+          for (const r of earlier) for (const id of this.channelSet(sessionId, r.channel_set)) stored.add(id);
+          const keep: number[] = [];
+          m.channelIds.forEach((id, c) => {
+            if (!stored.has(id)) keep.push(c);
+          });
+          if (keep.length < m.channelIds.length) part = subsetChannels(m, keep);
+        }
+        if (part.channelIds.length === 0) return { outcome: "stored", part: null };
+        const setId = this.channelSetId(sessionId, part.channelIds, fresh);
+        this.stmts.dataInsert.run(
+          sessionId,
+          m.trialId,
+          m.seq,
+          setId,
+          part.channelIds.length,
+          JSON.stringify(part.windows),
+          blob(part.counts),
+          part.offsets ? blob(part.offsets) : null,
+          part.spikes ? blob(part.spikes) : null,
+        );
+        return { outcome: "stored", part };
       }),
-    )();
+    );
+    let result: IngestOutcome[];
+    try {
+      result = outcomes();
+    } catch (e) {
+      this.lastSet = null; // it may name a set whose insert was rolled back
+      throw e;
+    }
+    for (const s of fresh) this.setsById.set(`${s.sessionId}\u0000${s.id}`, s.ids);
+    return result;
+  }
+
+  /** The id of this channel list (in this order) in channel_sets, inserting it when new. */
+  private channelSetId(
+    sessionId: string,
+    ids: string[],
+    fresh: Array<{ sessionId: string; ids: string[]; id: number }>,
+  ): number {
+    const last = this.lastSet;
+    if (last && last.sessionId === sessionId && sameIds(last.ids, ids)) return last.id;
+    const text = JSON.stringify(ids);
+    let row = this.stmts.setByText.get(sessionId, text) as { id: number } | undefined;
+    if (!row) {
+      this.stmts.setInsert.run(sessionId, text, sessionId);
+      row = this.stmts.setByText.get(sessionId, text) as { id: number };
+      fresh.push({ sessionId, ids, id: row.id });
+    }
+    this.lastSet = { sessionId, ids, id: row.id };
+    return row.id;
+  }
+
+  private channelSet(sessionId: string, id: number): string[] {
+    const key = `${sessionId}\u0000${id}`;
+    let ids = this.setsById.get(key);
+    if (!ids) {
+      const row = this.stmts.setById.get(sessionId, id) as { channels: string } | undefined;
+      ids = row ? (JSON.parse(row.channels) as string[]) : [];
+      if (row) this.setsById.set(key, ids);
+    }
+    return ids;
+  }
+
+  /** Stored trial data, decoded, in trial order (and storage order within a trial); one trial or all. */
+  trialData(sessionId: string, trialId?: number): StoredTrialPart[] {
+    const rows = this.db
+      .prepare(
+        `SELECT trial_id, seq, channel_set, windows, counts, offsets, spikes FROM trial_data
+         WHERE session_id = ? ${trialId !== undefined ? "AND trial_id = ?" : ""} ORDER BY trial_id, id`,
+      )
+      .all(...(trialId !== undefined ? [sessionId, trialId] : [sessionId])) as Array<{
+      trial_id: number;
+      seq: number | null;
+      channel_set: number;
+      windows: string;
+      counts: Buffer;
+      offsets: Buffer | null;
+      spikes: Buffer | null;
+    }>;
+    const windows = new Map<string, string[]>();
+    return rows.map((r) => {
+      let w = windows.get(r.windows);
+      if (!w) {
+        w = JSON.parse(r.windows) as string[];
+        windows.set(r.windows, w);
+      }
+      return {
+        trialId: r.trial_id,
+        seq: r.seq,
+        channelIds: this.channelSet(sessionId, r.channel_set),
+        windows: w,
+        counts: u32(r.counts),
+        offsets: r.offsets ? u32(r.offsets) : null,
+        spikes: r.spikes ? f32(r.spikes) : null,
+      };
+    });
   }
 
   /**
@@ -395,33 +547,67 @@ export class SessionStore {
     return r.seq ?? 0;
   }
 
-  /** Trial ids (shown) that have spike data for every one of the given channels. */
+  /** Trial ids that have spike data for at least this many channels (a trial's rows never share a channel). */
   trialsWithData(sessionId: string, channelCount: number): Set<number> {
     const rows = this.db
       .prepare(
-        "SELECT trial_id FROM spike_counts WHERE session_id = ? GROUP BY trial_id HAVING COUNT(*) >= ?",
+        "SELECT trial_id FROM trial_data WHERE session_id = ? GROUP BY trial_id HAVING SUM(n_channels) >= ?",
       )
       .all(sessionId, channelCount) as Array<{ trial_id: number }>;
     return new Set(rows.map((r) => r.trial_id));
   }
 
-  /** Counts of shown (not voided) trials, joined with their stimulus and phase. */
+  /** Counts of shown (not voided) trials, joined with their stimulus and phase; by trial, then channel id. */
   counts(sessionId: string, phase?: 1 | 2): CountRow[] {
     const rows = this.db
       .prepare(
-        `SELECT c.trial_id, c.channel_id, t.stimulus_id, t.phase, c.counts FROM spike_counts c
-         JOIN trials t ON t.session_id = c.session_id AND t.trial_id = c.trial_id
-         WHERE c.session_id = ? AND t.status = 'shown' ${phase ? "AND t.phase = ?" : ""}
-         ORDER BY c.trial_id, c.channel_id`,
+        `SELECT d.trial_id, d.channel_set, d.windows, d.counts, t.stimulus_id, t.phase FROM trial_data d
+         JOIN trials t ON t.session_id = d.session_id AND t.trial_id = d.trial_id
+         WHERE d.session_id = ? AND t.status = 'shown' ${phase ? "AND t.phase = ?" : ""}
+         ORDER BY d.trial_id, d.id`,
       )
-      .all(...(phase ? [sessionId, phase] : [sessionId])) as Array<Record<string, unknown>>;
-    return rows.map((r) => ({
-      trial_id: r.trial_id as number,
-      channel_id: r.channel_id as string,
-      stimulus_id: r.stimulus_id as string,
-      phase: r.phase as number,
-      counts: JSON.parse(r.counts as string) as Record<string, number>,
-    }));
+      .all(...(phase ? [sessionId, phase] : [sessionId])) as Array<{
+      trial_id: number;
+      channel_set: number;
+      windows: string;
+      counts: Buffer;
+      stimulus_id: string;
+      phase: number;
+    }>;
+    const out: CountRow[] = [];
+    const windows = new Map<string, string[]>();
+    let trialStart = 0;
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows[i];
+      let names = windows.get(r.windows);
+      if (!names) {
+        names = JSON.parse(r.windows) as string[];
+        windows.set(r.windows, names);
+      }
+      const ids = this.channelSet(sessionId, r.channel_set);
+      const counts = u32(r.counts);
+      const nW = names.length;
+      for (let c = 0; c < ids.length; c++) {
+        const byName: Record<string, number> = {};
+        for (let w = 0; w < nW; w++) {
+          const n = counts[c * nW + w];
+          if (n !== ABSENT) byName[names[w]] = n;
+        }
+        out.push({
+          trial_id: r.trial_id,
+          channel_id: ids[c],
+          stimulus_id: r.stimulus_id,
+          phase: r.phase,
+          counts: byName,
+        });
+      }
+      // A trial's rows done: order its channels by id.
+      if (i + 1 === rows.length || rows[i + 1].trial_id !== r.trial_id) {
+        sortByChannel(out, trialStart);
+        trialStart = out.length;
+      }
+    }
+    return out;
   }
 
   saveSplits(sessionId: string, splits: Record<string, "train" | "validation" | "test">): void {
@@ -597,4 +783,23 @@ export class SessionStore {
   integrityCheck(): string {
     return this.db.pragma("integrity_check", { simple: true }) as string;
   }
+}
+
+function sameIds(a: string[], b: string[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** Sort rows[from..] by channel id in place, as SQLite's BINARY collation would for ASCII ids. */
+function sortByChannel(rows: CountRow[], from: number): void {
+  let sorted = true;
+  for (let i = from + 1; i < rows.length && sorted; i++)
+    sorted = rows[i - 1].channel_id <= rows[i].channel_id;
+  if (sorted) return;
+  const tail = rows
+    .slice(from)
+    .sort((a, b) => (a.channel_id < b.channel_id ? -1 : a.channel_id > b.channel_id ? 1 : 0));
+  for (let i = 0; i < tail.length; i++) rows[from + i] = tail[i];
 }

@@ -6,6 +6,7 @@ import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
 import { loadConfig } from "../../config/index.ts";
+import { countsOf, spikesOf } from "../../controller/acquisition/packed.ts";
 import { startDaemon } from "../../controller/commands/serve.ts";
 import type { Daemon } from "../../controller/daemon.ts";
 import { silentLogger } from "../../controller/log.ts";
@@ -107,16 +108,34 @@ describe("/acquisition errors", () => {
     expect(await c.next()).toMatchObject({ type: "error", code: "EPHYS_UNKNOWN_TRIAL", seq: 3 });
     c.ws.send(JSON.stringify({ type: "spikes", seq: 4, trialId: 1, channels: { zz: [60] } }));
     expect(await c.next()).toMatchObject({ type: "error", code: "EPHYS_UNKNOWN_CHANNEL", seq: 4 });
-    // The link still works: a good message is stored and acked, a repeat is acked and not stored twice.
+    // The link still works: a good message is stored and acked, a repeat is acked and not stored twice, also
+    // when it is written differently (other spacing, number spelling) but carries the same data.
     c.ws.send(JSON.stringify({ type: "spikes", seq: 5, trialId: 1, channels: { a: [-50, 60, 70, 300] } }));
     expect(await c.next()).toMatchObject({ type: "ack", seq: 5 });
-    c.ws.send(JSON.stringify({ type: "counts", seq: 5, trialId: 1, channels: { a: { response: 9 } } }));
+    c.ws.send('{ "channels": {"a": [-50.0, 60, 70.00, 300]}, "trialId": 1, "type": "spikes", "seq": 5 }');
     expect(await c.next()).toMatchObject({ type: "ack", seq: 5 });
-    const rows = daemon.store.db
-      .prepare("SELECT counts FROM spike_counts WHERE trial_id = 1")
-      .all() as Array<{ counts: string }>;
-    expect(rows).toHaveLength(1);
-    expect(JSON.parse(rows[0].counts)).toEqual({ baseline: 1, response: 2 });
+    // A repeated seq with other data is an error naming the seq; the stored data stay and a warning is logged.
+    c.ws.send(JSON.stringify({ type: "counts", seq: 5, trialId: 1, channels: { a: { response: 9 } } }));
+    const conflict = await c.next();
+    expect(conflict).toMatchObject({ type: "error", code: "EPHYS_SEQ_CONFLICT", seq: 5 });
+    expect(conflict.message).toMatch(/seq 5 was already stored with other data/);
+    c.ws.send(JSON.stringify({ type: "spikes", seq: 5, trialId: 1, channels: { a: [-50, 60, 70, 300.5] } }));
+    expect(await c.next()).toMatchObject({ type: "error", code: "EPHYS_SEQ_CONFLICT", seq: 5 });
+    const warnings = daemon.store
+      .events(daemon.sessionId)
+      .filter((e) => e.type === "acquisition" && e.subtype === "seq-conflict");
+    expect(warnings.map((e) => JSON.parse(e.content))).toEqual([
+      { seq: 5, trialId: 1, storedTrialId: 1 },
+      { seq: 5, trialId: 1, storedTrialId: 1 },
+    ]);
+    // The link is still usable after a conflict.
+    c.ws.send(JSON.stringify({ type: "counts", seq: 6, trialId: 1, channels: { a: { response: 9 } } }));
+    expect(await c.next()).toMatchObject({ type: "ack", seq: 6 });
+    const parts = daemon.store.trialData(daemon.sessionId, 1);
+    expect(parts).toHaveLength(1);
+    expect(parts[0].channelIds).toEqual(["a"]);
+    expect(countsOf(parts[0], 0)).toEqual({ baseline: 1, response: 2 });
+    expect([...spikesOf(parts[0], 0)!]).toEqual([-50, 60, 70, 300]);
     c.ws.close();
   });
 });

@@ -9,6 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { WebSocket, WebSocketServer } from "ws";
 import { mulberry32 } from "../../analysis/random.ts";
 import type { IngestedTrial } from "../../controller/acquisition/acquisition-hub.ts";
+import { packSpikes, windowTable } from "../../controller/acquisition/packed.ts";
 import { MonitorState } from "../../controller/monitor/monitor-state.ts";
 import { SessionStore } from "../../controller/store/store.ts";
 import type { ChannelDetail, ChannelLive, MonitorServerMessage } from "../../controller/wire/monitor.ts";
@@ -54,10 +55,12 @@ function trial(
     const c = counts(s);
     sentNet.set(key, [...(sentNet.get(key) ?? []), c.response / 0.2 - c.baseline / 0.1]);
   }
-  return {
+  return packSpikes(
     trialId,
-    channels: Object.entries(channels).map(([channelId, s]) => ({ channelId, counts: counts(s), spikes: s })),
-  };
+    trialId,
+    channels,
+    windowTable({ baseline: protocol.windows.baseline, response: protocol.windows.response }),
+  );
 }
 
 const ofType = <T extends MonitorServerMessage["type"]>(type: T) =>

@@ -115,14 +115,14 @@ describe("daemon restart", () => {
       (d.prepare("SELECT seq FROM acquisition_messages").all() as Array<{ seq: number }>).map((r) => r.seq),
     );
     for (const seq of sim.bridge.acked) expect(stored.has(seq)).toBe(true);
-    // Nothing is stored twice: one message per trial, one row per (trial, channel).
+    // Nothing is stored twice: one message per trial, each (trial, channel) in exactly one trial_data row.
     const perTrial = d
       .prepare("SELECT trial_id, COUNT(*) AS n FROM acquisition_messages GROUP BY trial_id HAVING n > 1")
       .all();
     expect(perTrial).toHaveLength(0);
     const shownIds = trials.filter((t) => t.status === "shown").map((t) => t.trial_id);
     const rows = d
-      .prepare("SELECT trial_id, COUNT(*) AS n FROM spike_counts GROUP BY trial_id")
+      .prepare("SELECT trial_id, SUM(n_channels) AS n FROM trial_data GROUP BY trial_id")
       .all() as Array<{ trial_id: number; n: number }>;
     const byTrial = new Map(rows.map((r) => [r.trial_id, r.n]));
     for (const id of shownIds) expect(byTrial.get(id)).toBe(8);

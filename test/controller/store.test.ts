@@ -4,6 +4,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
+import {
+  countsOf,
+  packCounts,
+  packSpikes,
+  spikesOf,
+  windowTable,
+} from "../../controller/acquisition/packed.ts";
 import { migrations } from "../../controller/store/migrations.ts";
 import { SessionStore } from "../../controller/store/store.ts";
 
@@ -37,7 +44,9 @@ describe("session store", () => {
       "channels",
       "stimuli",
       "trials",
-      "spike_counts",
+      "trial_data",
+      "channel_sets",
+      "acquisition_messages",
       "models",
       "selections",
       "check_results",
@@ -111,6 +120,140 @@ describe("session store", () => {
     expect(store.lastAckedSeq("s1")).toBe(3);
   });
 
+  it("tells a repeated seq with the same data (any channel order) from one with other data", () => {
+    const store = new SessionStore(dbFile());
+    newSession(store);
+    const w = windowTable({ baseline: { startMs: -50, endMs: 0 }, response: { startMs: 50, endMs: 150 } });
+    const first = packSpikes(1, 4, { a: [-10, 60, 70], b: [] }, w);
+    expect(store.ingestPacked("s1", [first])).toMatchObject([{ outcome: "stored" }]);
+    const outcomes = store.ingestPacked("s1", [
+      packSpikes(1, 4, { b: [], a: [-10, 60, 70] }, w), // same data, other key order
+      packSpikes(1, 4, { a: [-10, 60, 70.001], b: [] }, w), // one spike time differs
+      packSpikes(1, 4, { a: [-10, 60, 70] }, w), // a channel less
+      packSpikes(1, 5, { a: [-10, 60, 70], b: [] }, w), // other trial
+      packCounts(1, 4, { a: { baseline: 1, response: 2 }, b: { baseline: 0, response: 0 } }), // counts, same numbers
+    ]);
+    expect(outcomes.map((o) => o.outcome)).toEqual([
+      "duplicate",
+      "conflict",
+      "conflict",
+      "conflict",
+      "conflict",
+    ]);
+    expect(outcomes[3]).toEqual({ outcome: "conflict", storedTrialId: 4 });
+    // The stored data are the first message's.
+    const [part] = store.trialData("s1", 4);
+    expect(part.channelIds).toEqual(["a", "b"]);
+    expect([...spikesOf(part, 0)!]).toEqual([-10, 60, 70]);
+    expect(countsOf(part, 0)).toEqual({ baseline: 1, response: 2 });
+    expect(store.trialData("s1")).toHaveLength(1);
+    // Counts messages: window order inside a channel does not matter either.
+    store.ingestPacked("s1", [packCounts(2, 5, { a: { baseline: 1, response: 2 } })]);
+    expect(store.ingestPacked("s1", [packCounts(2, 5, { a: { response: 2, baseline: 1 } })])).toEqual([
+      { outcome: "duplicate" },
+    ]);
+    expect(store.ingestPacked("s1", [packCounts(2, 5, { a: { response: 3, baseline: 1 } })])[0].outcome).toBe(
+      "conflict",
+    );
+  });
+
+  it("a trial split over messages: each (trial, channel) keeps the first data stored", () => {
+    const store = new SessionStore(dbFile());
+    newSession(store);
+    store.recordTrial("s1", {
+      trialId: 1,
+      phase: 1,
+      block: 0,
+      stimulusId: "x",
+      eventCode: 1,
+      status: "shown",
+    });
+    const w = windowTable({ baseline: { startMs: -50, endMs: 0 }, response: { startMs: 50, endMs: 150 } });
+    const [a] = store.ingestPacked("s1", [packSpikes(1, 1, { p1: [60], p2: [70, 80] }, w)]);
+    expect(a.outcome === "stored" && a.part?.channelIds).toEqual(["p1", "p2"]);
+    expect(store.trialsWithData("s1", 3).size).toBe(0);
+    // The second message repeats p2 with other data and brings p3: only p3 is written.
+    const [b] = store.ingestPacked("s1", [packSpikes(2, 1, { p2: [-20], p3: [] }, w)]);
+    expect(b.outcome === "stored" && b.part?.channelIds).toEqual(["p3"]);
+    const [c] = store.ingestPacked("s1", [packSpikes(3, 1, { p1: [1] }, w)]);
+    expect(c).toEqual({ outcome: "stored", part: null });
+    expect([...store.trialsWithData("s1", 3)]).toEqual([1]);
+    expect(store.trialsWithData("s1", 4).size).toBe(0);
+    expect(store.counts("s1").map((r) => [r.channel_id, r.counts])).toEqual([
+      ["p1", { baseline: 0, response: 1 }],
+      ["p2", { baseline: 0, response: 2 }],
+      ["p3", { baseline: 0, response: 0 }],
+    ]);
+    expect(store.lastAckedSeq("s1")).toBe(3);
+  });
+
+  it("migrates version-2 per-channel rows into packed rows with the same counts and spike times", () => {
+    const path = dbFile();
+    const raw = new Database(path);
+    for (const m of migrations.filter((m) => m.version <= 2)) raw.exec(m.sql);
+    raw.pragma("user_version = 2");
+    raw
+      .prepare(
+        `INSERT INTO sessions (id, created_at, protocol_name, protocol_path, protocol_text, protocol_sha256,
+         code_version, software, seed, state) VALUES ('old', 'x', 'p', 'p', 'p', 'h', 'v', '{}', 1, 'phase1.running')`,
+      )
+      .run();
+    const trial = raw.prepare(
+      `INSERT INTO trials (session_id, trial_id, phase, block, stimulus_id, event_code, status, created_at)
+       VALUES ('old', ?, 1, 0, ?, 1, ?, 'x')`,
+    );
+    trial.run(1, "s-a", "shown");
+    trial.run(2, "s-b", "shown");
+    trial.run(3, "s-c", "voided");
+    const row = raw.prepare(
+      "INSERT INTO spike_counts (session_id, trial_id, channel_id, counts, spikes) VALUES ('old', ?, ?, ?, ?)",
+    );
+    const f32 = (xs: number[]) => Buffer.from(new Float32Array(xs).buffer);
+    row.run(1, "ch2", JSON.stringify({ baseline: 1, response: 4 }), f32([-20.25, 60, 61, 62, 63]));
+    row.run(1, "ch1", JSON.stringify({ baseline: 0, response: 0 }), f32([]));
+    // Trial 2: one channel from a counts message with its own window names, one with spike times.
+    row.run(2, "ch1", JSON.stringify({ response: 7, late: 2 }), null);
+    row.run(2, "ch2", JSON.stringify({ baseline: 3, response: 1 }), f32([-1, -2, -3, 70.5]));
+    row.run(3, "ch1", JSON.stringify({ baseline: 9, response: 9 }), null);
+    raw
+      .prepare(
+        "INSERT INTO acquisition_messages (session_id, seq, trial_id, received_at) VALUES ('old', 1, 1, 'x')",
+      )
+      .run();
+    raw.close();
+
+    const store = new SessionStore(path);
+    expect(store.db.pragma("user_version", { simple: true })).toBe(migrations.at(-1)!.version);
+    const tables = store.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as Array<{
+      name: string;
+    }>;
+    expect(tables.map((t) => t.name)).not.toContain("spike_counts");
+    expect(store.counts("old").map((r) => [r.trial_id, r.channel_id, r.stimulus_id, r.counts])).toEqual([
+      [1, "ch1", "s-a", { baseline: 0, response: 0 }],
+      [1, "ch2", "s-a", { baseline: 1, response: 4 }],
+      [2, "ch1", "s-b", { response: 7, late: 2 }],
+      [2, "ch2", "s-b", { baseline: 3, response: 1 }],
+    ]);
+    const spikes = store
+      .trialData("old")
+      .flatMap((p) =>
+        p.channelIds.map((id, c) => [p.trialId, id, p.seq, spikesOf(p, c) && [...spikesOf(p, c)!]]),
+      );
+    expect(spikes).toEqual([
+      [1, "ch1", null, []],
+      [1, "ch2", null, [-20.25, 60, 61, 62, 63]],
+      [2, "ch2", null, [-1, -2, -3, 70.5]],
+      [2, "ch1", null, undefined],
+      [3, "ch1", null, undefined],
+    ]);
+    expect([...store.trialsWithData("old", 2)].sort()).toEqual([1, 2]);
+    // An old message has no digest: repeating its seq is a duplicate, whatever it carries.
+    expect(store.ingestPacked("old", [packCounts(1, 1, { ch1: { response: 99 } })])).toEqual([
+      { outcome: "duplicate" },
+    ]);
+    expect(store.integrityCheck()).toBe("ok");
+  });
+
   it("the event log is append-only", () => {
     const store = new SessionStore(dbFile());
     newSession(store);
@@ -167,8 +310,11 @@ describe("session store", () => {
     };
     expect(seqs.m).toBeGreaterThanOrEqual(lastCommitted);
     expect(seqs.n).toBe(seqs.m); // every message up to the last one committed, none half-written
-    const rows = db.prepare("SELECT COUNT(*) AS n FROM spike_counts").get() as { n: number };
-    expect(rows.n).toBe(seqs.m * 16);
+    const rows = db.prepare("SELECT COUNT(*) AS n, SUM(n_channels) AS c FROM trial_data").get() as {
+      n: number;
+      c: number;
+    };
+    expect(rows).toEqual({ n: seqs.m, c: seqs.m * 16 });
     db.close();
   });
 });
