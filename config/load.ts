@@ -21,7 +21,7 @@ export const envKeys: Record<string, string[]> = {
   EPHYSLOOP_SERIAL: ["rig", "serialPath"],
   EPHYSLOOP_LOG_LEVEL: ["logLevel"],
 };
-const numericKeys = new Set(["port", "threads", "baudRate"]);
+const numericKeys = new Set(["port", "threads", "baudRate", "maxConsecutiveDisplayTimeouts"]);
 
 type Tree = Record<string, unknown>;
 

@@ -34,8 +34,10 @@ export const configSchema = z.strictObject({
       baudRate: z.number().int().positive().default(115200),
       /** Acquisition channel ids to record; absent = every channel the bridge announces. */
       channels: z.array(z.string().min(1)).optional(),
+      /** A `show` the display never reports voids that presentation; this many in a row fail the phase. */
+      maxConsecutiveDisplayTimeouts: z.number().int().min(1, "expected at least 1 timeout").default(5),
     })
-    .default({ baudRate: 115200 }),
+    .default({ baudRate: 115200, maxConsecutiveDisplayTimeouts: 5 }),
   logLevel: z.enum(["trace", "debug", "info", "warn", "error"]).default("info"),
 });
 

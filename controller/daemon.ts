@@ -336,6 +336,7 @@ export class Daemon {
       timeScale: this.opts.timeScale ?? 1,
       signal,
       dataTimeoutMs: this.opts.dataTimeoutMs,
+      maxDisplayTimeouts: this.opts.config.rig.maxConsecutiveDisplayTimeouts,
       onProgress: (p) => this.store.appendEvent(this.sessionId, "progress", `phase${p.phase}`, p),
     });
   }

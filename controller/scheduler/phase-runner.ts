@@ -1,6 +1,8 @@
 // One phase of presentations: fixation-contingent sequences of stimuli in pseudorandom blocks; a fixation break
 // voids the current presentation and re-queues its stimulus in the same block; a reward after each completed
 // sequence. Every presentation is stored as pending before it is announced, then settled as shown or voided.
+// A presentation the display never reports (show timeout) is voided and re-queued the same way, with a warning
+// record; only a run of maxDisplayTimeouts of them in a row fails the phase.
 import type { Protocol } from "../../protocols/schema.ts";
 import type { SessionStore } from "../store/store.ts";
 import { BlockQueue, planBlocks, remainingBlocks } from "./blocks.ts";
@@ -22,6 +24,8 @@ export interface PhaseRunOptions {
   signal: AbortSignal;
   /** How long to wait for the last trials' spike data at the end of the phase. */
   dataTimeoutMs?: number;
+  /** Consecutive display timeouts that fail the phase (default 5); fewer only void their presentations. */
+  maxDisplayTimeouts?: number;
   onProgress?: (p: { phase: 1 | 2; shown: number; planned: number; voided: number }) => void;
 }
 
@@ -68,6 +72,8 @@ export async function runPhase(
   let voided = before.filter((t) => t.status === "voided").length;
   const scale = (ms: number) => ms * o.timeScale;
 
+  const maxTimeouts = o.maxDisplayTimeouts ?? 5;
+  let timeouts: Array<{ trialId: number; stimulusId: string; message: string }> = []; // the current run of them
   let breaks = 0; // fixation breaks seen so far; a presentation is void if this changes while it is on
   const unsubscribe = box.onFixation((fix) => {
     if (!fix) breaks++;
@@ -93,7 +99,39 @@ export async function runPhase(
         const breaksAtOnset = breaks;
         o.acquisition.announce({ trialId, eventCode, stimulusId: p.stimulusId });
         await box.sendEvent(eventCode);
-        const report = await display.show(trialId, p.stimulusId, scale(pres.stimulusMs));
+        let report: Awaited<ReturnType<DisplayPort["show"]>>;
+        try {
+          report = await display.show(trialId, p.stimulusId, scale(pres.stimulusMs));
+        } catch (e) {
+          if ((e as { code?: unknown }).code !== "EPHYS_DISPLAY_TIMEOUT") throw e;
+          // The display never reported this presentation: void it and show its stimulus again later, as after a
+          // fixation break; the sequence ends without a reward.
+          display.clear?.();
+          timeouts.push({ trialId, stimulusId: p.stimulusId, message: (e as Error).message });
+          store.settleTrial(sessionId, trialId, { status: "voided", reason: "display timeout" });
+          store.appendEvent(sessionId, "display", "timeout", {
+            trialId,
+            stimulusId: p.stimulusId,
+            consecutive: timeouts.length,
+            limit: maxTimeouts,
+            message: (e as Error).message,
+          });
+          queue.requeue(p);
+          voided++;
+          completed = false;
+          o.onProgress?.({ phase, shown, planned, voided });
+          if (timeouts.length >= maxTimeouts)
+            throw Object.assign(
+              new Error(
+                `the display did not report ${timeouts.length} presentations in a row (trials ` +
+                  `${timeouts.map((t) => t.trialId).join(", ")}; limit rig.maxConsecutiveDisplayTimeouts = ` +
+                  `${maxTimeouts}); last: ${timeouts.at(-1)!.message}`,
+              ),
+              { code: "EPHYS_DISPLAY_TIMEOUT" },
+            );
+          break;
+        }
+        timeouts = [];
         if (breaks !== breaksAtOnset || !box.fixating) {
           store.settleTrial(sessionId, trialId, {
             status: "voided",

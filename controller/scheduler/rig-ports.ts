@@ -16,7 +16,10 @@ export interface BoxPort {
 }
 
 export interface DisplayPort {
+  /** Rejects with an error whose code is EPHYS_DISPLAY_TIMEOUT when the display never reports the presentation. */
   show(trialId: number, stimulusId: string, durationMs: number): Promise<ShownReport>;
+  /** Blank the screen now and drop queued shows (after a presentation was given up). */
+  clear?(): void;
 }
 
 export interface AnnouncePort {
