@@ -1,29 +1,30 @@
-// Shared-feature saliency cost on ResNet-50 (embedded Keras ImageNet weights, layer4.1, 224 px, tfjs wasm):
-// seconds per image pair with only the features that carry the β mass (ε = 0.01, chunks of 8 cotangents),
+// Shared-feature saliency cost on ResNet-50 (embedded Keras ImageNet weights, layer4.1, 224 px) on the gradient
+// engine BENCH_ENGINE picks (auto: ONNX Runtime's VJP graph when it loads, else tfjs; tfjs runs on wasm):
+// seconds per image pair with only the features that carry the β mass (ε = 0.01, chunks of the engine's size),
 // against the full-Jacobian method (all C = 2048 one-hot cotangents per image), in the same run.
-// The full Jacobian is not run to the end (≈ 2·256 chunks, tens of minutes here): its chunks cost the same as
-// ours (one forward + one backward of 8 cotangents), so it is timed on FULL_CHUNKS chunks of features outside K
-// and extrapolated to ⌈C/8⌉ chunks per image.
+// The full Jacobian is not run to the end (≈ 2·C/chunk chunks): its chunks cost the same as ours (one forward +
+// one backward of a chunk of cotangents), so it is timed on FULL_CHUNKS chunks of features outside K and
+// extrapolated to ⌈C/chunk⌉ chunks per image.
 // Readout: location (0.1, −0.15), sparse weights (10 % of features, N(0, 1), seed 11) as an L1/2-fitted readout
 // is; pair: a demo object (x_out) and a demo body (x_in).
 //
-//   npm run bench:saliency
+//   npm run bench:saliency              BENCH_ENGINE=tfjs npm run bench:saliency (the tfjs wasm engine)
 import { join } from "node:path";
-import * as tf from "@tensorflow/tfjs-core";
-import { selectTfjsBackend } from "../analysis/backbone/tfjs-backend.ts";
+import type { GradientEngineChoice } from "../analysis/backbone/gradient-engine.ts";
 import { mulberry32 } from "../analysis/random.ts";
-import { oneHotCotangents } from "../analysis/saliency/cotangents.ts";
-import { loadTfjsBackbone, sharedFeatureMaps } from "../analysis/saliency/index.ts";
+import { loadGradientBackbone, sharedFeatureMaps } from "../analysis/saliency/index.ts";
 import { loadImageRGB } from "../stimuli/image.ts";
 
 const SIZE = 224;
 const TAP = "layer4.1";
-const CHUNK = 8;
 const FULL_CHUNKS = Number(process.env.BENCH_FULL_CHUNKS ?? 6);
 const DEMO = join(import.meta.dirname, "..", "stimuli", "demo");
 
-const backend = await selectTfjsBackend("wasm");
-const bb = await loadTfjsBackbone({ arch: "resnet50", variant: "keras", layer: TAP });
+const bb = await loadGradientBackbone(
+  { arch: "resnet50", variant: "keras", layer: TAP },
+  { engine: (process.env.BENCH_ENGINE ?? "auto") as GradientEngineChoice, tfjsBackend: "wasm" },
+);
+const CHUNK = bb.chunkSize;
 const C = bb.description.tapChannels[TAP];
 const random = mulberry32(11);
 const gauss = () => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
@@ -32,14 +33,19 @@ const readout = { location: [0.1, -0.15] as [number, number], weights };
 const xOut = await loadImageRGB(join(DEMO, "objects", "object-basketball.png"), SIZE);
 const xIn = await loadImageRGB(join(DEMO, "bodies", "body-bear.png"), SIZE);
 console.log(
-  `backend ${backend.name}; ResNet-50 (Keras, embedded) ${TAP}: ${C} features, ${SIZE} px; chunks of ${CHUNK}`,
+  `gradients on ${bb.summary}; ResNet-50 (Keras, embedded) ${TAP}: ${C} features, ${SIZE} px; chunks of ${CHUNK}`,
 );
 
-// Warm-up: builds the lazy input-gradient kernels (not counted for either method).
-const warm = tf.tensor4d(xOut.data, [1, SIZE, SIZE, 3]);
-const cot1 = tf.tensor4d(oneHotCotangents(readout.location, 7, 7, C, [0]), [1, 7, 7, C]);
-bb.inputGradients(warm, TAP, cot1).dispose();
-tf.dispose([cot1]);
+// Warm-up: builds the lazy input-gradient kernels or the VJP graph (not counted for either method).
+const warm = { data: xOut.data, n: 1, height: SIZE, width: SIZE };
+const oneHot = (features: number[]) => {
+  const rows = new Float32Array(features.length * C);
+  features.forEach((f, j) => {
+    rows[j * C + f] = 1;
+  });
+  return rows;
+};
+await bb.readoutGradients(TAP, warm, readout.location, oneHot([0]), 1);
 
 // Ours: ε = 0.01, both images, everything included (forwards, gradients, smoothing, normalization, bound check).
 let t0 = performance.now();
@@ -72,17 +78,13 @@ const others = Array.from({ length: C }, (_, i) => i).filter((i) => !kept.has(i)
 t0 = performance.now();
 for (let j = 0; j < FULL_CHUNKS; j++) {
   const feats = others.slice(j * CHUNK, (j + 1) * CHUNK);
-  const cot = tf.tensor4d(oneHotCotangents(readout.location, 7, 7, C, feats), [feats.length, 7, 7, C]);
-  const g = bb.inputGradients(warm, TAP, cot);
-  await g.data();
-  tf.dispose([g, cot]);
+  await bb.readoutGradients(TAP, warm, readout.location, oneHot(feats), feats.length);
 }
 const perChunk = (performance.now() - t0) / 1000 / FULL_CHUNKS;
 const full = perChunk * 2 * Math.ceil(C / CHUNK);
 console.log(
   `full Jacobian: ${perChunk.toFixed(2)} s/chunk (${FULL_CHUNKS} chunks timed) × 2 × ${Math.ceil(C / CHUNK)} chunks = ${full.toFixed(0)} s per pair (extrapolated)`,
 );
-tf.dispose([warm]);
 bb.dispose();
 // Cross-check: the full Jacobian extrapolated from our own chunks' cost (independent of the load when timed).
 const fromOurs = (r.gradientSeconds / chunksOurs) * 2 * Math.ceil(C / CHUNK);

@@ -45,7 +45,8 @@ export interface OnnxBackbone {
 
 let ortPromise: Promise<OrtModule | null> | undefined;
 
-function loadOrt(): Promise<OrtModule | null> {
+/** onnxruntime-node, or null where its native binding does not load (loaded once). */
+export function loadOrt(): Promise<OrtModule | null> {
   ortPromise ??= import("onnxruntime-node").then(
     (m) => m as OrtModule,
     () => null,
@@ -58,7 +59,8 @@ export async function onnxAvailable(): Promise<boolean> {
   return (await loadOrt()) !== null;
 }
 
-function checkDims(n: number, h: number, w: number, length: number): void {
+/** Throws EPHYS_BAD_IMAGE unless n, h, w are positive integers and `length` = n·h·w·3. */
+export function checkDims(n: number, h: number, w: number, length: number): void {
   for (const [field, v] of [
     ["n", n],
     ["h", h],
@@ -74,6 +76,18 @@ function checkDims(n: number, h: number, w: number, length: number): void {
       `batch: got ${length} values, expected n·h·w·3 = ${n}·${h}·${w}·3 = ${n * h * w * 3}`,
     );
   }
+}
+
+/** Session options of every backbone session: `threads` intra-op threads, sequential, all graph optimizations. */
+export function ortSessionOptions(threads: number, spinning = true): Ort.InferenceSession.SessionOptions {
+  return {
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    executionMode: "sequential",
+    graphOptimizationLevel: "all",
+    logSeverityLevel: 3,
+    extra: { session: { intra_op: { allow_spinning: spinning ? "1" : "0" } } },
+  };
 }
 
 export async function createOnnxBackbone(
@@ -95,14 +109,7 @@ export async function createOnnxBackbone(
       "onnxruntime-node: not loadable on this machine, expected its native binding (check onnxAvailable() first)",
     );
   }
-  const session = await ort.InferenceSession.create(bytes, {
-    intraOpNumThreads: threads,
-    interOpNumThreads: 1,
-    executionMode: "sequential",
-    graphOptimizationLevel: "all",
-    logSeverityLevel: 3,
-    extra: { session: { intra_op: { allow_spinning: options.spinning === false ? "0" : "1" } } },
-  });
+  const session = await ort.InferenceSession.create(bytes, ortSessionOptions(threads, options.spinning));
   const channels = desc.tapChannels[tap]!;
   const inputName = input === "pixels" ? ONNX_PIXELS : ONNX_INPUT;
   let queue: Promise<unknown> = Promise.resolve();

@@ -13,7 +13,7 @@
 // zero padding would then pad raw zeros instead of normalized zeros.
 
 import onnxProto from "onnx-proto";
-import type { ConvOp, FoldedWeights, NetworkDescription, Op } from "./description.ts";
+import type { ConvOp, FoldedWeights, MaxPoolOp, NetworkDescription, Op } from "./description.ts";
 import { BackboneError } from "./errors.ts";
 
 const { onnx } = onnxProto;
@@ -84,7 +84,10 @@ export function opsForTap(desc: NetworkDescription, tap: string): Op[] {
   return desc.ops.filter((op) => needed.has(op));
 }
 
-function checkConvWeights(op: ConvOp, weights: FoldedWeights): { weight: Float32Array; bias: Float32Array } {
+export function checkConvWeights(
+  op: ConvOp,
+  weights: FoldedWeights,
+): { weight: Float32Array; bias: Float32Array } {
   const params = weights.get(op.name);
   if (params === undefined) {
     throw new BackboneError(
@@ -109,7 +112,7 @@ function checkConvWeights(op: ConvOp, weights: FoldedWeights): { weight: Float32
   return params;
 }
 
-function floatTensor(name: string, dims: number[], data: Float32Array): onnxProto.onnx.ITensorProto {
+export function floatTensor(name: string, dims: number[], data: Float32Array): onnxProto.onnx.ITensorProto {
   // rawData is little-endian float32, which is the memory layout of Float32Array on every platform Node runs on.
   return {
     name,
@@ -119,15 +122,21 @@ function floatTensor(name: string, dims: number[], data: Float32Array): onnxProt
   };
 }
 
-function intsAttr(name: string, ints: number[]): onnxProto.onnx.IAttributeProto {
+/** An int64 initializer (indices, shapes). */
+export function int64Tensor(name: string, dims: number[], values: number[]): onnxProto.onnx.ITensorProto {
+  return { name, dims, dataType: onnx.TensorProto.DataType.INT64, int64Data: values };
+}
+
+export function intsAttr(name: string, ints: number[]): onnxProto.onnx.IAttributeProto {
   return { name, type: onnx.AttributeProto.AttributeType.INTS, ints };
 }
 
-function intAttr(name: string, i: number): onnxProto.onnx.IAttributeProto {
+export function intAttr(name: string, i: number): onnxProto.onnx.IAttributeProto {
   return { name, type: onnx.AttributeProto.AttributeType.INT, i };
 }
 
-function valueInfo(name: string, dims: (number | string)[]): onnxProto.onnx.IValueInfoProto {
+/** A float32 graph input/output; string dims are symbolic (dynamic). */
+export function valueInfo(name: string, dims: (number | string)[]): onnxProto.onnx.IValueInfoProto {
   return {
     name,
     type: {
@@ -137,6 +146,85 @@ function valueInfo(name: string, dims: (number | string)[]): onnxProto.onnx.IVal
       },
     },
   };
+}
+
+export interface ForwardNodesOptions {
+  /** Give every MaxPool a second output "<output>:indices" (flat NCHW indices of the maxima, for the adjoint). */
+  poolIndices?: boolean;
+}
+
+/** The activation a conv op writes before its ReLU (the op's output itself when it has none). */
+export const preReluName = (op: ConvOp): string => (op.relu ? `${op.name}:conv` : op.output);
+/** The int64 indices output of a MaxPool op built with `poolIndices`. */
+export const poolIndicesName = (op: MaxPoolOp): string => `${op.output}:indices`;
+
+/** ONNX nodes of `ops` (NCHW), reading "input"; every folded conv weight becomes an initializer. */
+export function forwardNodes(
+  ops: Op[],
+  weights: FoldedWeights,
+  initializers: onnxProto.onnx.ITensorProto[],
+  options: ForwardNodesOptions = {},
+): onnxProto.onnx.INodeProto[] {
+  const nodes: onnxProto.onnx.INodeProto[] = [];
+  for (const op of ops) {
+    if (op.op === "conv") {
+      const { weight, bias } = checkConvWeights(op, weights);
+      const w = `${op.name}.weight`;
+      const b = `${op.name}.bias`;
+      initializers.push(floatTensor(w, [op.outChannels, op.inChannels, op.kernel, op.kernel], weight));
+      initializers.push(floatTensor(b, [op.outChannels], bias));
+      const convOut = preReluName(op);
+      nodes.push({
+        opType: "Conv",
+        name: op.name,
+        input: [op.input, w, b],
+        output: [convOut],
+        attribute: [
+          intsAttr("kernel_shape", [op.kernel, op.kernel]),
+          intsAttr("strides", [op.stride, op.stride]),
+          // description [top, left, bottom, right] = ONNX [x1_begin, x2_begin, x1_end, x2_end]
+          intsAttr("pads", [...op.pad]),
+          intsAttr("dilations", [1, 1]),
+          intAttr("group", 1),
+        ],
+      });
+      if (op.relu)
+        nodes.push({ opType: "Relu", name: `${op.name}:relu`, input: [convOut], output: [op.output] });
+    } else if (op.op === "maxpool") {
+      nodes.push({
+        opType: "MaxPool",
+        name: op.name,
+        input: [op.input],
+        output: options.poolIndices ? [op.output, poolIndicesName(op)] : [op.output],
+        attribute: [
+          intsAttr("kernel_shape", [op.kernel, op.kernel]),
+          intsAttr("strides", [op.stride, op.stride]),
+          intsAttr("pads", [...op.pad]),
+        ],
+      });
+    } else {
+      const sum = `${op.name}:add`;
+      nodes.push({ opType: "Add", name: `${op.name}:add`, input: [...op.inputs], output: [sum] });
+      nodes.push({ opType: "Relu", name: `${op.name}:relu`, input: [sum], output: [op.output] });
+    }
+  }
+  return nodes;
+}
+
+/** A ModelProto at the opset and IR version this module targets. */
+export function modelProto(
+  name: string,
+  nodes: onnxProto.onnx.INodeProto[],
+  initializers: onnxProto.onnx.ITensorProto[],
+  inputs: onnxProto.onnx.IValueInfoProto[],
+  outputs: onnxProto.onnx.IValueInfoProto[],
+): onnxProto.onnx.ModelProto {
+  return onnx.ModelProto.create({
+    irVersion: ONNX_IR_VERSION,
+    producerName: "ephysloop",
+    opsetImport: [{ domain: "", version: ONNX_OPSET }],
+    graph: { name, node: nodes, initializer: initializers, input: inputs, output: outputs },
+  });
 }
 
 /** The ModelProto for the description up to `options.tap`. */
@@ -163,48 +251,7 @@ export function buildOnnxModelProto(
     graphInput = valueInfo(ONNX_INPUT, ["N", 3, "H", "W"]);
   }
 
-  for (const op of ops) {
-    if (op.op === "conv") {
-      const { weight, bias } = checkConvWeights(op, weights);
-      const w = `${op.name}.weight`;
-      const b = `${op.name}.bias`;
-      initializers.push(floatTensor(w, [op.outChannels, op.inChannels, op.kernel, op.kernel], weight));
-      initializers.push(floatTensor(b, [op.outChannels], bias));
-      const convOut = op.relu ? `${op.name}:conv` : op.output;
-      nodes.push({
-        opType: "Conv",
-        name: op.name,
-        input: [op.input, w, b],
-        output: [convOut],
-        attribute: [
-          intsAttr("kernel_shape", [op.kernel, op.kernel]),
-          intsAttr("strides", [op.stride, op.stride]),
-          // description [top, left, bottom, right] = ONNX [x1_begin, x2_begin, x1_end, x2_end]
-          intsAttr("pads", [...op.pad]),
-          intsAttr("dilations", [1, 1]),
-          intAttr("group", 1),
-        ],
-      });
-      if (op.relu)
-        nodes.push({ opType: "Relu", name: `${op.name}:relu`, input: [convOut], output: [op.output] });
-    } else if (op.op === "maxpool") {
-      nodes.push({
-        opType: "MaxPool",
-        name: op.name,
-        input: [op.input],
-        output: [op.output],
-        attribute: [
-          intsAttr("kernel_shape", [op.kernel, op.kernel]),
-          intsAttr("strides", [op.stride, op.stride]),
-          intsAttr("pads", [...op.pad]),
-        ],
-      });
-    } else {
-      const sum = `${op.name}:add`;
-      nodes.push({ opType: "Add", name: `${op.name}:add`, input: [...op.inputs], output: [sum] });
-      nodes.push({ opType: "Relu", name: `${op.name}:relu`, input: [sum], output: [op.output] });
-    }
-  }
+  nodes.push(...forwardNodes(ops, weights, initializers));
 
   const tapActivation = desc.taps[tap]!;
   const channels = desc.tapChannels[tap];
@@ -224,18 +271,13 @@ export function buildOnnxModelProto(
   }
   const outputDims = layout === "nhwc" ? ["N", "h", "w", channels] : ["N", channels, "h", "w"];
 
-  return onnx.ModelProto.create({
-    irVersion: ONNX_IR_VERSION,
-    producerName: "ephysloop",
-    opsetImport: [{ domain: "", version: ONNX_OPSET }],
-    graph: {
-      name: `${desc.arch}-${desc.variant}-${tap}`,
-      node: nodes,
-      initializer: initializers,
-      input: [graphInput],
-      output: [valueInfo(ONNX_FEATURES, outputDims)],
-    },
-  });
+  return modelProto(
+    `${desc.arch}-${desc.variant}-${tap}`,
+    nodes,
+    initializers,
+    [graphInput],
+    [valueInfo(ONNX_FEATURES, outputDims)],
+  );
 }
 
 /** Serialized model bytes, ready for InferenceSession.create(bytes). */
@@ -247,8 +289,12 @@ export function buildOnnxModel(
   return onnx.ModelProto.encode(buildOnnxModelProto(desc, weights, options)).finish();
 }
 
+/** Initializers of the preprocessing nodes that its adjoint reuses: per-channel 1/std' [1,3,1,1]; RGB↔BGR [3]. */
+export const PREPROCESS_INVSTD = "preprocess.invstd";
+export const PREPROCESS_BGR = "preprocess.bgr";
+
 /** pixels [N,H,W,3] RGB 0..255 → "input" [N,3,H,W] as the description's preprocessing defines it. */
-function preprocessingNodes(
+export function preprocessingNodes(
   desc: NetworkDescription,
   initializers: onnxProto.onnx.ITensorProto[],
 ): onnxProto.onnx.INodeProto[] {
@@ -257,7 +303,7 @@ function preprocessingNodes(
   const shift = new Float32Array(mean.map((m) => m * unit));
   const scale = new Float32Array(std.map((s) => 1 / (s * unit)));
   initializers.push(floatTensor("preprocess.mean", [1, 3, 1, 1], shift));
-  initializers.push(floatTensor("preprocess.invstd", [1, 3, 1, 1], scale));
+  initializers.push(floatTensor(PREPROCESS_INVSTD, [1, 3, 1, 1], scale));
   const nodes: onnxProto.onnx.INodeProto[] = [
     {
       opType: "Transpose",
@@ -269,16 +315,11 @@ function preprocessingNodes(
   ];
   let x = "preprocess:nchw";
   if (mode === "caffe") {
-    initializers.push({
-      name: "preprocess.bgr",
-      dims: [3],
-      dataType: onnx.TensorProto.DataType.INT64,
-      int64Data: [2, 1, 0],
-    });
+    initializers.push(int64Tensor(PREPROCESS_BGR, [3], [2, 1, 0]));
     nodes.push({
       opType: "Gather",
       name: "preprocess:bgr",
-      input: [x, "preprocess.bgr"],
+      input: [x, PREPROCESS_BGR],
       output: ["preprocess:bgr"],
       attribute: [intAttr("axis", 1)],
     });
@@ -293,7 +334,7 @@ function preprocessingNodes(
   nodes.push({
     opType: "Mul",
     name: "preprocess:scale",
-    input: ["preprocess:sub", "preprocess.invstd"],
+    input: ["preprocess:sub", PREPROCESS_INVSTD],
     output: [ONNX_INPUT],
   });
   return nodes;

@@ -2,7 +2,12 @@
 export { beta, type MassSelection, massSelection } from "./beta.ts";
 export { oneHotCotangents } from "./cotangents.ts";
 export { SaliencyError, type SaliencyErrorCode } from "./errors.ts";
-export { type BackboneSource, loadTfjsBackbone } from "./load-backbone.ts";
+export {
+  type BackboneSource,
+  loadBackboneWeights,
+  loadGradientBackbone,
+  loadTfjsBackbone,
+} from "./load-backbone.ts";
 export {
   mapIntensity,
   overlayHeatMap,

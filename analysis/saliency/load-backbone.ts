@@ -1,9 +1,15 @@
-// A differentiable tfjs backbone from weights on disk: a torchvision-layout .safetensors (shape inferred from the
-// state dict, so small test networks load too) or a Keras ResNet-50 in tfjs layers format (default: embedded).
+// A differentiable backbone from weights on disk: a torchvision-layout .safetensors (shape inferred from the
+// state dict, so small test networks load too) or a Keras ResNet-50 in tfjs layers format (default: embedded);
+// as a gradient engine (ONNX Runtime when it loads, else tfjs) or as the tfjs executor itself.
 import { readFile } from "node:fs/promises";
 import { DEFAULT_SHAPES, describeResNet } from "../backbone/describe.ts";
-import type { Arch, Variant } from "../backbone/description.ts";
+import type { Arch, FoldedWeights, NetworkDescription, Variant } from "../backbone/description.ts";
 import { BackboneError } from "../backbone/errors.ts";
+import {
+  createGradientBackbone,
+  type GradientBackbone,
+  type GradientBackboneOptions,
+} from "../backbone/gradient-engine.ts";
 import { createTfjsBackbone, type TfjsBackbone } from "../backbone/tfjs-executor.ts";
 import { embeddedWeightsPath, loadKerasWeights } from "../backbone/weights-keras.ts";
 import { foldTorchvisionWeights, parseSafetensors } from "../backbone/weights-safetensors.ts";
@@ -20,6 +26,23 @@ export interface BackboneSource {
 
 /** Build the tfjs backbone up to `layer` (the tfjs backend must already be selected). */
 export async function loadTfjsBackbone(source: BackboneSource): Promise<TfjsBackbone> {
+  const { desc, weights } = await loadBackboneWeights(source);
+  return createTfjsBackbone(desc, weights);
+}
+
+/** The gradient engine `options.engine` picks (default "auto": ONNX Runtime when it loads, else tfjs). */
+export async function loadGradientBackbone(
+  source: BackboneSource,
+  options: GradientBackboneOptions = {},
+): Promise<GradientBackbone> {
+  const { desc, weights } = await loadBackboneWeights(source);
+  return createGradientBackbone(desc, weights, options);
+}
+
+/** The description up to `layer` and its folded weights. */
+export async function loadBackboneWeights(
+  source: BackboneSource,
+): Promise<{ desc: NetworkDescription; weights: FoldedWeights }> {
   const path = source.weightsPath;
   if (path === undefined || path.endsWith(".json")) {
     if (source.arch !== "resnet50" || source.variant !== "keras") {
@@ -30,7 +53,7 @@ export async function loadTfjsBackbone(source: BackboneSource): Promise<TfjsBack
       );
     }
     const desc = describeResNet("resnet50", "keras", source.layer);
-    return createTfjsBackbone(desc, await loadKerasWeights(desc, path ?? embeddedWeightsPath()));
+    return { desc, weights: await loadKerasWeights(desc, path ?? embeddedWeightsPath()) };
   }
   let bytes: Uint8Array;
   try {
@@ -41,5 +64,5 @@ export async function loadTfjsBackbone(source: BackboneSource): Promise<TfjsBack
   const tensors = parseSafetensors(bytes);
   const shape = inferResNetShape(tensors) ?? DEFAULT_SHAPES[source.arch];
   const desc = describeResNet(source.arch, source.variant, source.layer, shape);
-  return createTfjsBackbone(desc, foldTorchvisionWeights(tensors, desc));
+  return { desc, weights: foldTorchvisionWeights(tensors, desc) };
 }

@@ -2,13 +2,13 @@
 // at μ with weights w) and an image pair (x_out, x_in), the maps
 //   I(x) = Σ_{i∈K} β_i · unit(smooth(∂a_i/∂x)),  x ∈ {x_out, x_in}                                  (eq. 6)
 // over the features K that carry the β mass (dropped mass ≤ ε·s), with the bound ‖I‖ ≤ s checked on every map
-// (eq. 7). Gradients: one forward and batched backward passes of k one-hot cotangents at μ (never the Jacobian).
-import * as tf from "@tensorflow/tfjs-core";
-import type { TfjsBackbone } from "../backbone/tfjs-executor.ts";
+// (eq. 7). Gradients: one forward and batched backward passes of k one-hot readouts at μ (never the Jacobian), on
+// whichever engine the GradientBackbone runs (ONNX Runtime's VJP graph, or tfjs).
+import type { NetworkDescription } from "../backbone/description.ts";
+import type { GradientBackbone } from "../backbone/gradient-engine.ts";
 import { extractAtLocation, type Location } from "../readout/feature-maps.ts";
 import { neuronSimilarity } from "../similarity.ts";
 import { beta, massSelection } from "./beta.ts";
-import { oneHotCotangents } from "./cotangents.ts";
 import { SaliencyError } from "./errors.ts";
 import { gaussianSmooth, l2Norm, unitNorm } from "./smooth.ts";
 
@@ -36,7 +36,8 @@ export type SaliencyMethod = "gradient" | "ig" | "unweighted";
 export const SALIENCY_METHODS: readonly SaliencyMethod[] = ["gradient", "ig", "unweighted"];
 
 export interface SharedFeatureOptions {
-  backbone: TfjsBackbone;
+  /** The gradient engine (analysis/backbone/gradient-engine.ts: ONNX Runtime or tfjs). */
+  backbone: GradientBackbone;
   tap: string;
   readout: SaliencyReadout;
   /** The out-of-category image (e.g. the object). */
@@ -50,7 +51,7 @@ export interface SharedFeatureOptions {
   method?: SaliencyMethod;
   /** Path steps of "ig" (default 16). */
   igSteps?: number;
-  /** Cotangents per backward pass (default 8: the wasm heap caps at 4 GB for ResNet-50 at 224). */
+  /** Cotangents per backward pass (default: the engine's chunkSize; tfjs wasm 8, as its heap caps at 4 GB). */
   chunkSize?: number;
   signal?: AbortSignal;
   onProgress?: (p: { image: "out" | "in"; done: number; total: number }) => void;
@@ -79,6 +80,8 @@ export interface SharedFeatureResult {
   sigma: number;
   /** Seconds spent in input gradients (both images). */
   gradientSeconds: number;
+  /** The engine that computed the gradients (GradientBackbone.summary). */
+  gradientEngine: string;
 }
 
 function checkImage(img: SaliencyImage, what: string): void {
@@ -100,29 +103,25 @@ function checkImage(img: SaliencyImage, what: string): void {
 
 /** Features of one image at the readout location (C) and the tap's map size. */
 async function featuresAt(
-  bb: TfjsBackbone,
+  bb: GradientBackbone,
   tap: string,
   img: SaliencyImage,
   location: Location,
 ): Promise<{ a: Float32Array; h: number; w: number; c: number }> {
-  const out = tf.tidy(() =>
-    bb.forward(bb.preprocess(tf.tensor4d(img.data, [1, img.height, img.width, 3])), tap),
-  );
+  const out = await bb.features(tap, { data: img.data, n: 1, height: img.height, width: img.width });
   const [, h, w, c] = out.shape;
-  const data = (await out.data()) as Float32Array;
-  out.dispose();
-  return { a: extractAtLocation({ n: 1, h, w, c, data }, location), h, w, c };
+  return { a: extractAtLocation({ n: 1, h, w, c, data: out.data }, location), h, w, c };
 }
 
 /** RGB (0..255) whose preprocessed input is all zeros: 255·mean (torch) or the BGR mean flipped to RGB (caffe). */
-export function zeroInputImage(bb: TfjsBackbone): [number, number, number] {
+export function zeroInputImage(bb: { description: NetworkDescription }): [number, number, number] {
   const p = bb.description.preprocessing;
   if (p.mode === "caffe") return [p.mean[2], p.mean[1], p.mean[0]];
   return [255 * p.mean[0], 255 * p.mean[1], 255 * p.mean[2]];
 }
 
 interface GradientPlan {
-  bb: TfjsBackbone;
+  bb: GradientBackbone;
   tap: string;
   location: Location;
   map: { h: number; w: number; c: number };
@@ -158,24 +157,14 @@ async function saliencyMap(img: SaliencyImage, plan: GradientPlan): Promise<Floa
   for (let from = 0; from < features.length; from += chunkSize) {
     if (plan.signal?.aborted) throw new SaliencyError("EPHYS_ABORTED", "saliency cancelled");
     const chunk = features.slice(from, from + chunkSize);
-    const cot = tf.tensor4d(oneHotCotangents(location, map.h, map.w, map.c, chunk), [
-      chunk.length,
-      map.h,
-      map.w,
-      map.c,
-    ]);
+    // One-hot readout rows: row j reads feature chunk[j] at μ (its cotangent is the bilinear scatter).
+    const rows = new Float32Array(chunk.length * map.c);
+    for (let j = 0; j < chunk.length; j++) rows[j * map.c + chunk[j]] = 1;
     const grads = new Float64Array(chunk.length * size);
-    try {
-      for (const x of inputs) {
-        const rgb = tf.tensor4d(x, [1, H, W, 3]);
-        const g = bb.inputGradients(rgb, tap, cot);
-        rgb.dispose();
-        const data = (await g.data()) as Float32Array;
-        g.dispose();
-        for (let p = 0; p < data.length; p++) grads[p] += data[p];
-      }
-    } finally {
-      cot.dispose();
+    for (const x of inputs) {
+      const image = { data: x, n: 1, height: H, width: W };
+      const data = await bb.readoutGradients(tap, image, location, rows, chunk.length);
+      for (let p = 0; p < data.length; p++) grads[p] += data[p];
     }
     for (let j = 0; j < chunk.length; j++) {
       // The 1/steps average of "ig" is irrelevant under unit(); the sum is normalized directly.
@@ -194,7 +183,7 @@ export async function sharedFeatureMaps(options: SharedFeatureOptions): Promise<
   const { backbone: bb, tap, readout, xOut, xIn, sigma, epsilon } = options;
   const method = options.method ?? "gradient";
   const igSteps = options.igSteps ?? 16;
-  const chunkSize = options.chunkSize ?? 8;
+  const chunkSize = options.chunkSize ?? bb.chunkSize;
   checkImage(xOut, "xOut");
   checkImage(xIn, "xIn");
   if (!SALIENCY_METHODS.includes(method)) {
@@ -282,5 +271,6 @@ export async function sharedFeatureMaps(options: SharedFeatureOptions): Promise<
     epsilon,
     sigma,
     gradientSeconds,
+    gradientEngine: bb.summary,
   };
 }

@@ -1,19 +1,19 @@
 // `ephysloop saliency`: shared-feature maps (Lappe et al. 2024) of one channel's readout for one image pair.
 //   ephysloop saliency [--weights FILE] --arch resnet18|resnet50 --variant torchvision|keras --layer NAME
 //     --readout READOUT.json --out-image A --in-image B [--sigma PX] [--epsilon E] [--method gradient|ig|unweighted]
-//     [--ig-steps M] [--size PX] --out DIR
+//     [--ig-steps M] [--size PX] [--executor auto|onnx|tfjs] --out DIR
 // READOUT.json: {location: [x, y], weights: [...]} (a stored Gaussian readout's JSON works too). Writes into DIR:
 // out_map.npy, in_map.npy ([H, W, 3] float32), overlay.png (A | B, one scale), object_overlay.png (A: x_out, the
 // out-of-category image), body_overlay.png (B: x_in, the in-category image),
-// summary.json. Without --weights: the embedded Keras ResNet-50.
+// summary.json. Without --weights: the embedded Keras ResNet-50. Gradients run on the engine --executor picks (auto:
+// ONNX Runtime's VJP graph when it loads, else tfjs); summary.json names it (gradientEngine).
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { z } from "zod";
 import type { Arch, Variant } from "../../analysis/backbone/description.ts";
-import { selectTfjsBackend } from "../../analysis/backbone/tfjs-backend.ts";
 import { writeNpy } from "../../analysis/features/npy.ts";
 import {
-  loadTfjsBackbone,
+  loadGradientBackbone,
   pairOverlay,
   type RGBBytes,
   SALIENCY_METHODS,
@@ -77,6 +77,8 @@ export interface SaliencySummary {
   channels: number;
   topFeatures: Array<{ index: number; beta: number }>;
   gradientSeconds: number;
+  /** The gradient engine that ran (e.g. "onnx (onnxruntime-node 1.30.0, 2 threads, …)" or "tfjs-wasm"). */
+  gradientEngine: string;
   [extra: string]: unknown;
 }
 
@@ -104,6 +106,7 @@ export async function writeSaliencyFiles(
     channels: result.channels,
     topFeatures: result.topFeatures,
     gradientSeconds: result.gradientSeconds,
+    gradientEngine: result.gradientEngine,
     overlayScale: overlay.scale,
     ...extra,
   };
@@ -214,8 +217,14 @@ export async function saliencyCommand(config: Config, flags: SaliencyFlags): Pro
     loadImageRGB(resolve(required("out-image", flags.outImage)), size),
     loadImageRGB(resolve(required("in-image", flags.inImage)), size),
   ]);
-  const backend = await selectTfjsBackend(config.compute.tfjsBackend);
-  const backbone = await loadTfjsBackbone({ arch, variant, layer, weightsPath });
+  const backbone = await loadGradientBackbone(
+    { arch, variant, layer, weightsPath },
+    {
+      engine: config.compute.executor,
+      threads: config.compute.threads,
+      tfjsBackend: config.compute.tfjsBackend,
+    },
+  );
   try {
     const result = await sharedFeatureMaps({
       backbone,
@@ -233,7 +242,6 @@ export async function saliencyCommand(config: Config, flags: SaliencyFlags): Pro
       variant,
       layer,
       weights: weightsPath ?? "embedded Keras ResNet-50",
-      backend: backend.name,
       outImage: resolve(flags.outImage!),
       inImage: resolve(flags.inImage!),
       size,

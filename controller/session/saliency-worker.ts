@@ -1,13 +1,13 @@
 // The visualize step's heavy part, in a worker thread (started by visualize.ts through ts-worker.mjs): candidate
-// features from the feature cache, the best pair per channel, then the shared-feature maps on the tfjs backbone,
-// written to each channel's folder.
+// features from the feature cache, the best pair per channel, then the shared-feature maps on the gradient engine
+// the config picks (compute.executor: ONNX Runtime's VJP graph when it loads, else tfjs), written to each
+// channel's folder.
 import { parentPort, workerData } from "node:worker_threads";
-import { selectTfjsBackend } from "../../analysis/backbone/tfjs-backend.ts";
 import { computeFeatures, createFeatureExtractor } from "../../analysis/features/index.ts";
 import { selectImages } from "../../analysis/readout/feature-maps.ts";
 import {
   bestPair,
-  loadTfjsBackbone,
+  loadGradientBackbone,
   SaliencyError,
   sharedFeatureMaps,
 } from "../../analysis/saliency/index.ts";
@@ -46,13 +46,11 @@ async function run(): Promise<void> {
   } finally {
     await extractor.dispose();
   }
-  await selectTfjsBackend(spec.tfjsBackend);
-  const backbone = await loadTfjsBackbone({
-    arch: spec.arch,
-    variant: spec.variant,
-    layer: spec.layer,
-    weightsPath: spec.weightsPath,
-  });
+  const backbone = await loadGradientBackbone(
+    { arch: spec.arch, variant: spec.variant, layer: spec.layer, weightsPath: spec.weightsPath },
+    { engine: spec.executor, threads: spec.threads, tfjsBackend: spec.tfjsBackend },
+  );
+  post({ type: "progress", channelId: "*", stage: `gradients on ${backbone.summary}` });
   const { settings } = job;
   try {
     for (const ch of job.channels) {

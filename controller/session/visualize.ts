@@ -247,7 +247,7 @@ export async function visualizeStep(
         });
         outcome.done.push({ channelId: m.channelId, artifactId, meta });
         log.info(
-          `saliency ${m.channelId}: ${m.objectId} vs ${m.bodyId}, s = ${s.s.toFixed(3)}, k = ${s.k}, dropped ${s.dropped.toExponential(2)}`,
+          `saliency ${m.channelId}: ${m.objectId} vs ${m.bodyId}, s = ${s.s.toFixed(3)}, k = ${s.k}, dropped ${s.dropped.toExponential(2)}, gradients ${s.gradientSeconds.toFixed(1)} s on ${s.gradientEngine}`,
         );
       }
     },

@@ -31,6 +31,28 @@ export interface ReferenceFixture {
   array(name: string): { data: Float32Array; shape: [number, number, number, number] };
 }
 
+/** Reader of the arrays of one fixture: a float32 copy (uint8 images widened) and the stored shape. */
+function arrayReader(
+  name: string,
+  bin: Buffer,
+  entries: ArrayEntry[],
+): (arrayName: string) => { data: Float32Array; shape: [number, number, number, number] } {
+  const arrays = new Map(entries.map((a) => [a.name, a]));
+  return (arrayName) => {
+    const a = arrays.get(arrayName);
+    if (!a) throw new Error(`fixture ${name} has no array ${arrayName}`);
+    const count = a.shape.reduce((x, y) => x * y, 1);
+    const data = new Float32Array(count);
+    if (a.dtype === "u8") {
+      for (let i = 0; i < count; i++) data[i] = bin[a.offset + i];
+    } else {
+      const view = new DataView(bin.buffer, bin.byteOffset + a.offset, count * 4);
+      for (let i = 0; i < count; i++) data[i] = view.getFloat32(i * 4, true);
+    }
+    return { data, shape: a.shape as [number, number, number, number] };
+  };
+}
+
 export function loadReference(name: string): ReferenceFixture {
   const meta = JSON.parse(readFileSync(join(FIXTURES, `${name}.json`), "utf8")) as {
     arch: Arch;
@@ -41,27 +63,46 @@ export function loadReference(name: string): ReferenceFixture {
     cases: ReferenceCase[];
     arrays: ArrayEntry[];
   };
-  const bin = readFileSync(join(FIXTURES, meta.bin));
-  const arrays = new Map(meta.arrays.map((a) => [a.name, a]));
   return {
     arch: meta.arch,
     variant: meta.variant,
     shape: meta.shape,
     weightsPath: join(FIXTURES, meta.weights),
     cases: meta.cases,
-    array(arrayName) {
-      const a = arrays.get(arrayName);
-      if (!a) throw new Error(`fixture ${name} has no array ${arrayName}`);
-      const count = a.shape.reduce((x, y) => x * y, 1);
-      const data = new Float32Array(count);
-      if (a.dtype === "u8") {
-        for (let i = 0; i < count; i++) data[i] = bin[a.offset + i];
-      } else {
-        const view = new DataView(bin.buffer, bin.byteOffset + a.offset, count * 4);
-        for (let i = 0; i < count; i++) data[i] = view.getFloat32(i * 4, true);
-      }
-      return { data, shape: a.shape as [number, number, number, number] };
-    },
+    array: arrayReader(name, readFileSync(join(FIXTURES, meta.bin)), meta.arrays),
+  };
+}
+
+/** Input-gradient references for the VJP graph (<name>-vjp.json, see test/reference/backbone_reference.py). */
+export interface VjpReference {
+  arch: Arch;
+  variant: Variant;
+  shape: ResNetShape;
+  weightsPath: string;
+  /** Size of every image here. */
+  height: number;
+  width: number;
+  /** Array name of the two images [2, height, width, 3] (uint8). */
+  images: string;
+  /** Every tap: a dense cotangent [1, h, w, C] for image 0 and its gradient [1, height, width, 3]. */
+  everyTap: Record<string, { cotangent: string; gradient: string }>;
+  /** Both images, one dense cotangent each ([2, h, w, C]) at `tap`, and the gradients [2, height, width, 3]. */
+  batch: { tap: string; cotangent: string; gradient: string };
+  /** k = 3 readouts [3, C] at `location` of image 0 at `tap`, and their gradients [3, height, width, 3]. */
+  readout: { tap: string; location: [number, number]; weights: string; gradient: string };
+  array(name: string): { data: Float32Array; shape: [number, number, number, number] };
+}
+
+export function loadVjpReference(name: string): VjpReference {
+  const meta = JSON.parse(readFileSync(join(FIXTURES, `${name}-vjp.json`), "utf8")) as Omit<
+    VjpReference,
+    "weightsPath" | "array"
+  > & { weights: string; bin: string; arrays: ArrayEntry[] };
+  const { weights, bin, arrays, ...rest } = meta;
+  return {
+    ...rest,
+    weightsPath: join(FIXTURES, weights),
+    array: arrayReader(name, readFileSync(join(FIXTURES, bin)), arrays),
   };
 }
 

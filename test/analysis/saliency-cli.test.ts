@@ -1,14 +1,14 @@
 // `ephysloop saliency` as a real process on the w8 ResNet-18 fixture: the files it writes agree with
-// sharedFeatureMaps in this process; a malformed READOUT.json is refused with the field named.
+// sharedFeatureMaps in this process on the same gradient engine (auto: ONNX Runtime when it loads), which the
+// summary names; a malformed READOUT.json is refused with the field named.
 import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
-import { selectTfjsBackend } from "../../analysis/backbone/tfjs-backend.ts";
 import { readNpy } from "../../analysis/features/npy.ts";
-import { loadTfjsBackbone, sharedFeatureMaps } from "../../analysis/saliency/index.ts";
+import { loadGradientBackbone, sharedFeatureMaps } from "../../analysis/saliency/index.ts";
 import { SALIENCY_FILES } from "../../controller/commands/saliency.ts";
 import { loadImageRGB } from "../../stimuli/image.ts";
 import { relativeL2 } from "./saliency-fixture.ts";
@@ -56,13 +56,10 @@ describe("ephysloop saliency", () => {
     const out = join(tmp, "pair");
     await run("node", args(out), { cwd: tmp, env });
     const summary = JSON.parse(readFileSync(join(out, SALIENCY_FILES.summary), "utf8"));
-    await selectTfjsBackend("wasm");
-    const bb = await loadTfjsBackbone({
-      arch: "resnet18",
-      variant: "torchvision",
-      layer: "layer4.1",
-      weightsPath: WEIGHTS,
-    });
+    const bb = await loadGradientBackbone(
+      { arch: "resnet18", variant: "torchvision", layer: "layer4.1", weightsPath: WEIGHTS },
+      { engine: "auto", tfjsBackend: "wasm" },
+    );
     const r = await sharedFeatureMaps({
       backbone: bb,
       tap: "layer4.1",
@@ -73,7 +70,14 @@ describe("ephysloop saliency", () => {
       epsilon: 0.01,
     });
     bb.dispose();
-    expect(summary).toMatchObject({ k: r.k, method: "gradient", epsilon: 0.01, sigma: 2, layer: "layer4.1" });
+    expect(summary).toMatchObject({
+      k: r.k,
+      method: "gradient",
+      epsilon: 0.01,
+      sigma: 2,
+      layer: "layer4.1",
+      gradientEngine: r.gradientEngine,
+    });
     expect(summary.s).toBeCloseTo(r.s, 6);
     expect(summary.dropped).toBeLessThanOrEqual(0.01 * summary.s);
     const outMap = await readNpy(join(out, SALIENCY_FILES.outMap));

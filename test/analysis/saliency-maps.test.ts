@@ -2,6 +2,7 @@
 // (test/reference/saliency_reference.py: autograd per feature + scipy smoothing, float64), and the bounds.
 import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type GradientBackbone, tfjsGradientBackbone } from "../../analysis/backbone/gradient-engine.ts";
 import { selectTfjsBackend } from "../../analysis/backbone/tfjs-backend.ts";
 import type { TfjsBackbone } from "../../analysis/backbone/tfjs-executor.ts";
 import { oneHotCotangents } from "../../analysis/saliency/cotangents.ts";
@@ -17,6 +18,8 @@ import { correlation, loadSaliencyFixture, relativeL2 } from "./saliency-fixture
 const fx = loadSaliencyFixture();
 const readout: SaliencyReadout = { location: fx.location, weights: fx.weights };
 let bb: TfjsBackbone;
+/** The tfjs gradient engine over bb (the reference engine; saliency-engines.test.ts compares ONNX with it). */
+let gb: GradientBackbone;
 
 beforeAll(async () => {
   expect((await selectTfjsBackend("wasm")).name).toBe("wasm");
@@ -26,6 +29,7 @@ beforeAll(async () => {
     layer: fx.tap,
     weightsPath: fx.weightsPath,
   });
+  gb = tfjsGradientBackbone(bb);
 });
 afterAll(() => bb.dispose());
 
@@ -34,7 +38,7 @@ describe("sharedFeatureMaps vs PyTorch", () => {
     "%s: same s, k, dropped; maps correlate > 0.99",
     async (_, c) => {
       const r = await sharedFeatureMaps({
-        backbone: bb,
+        backbone: gb,
         tap: fx.tap,
         readout,
         xOut: fx.image(0),
@@ -82,7 +86,7 @@ describe("bounds", () => {
         weights: Array.from({ length: 32 }, () => 2 * rand() - 1),
       };
       const common = {
-        backbone: bb,
+        backbone: gb,
         tap: fx.tap,
         readout: r,
         xOut: fx.image(o),
@@ -117,7 +121,7 @@ describe("bounds", () => {
     const aIn = fx.array("a2").data;
     const w = Array.from(aOut, (v, i) => (v > 0 && aIn[i] > 0 ? 0.001 : 1));
     const r: SaliencyReadout = { location: fx.location, weights: w };
-    const common = { backbone: bb, tap: fx.tap, readout: r, sigma: 2, epsilon: 0.01 };
+    const common = { backbone: gb, tap: fx.tap, readout: r, sigma: 2, epsilon: 0.01 };
     const same = await sharedFeatureMaps({ ...common, xOut, xIn: xOut });
     const apart = await sharedFeatureMaps({ ...common, xOut, xIn });
     expect(same.s).toBeCloseTo(1, 5);
@@ -130,14 +134,12 @@ describe("bounds", () => {
 
   it("throws EPHYS_BOUND_VIOLATED when features are not ≥ 0 (one image's features negated)", async () => {
     let calls = 0;
-    const negated: TfjsBackbone = {
-      ...bb,
-      forward: (images, tap) => {
-        const f = bb.forward(images, tap);
+    const negated: GradientBackbone = {
+      ...gb,
+      features: async (tap, images) => {
+        const f = await gb.features(tap, images);
         if (calls++ > 0) return f;
-        const n = tf.neg(f) as tf.Tensor4D;
-        f.dispose();
-        return n;
+        return { data: f.data.map((v) => -v), shape: f.shape };
       },
     };
     await expect(
@@ -158,7 +160,7 @@ describe("sharedFeatureMaps", () => {
   it("leaks no tensors", async () => {
     const run = () =>
       sharedFeatureMaps({
-        backbone: bb,
+        backbone: gb,
         tap: fx.tap,
         readout,
         xOut: fx.image(0),
@@ -174,7 +176,7 @@ describe("sharedFeatureMaps", () => {
 
   it("rejects bad input with EPHYS_BAD_SALIENCY naming the field", async () => {
     const base = {
-      backbone: bb,
+      backbone: gb,
       tap: fx.tap,
       readout,
       xOut: fx.image(0),

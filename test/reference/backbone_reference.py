@@ -9,6 +9,11 @@ For each case it writes into test/fixtures/backbone/:
   <case>.bin          little-endian arrays: RGB images (uint8, NHWC), tap features (float32, NHWC),
                       the cotangent and d(sum(features * cotangent))/d(RGB image) (float32, NHWC)
 
+and <case>-vjp.json / <case>-vjp.bin: input gradients for the ONNX VJP graph (analysis/backbone/onnx-vjp-graph.ts) on
+small 45×39 images: a dense random cotangent at EVERY tap of one image; a batch of two images with one dense
+cotangent each; and k = 3 readouts at one bilinear location (grid_sample, align_corners=True, border clamp) of one
+image (two one-hot rows and one dense row), i.e. the gradient of a_k = Σ_c w[k, c]·f(μ)_c.
+
 The networks are torchvision's BasicBlock/Bottleneck ResNets at the ImageNet depths but a reduced base width
 (8 instead of 64), so the committed fixtures stay small. Batch-norm running statistics are randomized so that
 folding matters; the reference is computed in float64 from the float16-rounded weights that the file holds.
@@ -119,7 +124,7 @@ def preprocess(rgb, variant):
     return (rgb / 255.0 - mean) / std
 
 
-def run_case(name, block, layers, width, variant, image_sizes, taps, grad_tap, seed):
+def build_model(block, layers, width, variant, seed):
     torch.manual_seed(seed)
     model = SmallResNet(block, layers, width)
     if variant == "keras":
@@ -127,6 +132,30 @@ def run_case(name, block, layers, width, variant, image_sizes, taps, grad_tap, s
     randomize_bn(model, seed + 1)
     round_to_fp16(model)
     model.eval()
+    return model
+
+
+def write_arrays(path, arrays):
+    """Little-endian arrays, each 4-byte aligned; returns the layout for the JSON."""
+    layout = []
+    offset = 0
+    with open(path, "wb") as f:
+        for aname, dtype, shape, data in arrays:
+            pad = (4 - offset % 4) % 4
+            f.write(b"\0" * pad)
+            offset += pad
+            layout.append({"name": aname, "dtype": dtype, "shape": shape, "offset": offset})
+            f.write(data)
+            offset += len(data)
+    return layout
+
+
+def nhwc(t):
+    return t.detach().permute(0, 2, 3, 1).contiguous().numpy().astype("<f4")
+
+
+def run_case(name, block, layers, width, variant, image_sizes, taps, grad_tap, seed):
+    model = build_model(block, layers, width, variant, seed)
     write_safetensors(os.path.join(OUT, name + ".safetensors"), model.state_dict())
     model = model.double()
 
@@ -161,16 +190,7 @@ def run_case(name, block, layers, width, variant, image_sizes, taps, grad_tap, s
             print(f"{name} image{i} grad max {np.abs(gn).max():.4g}")
         cases.append(entry)
 
-    layout = []
-    offset = 0
-    with open(os.path.join(OUT, name + ".bin"), "wb") as f:
-        for aname, dtype, shape, data in arrays:
-            pad = (4 - offset % 4) % 4
-            f.write(b"\0" * pad)
-            offset += pad
-            layout.append({"name": aname, "dtype": dtype, "shape": shape, "offset": offset})
-            f.write(data)
-            offset += len(data)
+    layout = write_arrays(os.path.join(OUT, name + ".bin"), arrays)
     meta = {
         "arch": "resnet18" if block is BasicBlock else "resnet50",
         "variant": variant,
@@ -185,6 +205,91 @@ def run_case(name, block, layers, width, variant, image_sizes, taps, grad_tap, s
         json.dump(meta, f, indent=1)
 
 
+VJP_SIZE = (45, 39)
+READOUT_TAP = "layer3.1"
+READOUT_LOCATION = (0.3, -0.45)  # (x along the width, y along the height) in [-1, 1]
+
+
+def run_vjp_case(name, block, layers, width, variant, seed):
+    """Input-gradient references for the VJP graph (see the module docstring); weights as run_case writes them."""
+    model = build_model(block, layers, width, variant, seed).double()
+    modules = dict(model.named_modules())
+    taps = [f"layer{i + 1}.{b}" for i, n in enumerate(layers) for b in range(n)]
+    rng = np.random.default_rng(seed + 5)
+    h, w = VJP_SIZE
+    imgs = rng.integers(0, 256, size=(2, h, w, 3)).astype(np.uint8)
+    arrays = [("images", "u8", list(imgs.shape), imgs.tobytes())]
+
+    def forward(rgb):
+        feats = {}
+        hooks = [modules[t].register_forward_hook(lambda m, a, o, t=t: feats.__setitem__(t, o)) for t in taps]
+        model(preprocess(rgb, variant))
+        for hk in hooks:
+            hk.remove()
+        return feats
+
+    def rgb_of(batch):
+        return torch.tensor(batch, dtype=torch.float64).permute(0, 3, 1, 2).clone().requires_grad_(True)
+
+    # Every tap, image 0, one dense cotangent each.
+    every = {}
+    for t in taps:
+        rgb = rgb_of(imgs[:1])
+        out = forward(rgb)[t]
+        cot = torch.tensor(rng.standard_normal(out.shape), dtype=torch.float64)
+        (g,) = torch.autograd.grad((out * cot).sum(), rgb)
+        arrays.append((f"cotangent@{t}", "f32", list(out.permute(0, 2, 3, 1).shape), nhwc(cot).tobytes()))
+        arrays.append((f"gradient@{t}", "f32", [1, h, w, 3], nhwc(g).tobytes()))
+        every[t] = {"cotangent": f"cotangent@{t}", "gradient": f"gradient@{t}"}
+    # Two images, one dense cotangent each, at the deepest tap.
+    deepest = taps[-1]
+    rgb = rgb_of(imgs)
+    out = forward(rgb)[deepest]
+    cot = torch.tensor(rng.standard_normal(out.shape), dtype=torch.float64)
+    (g,) = torch.autograd.grad((out * cot).sum(), rgb)
+    arrays.append(("batch_cotangent", "f32", list(out.permute(0, 2, 3, 1).shape), nhwc(cot).tobytes()))
+    arrays.append(("batch_gradient", "f32", [2, h, w, 3], nhwc(g).tobytes()))
+    # k = 3 bilinear readouts at one location of image 0 (rows: one-hot 5, one-hot C-1, dense).
+    grads = []
+    rgb = rgb_of(imgs[:1])
+    fmap = forward(rgb)[READOUT_TAP]
+    channels = fmap.shape[1]
+    readout = np.zeros((3, channels))
+    readout[0, 5] = 1
+    readout[1, channels - 1] = 1
+    readout[2] = rng.standard_normal(channels)
+    grid = torch.tensor([[[READOUT_LOCATION]]], dtype=torch.float64)  # 1 x 1 x 1 x 2
+    sampled = torch.nn.functional.grid_sample(fmap, grid, mode="bilinear", padding_mode="border",
+                                              align_corners=True)[0, :, 0, 0]
+    for k in range(3):
+        (g,) = torch.autograd.grad((sampled * torch.tensor(readout[k])).sum(), rgb, retain_graph=True)
+        grads.append(nhwc(g))
+    arrays.append(("readout_weights", "f32", [3, channels], readout.astype("<f4").tobytes()))
+    arrays.append(("readout_gradient", "f32", [3, h, w, 3], np.concatenate(grads).tobytes()))
+    print(f"{name}-vjp: {len(taps)} taps, readout at {READOUT_TAP} {READOUT_LOCATION}, "
+          f"max grad {max(np.abs(x).max() for x in grads):.4g}")
+
+    layout = write_arrays(os.path.join(OUT, name + "-vjp.bin"), arrays)
+    meta = {
+        "arch": "resnet18" if block is BasicBlock else "resnet50",
+        "variant": variant,
+        "shape": {"layers": layers, "width": width},
+        "weights": name + ".safetensors",
+        "bin": name + "-vjp.bin",
+        "height": h,
+        "width": w,
+        "images": "images",
+        "everyTap": every,
+        "batch": {"tap": deepest, "cotangent": "batch_cotangent", "gradient": "batch_gradient"},
+        "readout": {"tap": READOUT_TAP, "location": list(READOUT_LOCATION), "weights": "readout_weights",
+                    "gradient": "readout_gradient"},
+        "arrays": layout,
+        "torch": torch.__version__,
+    }
+    with open(os.path.join(OUT, name + "-vjp.json"), "w") as f:
+        json.dump(meta, f, indent=1)
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     run_case("resnet18-w8", BasicBlock, [2, 2, 2, 2], 8, "torchvision", [(64, 64), (61, 57), (224, 224)],
@@ -193,6 +298,9 @@ def main():
              ["layer3.1", "layer4.1", "layer4.2"], "layer4.1", 21)
     run_case("resnet50caffe-w8", Bottleneck, [1, 2, 2, 2], 8, "keras", [(64, 64), (61, 57)],
              ["layer3.1", "layer4.1"], "layer4.1", 31)
+    run_vjp_case("resnet18-w8", BasicBlock, [2, 2, 2, 2], 8, "torchvision", 11)
+    run_vjp_case("resnet50-w8", Bottleneck, [3, 4, 6, 3], 8, "torchvision", 21)
+    run_vjp_case("resnet50caffe-w8", Bottleneck, [1, 2, 2, 2], 8, "keras", 31)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,254 @@
+// Input gradients on ONNX Runtime: the forward graph (onnx-graph.ts) for features and the generated VJP graph
+// (onnx-vjp-graph.ts) for gradients, built in memory from the description. VJP graphs are specialized to one image
+// size and kept per (tap, size, cotangent kind), the least recently used released beyond `maxGraphs`.
+// Every call exists synchronously too (for tf.customGrad) where ort-session.ts's native session passes its checks.
+import { availableParallelism } from "node:os";
+import type { FoldedWeights, NetworkDescription } from "./description.ts";
+import { BackboneError } from "./errors.ts";
+import type { GradientBackbone, ImageBatch } from "./gradient-engine.ts";
+import { type BackboneFeatures, checkDims, loadOrt, ortSessionOptions } from "./onnx-executor.ts";
+import { buildOnnxModel, ONNX_FEATURES, ONNX_PIXELS } from "./onnx-graph.ts";
+import {
+  buildVjpModel,
+  type ConvAdjoint,
+  type CotangentKind,
+  ONNX_COTANGENT,
+  ONNX_GRADIENT,
+  ONNX_READOUT,
+  ONNX_SCATTER,
+  tapShape,
+} from "./onnx-vjp-graph.ts";
+import {
+  createOrtSession,
+  createOrtSessionSync,
+  type OrtFeeds,
+  type OrtOutput,
+  type OrtSession,
+  ortVersion,
+  syncBinding,
+} from "./ort-session.ts";
+import { bilinearScatter, checkReadout } from "./readout-cotangent.ts";
+
+export interface OnnxGradientsOptions {
+  /** Intra-op threads; default: the machine's cores. */
+  threads?: number;
+  /** Let idle intra-op threads spin (default true; false yields the cores at once, better on a loaded machine). */
+  spinning?: boolean;
+  adjoint?: ConvAdjoint;
+  /** VJP graphs kept at once (one per tap, image size and cotangent kind); default 4. */
+  maxGraphs?: number;
+}
+
+export interface OnnxGradients extends GradientBackbone {
+  readonly threads: number;
+  /** Whether the *Sync calls work (the native session passed its checks; see ort-session.ts). */
+  readonly synchronous: boolean;
+  featuresSync(tap: string, images: ImageBatch): BackboneFeatures;
+  inputGradientsSync(tap: string, images: ImageBatch, cotangents: Float32Array, k: number): Float32Array;
+  readoutGradientsSync(
+    tap: string,
+    images: ImageBatch,
+    location: [number, number],
+    readout: ArrayLike<number>,
+    k: number,
+  ): Float32Array;
+}
+
+/** One run: which graph, the feeds, and how to read its output. */
+interface Request<T> {
+  key: string;
+  build: () => Uint8Array;
+  feeds: OrtFeeds;
+  output: string;
+  finish: (out: OrtOutput) => T;
+}
+
+export async function createOnnxGradients(
+  desc: NetworkDescription,
+  weights: FoldedWeights,
+  options: OnnxGradientsOptions = {},
+): Promise<OnnxGradients> {
+  const ort = await loadOrt();
+  if (ort === null) {
+    throw new BackboneError(
+      "EPHYS_ORT_BINDING",
+      "onnxruntime-node: not loadable on this machine, expected its native binding (check onnxAvailable() first)",
+    );
+  }
+  const threads = options.threads ?? availableParallelism();
+  if (!Number.isInteger(threads) || threads < 1) {
+    throw new BackboneError("EPHYS_BAD_BACKBONE", `threads: got ${threads}, expected a positive integer`);
+  }
+  const sessionOptions = ortSessionOptions(threads, options.spinning);
+  const maxGraphs = options.maxGraphs ?? 4;
+  if (!Number.isInteger(maxGraphs) || maxGraphs < 1) {
+    throw new BackboneError("EPHYS_BAD_BACKBONE", `maxGraphs: got ${maxGraphs}, expected a positive integer`);
+  }
+  const adjoint = options.adjoint ?? "auto";
+  const probe = syncBinding();
+  const synchronous = "binding" in probe;
+  const sessions = new Map<string, OrtSession>(); // insertion order = least recently used first
+  const creating = new Map<string, Promise<OrtSession>>();
+  let disposed = false;
+
+  const touch = (key: string): OrtSession | undefined => {
+    const s = sessions.get(key);
+    if (s === undefined) return undefined;
+    sessions.delete(key);
+    sessions.set(key, s);
+    return s;
+  };
+  const keep = (key: string, s: OrtSession): OrtSession => {
+    sessions.set(key, s);
+    const vjpKeys = [...sessions.keys()].filter((k) => k.startsWith("vjp|"));
+    for (const old of vjpKeys.slice(0, Math.max(0, vjpKeys.length - maxGraphs))) {
+      sessions.get(old)!.release();
+      sessions.delete(old);
+    }
+    return s;
+  };
+  const checkOpen = () => {
+    if (disposed) throw new BackboneError("EPHYS_BAD_BACKBONE", "the ONNX gradients engine was disposed");
+  };
+  const sessionSync = (r: Request<unknown>): OrtSession => {
+    checkOpen();
+    return touch(r.key) ?? keep(r.key, createOrtSessionSync(r.build(), sessionOptions));
+  };
+  const sessionAsync = async (r: Request<unknown>): Promise<OrtSession> => {
+    checkOpen();
+    if (synchronous) return sessionSync(r);
+    const hit = touch(r.key);
+    if (hit) return hit;
+    let pending = creating.get(r.key);
+    if (pending === undefined) {
+      pending = createOrtSession(ort, r.build(), sessionOptions).then((s) => {
+        creating.delete(r.key);
+        return keep(r.key, s);
+      });
+      creating.set(r.key, pending);
+    }
+    return pending;
+  };
+  const runSync = <T>(r: Request<T>): T => r.finish(sessionSync(r).runSync(r.feeds, [r.output])[r.output]);
+  const runAsync = async <T>(r: Request<T>): Promise<T> =>
+    r.finish((await (await sessionAsync(r)).run(r.feeds, [r.output]))[r.output]);
+
+  const pixels = (images: ImageBatch) => {
+    checkDims(images.n, images.height, images.width, images.data.length);
+    return new ort.Tensor("float32", images.data, [images.n, images.height, images.width, 3]);
+  };
+  const batchOf = (images: ImageBatch, k: number) => {
+    if (!Number.isInteger(k) || k < 1 || (images.n !== k && images.n !== 1)) {
+      throw new BackboneError(
+        "EPHYS_BAD_COTANGENT",
+        `k: got ${k} cotangents for ${images.n} image(s), expected k = ${images.n} (one per image) or one image`,
+      );
+    }
+  };
+  const gradientOut = (images: ImageBatch, k: number) => (out: OrtOutput) => {
+    const want = [k, images.height, images.width, 3];
+    if (out.dims.join() !== want.join()) {
+      throw new BackboneError("EPHYS_BAD_BACKBONE", `gradient: got [${out.dims}], expected [${want}]`);
+    }
+    return out.data;
+  };
+  const vjpKey = (tap: string, images: ImageBatch, kind: CotangentKind) =>
+    `vjp|${tap}|${images.height}x${images.width}|${kind}`;
+  const vjpBuild = (tap: string, images: ImageBatch, kind: CotangentKind) => () =>
+    buildVjpModel(desc, weights, {
+      tap,
+      height: images.height,
+      width: images.width,
+      cotangent: kind,
+      adjoint,
+    });
+
+  const featuresRequest = (tap: string, images: ImageBatch): Request<BackboneFeatures> => {
+    tapShape(desc, tap, images.height, images.width); // the tap exists and the image is large enough
+    return {
+      key: `fwd|${tap}`,
+      build: () => buildOnnxModel(desc, weights, { tap, input: "pixels", outputLayout: "nhwc" }),
+      feeds: { [ONNX_PIXELS]: pixels(images) },
+      output: ONNX_FEATURES,
+      finish: (out) => {
+        const [n, h, w, c] = out.dims;
+        return { data: out.data, shape: [n, h, w, c] };
+      },
+    };
+  };
+  const gradientRequest = (
+    tap: string,
+    images: ImageBatch,
+    cotangents: Float32Array,
+    k: number,
+  ): Request<Float32Array> => {
+    const [h, w, c] = tapShape(desc, tap, images.height, images.width);
+    batchOf(images, k);
+    if (!(cotangents instanceof Float32Array) || cotangents.length !== k * h * w * c) {
+      throw new BackboneError(
+        "EPHYS_BAD_COTANGENT",
+        `cotangents: got ${cotangents?.length} values, expected k·h·w·C = ${k}·${h}·${w}·${c} = ${k * h * w * c} ` +
+          `(NHWC at ${tap} for a ${images.height}×${images.width} image)`,
+      );
+    }
+    return {
+      key: vjpKey(tap, images, "dense"),
+      build: vjpBuild(tap, images, "dense"),
+      feeds: {
+        [ONNX_PIXELS]: pixels(images),
+        [ONNX_COTANGENT]: new ort.Tensor("float32", cotangents, [k, h, w, c]),
+      },
+      output: ONNX_GRADIENT,
+      finish: gradientOut(images, k),
+    };
+  };
+  const readoutRequest = (
+    tap: string,
+    images: ImageBatch,
+    location: [number, number],
+    readout: ArrayLike<number>,
+    k: number,
+  ): Request<Float32Array> => {
+    const [h, w, c] = tapShape(desc, tap, images.height, images.width);
+    batchOf(images, k);
+    checkReadout(readout, k, c);
+    return {
+      key: vjpKey(tap, images, "readout"),
+      build: vjpBuild(tap, images, "readout"),
+      feeds: {
+        [ONNX_PIXELS]: pixels(images),
+        [ONNX_READOUT]: new ort.Tensor("float32", Float32Array.from(readout), [k, c]),
+        [ONNX_SCATTER]: new ort.Tensor("float32", bilinearScatter(location, h, w), [1, h, w]),
+      },
+      output: ONNX_GRADIENT,
+      finish: gradientOut(images, k),
+    };
+  };
+
+  const version = ortVersion() ?? "?";
+  return {
+    description: desc,
+    engine: "onnx",
+    summary:
+      `onnx (onnxruntime-node ${version}, ${threads} thread${threads === 1 ? "" : "s"}, ` +
+      `${synchronous ? "synchronous native session" : `asynchronous only: ${"reason" in probe ? probe.reason : ""}`})`,
+    chunkSize: 16,
+    threads,
+    synchronous,
+    features: async (tap, images) => runAsync(featuresRequest(tap, images)),
+    featuresSync: (tap, images) => runSync(featuresRequest(tap, images)),
+    inputGradients: async (tap, images, cotangents, k) =>
+      runAsync(gradientRequest(tap, images, cotangents, k)),
+    inputGradientsSync: (tap, images, cotangents, k) => runSync(gradientRequest(tap, images, cotangents, k)),
+    readoutGradients: async (tap, images, location, readout, k) =>
+      runAsync(readoutRequest(tap, images, location, readout, k)),
+    readoutGradientsSync: (tap, images, location, readout, k) =>
+      runSync(readoutRequest(tap, images, location, readout, k)),
+    dispose() {
+      if (disposed) return;
+      disposed = true;
+      for (const s of sessions.values()) s.release();
+      sessions.clear();
+    },
+  };
+}
