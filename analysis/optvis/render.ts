@@ -49,7 +49,8 @@ export interface RenderResult {
   images: Float32Array;
   /** Objective summed over the batch at every step (transformed images, before that step's update). */
   trace: Float32Array;
-  /** Objective per image on the final images without transforms. */
+  /** Objective per image on the initial and on the final images, without transforms. */
+  initial: Float32Array;
   final: Float32Array;
   seconds: number;
   /** Every setting of the run, for the stored parameters. */
@@ -112,6 +113,15 @@ export async function render(o: RenderOptions): Promise<RenderResult> {
   const { param, objective } = o;
   const transforms = o.transforms ?? standardTransforms();
   const inputSize = o.inputSize === undefined ? { height: param.height, width: param.width } : o.inputSize;
+  // A first evaluation without the tape: shape errors (taps, feature indices, readout sizes) surface here, where
+  // tf.tidy releases everything, rather than inside the gradient computation.
+  const start = param.image();
+  let initial: Float32Array;
+  try {
+    initial = await evaluateObjective(objective, o.taps, start);
+  } finally {
+    start.dispose();
+  }
   const random = mulberry32(seed);
   // ε = 1e-8 as PyTorch's Adam (tfjs defaults to the backend's epsilon).
   const optimizer = tf.train.adam(learningRate, 0.9, 0.999, 1e-8);
@@ -154,6 +164,7 @@ export async function render(o: RenderOptions): Promise<RenderResult> {
       width: param.width,
       images,
       trace,
+      initial,
       final,
       seconds: (performance.now() - started) / 1000,
       settings: {

@@ -125,25 +125,26 @@ export function resample(x: tf.Tensor4D, r: Resampling): tf.Tensor4D {
   check(h === r.inHeight && w === r.inWidth, "image", x.shape, `[n, ${r.inHeight}, ${r.inWidth}, c]`);
   const p = r.outHeight * r.outWidth;
   const rows = n * c;
-  return tf.tidy(() => {
+  // The gather indices and weights are saved for the backward pass (the engine keeps them until the tape ends).
+  const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const input = args[0] as tf.Tensor;
+    const save = args[1] as tf.GradSaveFunc;
     const index = tf.tensor1d(r.index, "int32");
     const weight = tf.tensor3d(r.weight, [p, 4, 1]);
-    const fill = r.fill === 0 ? null : (tf.mul(tf.sub(1, tf.sum(weight, 1)), r.fill) as tf.Tensor2D); // [p, 1]
-    const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
-      const input = args[0] as tf.Tensor;
-      const flat = tf.reshape(tf.transpose(input, [1, 2, 0, 3]), [h * w, rows]);
-      const taps = tf.reshape(tf.gather(flat, index), [p, 4, rows]);
-      let out = tf.sum(tf.mul(taps, weight), 1) as tf.Tensor2D;
-      if (fill) out = tf.add(out, fill);
-      const value = tf.transpose(tf.reshape(out, [r.outHeight, r.outWidth, n, c]), [2, 0, 1, 3]);
-      const gradFunc = (dy: tf.Tensor) => {
-        const dyFlat = tf.reshape(tf.transpose(dy, [1, 2, 0, 3]), [p, 1, rows]);
-        const updates = tf.reshape(tf.mul(dyFlat, weight), [4 * p, rows]);
-        const dx = tf.scatterND(tf.reshape(index, [4 * p, 1]), updates, [h * w, rows]);
-        return tf.transpose(tf.reshape(dx, [h, w, n, c]), [2, 0, 1, 3]);
-      };
-      return { value, gradFunc };
-    });
-    return op(x) as tf.Tensor4D;
+    save([index, weight]);
+    const flat = tf.reshape(tf.transpose(input, [1, 2, 0, 3]), [h * w, rows]);
+    const taps = tf.reshape(tf.gather(flat, index), [p, 4, rows]);
+    let out = tf.sum(tf.mul(taps, weight), 1);
+    if (r.fill !== 0) out = tf.add(out, tf.mul(tf.sub(1, tf.sum(weight, 1)), r.fill));
+    const value = tf.transpose(tf.reshape(out, [r.outHeight, r.outWidth, n, c]), [2, 0, 1, 3]);
+    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [savedIndex, savedWeight] = saved;
+      const dyFlat = tf.reshape(tf.transpose(dy, [1, 2, 0, 3]), [p, 1, rows]);
+      const updates = tf.reshape(tf.mul(dyFlat, savedWeight), [4 * p, rows]);
+      const dx = tf.scatterND(tf.reshape(savedIndex, [4 * p, 1]), updates, [h * w, rows]);
+      return tf.transpose(tf.reshape(dx, [h, w, n, c]), [2, 0, 1, 3]);
+    };
+    return { value, gradFunc };
   });
+  return op(x) as tf.Tensor4D;
 }
