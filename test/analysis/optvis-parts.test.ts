@@ -196,8 +196,8 @@ describe("objectives", () => {
           }
       return -0.2 * s;
     });
-    (await values(l2Penalty(0.1))).forEach((v, i) => expect(v).toBeCloseTo(l2[i], 5));
-    (await values(tvPenalty(0.2))).forEach((v, i) => expect(v).toBeCloseTo(tv[i], 5));
+    for (const [i, v] of (await values(l2Penalty(0.1))).entries()) expect(v).toBeCloseTo(l2[i], 5);
+    for (const [i, v] of (await values(tvPenalty(0.2))).entries()) expect(v).toBeCloseTo(tv[i], 5);
     // Two images: value_i = −λ·cos(G_0, G_1)/2, G = FᵀF over the 9 positions.
     const m = Array.from(await maps.data());
     const gram = (i: number) => {
