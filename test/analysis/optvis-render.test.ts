@@ -136,12 +136,11 @@ describe("a channel model on ResNet-18 w8 (readout over layer3.1, 48 px, standar
     );
     const images = await Promise.all(files.map((f) => loadImageRGB(f, SIZE)));
     const pixels = new Float32Array(images.length * SIZE * SIZE * 3);
-    images.forEach((im, i) =>
+    for (const [i, im] of images.entries())
       pixels.set(
         im.data.map((v) => v / 255),
         i * SIZE * SIZE * 3,
-      ),
-    );
+      );
     stimuli = tf.tensor4d(pixels, [images.length, SIZE, SIZE, 3]);
     const raw = async (x: tf.Tensor4D) => {
       const t = tf.tidy(() =>
