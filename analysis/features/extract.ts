@@ -64,6 +64,8 @@ export interface FeatureExtractor {
   readonly executorName: string;
   /** One line for logs: executor, threads or backend, and what was passed over. */
   readonly description: string;
+  /** The network up to the tap, as data (plain, so it crosses to and from worker threads). */
+  readonly network: NetworkDescription;
   /** [h, w, c] of the features of a size × size image. */
   featureShape(size: number): [number, number, number];
   /** Features of n size × size RGB images (NHWC, 0..255) as NHWC FeatureMaps. */
@@ -170,6 +172,16 @@ function checkBatch(rgb: Float32Array | Uint8Array, n: number, size: number): vo
   }
 }
 
+/** [h, w, c] of the features at `layer` of a size × size image. */
+export function tapFeatureShape(
+  network: NetworkDescription,
+  layer: string,
+  size: number,
+): [number, number, number] {
+  const [h, w] = activationSizes(network, size, size).get(network.taps[layer])!;
+  return [h, w, network.tapChannels[layer]!];
+}
+
 /** Load the weights, build the backbone up to `layer` and start the executor (ONNX Runtime or tfjs). */
 export async function createFeatureExtractor(options: FeatureExtractorOptions): Promise<FeatureExtractor> {
   const executor = options.executor ?? "auto";
@@ -189,12 +201,9 @@ export async function createFeatureExtractor(options: FeatureExtractorOptions): 
   }
   const { desc, weights, sha256, source } = await loadWeights(options);
   const { layer } = options;
-  const channels = desc.tapChannels[layer]!;
-  const featureShape = (size: number): [number, number, number] => {
-    const [h, w] = activationSizes(desc, size, size).get(desc.taps[layer])!;
-    return [h, w, channels];
-  };
+  const featureShape = (size: number) => tapFeatureShape(desc, layer, size);
   const common = {
+    network: desc,
     arch: options.arch,
     variant: options.variant,
     layer,

@@ -9,12 +9,13 @@ import { readdirSync, statSync } from "node:fs";
 import { extname, join, resolve } from "node:path";
 import { Presets, SingleBar } from "cli-progress";
 import type { Arch, Variant } from "../../analysis/backbone/description.ts";
-import { createFeatureExtractor, type FeatureExtractorOptions } from "../../analysis/features/extract.ts";
+import type { FeatureExtractorOptions } from "../../analysis/features/extract.ts";
 import { writeNpy } from "../../analysis/features/npy.ts";
 import { computeFeatures, type FeatureProgress, type StimulusImage } from "../../analysis/features/store.ts";
 import { type Config, resolvePaths } from "../../config/index.ts";
 import { loadProtocol, resolveManifest } from "../../protocols/load.ts";
 import { hashStimulusSet, sha256File } from "../../stimuli/hash.ts";
+import { createFeaturePool } from "../session/feature-pool.ts";
 
 const IMAGE_EXTENSIONS = new Set([".png", ".jpg", ".jpeg"]);
 const ARCHS: readonly Arch[] = ["resnet18", "resnet50"];
@@ -205,7 +206,7 @@ export async function runFeaturesJob(config: Config, job: FeaturesJob): Promise<
     tfjsBackend: config.compute.tfjsBackend,
     threads: config.compute.threads,
   };
-  const extractor = await createFeatureExtractor(options);
+  const extractor = await createFeaturePool(options);
   const abort = new AbortController();
   const onSigint = () => abort.abort();
   process.once("SIGINT", onSigint);

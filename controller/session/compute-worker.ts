@@ -2,7 +2,7 @@
 // backbone features (cached on disk) and the batched readout fit, and the phase-2 selection.
 import { parentPort, workerData } from "node:worker_threads";
 import { selectTfjsBackend } from "../../analysis/backbone/tfjs-backend.ts";
-import { computeFeatures, createFeatureExtractor } from "../../analysis/features/index.ts";
+import { computeFeatures } from "../../analysis/features/index.ts";
 import type { FeatureMaps } from "../../analysis/readout/feature-maps.ts";
 import {
   fitGaussianReadouts,
@@ -12,6 +12,7 @@ import {
 } from "../../analysis/readout/index.ts";
 import { selectPhase2 } from "../../analysis/selection/index.ts";
 import type { ComputeJob, ComputeMessage } from "./compute-jobs.ts";
+import { createFeaturePool } from "./feature-pool.ts";
 
 const job = workerData as ComputeJob;
 const post = (m: ComputeMessage) => parentPort!.postMessage(m);
@@ -21,7 +22,7 @@ parentPort!.on("message", (m: { type: string }) => {
 });
 
 async function features(images: Array<{ id: string; path: string; sha256: string }>): Promise<FeatureMaps> {
-  const extractor = await createFeatureExtractor(job.backbone);
+  const extractor = await createFeaturePool(job.backbone);
   post({
     type: "progress",
     stage: "weights",
