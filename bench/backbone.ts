@@ -9,6 +9,8 @@
 //
 //   npm run bench:backbone          (about 2 minutes on an idle 2-core machine, up to ~4½ under heavy load)
 //   BENCH_SKIP_TFJS_GRAD=1 …        skips the tfjs k = 16 gradients (the slowest part, 25–45 s)
+//   BENCH_SKIP_POOL=1 …             skips the feature pool (computeFeatures on worker threads vs this thread)
+//   BENCH_ONLY_POOL=1 …             measures the feature pool alone (about a minute)
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { availableParallelism, loadavg } from "node:os";
 import { createInterface } from "node:readline";
@@ -20,6 +22,9 @@ import { selectTfjsBackend } from "../analysis/backbone/tfjs-backend.ts";
 import { createTfjsBackbone } from "../analysis/backbone/tfjs-executor.ts";
 import "../analysis/backbone/tfjs-gradients.ts";
 import { loadKerasWeights } from "../analysis/backbone/weights-keras.ts";
+import { createFeatureExtractor, type FeatureExtractor } from "../analysis/features/extract.ts";
+import { computeFeatures } from "../analysis/features/store.ts";
+import { createFeaturePool } from "../controller/session/feature-pool.ts";
 
 const SIZE = 224;
 const TAP = "layer4.1";
@@ -181,7 +186,63 @@ async function onnxRound(bb: OnnxBackbone, batch: Float32Array, into: Best): Pro
   record(into, b1, b8);
 }
 
+/**
+ * Feature extraction as the daemon runs it (computeFeatures, batches of 8, no cache; images made in memory) on the
+ * ONNX Runtime feature pool (2 workers × 1 thread) vs one extractor in this thread (1 session × 2 threads), in
+ * interleaved rounds (best of each), with the features of both compared bit for bit.
+ */
+async function poolSection(): Promise<void> {
+  const n = 32;
+  const pixels = images(n);
+  const stimuli = Array.from({ length: n }, (_, i) => ({
+    id: `img${i}`,
+    path: `synthetic:${i}`,
+    sha256: i.toString(16).padStart(64, "0"),
+  }));
+  const loadImage = async (path: string) => {
+    const i = Number(path.slice("synthetic:".length));
+    return pixels.slice(i * PIXELS, (i + 1) * PIXELS);
+  };
+  const model = { arch: "resnet50", variant: "keras", layer: TAP, executor: "onnx" } as const;
+  const single = await createFeatureExtractor({ ...model, threads: 2 });
+  const pool = await createFeaturePool({ ...model, threads: 2, workers: 2 });
+  const run = async (ex: FeatureExtractor) => {
+    const t = performance.now();
+    const out = await computeFeatures({ images: stimuli, extractor: ex, loadImage });
+    return { seconds: (performance.now() - t) / 1000, data: out.data };
+  };
+  try {
+    const reference = (await run(single)).data; // warm-up, and the features to compare
+    const pooled = (await run(pool)).data;
+    const a = new Uint32Array(reference.buffer);
+    const b = new Uint32Array(pooled.buffer);
+    let differing = 0;
+    for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) differing++;
+    let bestSingle = Number.POSITIVE_INFINITY;
+    let bestPool = Number.POSITIVE_INFINITY;
+    const ratios: number[] = [];
+    for (let round = 0; round < 4; round++) {
+      const s = (await run(single)).seconds;
+      const p = (await run(pool)).seconds;
+      bestSingle = Math.min(bestSingle, s);
+      bestPool = Math.min(bestPool, p);
+      ratios.push(s / p);
+    }
+    ratios.sort((x, y) => x - y);
+    console.log(
+      `feature pool (computeFeatures, ${n} images, batches of 8): ${pool.description}: ${fmt(n / bestPool)} img/s; ` +
+        `${single.description} in this thread: ${fmt(n / bestSingle)} img/s; ${fmt(bestSingle / bestPool)}× ` +
+        `(median paired ratio ${fmt((ratios[1] + ratios[2]) / 2)}×, 4 rounds, load average ${fmt(loadavg()[0], 1)}); ` +
+        `${differing === 0 ? "features bit for bit identical" : `${differing} of ${a.length} feature values differ`}`,
+    );
+  } finally {
+    await single.dispose();
+    await pool.dispose();
+  }
+}
+
 async function main(): Promise<void> {
+  if (process.env.BENCH_ONLY_POOL === "1") return poolSection();
   if (!(await onnxAvailable())) throw new Error("onnxruntime-node cannot be loaded here; nothing to measure");
   const benchStart = performance.now();
   const desc = describeResNet("resnet50", "keras", TAP);
@@ -313,6 +374,7 @@ async function main(): Promise<void> {
       (tfGrad === null ? "" : `; tfjs k=${K} gradients ${fmt(tfGrad / pyGrad)}× pytorch's time`),
   );
   console.log(`onnxruntime/pytorch batch 8, median of the ${rounds} paired rounds: ${fmt(medianRatio)}×`);
+  if (process.env.BENCH_SKIP_POOL !== "1") await poolSection();
   console.log(`bench took ${fmt((performance.now() - benchStart) / 1000, 0)} s`);
   console.log(`backbone: ${fmt(best.ort2.b8)} img/s (${fmt(best.ort2.b8 / best.py.b8)}× pytorch)`);
 }
