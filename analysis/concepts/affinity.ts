@@ -4,15 +4,15 @@
 import type { SymmetricOperator } from "./eigen.ts";
 import { ConceptError, checkAborted } from "./errors.ts";
 
-/** n nodes × d dimensions, row-major. */
+/** n nodes × d dimensions, row-major float64 (one element type keeps the inner loops monomorphic). */
 export interface NodeMatrix {
   n: number;
   d: number;
-  data: Float32Array | Float64Array;
+  data: Float64Array;
 }
 
 /** Rows scaled to unit length (cos(x_i, x_j) = x̂_i · x̂_j), in float64; an all-zero row stays zero. */
-export function unitRows(x: NodeMatrix): NodeMatrix {
+export function unitRows(x: { n: number; d: number; data: ArrayLike<number> }): NodeMatrix {
   const { n, d, data } = x;
   const out = new Float64Array(n * d);
   for (let i = 0; i < n; i++) {
@@ -31,7 +31,7 @@ export function checkGamma(gamma: number): number {
 }
 
 /** Dot product of rows i of `a` and j of `b` (both d wide). */
-function rowDot(a: NodeMatrix["data"], i: number, b: NodeMatrix["data"], j: number, d: number): number {
+function rowDot(a: Float64Array, i: number, b: Float64Array, j: number, d: number): number {
   let s = 0;
   const ai = i * d;
   const bj = j * d;
@@ -42,63 +42,86 @@ function rowDot(a: NodeMatrix["data"], i: number, b: NodeMatrix["data"], j: numb
 /** A_ij = exp(−(1 − x̂_i·x̂_j)/γ) for unit rows. */
 export const affinityOf = (cos: number, gamma: number): number => Math.exp((cos - 1) / gamma);
 
-/** Degrees d_i = Σ_j A_ij over every node (the diagonal A_ii = 1 included), matrix-free. */
-export function degrees(unit: NodeMatrix, gamma: number, signal?: AbortSignal): Float64Array {
+/**
+ * Degrees d_i = Σ_j A_ij c_j over every node (the diagonal A_ii = 1 included), matrix-free; c = node masses
+ * (default 1: the plain graph).
+ */
+export function degrees(
+  unit: NodeMatrix,
+  gamma: number,
+  mass?: Float64Array,
+  signal?: AbortSignal,
+): Float64Array {
   const { n, d, data } = unit;
+  const c = mass ?? new Float64Array(n).fill(1);
   const deg = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     if ((i & 255) === 0) checkAborted(signal, "degrees");
-    let s = deg[i] + affinityOf(rowDot(data, i, data, i, d), gamma);
+    let s = deg[i] + affinityOf(rowDot(data, i, data, i, d), gamma) * c[i];
+    const ci = c[i];
     for (let j = i + 1; j < n; j++) {
       const a = affinityOf(rowDot(data, i, data, j, d), gamma);
-      s += a;
-      deg[j] += a;
+      s += a * c[j];
+      deg[j] += a * ci;
     }
     deg[i] = s;
   }
   return deg;
 }
 
+/** The symmetric scaling s_i = √(c_i / d_i) of M = S A S (c = 1: D^-½). */
+export function cutScale(degree: Float64Array, mass?: Float64Array): Float64Array {
+  return Float64Array.from(degree, (v, i) => Math.sqrt((mass ? mass[i] : 1) / v));
+}
+
 export interface NormalizedAffinity {
   n: number;
-  /** M = D^-½ A D^-½, row-major n × n. */
+  /** M = D^-½ A D^-½ (with masses: C^½ D̃^-½ A D̃^-½ C^½), row-major n × n. */
   matrix: Float32Array | Float64Array;
+  /** d_i = Σ_j A_ij c_j. */
   degree: Float64Array;
 }
 
-/**
- * The normalized affinity M_ij = A_ij / √(d_i d_j) (eq. of the normalized cut's relaxed problem, M v = λ v),
- * materialized. float32 halves the memory (n² · 4 bytes); sums are taken in float64 either way.
- */
+export interface AffinityOptions {
+  /** float32 halves the memory (n² · 4 bytes); sums are taken in float64 either way (default 32). */
+  precision?: 32 | 64;
+  /**
+   * Node masses c (default 1): node i stands for c_i nodes of a larger graph whose affinities it shares. The cut of
+   * that graph restricted to vectors constant on each node's group is M = C^½ D̃^-½ A D̃^-½ C^½, D̃ = diag(A c).
+   */
+  mass?: Float64Array;
+  signal?: AbortSignal;
+  onRow?: (done: number, total: number) => void;
+}
+
+/** The normalized affinity M_ij = A_ij / √(d_i d_j) (the normalized cut's relaxed problem M v = λ v), materialized. */
 export function normalizedAffinity(
   unit: NodeMatrix,
   gamma: number,
-  precision: 32 | 64 = 32,
-  signal?: AbortSignal,
-  onRow?: (done: number, total: number) => void,
+  options: AffinityOptions = {},
 ): NormalizedAffinity {
   checkGamma(gamma);
+  const { signal, onRow, mass } = options;
   const { n, d, data } = unit;
-  const m = precision === 32 ? new Float32Array(n * n) : new Float64Array(n * n);
+  const m = options.precision === 64 ? new Float64Array(n * n) : new Float32Array(n * n);
   for (let i = 0; i < n; i++) {
     if ((i & 127) === 0) {
       checkAborted(signal, "affinity");
       onRow?.(i, n);
     }
-    for (let j = i; j < n; j++) {
-      const a = affinityOf(rowDot(data, i, data, j, d), gamma);
-      m[i * n + j] = a;
-      m[j * n + i] = a;
-    }
+    // Row by row (sequential writes; computing both triangles costs less than scattered mirror writes).
+    if (m instanceof Float32Array) affinityRow32(m, i, data, n, d, gamma);
+    else affinityRow64(m, i, data, n, d, gamma);
   }
   const degree = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     let s = 0;
     const row = i * n;
-    for (let j = 0; j < n; j++) s += m[row + j];
+    if (mass) for (let j = 0; j < n; j++) s += m[row + j] * mass[j];
+    else for (let j = 0; j < n; j++) s += m[row + j];
     degree[i] = s;
   }
-  const scale = Float64Array.from(degree, (v) => 1 / Math.sqrt(v));
+  const scale = cutScale(degree, mass);
   for (let i = 0; i < n; i++) {
     const row = i * n;
     const si = scale[i];
@@ -108,39 +131,76 @@ export function normalizedAffinity(
   return { n, matrix: m, degree };
 }
 
-/** y = M x for a materialized M. */
+function affinityRow32(m: Float32Array, i: number, x: Float64Array, n: number, d: number, gamma: number) {
+  const row = i * n;
+  for (let j = 0; j < n; j++) m[row + j] = Math.exp((rowDot(x, i, x, j, d) - 1) / gamma);
+}
+
+function affinityRow64(m: Float64Array, i: number, x: Float64Array, n: number, d: number, gamma: number) {
+  const row = i * n;
+  for (let j = 0; j < n; j++) m[row + j] = Math.exp((rowDot(x, i, x, j, d) - 1) / gamma);
+}
+
+/** y = M x for a materialized M (one loop per element type, each monomorphic). */
 export function matrixOperator(na: NormalizedAffinity): SymmetricOperator {
   const { n, matrix } = na;
   return {
     n,
-    apply(x, y) {
-      for (let i = 0; i < n; i++) {
-        const row = i * n;
-        let s0 = 0;
-        let s1 = 0;
-        let s2 = 0;
-        let s3 = 0;
-        let j = 0;
-        for (; j + 3 < n; j += 4) {
-          s0 += matrix[row + j] * x[j];
-          s1 += matrix[row + j + 1] * x[j + 1];
-          s2 += matrix[row + j + 2] * x[j + 2];
-          s3 += matrix[row + j + 3] * x[j + 3];
-        }
-        for (; j < n; j++) s0 += matrix[row + j] * x[j];
-        y[i] = s0 + s1 + s2 + s3;
-      }
-    },
+    apply:
+      matrix instanceof Float32Array
+        ? (x, y) => {
+            for (let i = 0; i < n; i++) y[i] = rowTimes32(matrix, i * n, x, n);
+          }
+        : (x, y) => {
+            for (let i = 0; i < n; i++) y[i] = rowTimes64(matrix, i * n, x, n);
+          },
   };
+}
+
+function rowTimes32(m: Float32Array, row: number, x: Float64Array, n: number): number {
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let j = 0;
+  for (; j + 3 < n; j += 4) {
+    s0 += m[row + j] * x[j];
+    s1 += m[row + j + 1] * x[j + 1];
+    s2 += m[row + j + 2] * x[j + 2];
+    s3 += m[row + j + 3] * x[j + 3];
+  }
+  for (; j < n; j++) s0 += m[row + j] * x[j];
+  return s0 + s1 + s2 + s3;
+}
+
+function rowTimes64(m: Float64Array, row: number, x: Float64Array, n: number): number {
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let j = 0;
+  for (; j + 3 < n; j += 4) {
+    s0 += m[row + j] * x[j];
+    s1 += m[row + j + 1] * x[j + 1];
+    s2 += m[row + j + 2] * x[j + 2];
+    s3 += m[row + j + 3] * x[j + 3];
+  }
+  for (; j < n; j++) s0 += m[row + j] * x[j];
+  return s0 + s1 + s2 + s3;
 }
 
 /**
  * y = M x computed on the fly (n² affinities per application, O(n·d) memory): the exact operator for graphs too
- * large to hold. `degree` from degrees().
+ * large to hold. `degree` from degrees() with the same masses.
  */
-export function matrixFreeOperator(unit: NodeMatrix, gamma: number, degree: Float64Array): SymmetricOperator {
+export function matrixFreeOperator(
+  unit: NodeMatrix,
+  gamma: number,
+  degree: Float64Array,
+  mass?: Float64Array,
+): SymmetricOperator {
   const { n, d, data } = unit;
-  const scale = Float64Array.from(degree, (v) => 1 / Math.sqrt(v));
+  const scale = cutScale(degree, mass);
   const sx = new Float64Array(n);
   return {
     n,

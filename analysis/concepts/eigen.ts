@@ -206,7 +206,7 @@ function tql2(V: Float64Array, d: Float64Array, e: Float64Array, n: number): voi
 }
 
 export interface LanczosOptions {
-  /** Largest Krylov basis before a thick restart (default max(2k + 20, 60), at most n). */
+  /** Largest Krylov basis before a thick restart (default max(3k + 30, 80), at most n). */
   maxBasis?: number;
   /** Ritz residual ‖M y − θ y‖ below which a pair has converged (default 1e-8; M has norm ≤ 1 here). */
   tol?: number;
@@ -242,7 +242,7 @@ const dot = (a: Float64Array, b: Float64Array): number => {
 export function lanczosTopK(op: SymmetricOperator, k: number, options: LanczosOptions = {}): LanczosResult {
   const n = op.n;
   checkInt("k", k, 1, n);
-  const maxBasis = Math.min(n, checkInt("maxBasis", options.maxBasis ?? Math.max(2 * k + 20, 60), k + 1));
+  const maxBasis = Math.min(n, checkInt("maxBasis", options.maxBasis ?? Math.max(3 * k + 30, 80), k + 1));
   const tol = options.tol ?? 1e-8;
   const maxApply = options.maxApply ?? 5000;
   if (n <= maxBasis) return denseFromOperator(op, k, options.signal);

@@ -29,12 +29,14 @@ export interface NcutOptions {
   /** Lanczos residual tolerance (default 1e-8). */
   tol?: number;
   seed?: number;
+  /** Node masses (see AffinityOptions.mass); default 1. */
+  mass?: Float64Array;
   signal?: AbortSignal;
   onProgress?: (p: { stage: "affinity" | "eigen"; done: number; total: number }) => void;
 }
 
 export interface NcutResult extends EigenPairs {
-  /** d_i = Σ_j A_ij. */
+  /** d_i = Σ_j A_ij c_j. */
   degree: Float64Array;
   solver: Exclude<NcutSolver, "auto">;
   /** Operator applications (dense: 0). */
@@ -67,9 +69,12 @@ export function normalizedCut(unit: NodeMatrix, options: NcutOptions = {}): Ncut
   let degree: Float64Array;
   let applied = 0;
   if (solver === "dense") {
-    const na = normalizedAffinity(unit, gamma, 64, options.signal, (d, t) =>
-      progress?.({ stage: "affinity", done: d, total: t }),
-    );
+    const na = normalizedAffinity(unit, gamma, {
+      precision: 64,
+      mass: options.mass,
+      signal: options.signal,
+      onRow: (d, t) => progress?.({ stage: "affinity", done: d, total: t }),
+    });
     degree = na.degree;
     checkAborted(options.signal, "normalized cut");
     const all = symmetricEigen(na.matrix as Float64Array, n);
@@ -79,9 +84,12 @@ export function normalizedCut(unit: NodeMatrix, options: NcutOptions = {}): Ncut
   } else if (solver === "lanczos") {
     if (n * n * 4 > maxBytes)
       badOption("solver", solver, `matrix-free for ${n} nodes (the float32 matrix needs ${n * n * 4} bytes)`);
-    const na = normalizedAffinity(unit, gamma, 32, options.signal, (d, t) =>
-      progress?.({ stage: "affinity", done: d, total: t }),
-    );
+    const na = normalizedAffinity(unit, gamma, {
+      precision: 32,
+      mass: options.mass,
+      signal: options.signal,
+      onRow: (d, t) => progress?.({ stage: "affinity", done: d, total: t }),
+    });
     degree = na.degree;
     const r = lanczosTopK(matrixOperator(na), k, {
       tol: options.tol,
@@ -93,9 +101,9 @@ export function normalizedCut(unit: NodeMatrix, options: NcutOptions = {}): Ncut
     pairs = r;
   } else {
     progress?.({ stage: "affinity", done: 0, total: n });
-    degree = nodeDegrees(unit, gamma, options.signal);
+    degree = nodeDegrees(unit, gamma, options.mass, options.signal);
     progress?.({ stage: "affinity", done: n, total: n });
-    const r = lanczosTopK(matrixFreeOperator(unit, gamma, degree), k, {
+    const r = lanczosTopK(matrixFreeOperator(unit, gamma, degree, options.mass), k, {
       tol: options.tol,
       seed: options.seed,
       signal: options.signal,

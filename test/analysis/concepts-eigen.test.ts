@@ -54,7 +54,7 @@ describe("normalized cut of a graph (exact solvers)", () => {
   const unit = unitRows(features);
 
   it("builds D and M = D^-½ A D^-½ as SciPy does", () => {
-    const na = normalizedAffinity(unit, g.gamma, 64);
+    const na = normalizedAffinity(unit, g.gamma, { precision: 64 });
     for (let i = 0; i < g.n; i++) expect(na.degree[i]).toBeCloseTo(g.degree[i], 9);
   });
 
@@ -77,7 +77,7 @@ describe("normalized cut of a graph (exact solvers)", () => {
   }
 
   it("Lanczos restarts when the basis is small and still converges to the SciPy eigenpairs", () => {
-    const na = normalizedAffinity(unit, g.gamma, 64);
+    const na = normalizedAffinity(unit, g.gamma, { precision: 64 });
     const r = lanczosTopK(matrixOperator(na), g.k, { maxBasis: g.k + 4, tol: 1e-10 });
     expect(r.restarts).toBeGreaterThan(0);
     for (let j = 0; j < g.k; j++) expect(r.values[j]).toBeCloseTo(g.values[j], 10);
