@@ -1,4 +1,5 @@
-// The `ephysloop` command line: serve, simulate, demo (npm start), validate, sessions, status, features, report.
+// The `ephysloop` command line: serve, simulate, demo (npm start), validate, sessions, status, features, saliency,
+// explain, concepts, report.
 import { Command, Option } from "commander";
 import { type Config, loadConfig, resolvePaths } from "../config/index.ts";
 import { validateProtocolFile } from "./commands/validate.ts";
@@ -248,6 +249,27 @@ export async function main(argv: string[]): Promise<void> {
     for (const s of outcome.skipped) console.log(`${s.channelId}  skipped: ${s.reason}`);
     if (outcome.done.length === 0 && outcome.skipped.length === 0)
       console.log("no included channel: nothing to explain");
+  });
+
+  withConfigOptions(
+    program
+      .command("concepts")
+      .argument("<session>", "session id")
+      .description(
+        "concept maps across the session's channels (AlignedCut: readout-aligned features, Nyström normalized cut)",
+      )
+      .option("--k <n>", "eigenvectors", "10")
+      .option("--gamma <g>", "affinity scale γ in exp(−(1 − cos)/γ), or auto", "auto")
+      .option("--m <n>", "Nyström sample size (farthest-point sampling)", "10000")
+      .option("--knn <n>", "sampled neighbours averaged per node", "10")
+      .option("--concepts <n>", "concept clusters", "6")
+      .addOption(new Option("--reduce <method>", "colouring").choices(["umap", "pca"]).default("umap"))
+      .option("--seed <n>", "seed for sampling, UMAP and k-means", "1")
+      .option("--roles <list>", "only stimuli of these roles, e.g. preferred,object (default: all)")
+      .option("--montage <n>", "images in the montage", "16"),
+  ).action(async (session: string, opts) => {
+    const { conceptsCli } = await import("./commands/concepts.ts");
+    await conceptsCli(configFrom(opts), session, opts);
   });
 
   withConfigOptions(
