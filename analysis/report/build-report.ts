@@ -13,6 +13,7 @@ import {
   type TrialRow,
   trialsSpec,
 } from "./charts.ts";
+import { conceptsSection } from "./concepts-section.ts";
 import { criticalR } from "./critical-r.ts";
 import { ReportError } from "./errors.ts";
 import { esc, STYLE } from "./html.ts";
@@ -179,7 +180,7 @@ export async function buildReport(data: ReportData): Promise<string> {
 <style>${STYLE}</style></head>
 <body data-session="${esc(s.id)}" data-state="${esc(s.state)}">
 ${header(data)}
-<nav><a href="#summary">Summary</a> · <a href="#checks">Checks</a> · <a href="#models">Models</a> · <a href="#responses">Responses</a> · <a href="#shared-features">Shared features</a>${data.optionalAnalyses
+<nav><a href="#summary">Summary</a> · <a href="#checks">Checks</a> · <a href="#models">Models</a> · <a href="#responses">Responses</a> · <a href="#shared-features">Shared features</a>${data.concepts ? ' · <a href="#concepts">Concept maps</a>' : ""}${data.optionalAnalyses
     .map((a) => ` · <a href="#optional-${esc(a.kind)}">${esc(a.title)}</a>`)
     .join("")}</nav>
 <main>
@@ -188,6 +189,7 @@ ${checksSection(data)}
 ${modelsSection(data, figs)}
 ${responsesSection(data, figs)}
 ${sharedFeaturesSection(data)}
+${conceptsSection(data)}
 ${optionalSections(data)}
 ${notesSection(data)}
 </main>

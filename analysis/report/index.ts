@@ -7,6 +7,7 @@ export { endedHow, objectCorrelation, whyMissing } from "./sections.ts";
 export type {
   ReportChannel,
   ReportCheck,
+  ReportConcepts,
   ReportData,
   ReportDecision,
   ReportImage,

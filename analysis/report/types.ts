@@ -134,6 +134,26 @@ export interface ReportOptionalAnalysis {
   }>;
 }
 
+/** Concept maps across the day's channels (AlignedCut), from the newest "concepts" artifact. */
+export interface ReportConcepts {
+  images: number;
+  nodes: number;
+  channels: number;
+  /** k, gamma, m, knn, exact, reduce, … as the analysis stored them. */
+  settings: Record<string, unknown>;
+  eigenvalues: number[];
+  montage: ReportImage | null;
+  concepts: Array<{
+    id: number;
+    fraction: number;
+    color: [number, number, number];
+    channels: string[];
+    topImages: string[];
+  }>;
+  channelTable: Array<{ channelId: string; dominant: number; distribution: number[] }>;
+  note?: string;
+}
+
 export interface ReportData {
   /** ISO time the report was generated (passed in so the function stays pure). */
   generatedAt: string;
@@ -147,6 +167,8 @@ export interface ReportData {
   responses: ReportResponses[];
   sharedFeatures: ReportSharedFeature[];
   optionalAnalyses: ReportOptionalAnalysis[];
+  /** Concept maps, when an analysis stored them. */
+  concepts?: ReportConcepts | null;
   /** Remarks of the assembler (e.g. an artifact folder that could not be read). */
   notes: string[];
 }

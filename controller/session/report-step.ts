@@ -9,6 +9,7 @@ import type { GaussianReadoutJSON } from "../../analysis/readout/index.ts";
 import { predict, readoutFromJSON } from "../../analysis/readout/index.ts";
 import {
   buildReport,
+  type ReportConcepts,
   type ReportData,
   type ReportImage,
   type ReportObjectPredictions,
@@ -21,6 +22,7 @@ import { type Config, resolvePaths } from "../../config/index.ts";
 import { parseProtocol } from "../../protocols/load.ts";
 import type { Protocol } from "../../protocols/schema.ts";
 import type { SessionStore, StimulusRecord } from "../store/store.ts";
+import { CONCEPT_FILES } from "./concepts-job.ts";
 import type { StepContext } from "./pipeline.ts";
 import { meanRates, type RateTable, trialRates } from "./responses.ts";
 
@@ -66,7 +68,8 @@ const OPTIONAL_TITLES: Record<string, string> = {
   "concept-maps": "Concept maps",
   "integrated-gradients": "Integrated-gradients saliency",
 };
-const NOT_OPTIONAL = new Set(["saliency", "report", "report-pdf"]);
+// "concepts" has its own section (analysis/report/concepts-section.ts).
+const NOT_OPTIONAL = new Set(["saliency", "report", "report-pdf", "concepts"]);
 const MAX_IMAGES_PER_ITEM = 8;
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -237,6 +240,51 @@ function responses(
     });
   }
   return out;
+}
+
+/** The newest "concepts" artifact: its clusters.json and montage (see controller/session/concepts-job.ts). */
+async function conceptsOf(store: SessionStore, sessionId: string): Promise<ReportConcepts | null> {
+  const a = store.artifacts(sessionId, "concepts").at(-1);
+  if (!a?.path) return null;
+  const meta = asRecord(a.meta);
+  let summary: Record<string, unknown>;
+  try {
+    summary = asRecord(JSON.parse(await readFile(join(a.path, CONCEPT_FILES.clusters), "utf8")));
+  } catch (e) {
+    return {
+      images: Number(meta.images ?? 0),
+      nodes: Number(meta.nodes ?? 0),
+      channels: Number(meta.channels ?? 0),
+      settings: meta,
+      eigenvalues: [],
+      montage: null,
+      concepts: [],
+      channelTable: [],
+      note: `${CONCEPT_FILES.clusters} could not be read from ${a.path} (${(e as Error).message})`,
+    };
+  }
+  const montage = (await imagesAt(join(a.path, CONCEPT_FILES.montage)))[0]?.image ?? null;
+  const list = (v: unknown) => (Array.isArray(v) ? (v as unknown[]).map(asRecord) : []);
+  return {
+    images: Number(summary.images),
+    nodes: Number(summary.nodes),
+    channels: Number(summary.channels),
+    settings: asRecord(summary.settings),
+    eigenvalues: Array.isArray(summary.eigenvalues) ? (summary.eigenvalues as number[]) : [],
+    montage,
+    concepts: list(summary.concepts).map((c) => ({
+      id: Number(c.id),
+      fraction: Number(c.fraction),
+      color: (Array.isArray(c.color) ? c.color : [0, 0, 0]) as [number, number, number],
+      channels: Array.isArray(c.channels) ? (c.channels as string[]) : [],
+      topImages: list(c.topImages).map((t) => String(t.imageId)),
+    })),
+    channelTable: list(summary.channelTable).map((c) => ({
+      channelId: String(c.channelId),
+      dominant: Number(c.dominant),
+      distribution: Array.isArray(c.distribution) ? (c.distribution as number[]) : [],
+    })),
+  };
 }
 
 /** Everything the report shows, read from the store (and the feature cache); no HTML here. */
@@ -458,6 +506,7 @@ export async function assembleReportData(
     ),
     sharedFeatures,
     optionalAnalyses: [...optional.values()],
+    concepts: await conceptsOf(store, sessionId),
     notes,
   };
 }
