@@ -1,10 +1,11 @@
-// Per-channel live statistics for the monitor: PSTH and net rates per phase from each stored trial, split-half r of
-// phase 1 over the repeats so far, running test/retest r in phase 2, and how long the channel has been silent.
-// Plain accumulators over arrays; the monitor state feeds them and decides what to publish and when.
+// Per-channel live statistics for the monitor: PSTH and net rates per phase from each stored trial, the phase-1
+// split-half reliability projected to the planned repeats (reliability-rule.ts), running test/retest r in phase 2,
+// and how long the channel has been silent. Plain accumulators over arrays; the monitor state feeds them and
+// decides what to publish and when.
 import { retestStability, type TrialRates } from "../../analysis/checks/channel-checks.ts";
-import { splitHalfReliability } from "../../analysis/stats/index.ts";
 import { type NamedWindows, netRateFromCounts, psthBins } from "../acquisition/windows.ts";
 import type { ChannelDetail, ChannelLive, ChannelStatus, MonitorThresholds } from "../wire/monitor.ts";
+import { type ProjectedReliability, projectedReliability } from "./reliability-rule.ts";
 
 export interface PsthSpec {
   preMs: number;
@@ -17,6 +18,10 @@ export interface StatusRules extends MonitorThresholds {
   silentTrials: number;
   /** Split-half r is judged once this many phase-1 stimuli have at least two repeats (fewer if the phase has fewer). */
   minSplitHalfStimuli: number;
+  /** Phase-1 repetitions of each stimulus in the protocol: the split-half r is projected to this many trials. */
+  splitHalfRepeats: number;
+  /** One-sided level of the upper confidence bound that must lie below splitHalfMinR (default 0.05). */
+  splitHalfAlpha: number;
   /** Test/retest r is judged once this many retest stimuli were seen in both phases. */
   minRetestStimuli: number;
   /** Net rate is judged (weak) after this many trials in the phase. */
@@ -34,15 +39,17 @@ interface PhaseAcc {
 }
 
 const HISTORY_MAX = 200;
-const SPLITS = 20;
 
 export class ChannelStats {
   private readonly phases: [PhaseAcc, PhaseAcc];
   silentTrials = 0;
   lastSpikeT: number | null = null;
+  /** Phase 1: the split-half reliability projected to the planned repeats (reliability.projected). */
   splitHalf: number | null = null;
   /** Stimuli with ≥ 2 repeats when splitHalf was computed. */
   splitHalfStimuli = 0;
+  /** Everything behind splitHalf: F, k0, the upper bound and its p (null until 3 stimuli have 2 repeats). */
+  reliability: ProjectedReliability | null = null;
   retest: { r: number | null; n: number } = { r: null, n: 0 };
 
   constructor(
@@ -132,20 +139,22 @@ export class ChannelStats {
     return out;
   }
 
-  /** Recompute the phase's stability measure: split-half r (phase 1) or running test/retest r (phase 2). */
-  updateStability(phase: 1 | 2, retestIds: string[], seed: number): void {
+  /**
+   * Recompute the phase's stability measure: the projected split-half reliability (phase 1, judged against
+   * rules.splitHalfMinR) or the running test/retest r (phase 2).
+   */
+  updateStability(phase: 1 | 2, retestIds: string[], rules: StatusRules): void {
     const acc = this.phases[phase - 1];
     if (phase === 1) {
       const rows = [...this.rates(1).values()];
       this.splitHalfStimuli = rows.filter((r) => r.length >= 2).length;
-      this.splitHalf = null;
-      if (rows.length >= 3 && this.splitHalfStimuli >= 3) {
-        try {
-          this.splitHalf = splitHalfReliability(rows, { splits: SPLITS, seed }).reliability;
-        } catch {
-          this.splitHalf = null;
-        }
-      }
+      this.reliability = projectedReliability(
+        rows,
+        rules.splitHalfRepeats,
+        rules.splitHalfMinR,
+        rules.splitHalfAlpha,
+      );
+      this.splitHalf = this.reliability?.projected ?? null;
       if (this.splitHalf !== null) pushHistory(acc.history, [acc.trials, this.splitHalf]);
     } else {
       this.retest = retestIds.length
@@ -156,20 +165,28 @@ export class ChannelStats {
   }
 
   /**
-   * Below the phase's stability threshold, once there are enough data to say so; `margin` above the threshold
-   * is still counted as below (hysteresis: a channel that dipped must recover by the margin to count as stable).
+   * Below the phase's stability threshold, once there are enough data to say so. `alerted`: the channel was
+   * already called unstable, and stays so until it has recovered (hysteresis).
+   *
+   * Phase 1 (controller/monitor/reliability-rule.ts, docs/monitor.md): with at least min(minSplitHalfStimuli,
+   * stimuli) images seen twice or more, unstable when the (1 − α) upper bound of the split-half reliability
+   * projected to the planned repeats is below splitHalfMinR; once every such image has all its planned repeats,
+   * when the estimate itself is (the decision the phase-end check takes). An alerted channel recovers when the
+   * estimate is back at the threshold. Phase 2: running test/retest r below stabilityMinR; an alerted channel
+   * must recover 0.1 above it.
    */
-  unstable(phase: 1 | 2, rules: StatusRules, phaseStimuli: number, margin = 0): boolean {
-    if (phase === 1)
-      return (
-        this.splitHalf !== null &&
-        this.splitHalfStimuli >= Math.min(rules.minSplitHalfStimuli, Math.max(3, phaseStimuli)) &&
-        this.splitHalf < rules.splitHalfMinR + margin
-      );
+  unstable(phase: 1 | 2, rules: StatusRules, phaseStimuli: number, alerted = false): boolean {
+    if (phase === 1) {
+      const r = this.reliability;
+      if (r === null || r.stimuli < Math.min(rules.minSplitHalfStimuli, Math.max(3, phaseStimuli)))
+        return false;
+      if (alerted || r.k0 >= rules.splitHalfRepeats) return r.projected < rules.splitHalfMinR;
+      return r.upper < rules.splitHalfMinR;
+    }
     return (
       this.retest.r !== null &&
       this.retest.n >= rules.minRetestStimuli &&
-      this.retest.r < rules.stabilityMinR + margin
+      this.retest.r < rules.stabilityMinR + (alerted ? 0.1 : 0)
     );
   }
 

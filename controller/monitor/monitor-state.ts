@@ -28,6 +28,8 @@ export interface MonitorStateOptions {
   stabilityEveryMs?: number;
   /** Consecutive trials without a spike that make a channel silent (default 20). */
   silentTrials?: number;
+  /** One-sided level of the phase-1 split-half bound (default 0.05; reliability-rule.ts). */
+  splitHalfAlpha?: number;
   /**
    * Fixation-break spike: breaks per presentation over the last `breakWindow` sequences (× the protocol's
    * stimuliPerFixation presentations) above `breakFactor` × the running mean before them.
@@ -99,6 +101,8 @@ export class MonitorState {
       responsivenessMinRate: c.responsivenessMinRate,
       silentTrials: o.silentTrials ?? 20,
       minSplitHalfStimuli: 10,
+      splitHalfRepeats: o.protocol.presentation.repetitions,
+      splitHalfAlpha: o.splitHalfAlpha ?? 0.05,
       minRetestStimuli: 5,
       minTrialsForRate: 20,
     };
@@ -419,7 +423,7 @@ export class MonitorState {
       for (const id of this.stabilityDirty) {
         const ch = this.channels.get(id);
         if (!ch) continue;
-        ch.updateStability(phase, phase === 2 ? this.retestFor(id) : [], this.protocol.seed);
+        ch.updateStability(phase, phase === 2 ? this.retestFor(id) : [], this.rules);
         this.dirty.add(id);
       }
       this.stabilityDirty.clear();
@@ -458,24 +462,43 @@ export class MonitorState {
       });
     } else if (!silent) active.delete("silent");
     const key = `unstable${phase}`;
-    // Once alerted, a channel must recover 0.1 above the threshold before it can alert again.
-    const unstable = ch.unstable(phase, this.rules, stimuli, active.has(key) ? 0.1 : 0);
+    // Once alerted, a channel must recover before it can alert again (ChannelStats.unstable).
+    const unstable = ch.unstable(phase, this.rules, stimuli, active.has(key));
     if (unstable && !active.has(key)) {
       active.add(key);
-      const value = phase === 1 ? ch.splitHalf : ch.retest.r;
-      const threshold = phase === 1 ? this.rules.splitHalfMinR : this.rules.stabilityMinR;
-      const measure = phase === 1 ? "split-half r" : "test/retest r";
-      this.alert(
-        "channel-unstable",
-        `${ch.id}: ${measure} ${value?.toFixed(2)} below the threshold ${threshold}`,
-        {
-          channelId: ch.id,
-          phase,
-          measure,
-          value,
-          threshold,
-        },
-      );
+      if (phase === 1) {
+        const r = ch.reliability!;
+        const bound = r.k0 >= r.repeats ? "" : `, ${100 * (1 - r.alpha)} % upper bound ${r.upper.toFixed(2)}`;
+        this.alert(
+          "channel-unstable",
+          `${ch.id}: split-half r at ${r.repeats} repeats ${r.projected.toFixed(2)}${bound} below the threshold ` +
+            `${this.rules.splitHalfMinR} (${r.stimuli} images, ${r.k0.toFixed(1)} trials each)`,
+          {
+            channelId: ch.id,
+            phase,
+            measure: "split-half r",
+            value: r.projected,
+            threshold: this.rules.splitHalfMinR,
+            upper: r.upper,
+            p: r.p,
+            alpha: r.alpha,
+            stimuli: r.stimuli,
+            trialsPerStimulus: r.k0,
+            repeats: r.repeats,
+          },
+        );
+      } else
+        this.alert(
+          "channel-unstable",
+          `${ch.id}: test/retest r ${ch.retest.r?.toFixed(2)} below the threshold ${this.rules.stabilityMinR}`,
+          {
+            channelId: ch.id,
+            phase,
+            measure: "test/retest r",
+            value: ch.retest.r,
+            threshold: this.rules.stabilityMinR,
+          },
+        );
     } else if (!unstable) active.delete(key);
   }
 

@@ -11,6 +11,8 @@ const rules: StatusRules = {
   responsivenessMinRate: 5,
   silentTrials: 3,
   minSplitHalfStimuli: 10,
+  splitHalfRepeats: 6,
+  splitHalfAlpha: 0.05,
   minRetestStimuli: 5,
   minTrialsForRate: 2,
 };

@@ -8,9 +8,12 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { WebSocket, WebSocketServer } from "ws";
 import { mulberry32 } from "../../analysis/random.ts";
+import { splitHalfReliability } from "../../analysis/stats/index.ts";
 import type { IngestedTrial } from "../../controller/acquisition/acquisition-hub.ts";
 import { packSpikes, windowTable } from "../../controller/acquisition/packed.ts";
 import { MonitorState } from "../../controller/monitor/monitor-state.ts";
+import { planBlocks } from "../../controller/scheduler/blocks.ts";
+import { poissonTrain } from "../../controller/simulate/bridge.ts";
 import { SessionStore } from "../../controller/store/store.ts";
 import type { ChannelDetail, ChannelLive, MonitorServerMessage } from "../../controller/wire/monitor.ts";
 import { loadProtocol } from "../../protocols/load.ts";
@@ -197,36 +200,73 @@ describe("MonitorState", () => {
     expect(ofType("snapshot")[0].alerts).toEqual([]);
   });
 
-  it("phase 1: a channel whose responses ignore the stimulus falls below the split-half threshold; a tuned one does not", async () => {
-    const tuning = STIMULI.map((_, i) => 10 + 8 * i); // 10..98 spikes/s
-    for (let rep = 0; rep < 4; rep++)
-      for (let i = 0; i < STIMULI.length; i++)
-        state.ingest([
-          trial(1, STIMULI[i], {
-            a: spikes(tuning[i]),
-            b: spikes(tuning[Math.floor(random() * 12)]),
-            c: spikes(30),
-          }),
-        ]);
-    const live = await flushed();
-    const a = live.find((c) => c.id === "a")!;
-    const b = live.find((c) => c.id === "b")!;
-    expect(a.splitHalf!).toBeGreaterThan(0.8);
-    expect(a.status).toBe("ok");
-    expect(b.splitHalf!).toBeLessThan(0.5);
-    expect(b.status).toBe("unstable");
+  it("phase 1: healthy simulated channels never alert; injected unstable ones do, most before the phase ends", async () => {
+    // A phase-1 day as the demo's: 40 images × 6 repeats in seeded blocks, spikes from the virtual rig's generator
+    // (Poisson, 60 ms latency, 200 ms stimulus, 8 spikes/s baseline). Ten healthy channels with image rates spread
+    // over 8..100 spikes/s like the demo's category neurons; three faulty ones: u0 and u1 answer each trial with
+    // the spikes of the previous one (the monitor page's injected fault), u2 fires at a rate drawn afresh per trial.
+    const images = Array.from({ length: 40 }, (_, i) => `bodies/p${i}`);
+    const order = planBlocks(images, protocol.presentation.repetitions, 5, 1).flat();
+    const rng = mulberry32(2024);
+    const healthy = Array.from({ length: 10 }, (_, c) => `h${c}`);
+    const tuning = new Map(healthy.map((id) => [id, images.map(() => 8 + 92 * (0.1 + 0.8 * rng()))]));
+    const fire = (rate: number) =>
+      poissonTrain(rng, -75, 250, (t) => (t >= 60 && t < 260 ? rate : 8)).map((t) => t);
+    // True reliability of each healthy channel's 6-trial mean net rate (Poisson noise, windows −75..25 / 50..250).
+    for (const id of healthy) {
+      const rates = tuning.get(id)!;
+      const mean = rates.map((r) => (0.19 * r + 0.08) / 0.2 - 8);
+      const m = mean.reduce((x, y) => x + y, 0) / mean.length;
+      const signal = mean.reduce((x, y) => x + (y - m) ** 2, 0) / (mean.length - 1);
+      const noise = rates.reduce((x, r) => x + ((0.19 * r + 0.08) * 25 + 80) / rates.length, 0);
+      const rho1 = signal / (signal + noise);
+      expect((6 * rho1) / (1 + 5 * rho1), id).toBeGreaterThan(0.7);
+    }
+    const previous: Record<string, number[]> = { u0: [], u1: [] };
+    const splitHalfFlagged = new Set<string>(); // what the running split-half r < threshold rule would have said
+    for (const [t, image] of order.entries()) {
+      const i = images.indexOf(image);
+      const channels: Record<string, number[]> = {};
+      for (const id of healthy) channels[id] = fire(tuning.get(id)![i]);
+      for (const id of ["u0", "u1"] as const) {
+        const own = fire(tuning.get(healthy[0])![i]);
+        channels[id] = previous[id];
+        previous[id] = own;
+      }
+      channels.u2 = fire(8 + 92 * rng());
+      state.ingest([trial(1, image, channels)]);
+      if ((t + 1) % 5 === 0) {
+        await flushed();
+        for (const id of healthy) {
+          const rows = images.map((img) => sentNet.get(`1/${id}/${img}`) ?? []).filter((r) => r.length > 0);
+          const twice = rows.filter((r) => r.length >= 2).length;
+          if (twice >= 10 && splitHalfReliability(rows, { splits: 20, seed: 1 }).reliability < 0.5)
+            splitHalfFlagged.add(id);
+        }
+      }
+    }
+    const live = ofType("channels").at(-1)!.channels; // published after the last trial (240 = 48 × 5)
     const alerts = store
       .events(SID)
       .filter((e) => e.subtype === "channel-unstable")
       .map((e) => JSON.parse(e.content));
-    expect(alerts.map((x) => x.channelId)).toContain("b");
-    expect(alerts.map((x) => x.channelId)).not.toContain("a");
-    expect(alerts.find((x) => x.channelId === "b")).toMatchObject({
-      phase: 1,
-      measure: "split-half r",
-      threshold: 0.5,
-    });
-  });
+    expect(alerts.filter((a) => healthy.includes(a.channelId))).toEqual([]);
+    expect(alerts.map((a) => a.channelId).sort()).toEqual(["u0", "u1", "u2"]);
+    for (const a of alerts) {
+      expect(a).toMatchObject({ phase: 1, measure: "split-half r", threshold: 0.5, repeats: 6, alpha: 0.05 });
+      expect(a.value).toBeLessThan(0.5);
+    }
+    // Most were called by the confidence bound while trials were still to come, not only at the end.
+    expect(alerts.filter((a) => a.trialsPerStimulus < 6 && a.upper < 0.5).length).toBeGreaterThanOrEqual(2);
+    for (const c of live)
+      if (healthy.includes(c.id)) {
+        expect(c.status).toBe("ok");
+        expect(c.splitHalf!).toBeGreaterThan(0.6);
+      } else if (c.id.startsWith("u")) expect(c.status).toBe("unstable");
+    // The rule this replaces (running split-half r of the trials so far against the threshold) flagged healthy
+    // channels on the way: the mid-phase reliability of k < 6 trials is lower than that of the 6-trial mean.
+    expect(splitHalfFlagged.size).toBeGreaterThan(0);
+  }, 60_000);
 
   it("phase 2: running test/retest r over the stored retest stimuli equals Pearson r of the mean net rates", async () => {
     const tuning = STIMULI.map((_, i) => 10 + 8 * i);
