@@ -432,7 +432,11 @@ export class SessionStore {
         const earlier = this.stmts.trialParts.all(sessionId, m.trialId) as Array<{ channel_set: number }>;
         if (earlier.length) {
           const stored = new Set<string>();
-          for (const r of earlier) for (const id of this.channelSet(sessionId, r.channel_set)) stored.add(id);
+          for (const r of earlier) {
+            // A set made earlier in this transaction is not committed yet: take it from `fresh`, do not cache it.
+            const mine = fresh.find((f) => f.sessionId === sessionId && f.id === r.channel_set);
+            for (const id of mine ? mine.ids : this.channelSet(sessionId, r.channel_set)) stored.add(id);
+          }
           const keep: number[] = [];
           m.channelIds.forEach((id, c) => {
             if (!stored.has(id)) keep.push(c);

@@ -187,6 +187,29 @@ describe("session store", () => {
     expect(store.lastAckedSeq("s1")).toBe(3);
   });
 
+  it("a batch that fails stores nothing and leaves no trace in the channel-set cache", () => {
+    const store = new SessionStore(dbFile());
+    newSession(store);
+    const w = windowTable({ baseline: { startMs: -50, endMs: 0 }, response: { startMs: 50, endMs: 150 } });
+    const broken = { ...packSpikes(3, 5, { z: [1] }, w), counts: null as unknown as Uint32Array };
+    expect(() =>
+      store.ingestPacked("s1", [
+        packSpikes(1, 5, { a: [60], b: [] }, w), // a new channel set, used again by the next message
+        packSpikes(2, 5, { b: [1], c: [70] }, w),
+        broken,
+      ]),
+    ).toThrow();
+    expect(store.lastAckedSeq("s1")).toBe(0);
+    expect(store.trialData("s1")).toEqual([]);
+    // The rolled-back set's id is given to another channel list; reads must see the new one.
+    store.ingestPacked("s1", [
+      packSpikes(1, 6, { x: [60], y: [] }, w),
+      packSpikes(2, 6, { y: [5], q: [] }, w),
+    ]);
+    expect(store.trialData("s1").map((p) => p.channelIds)).toEqual([["x", "y"], ["q"]]);
+    expect(store.counts("s1")).toEqual([]); // no trials recorded as shown
+  });
+
   it("migrates version-2 per-channel rows into packed rows with the same counts and spike times", () => {
     const path = dbFile();
     const raw = new Database(path);
