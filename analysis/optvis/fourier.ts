@@ -72,7 +72,7 @@ export function irfft2Matrices(h: number, w: number): Irfft2Matrices {
   return { h, w, wf, cy, sy, cx, sx };
 }
 
-/** The DFT matrices as tensors (owned by the caller: dispose them). */
+/** The DFT matrices as tensors (owned by the caller: dispose them); cy and sy are symmetric. */
 export interface Irfft2Tensors {
   h: number;
   w: number;
@@ -81,19 +81,60 @@ export interface Irfft2Tensors {
   sy: tf.Tensor2D;
   cx: tf.Tensor2D;
   sx: tf.Tensor2D;
+  /** cxᵀ and sxᵀ [w, wf], for the backward pass. */
+  cxT: tf.Tensor2D;
+  sxT: tf.Tensor2D;
+}
+
+/**
+ * x · m for a constant m, with the gradient dy · mᵀ from an explicit mᵀ: tfjs wasm's BatchMatMul is 10–20× slower
+ * with a transpose flag than without (measured at these sizes), and tf.matMul's own gradient uses the flags.
+ */
+export function constMatMul(x: tf.Tensor2D, m: tf.Tensor2D, mT: tf.Tensor2D): tf.Tensor2D {
+  const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const input = args[0] as tf.Tensor2D;
+    return {
+      value: tf.matMul(input, m),
+      gradFunc: (dy: tf.Tensor) => tf.matMul(dy as tf.Tensor2D, mT),
+    };
+  });
+  return op(x) as tf.Tensor2D;
+}
+
+/** m · x for a symmetric constant m (gradient m · dy). */
+function symmetricLeftMatMul(m: tf.Tensor2D, x: tf.Tensor2D): tf.Tensor2D {
+  const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const input = args[0] as tf.Tensor2D;
+    return {
+      value: tf.matMul(m, input),
+      gradFunc: (dy: tf.Tensor) => tf.matMul(m, dy as tf.Tensor2D),
+    };
+  });
+  return op(x) as tf.Tensor2D;
 }
 
 export function irfft2Tensors(h: number, w: number): Irfft2Tensors {
   const m = irfft2Matrices(h, w);
-  return {
-    h,
-    w,
-    wf: m.wf,
-    cy: tf.tensor2d(m.cy, [h, h]),
-    sy: tf.tensor2d(m.sy, [h, h]),
-    cx: tf.tensor2d(m.cx, [m.wf, w]),
-    sx: tf.tensor2d(m.sx, [m.wf, w]),
-  };
+  return tf.tidy(() => {
+    const cx = tf.tensor2d(m.cx, [m.wf, w]);
+    const sx = tf.tensor2d(m.sx, [m.wf, w]);
+    return {
+      h,
+      w,
+      wf: m.wf,
+      cy: tf.tensor2d(m.cy, [h, h]),
+      sy: tf.tensor2d(m.sy, [h, h]),
+      cx,
+      sx,
+      cxT: tf.transpose(cx) as tf.Tensor2D,
+      sxT: tf.transpose(sx) as tf.Tensor2D,
+    };
+  });
+}
+
+/** Dispose the tensors of irfft2Tensors. */
+export function disposeIrfft2(m: Irfft2Tensors): void {
+  tf.dispose([m.cy, m.sy, m.cx, m.sx, m.cxT, m.sxT]);
 }
 
 /**
@@ -105,15 +146,15 @@ export function irfft2(re: tf.Tensor3D, im: tf.Tensor3D, m: Irfft2Tensors): tf.T
     const [b, h, wf] = re.shape;
     check(h === m.h && wf === m.wf, "spectrum", re.shape, `[b, ${m.h}, ${m.wf}]`);
     // Along y (a full complex inverse DFT): B = Σ_ky F[ky] e^{+2πi·ky·y/h}.
-    const flat = (t: tf.Tensor3D) => tf.reshape(tf.transpose(t, [1, 0, 2]), [h, b * wf]);
+    const flat = (t: tf.Tensor3D) => tf.reshape(tf.transpose(t, [1, 0, 2]), [h, b * wf]) as tf.Tensor2D;
     const fr = flat(re);
     const fi = flat(im);
-    const br = tf.sub(tf.matMul(m.cy, fr), tf.matMul(m.sy, fi));
-    const bi = tf.add(tf.matMul(m.sy, fr), tf.matMul(m.cy, fi));
+    const br = tf.sub(symmetricLeftMatMul(m.cy, fr), symmetricLeftMatMul(m.sy, fi));
+    const bi = tf.add(symmetricLeftMatMul(m.sy, fr), symmetricLeftMatMul(m.cy, fi));
     // Along x (real output): Σ_kx c_kx (B_re cos − B_im sin).
     const rows = (t: tf.Tensor) =>
-      tf.reshape(tf.transpose(tf.reshape(t, [h, b, wf]), [1, 0, 2]), [b * h, wf]);
-    const img = tf.sub(tf.matMul(rows(br), m.cx), tf.matMul(rows(bi), m.sx));
+      tf.reshape(tf.transpose(tf.reshape(t, [h, b, wf]), [1, 0, 2]), [b * h, wf]) as tf.Tensor2D;
+    const img = tf.sub(constMatMul(rows(br), m.cx, m.cxT), constMatMul(rows(bi), m.sx, m.sxT));
     return tf.reshape(img, [b, h, m.w]) as tf.Tensor3D;
   });
 }

@@ -2,7 +2,16 @@
 // objectives, the render loop. Pure: arrays in, arrays out; drawing and saving belong to the caller.
 export { COLOR_CORRELATION_SVD_SQRT, colorCorrelationNormalized } from "./color.ts";
 export { OptvisError, type OptvisErrorCode } from "./errors.ts";
-export { fftfreq, irfft2, irfft2Matrices, irfft2Tensors, rfft2dFreqs, spectrumScale } from "./fourier.ts";
+export {
+  constMatMul,
+  disposeIrfft2,
+  fftfreq,
+  irfft2,
+  irfft2Matrices,
+  irfft2Tensors,
+  rfft2dFreqs,
+  spectrumScale,
+} from "./fourier.ts";
 export {
   diversityObjective,
   featureObjective,
@@ -34,15 +43,35 @@ export {
   type TapMap,
 } from "./render.ts";
 export {
+  type Affine,
+  affineResampling,
   bilinearResampling,
+  composeAffine,
+  IDENTITY,
+  type ResampleOptions,
   type Resampling,
   resample,
+  resizeAffine,
   resizeResampling,
+  rotationAffine,
   rotationResampling,
+  scaledSize,
   scaleResampling,
+  type Taps,
 } from "./resample.ts";
 export {
+  type ChannelSynthesis,
+  SYNTHESIS_DEFAULTS,
+  type SynthesisSettings,
+  type SynthesizeOptions,
+  synthesisSettings,
+  synthesizeChannel,
+} from "./synthesize.ts";
+export {
+  applyGeometry,
+  chainGeometry,
   compose,
+  type Geometry,
   jitter,
   pad,
   randomRotate,

@@ -8,7 +8,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { mulberry32, type Random } from "../random.ts";
 import { colorCorrelationNormalized } from "./color.ts";
 import { check } from "./errors.ts";
-import { halfWidth, irfft2, irfft2Tensors, spectrumScale } from "./fourier.ts";
+import { constMatMul, disposeIrfft2, halfWidth, irfft2, irfft2Tensors, spectrumScale } from "./fourier.ts";
 
 export type ParameterizationKind = "pixels" | "fourier";
 
@@ -74,11 +74,14 @@ function checkShape(o: ParamOptions): void {
   check(o.seed === undefined || Number.isInteger(o.seed), "seed", o.seed, "an integer");
 }
 
-/** sigmoid(M · t) over the last axis (t [n, H, W, 3]); M = identity when `colour` is null. */
-function toValidRgb(t: tf.Tensor4D, colour: tf.Tensor2D | null): tf.Tensor4D {
+/** The colour map as [Mᵀ, M] (pixel rows times Mᵀ, and its gradient's matrix), or null for the identity. */
+type Colour = [tf.Tensor2D, tf.Tensor2D] | null;
+
+/** sigmoid(M · t) over the last axis (t [n, H, W, 3]). */
+function toValidRgb(t: tf.Tensor4D, colour: Colour): tf.Tensor4D {
   if (!colour) return tf.sigmoid(t);
   const [n, h, w] = t.shape;
-  const mixed = tf.matMul(tf.reshape(t, [n * h * w, 3]), colour, false, true);
+  const mixed = constMatMul(tf.reshape(t, [n * h * w, 3]) as tf.Tensor2D, colour[0], colour[1]);
   return tf.sigmoid(tf.reshape(mixed, [n, h, w, 3])) as tf.Tensor4D;
 }
 
@@ -89,8 +92,10 @@ function variableOf<T extends tf.Tensor>(values: T): tf.Variable {
   return v;
 }
 
-function colourMatrix(decorrelate: boolean): tf.Tensor2D | null {
-  return decorrelate ? tf.tensor2d(colorCorrelationNormalized(), [3, 3]) : null;
+function colourMatrix(decorrelate: boolean): Colour {
+  if (!decorrelate) return null;
+  const m = tf.tensor2d(colorCorrelationNormalized(), [3, 3]);
+  return [tf.transpose(m), m];
 }
 
 /** Pixels: one parameter per pixel and channel. */
@@ -113,7 +118,7 @@ export function pixelImage(o: PixelOptions): Parameterization {
     width,
     params: [p],
     image: () => tf.tidy(() => toValidRgb(p as tf.Tensor4D, colour)),
-    dispose: () => tf.dispose([p, ...(colour ? [colour] : [])]),
+    dispose: () => tf.dispose(colour ? [p, ...colour] : [p]),
   };
 }
 
@@ -164,6 +169,9 @@ export function fourierImage(o: FourierOptions): Parameterization {
     width: w,
     params: [vRe, vIm],
     image,
-    dispose: () => tf.dispose([vRe, vIm, scale, dft.cy, dft.sy, dft.cx, dft.sx, ...(colour ? [colour] : [])]),
+    dispose: () => {
+      tf.dispose(colour ? [vRe, vIm, scale, ...colour] : [vRe, vIm, scale]);
+      disposeIrfft2(dft);
+    },
   };
 }

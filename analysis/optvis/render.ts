@@ -3,12 +3,12 @@
 import * as tf from "@tensorflow/tfjs-core";
 import "../backbone/tfjs-gradients.ts";
 import type { DifferentiableTap } from "../backbone/differentiable-tap.ts";
-import { mulberry32 } from "../random.ts";
+import { mulberry32, type Random } from "../random.ts";
 import { check, OptvisError } from "./errors.ts";
 import type { Objective, ObjectiveContext } from "./objectives.ts";
 import type { Parameterization } from "./param.ts";
-import { resample, resizeResampling } from "./resample.ts";
-import { standardTransforms, type Transform } from "./transforms.ts";
+import { composeAffine, resample, resizeAffine, resizeResampling } from "./resample.ts";
+import { applyGeometry, standardTransforms, type Transform } from "./transforms.ts";
 
 export const RENDER_DEFAULTS = { steps: 512, learningRate: 0.05, seed: 0 } as const;
 
@@ -98,6 +98,38 @@ export async function evaluateObjective(
   return Float32Array.from(data);
 }
 
+/**
+ * The batch the network sees: the transforms, then a resize to `inputSize` — one resampling through the composed
+ * map when the transforms are geometric (transforms.ts), else step by step.
+ */
+function transformed(
+  image: tf.Tensor4D,
+  transforms: Transform,
+  inputSize: { height: number; width: number } | null,
+  random: Random,
+): tf.Tensor4D {
+  const [, h, w] = image.shape;
+  if (transforms.geometry) {
+    let g = transforms.geometry(h, w, random);
+    if (inputSize && (g.outHeight !== inputSize.height || g.outWidth !== inputSize.width)) {
+      const resize = resizeAffine(g.outHeight, g.outWidth, inputSize.height, inputSize.width);
+      g = {
+        ...g,
+        outHeight: inputSize.height,
+        outWidth: inputSize.width,
+        source: composeAffine(g.source, resize),
+      };
+    }
+    return applyGeometry(image, g);
+  }
+  let seen = transforms.apply(image, random);
+  const [, th, tw] = seen.shape;
+  if (inputSize && (th !== inputSize.height || tw !== inputSize.width)) {
+    seen = resample(seen, resizeResampling(th, tw, inputSize.height, inputSize.width));
+  }
+  return seen;
+}
+
 const tick = () => new Promise<void>((r) => setImmediate(r));
 
 export async function render(o: RenderOptions): Promise<RenderResult> {
@@ -134,11 +166,7 @@ export async function render(o: RenderOptions): Promise<RenderResult> {
       const cost = optimizer.minimize(
         () => {
           const image = param.image();
-          let seen = transforms.apply(image, random);
-          const [, h, w] = seen.shape;
-          if (inputSize && (h !== inputSize.height || w !== inputSize.width)) {
-            seen = resample(seen, resizeResampling(h, w, inputSize.height, inputSize.width));
-          }
+          const seen = transformed(image, transforms, inputSize, random);
           return tf.neg(tf.sum(objective.value(context(o.taps, image, seen)))) as tf.Scalar;
         },
         true,

@@ -6,6 +6,8 @@ import { beforeAll, describe, expect, it } from "vitest";
 import "../../analysis/backbone/tfjs-gradients.ts";
 import { selectTfjsBackend } from "../../analysis/backbone/tfjs-backend.ts";
 import {
+  affineResampling,
+  chainGeometry,
   compose,
   diversityObjective,
   featureObjective,
@@ -58,6 +60,55 @@ describe("resample: exact adjoint", () => {
     const [a, b] = [(await lhs.data())[0], (await rhs.data())[0]];
     expect(Math.abs(a - b)).toBeLessThan(1e-4 * Math.max(1, Math.abs(a)));
     tf.dispose([lhs, rhs, x, y]);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it("the native forward (tf.image.transform) equals the gather forward, batch of 2", async () => {
+    const before = tf.memory().numTensors;
+    const x = randomTensor([2, 30, 27, 3], 4);
+    const fused = chainGeometry(
+      [pad(12), jitter(8), randomScale([1.06]), randomRotate([-7]), jitter(4)],
+      30,
+      27,
+      mulberry32(3),
+    )!;
+    for (const r of [
+      rotationResampling(30, 27, 9, 0.5),
+      resizeResampling(30, 27, 41, 19),
+      affineResampling(30, 27, fused.outHeight, fused.outWidth, fused.source, 0.5),
+    ]) {
+      const [a, b] = [resample(x, r), resample(x, r, { forward: "gather" })];
+      const [da, db] = [await a.data(), await b.data()];
+      expect(a.shape).toEqual(b.shape);
+      // N(0, 1) pixels: float32 rounding of the two summation orders (measured 1.3e-5).
+      expect(Math.max(...da.map((v, i) => Math.abs(v - db[i])))).toBeLessThan(5e-5);
+      tf.dispose([a, b]);
+    }
+    x.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it("a composed chain resamples once, close to applying its steps one by one", async () => {
+    const before = tf.memory().numTensors;
+    // A smooth image (low frequencies): one interpolation vs four differ only by interpolation blur.
+    const x = tf.tidy(() => {
+      const yy = tf.reshape(tf.linspace(0, 3, 40), [1, 40, 1, 1]);
+      const xx = tf.reshape(tf.linspace(0, 2, 40), [1, 1, 40, 1]);
+      return tf.sigmoid(tf.add(tf.sin(tf.add(yy, tf.zeros([1, 40, 40, 3]))), tf.cos(xx))) as tf.Tensor4D;
+    });
+    const steps = [pad(12), jitter(8), randomScale([0.94]), randomRotate([8]), jitter(4)];
+    const fused = compose(...steps).apply(x, mulberry32(5));
+    const random = mulberry32(5);
+    const stepwise = tf.tidy(() => steps.reduce((y, t) => t.apply(y, random), x));
+    expect(fused.shape).toEqual(stepwise.shape);
+    const [a, b] = [await fused.data(), await stepwise.data()];
+    const d = Array.from(a, (v, i) => Math.abs(v - b[i])).sort((p, q) => p - q);
+    // Measured: median 6.7e-5, 95th percentile 0.019, max 0.089 — the differences sit on the seam between the image
+    // and the pad's fill, which each interpolation of the stepwise chain blurs once more.
+    expect(d[d.length >> 1]).toBeLessThan(1e-3);
+    expect(d[Math.floor(0.95 * d.length)]).toBeLessThan(0.05);
+    expect(d[d.length - 1]).toBeLessThan(0.15);
+    tf.dispose([x, fused, stepwise]);
     expect(tf.memory().numTensors).toBe(before);
   });
 

@@ -7,6 +7,7 @@ import { selectTfjsBackend } from "../../analysis/backbone/tfjs-backend.ts";
 import {
   colorCorrelationNormalized,
   compose,
+  disposeIrfft2,
   diversityObjective,
   fourierImage,
   irfft2,
@@ -53,7 +54,8 @@ describe("Fourier parameterization vs numpy", () => {
       });
       // Spectra of N(0, 1) entries scaled by up to max(h, w): planes of order 10; float32 sums of ≤ 64 terms.
       expect(maxAbsDiff(await planes.data(), fx.array(c.planes).data)).toBeLessThan(2e-5);
-      tf.dispose([planes, m.cy, m.sy, m.cx, m.sx]);
+      tf.dispose(planes);
+      disposeIrfft2(m);
       const p = fourierImage({
         n: c.n,
         height: c.height,
