@@ -30,15 +30,6 @@ export function checkGamma(gamma: number): number {
   return gamma;
 }
 
-/** Dot product of rows i of `a` and j of `b` (both d wide). */
-function rowDot(a: Float64Array, i: number, b: Float64Array, j: number, d: number): number {
-  let s = 0;
-  const ai = i * d;
-  const bj = j * d;
-  for (let c = 0; c < d; c++) s += a[ai + c] * b[bj + c];
-  return s;
-}
-
 /** A_ij = exp(−(1 − x̂_i·x̂_j)/γ) for unit rows. */
 export const affinityOf = (cos: number, gamma: number): number => Math.exp((cos - 1) / gamma);
 
@@ -55,12 +46,15 @@ export function degrees(
   const { n, d, data } = unit;
   const c = mass ?? new Float64Array(n).fill(1);
   const deg = new Float64Array(n);
+  const buf = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     if ((i & 255) === 0) checkAborted(signal, "degrees");
-    let s = deg[i] + affinityOf(rowDot(data, i, data, i, d), gamma) * c[i];
+    // Upper triangle from the diagonal: A_ii (= 1 for a unit row) and every j > i, used for both (i, j) and (j, i).
+    affinityRun(buf, i, i, data, n, d, gamma);
     const ci = c[i];
+    let s = deg[i] + buf[0] * ci;
     for (let j = i + 1; j < n; j++) {
-      const a = affinityOf(rowDot(data, i, data, j, d), gamma);
+      const a = buf[j - i];
       s += a * c[j];
       deg[j] += a * ci;
     }
@@ -104,14 +98,15 @@ export function normalizedAffinity(
   const { signal, onRow, mass } = options;
   const { n, d, data } = unit;
   const m = options.precision === 64 ? new Float64Array(n * n) : new Float32Array(n * n);
+  const buf = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     if ((i & 127) === 0) {
       checkAborted(signal, "affinity");
       onRow?.(i, n);
     }
     // Row by row (sequential writes; computing both triangles costs less than scattered mirror writes).
-    if (m instanceof Float32Array) affinityRow32(m, i, data, n, d, gamma);
-    else affinityRow64(m, i, data, n, d, gamma);
+    if (m instanceof Float32Array) affinityRow32(m, i, data, n, d, gamma, buf);
+    else affinityRow64(m, i, data, n, d, gamma, buf);
   }
   const degree = new Float64Array(n);
   for (let i = 0; i < n; i++) {
@@ -131,14 +126,50 @@ export function normalizedAffinity(
   return { n, matrix: m, degree };
 }
 
-function affinityRow32(m: Float32Array, i: number, x: Float64Array, n: number, d: number, gamma: number) {
-  const row = i * n;
-  for (let j = 0; j < n; j++) m[row + j] = Math.exp((rowDot(x, i, x, j, d) - 1) / gamma);
+/** out[j − from] = exp((x̂_i · x̂_j − 1)/γ) for j in [from, n): the pair kernel every affinity loop uses. */
+function affinityRun(
+  out: Float64Array,
+  i: number,
+  from: number,
+  x: Float64Array,
+  n: number,
+  d: number,
+  gamma: number,
+) {
+  const inv = 1 / gamma;
+  const xi = x.subarray(i * d, (i + 1) * d);
+  for (let j = from; j < n; j++) {
+    const base = j * d;
+    let s = 0;
+    for (let c = 0; c < d; c++) s += xi[c] * x[base + c];
+    out[j - from] = Math.exp((s - 1) * inv);
+  }
 }
 
-function affinityRow64(m: Float64Array, i: number, x: Float64Array, n: number, d: number, gamma: number) {
-  const row = i * n;
-  for (let j = 0; j < n; j++) m[row + j] = Math.exp((rowDot(x, i, x, j, d) - 1) / gamma);
+function affinityRow32(
+  m: Float32Array,
+  i: number,
+  x: Float64Array,
+  n: number,
+  d: number,
+  gamma: number,
+  buf: Float64Array,
+) {
+  affinityRun(buf, i, 0, x, n, d, gamma);
+  m.set(buf, i * n);
+}
+
+function affinityRow64(
+  m: Float64Array,
+  i: number,
+  x: Float64Array,
+  n: number,
+  d: number,
+  gamma: number,
+  buf: Float64Array,
+) {
+  affinityRun(buf, i, 0, x, n, d, gamma);
+  m.set(buf, i * n);
 }
 
 /** y = M x for a materialized M (one loop per element type, each monomorphic). */
@@ -202,6 +233,7 @@ export function matrixFreeOperator(
   const { n, d, data } = unit;
   const scale = cutScale(degree, mass);
   const sx = new Float64Array(n);
+  const buf = new Float64Array(n);
   return {
     n,
     apply(x, y) {
@@ -209,10 +241,11 @@ export function matrixFreeOperator(
       y.fill(0);
       // Upper triangle once, used for both (i, j) and (j, i).
       for (let i = 0; i < n; i++) {
-        let s = affinityOf(rowDot(data, i, data, i, d), gamma) * sx[i];
+        affinityRun(buf, i, i, data, n, d, gamma);
         const xi = sx[i];
+        let s = buf[0] * xi;
         for (let j = i + 1; j < n; j++) {
-          const a = affinityOf(rowDot(data, i, data, j, d), gamma);
+          const a = buf[j - i];
           s += a * sx[j];
           y[j] += a * xi;
         }

@@ -11,12 +11,12 @@ export type Reduction = "umap" | "pca";
 
 export interface EmbedOptions {
   method?: Reduction;
-  /** Anchor nodes for UMAP, e.g. the farthest-point order; the first `anchors` are used (default 2000). */
+  /** Anchor nodes for UMAP, e.g. the farthest-point order; the first `anchors` are used (default 1000). */
   anchorOrder?: ArrayLike<number>;
   anchors?: number;
   /** Anchors averaged per node (default 10). */
   knn?: number;
-  /** UMAP neighbours (default 15) and epochs (default: umap-js's choice, 500 below 10000 points). */
+  /** UMAP neighbours (default 15) and epochs (default 200). */
   nNeighbors?: number;
   nEpochs?: number;
   seed?: number;
@@ -41,13 +41,13 @@ export function embed3d(
     return out;
   }
   const order = options.anchorOrder ?? Int32Array.from({ length: n }, (_, i) => i);
-  const count = Math.min(checkInt("anchors", options.anchors ?? 2000, 4), order.length);
+  const count = Math.min(checkInt("anchors", options.anchors ?? 1000, 4), order.length);
   const anchorRows = Array.from({ length: count }, (_, i) => order[i]);
   const anchors = takeRows(x, anchorRows);
   const umap = new UMAP({
     nComponents: 3,
     nNeighbors: Math.min(options.nNeighbors ?? 15, count - 1),
-    nEpochs: options.nEpochs,
+    nEpochs: options.nEpochs ?? 200,
     random: mulberry32(options.seed ?? 1),
   });
   const rows: number[][] = [];

@@ -44,7 +44,7 @@ export interface ConceptOptions {
   solver?: NcutSolver;
   /** Colouring: UMAP (default) or PCA. */
   reduce?: Reduction;
-  /** UMAP anchors (default 2000). */
+  /** UMAP anchors (default 1000). */
   anchors?: number;
   /** Concept clusters (default 6). */
   concepts?: number;
