@@ -1,0 +1,224 @@
+// Feature visualization cost: seconds per channel at the default settings (analysis/optvis SYNTHESIS_DEFAULTS: one
+// 224 px Fourier-parameterized image, decorrelated colour, standard transforms, L2 1e-4, Adam lr 0.05, 512 steps)
+// for a channel model on the embedded Keras ResNet-50 (readout over layer4.1), against the same loop in PyTorch
+// (a /usr/bin/python3 worker spawned by this run, 2 threads; torchvision ResNet-50 with the Keras stride placement,
+// random weights — the cost does not depend on them; torch.fft.irfft2, F.pad/interpolate/affine_grid/grid_sample
+// transforms applied step by step as lucent does, grid_sample readout, torch.optim.Adam).
+//
+// 512 steps take many minutes here, so both loops are timed on ROUNDS interleaved rounds of STEPS steps (ours
+// first discards a warm-up step per round) and the median step time is extrapolated to 512 steps; our fixed cost
+// per channel (parameterization set-up, first and final evaluations) is measured and added.
+//
+//   npm run bench:optvis                   (≈ 3–6 minutes on 2 cores)
+//   BENCH_OPTVIS_ROUNDS=3 BENCH_OPTVIS_STEPS=4 BENCH_SKIP_TFJS=1 …
+import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
+import { availableParallelism, loadavg } from "node:os";
+import { createInterface } from "node:readline";
+import {
+  createDifferentiableBackbone,
+  type DifferentiableBackbone,
+} from "../analysis/backbone/differentiable-tap.ts";
+import { selectTfjsBackend } from "../analysis/backbone/tfjs-backend.ts";
+import { SYNTHESIS_DEFAULTS, synthesizeChannel } from "../analysis/optvis/index.ts";
+import { mulberry32 } from "../analysis/random.ts";
+import { loadBackboneWeights } from "../analysis/saliency/load-backbone.ts";
+
+const TAP = "layer4.1";
+const ROUNDS = Number(process.env.BENCH_OPTVIS_ROUNDS ?? 3);
+const STEPS = Number(process.env.BENCH_OPTVIS_STEPS ?? 4);
+const TOTAL = SYNTHESIS_DEFAULTS.steps;
+const LOCATION: [number, number] = [0.1, -0.15];
+
+const fmt = (x: number, digits = 2) => x.toFixed(digits);
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+/** The PyTorch loop: `steps N T` → JSON list of N step times (s) on T threads (built and warmed up at start). */
+const PYTORCH_WORKER = String.raw`
+import json, math, random, sys, time
+import numpy as np
+import torch, torch.nn.functional as F, torchvision
+torch.set_num_threads(2)
+torch.manual_seed(0)
+m = torchvision.models.resnet50()
+for layer in (m.layer2, m.layer3, m.layer4):  # Keras/Caffe: the stride on a downsampling block's first 1x1 conv
+    layer[0].conv1.stride, layer[0].conv2.stride = layer[0].conv2.stride, (1, 1)
+net = torch.nn.Sequential(m.conv1, m.bn1, m.relu, m.maxpool, m.layer1, m.layer2, m.layer3, m.layer4[:2]).eval()
+for p in net.parameters():
+    p.requires_grad_(False)
+S = 224
+rng = np.random.default_rng(11)
+w = torch.tensor(np.where(rng.uniform(size=2048) < 0.1, rng.normal(size=2048), 0.0), dtype=torch.float32)
+mu = torch.tensor([[[[0.1, -0.15]]]])
+M = torch.tensor([[0.26, 0.09, 0.02], [0.27, 0.00, -0.05], [0.27, -0.09, 0.03]])
+M = M / M.norm(dim=0).max()
+fy = torch.fft.fftfreq(S)[:, None]
+fx = torch.fft.fftfreq(S)[: S // 2 + 1]
+scale = 1.0 / torch.maximum(torch.sqrt(fx * fx + fy * fy), torch.tensor(1.0 / S))
+spec = (torch.randn(1, 3, S, S // 2 + 1, 2) * 0.01).requires_grad_(True)
+opt = torch.optim.Adam([spec], lr=0.05, betas=(0.9, 0.999), eps=1e-8)
+caffe_mean = torch.tensor([103.939, 116.779, 123.68]).view(1, 3, 1, 1)
+scales = [1 + (i - 5) / 50 for i in range(11)]
+angles = list(range(-10, 11)) + [0] * 5
+def image():
+    planes = torch.fft.irfft2(torch.complex(spec[..., 0] * scale, spec[..., 1] * scale), s=(S, S), norm="ortho") / 4
+    return torch.sigmoid(torch.einsum("ij,njhw->nihw", M, planes))
+def jitter(x, d):
+    dy, dx = random.randint(0, d), random.randint(0, d)
+    return x[:, :, dy:x.shape[2] - d + dy, dx:x.shape[3] - d + dx]
+def rotate(x, deg):
+    a = math.radians(deg)
+    theta = torch.tensor([[[math.cos(a), math.sin(a), 0.0], [-math.sin(a), math.cos(a), 0.0]]])
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return grid_fill(x, grid)
+def grid_fill(x, grid):
+    return F.grid_sample(x - 0.5, grid, mode="bilinear", padding_mode="zeros", align_corners=False) + 0.5
+def step():
+    x = image()
+    t = F.pad(x, (12, 12, 12, 12), value=0.5)
+    t = jitter(t, 8)
+    f = random.choice(scales)
+    t = F.interpolate(t, size=(round(t.shape[2] * f), round(t.shape[3] * f)), mode="bilinear", align_corners=False)
+    t = rotate(t, random.choice(angles))
+    t = jitter(t, 4)
+    t = F.interpolate(t, size=(S, S), mode="bilinear", align_corners=False)
+    bgr = t.flip(1) * 255 - caffe_mean
+    a = net(bgr)
+    feat = F.grid_sample(a, mu, align_corners=True)[:, :, 0, 0]
+    obj = (feat @ w).sum() - 1e-4 * ((x - 0.5) ** 2).sum()
+    opt.zero_grad()
+    (-obj).backward()
+    opt.step()
+    return obj.item()
+random.seed(1)
+step()
+print("ready", torch.__version__, torch.get_num_threads(), flush=True)
+for line in sys.stdin:
+    cmd = line.split()
+    if cmd[0] != "steps":
+        break
+    torch.set_num_threads(int(cmd[2]))
+    times = []
+    for _ in range(int(cmd[1])):
+        t0 = time.perf_counter(); step(); times.append(time.perf_counter() - t0)
+    print(json.dumps(times), flush=True)
+`;
+
+class PytorchWorker {
+  private readonly lines: AsyncIterator<string>;
+  private constructor(private readonly proc: ChildProcessWithoutNullStreams) {
+    this.lines = createInterface({ input: proc.stdout })[Symbol.asyncIterator]();
+  }
+  static async start(): Promise<{ worker: PytorchWorker; version: string; threads: number }> {
+    const proc = spawn("/usr/bin/python3", ["-c", PYTORCH_WORKER]);
+    let stderr = "";
+    proc.stderr.on("data", (d) => {
+      stderr += d;
+    });
+    const worker = new PytorchWorker(proc);
+    const first = await worker.lines.next();
+    if (first.done || !first.value.startsWith("ready")) {
+      throw new Error(`PyTorch worker did not start: ${stderr || first.value}`);
+    }
+    const [, version, threads] = first.value.split(" ");
+    return { worker, version, threads: Number(threads) };
+  }
+  async steps(n: number, threads: number): Promise<number[]> {
+    this.proc.stdin.write(`steps ${n} ${threads}\n`);
+    const r = await this.lines.next();
+    if (r.done) throw new Error("PyTorch worker exited");
+    return JSON.parse(r.value) as number[];
+  }
+  stop(): void {
+    this.proc.stdin.end("quit\n");
+  }
+}
+
+function readout(c: number) {
+  const random = mulberry32(11);
+  const gauss = () => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+  return {
+    channelId: "bench",
+    location: LOCATION,
+    weights: Array.from({ length: c }, () => (random() < 0.1 ? gauss() : 0)),
+  };
+}
+
+/** One round of ours: steps + 1 steps (the first discarded): the step times and the call's fixed cost. */
+async function oursRound(bb: DifferentiableBackbone, steps: number, seed: number) {
+  const stamps: number[] = [];
+  const t0 = performance.now();
+  const r = await synthesizeChannel({
+    taps: { [TAP]: bb.tap(TAP) },
+    tap: TAP,
+    readout: readout(bb.description.tapChannels[TAP]),
+    settings: { steps: steps + 1, seed },
+    onProgress: () => stamps.push(performance.now()),
+  });
+  const total = (performance.now() - t0) / 1000;
+  const times = stamps.slice(1).map((t, i) => (t - stamps[i]) / 1000);
+  // Everything but the steps at their median rate: set-up, first-step warm-up, first and final evaluations.
+  return { times, fixed: Math.max(0, total - (steps + 1) * median(times)), predicted: r.predicted[0] };
+}
+
+async function main(): Promise<void> {
+  const started = performance.now();
+  const backend = await selectTfjsBackend("wasm");
+  const { desc, weights } = await loadBackboneWeights({ arch: "resnet50", variant: "keras", layer: TAP });
+  const bb = await createDifferentiableBackbone(desc, weights, { engine: "auto" });
+  console.log(
+    `ResNet-50 (embedded Keras) to ${TAP}, ${SYNTHESIS_DEFAULTS.size} px; engine ${bb.summary}; transforms and ` +
+      `parameterization on tfjs ${backend.name}; ${availableParallelism()} cores, load average ${fmt(loadavg()[0], 1)}`,
+  );
+  const py = await PytorchWorker.start();
+  console.log(`pytorch ${py.version} ready`);
+  const ours: number[] = [];
+  const fixed: number[] = [];
+  // PyTorch on 2 and on 1 thread: with other processes on the two cores, OpenMP's 2 threads can be several times
+  // slower than 1 (measured here under load: 7.7 vs 1.0 s per forward+backward), so its better setting is the baseline.
+  const theirs: Record<1 | 2, number[]> = { 1: [], 2: [] };
+  for (let round = 1; round <= ROUNDS; round++) {
+    const o = await oursRound(bb, STEPS, round);
+    const p2 = await py.worker.steps(STEPS, 2);
+    const p1 = await py.worker.steps(STEPS, 1);
+    ours.push(...o.times);
+    fixed.push(o.fixed);
+    theirs[2].push(...p2);
+    theirs[1].push(...p1);
+    const list = (xs: number[]) => xs.map((t) => fmt(t)).join(" ");
+    console.log(
+      `round ${round}: ours ${list(o.times)} s/step (fixed ${fmt(o.fixed)} s); pytorch 2 threads ${list(p2)}, ` +
+        `1 thread ${list(p1)} s/step; load average ${fmt(loadavg()[0], 1)}`,
+    );
+  }
+  py.worker.stop();
+  const ourStep = median(ours);
+  const threads = median(theirs[2]) <= median(theirs[1]) ? 2 : 1;
+  const theirStep = median(theirs[threads]);
+  let tfjsLine = "";
+  if (bb.engine !== "tfjs-wasm" && process.env.BENCH_SKIP_TFJS !== "1") {
+    const tfbb = await createDifferentiableBackbone(desc, weights, { engine: "tfjs" });
+    const t = await oursRound(tfbb, 2, 9);
+    tfbb.dispose();
+    tfjsLine = `tfjs engine (${tfbb.summary}): ${fmt(median(t.times))} s/step (2 steps after a warm-up step)`;
+  }
+  bb.dispose();
+  const perChannel = ourStep * TOTAL + median(fixed);
+  const pyPerChannel = theirStep * TOTAL;
+  console.log(
+    `median step: ours ${fmt(ourStep, 3)} s (${ours.length} steps); pytorch ${fmt(median(theirs[2]), 3)} s on 2 ` +
+      `threads, ${fmt(median(theirs[1]), 3)} s on 1 (${theirs[1].length} steps each; baseline: ${threads})`,
+  );
+  if (tfjsLine) console.log(tfjsLine);
+  console.log(
+    `per channel, extrapolated to ${TOTAL} steps: ours ${fmt(perChannel, 0)} s (incl. ${fmt(median(fixed))} s fixed), ` +
+      `pytorch ${fmt(pyPerChannel, 0)} s (${threads} thread${threads === 2 ? "s" : ""})`,
+  );
+  console.log(`bench took ${fmt((performance.now() - started) / 1000, 0)} s`);
+  // The ratio is of our seconds per channel to PyTorch's: > 1 means slower than PyTorch.
+  console.log(`optvis: ${fmt(perChannel, 0)} s/channel (${fmt(perChannel / pyPerChannel)}× PyTorch)`);
+}
+
+await main();
