@@ -14,7 +14,7 @@ export const configSchema = z.strictObject({
   dbPath: z.string().min(1).optional(),
   compute: z
     .strictObject({
-      executor: z.enum(executors).default("auto"), // forward passes: ONNX Runtime when it loads
+      executor: z.enum(executors).default("auto"), // features and input gradients: ONNX Runtime when it loads
       tfjsBackend: z.enum(tfjsBackends).default("auto"),
       threads: z.number().int().min(1).max(256).optional(), // default: the machine's cores
     })

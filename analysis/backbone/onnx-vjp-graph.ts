@@ -15,9 +15,12 @@
 // pooling indices broadcast over the K cotangents.
 //
 // Adjoints (y = f(x), g = ∂L/∂y):
-//   conv (stride 1)     dx = conv(g, W̃), W̃[i,o,a,b] = W[o,i,k−1−a,k−1−b], pads k−1−p (the rotated kernel);
+//   conv (stride 1)     dx = conv(g, W̃), W̃[i,o,a,b] = W[o,i,k−1−a,k−1−b], pads k−1−p (the rotated kernel, run by
+//                       ONNX Runtime's blocked NCHWc convolutions; ConvTranspose took 1.1–1.4× as long here);
 //   conv (stride s > 1) dx = ConvTranspose(g, W) with the forward pads and output_padding
-//                       (H + top + bottom − k) mod s, so dx has exactly the input's size;
+//                       (H + top + bottom − k) mod s, so dx has exactly the input's size (forward-conv forms were
+//                       slower here: polyphase kernels + DepthToSpace, and a 1×1 conv + zero interleaving, both
+//                       lost on memory-bound reshuffles);
 //   ReLU                g ⊙ sign(y) (y ≥ 0: the mask y > 0, as PyTorch and tfjs take it);
 //   max pool            g routed to the argmax of each window: ScatterElements(add) at MaxPool's indices
 //                       (windows overlap at stride 2 < kernel 3, so contributions add);
@@ -45,6 +48,7 @@ import {
   preprocessingNodes,
   valueInfo,
 } from "./onnx-graph.ts";
+import { inputGradFilter } from "./wasm-conv-grad.ts";
 
 const { onnx } = onnxProto;
 
@@ -90,14 +94,16 @@ export function tapShape(
   return [h, w, desc.tapChannels[tap]!];
 }
 
-/** OIHW [O, I, k, k] → the stride-1 adjoint's kernel [I, O, k, k], rotated by 180°. */
-export function rotatedTransposedKernel(weight: Float32Array, o: number, i: number, k: number): Float32Array {
-  const out = new Float32Array(weight.length);
-  for (let co = 0; co < o; co++)
-    for (let ci = 0; ci < i; ci++)
-      for (let a = 0; a < k; a++)
-        for (let b = 0; b < k; b++)
-          out[((ci * o + co) * k + (k - 1 - a)) * k + (k - 1 - b)] = weight[((co * i + ci) * k + a) * k + b];
+/** The stride-1 adjoint's kernel OIHW [I, O, k, k] of a forward OIHW [O, I, k, k]: rotated by 180°, in/out swapped
+ * (wasm-conv-grad.ts inputGradFilter at stride 1, there HWIO). */
+export function adjointKernel(weight: Float32Array, o: number, i: number, k: number): Float32Array {
+  const hwio = inputGradFilter(weight, o, i, k, 1); // [k, k, O, I]
+  const out = new Float32Array(hwio.length);
+  for (let a = 0; a < k; a++)
+    for (let b = 0; b < k; b++)
+      for (let co = 0; co < o; co++)
+        for (let c = 0; c < i; c++)
+          out[((c * o + co) * k + a) * k + b] = hwio[((a * k + b) * o + co) * i + c];
   return out;
 }
 
@@ -186,21 +192,15 @@ export function buildVjpModelProto(
   const convAdjoint = (op: ConvOp, g: string): string => {
     const { weight } = checkConvWeights(op, weights);
     const [t, l, b, r] = op.pad;
-    const k = op.kernel;
+    const { kernel: k, stride: s, inChannels: i, outChannels: o } = op;
     const name = `vjp:${op.name}`;
-    if (adjoint === "auto" && op.stride === 1 && op.pad.every((p) => p <= k - 1)) {
-      const wt = `${op.name}.weight_adjoint`;
-      initializers.push(
-        floatTensor(
-          wt,
-          [op.inChannels, op.outChannels, k, k],
-          rotatedTransposedKernel(weight, op.outChannels, op.inChannels, k),
-        ),
-      );
+    if (adjoint === "auto" && s === 1 && op.pad.every((p) => p <= k - 1)) {
+      const w = `${op.name}.weight_adjoint`;
+      initializers.push(floatTensor(w, [i, o, k, k], adjointKernel(weight, o, i, k)));
       return node(
         "Conv",
         name,
-        [g, wt],
+        [g, w],
         [
           intsAttr("kernel_shape", [k, k]),
           intsAttr("strides", [1, 1]),
@@ -210,9 +210,8 @@ export function buildVjpModelProto(
         ],
       );
     }
-    // ConvTranspose's weight layout [C_in of the transpose = O, C_out = I, k, k] is the forward weight itself.
     const [inH, inW] = sizes.get(op.input)!;
-    const s = op.stride;
+    // ConvTranspose's weight layout [C_in of the transpose = O, C_out = I, k, k] is the forward weight itself.
     return node(
       "ConvTranspose",
       name,

@@ -150,11 +150,21 @@ export async function createOrtSession(
 ): Promise<OrtSession> {
   const probe = syncBinding();
   if ("binding" in probe) return createOrtSessionSync(bytes, options);
+  return createPublicOrtSession(ort, bytes, options, probe.reason);
+}
+
+/** A session through onnxruntime-node's public API only (asynchronous; runSync throws with `why`). */
+export async function createPublicOrtSession(
+  ort: typeof Ort,
+  bytes: Uint8Array,
+  options: Ort.InferenceSession.SessionOptions,
+  why = "the public onnxruntime-node API runs asynchronously only",
+): Promise<OrtSession> {
   const session = await ort.InferenceSession.create(bytes, options);
   return {
     synchronous: false,
     runSync() {
-      throw new BackboneError("EPHYS_ORT_BINDING", `runSync: ${probe.reason}`);
+      throw new BackboneError("EPHYS_ORT_BINDING", `runSync: ${why}`);
     },
     async run(feeds, outputs) {
       const result = await session.run(feeds, outputs);

@@ -18,10 +18,19 @@ import {
   type ImageBatch,
   tfjsGradientBackbone,
 } from "../../analysis/backbone/gradient-engine.ts";
-import { createOnnxBackbone, onnxAvailable } from "../../analysis/backbone/onnx-executor.ts";
+import {
+  createOnnxBackbone,
+  loadOrt,
+  onnxAvailable,
+  ortSessionOptions,
+} from "../../analysis/backbone/onnx-executor.ts";
 import { createOnnxGradients, type OnnxGradients } from "../../analysis/backbone/onnx-gradients.ts";
-import { tapShape } from "../../analysis/backbone/onnx-vjp-graph.ts";
-import { syncBinding } from "../../analysis/backbone/ort-session.ts";
+import { buildVjpModel, tapShape } from "../../analysis/backbone/onnx-vjp-graph.ts";
+import {
+  createOrtSessionSync,
+  createPublicOrtSession,
+  syncBinding,
+} from "../../analysis/backbone/ort-session.ts";
 import { readoutCotangents } from "../../analysis/backbone/readout-cotangent.ts";
 import { selectTfjsBackend } from "../../analysis/backbone/tfjs-backend.ts";
 import { createTfjsBackbone } from "../../analysis/backbone/tfjs-executor.ts";
@@ -278,6 +287,36 @@ describe.runIf(available)("onnxDifferentiableTap (tf.customGrad over the forward
     expect(sync.shape).toEqual(expected.shape);
     expect(relativeError(sync.data, expected.data)).toBeLessThan(1e-6);
     expect((await onnx.features("layer3.1", fx.both)).data).toEqual(sync.data);
+
+    // The VJP graph on the native session and on the public API (the fallback where the check fails).
+    const ort = (await loadOrt())!;
+    const bytes = buildVjpModel(fx.desc, fx.weights, {
+      tap: "layer3.1",
+      height: fx.ref.height,
+      width: fx.ref.width,
+    });
+    const [h, w, c] = tapShape(fx.desc, "layer3.1", fx.ref.height, fx.ref.width);
+    const feeds = {
+      pixels: new ort.Tensor("float32", fx.first.data, [1, fx.ref.height, fx.ref.width, 3]),
+      cotangent: new ort.Tensor(
+        "float32",
+        Float32Array.from({ length: 2 * h * w * c }, (_, i) => Math.cos(i)),
+        [2, h, w, c],
+      ),
+    };
+    const native = createOrtSessionSync(bytes, ortSessionOptions(1));
+    const viaApi = await createPublicOrtSession(ort, bytes, ortSessionOptions(1), "testing the fallback");
+    const a = native.runSync(feeds, ["gradient"]).gradient;
+    expect(a.dims).toEqual([2, fx.ref.height, fx.ref.width, 3]);
+    expect((await viaApi.run(feeds, ["gradient"])).gradient.data).toEqual(a.data);
+    expect((await native.run(feeds, ["gradient"])).gradient.data).toEqual(a.data);
+    expect(viaApi.synchronous).toBe(false);
+    expect(() => viaApi.runSync(feeds, ["gradient"])).toThrow(
+      expect.objectContaining({ code: "EPHYS_ORT_BINDING", message: "runSync: testing the fallback" }),
+    );
+    native.release();
+    viaApi.release();
+    expect(() => native.runSync(feeds, ["gradient"])).toThrow(/released/);
   });
 
   it("tf.grad and tf.variableGrads through it equal tfjs's, with tfjs ops before and after; no tensor leaks", async () => {

@@ -1,0 +1,268 @@
+// Input gradients of ResNet-50 (embedded Keras ImageNet weights, folded) at layer4.1, 224 px: one image with
+// k = 16 feature gradients (one-hot cotangents at the map's centre, features 0, 128, …, 1920) on ONNX Runtime's
+// VJP graph (analysis/backbone/onnx-vjp-graph.ts), on tfjs wasm (the hand-written backward, chunks of 8: the wasm
+// heap caps at 4 GB) and in PyTorch (the baseline: a /usr/bin/python3 worker spawned by this run, 2 threads, the same
+// architecture with Keras strides and random weights). PyTorch runs k gradients of one image two ways, and the
+// faster is the baseline: "replicated" (the image repeated k times, one forward and one backward of the batch) and
+// "sequential" (one forward, k backward passes through the retained graph; first round only, as it was slower).
+// Then seconds per feature-visualization step: one image through the DifferentiableTap (forward + backward) with a
+// small tfjs objective around it (jitter by pad-and-crop, mean of one channel, Adam on the image), against the same
+// step in PyTorch.
+//
+// The machine is shared: ONNX Runtime and PyTorch are measured in interleaved rounds, each number is the best (least
+// disturbed) run, and the median of the paired per-round ratios is printed too, with the load average.
+//
+//   npm run bench:gradients          (about 3–5 minutes on 2 cores, more under load)
+//   BENCH_SKIP_TFJS=1 …              skips tfjs (k = 16 gradients on wasm take 10–30 s, its optvis step ~1–3 s)
+//   BENCH_THREADS=n …                ONNX Runtime and PyTorch threads (default 2)
+import { availableParallelism, loadavg } from "node:os";
+import * as tf from "@tensorflow/tfjs-core";
+import { describeResNet } from "../analysis/backbone/describe.ts";
+import {
+  type DifferentiableTap,
+  onnxDifferentiableTap,
+  tfjsDifferentiableTap,
+} from "../analysis/backbone/differentiable-tap.ts";
+import { tfjsGradientBackbone } from "../analysis/backbone/gradient-engine.ts";
+import { onnxAvailable } from "../analysis/backbone/onnx-executor.ts";
+import { createOnnxGradients } from "../analysis/backbone/onnx-gradients.ts";
+import { ortVersion } from "../analysis/backbone/ort-session.ts";
+import { selectTfjsBackend } from "../analysis/backbone/tfjs-backend.ts";
+import { createTfjsBackbone } from "../analysis/backbone/tfjs-executor.ts";
+import { loadKerasWeights } from "../analysis/backbone/weights-keras.ts";
+import { PytorchWorker } from "./pytorch-worker.ts";
+
+const SIZE = 224;
+const TAP = "layer4.1";
+const K = 16;
+const THREADS = Number(process.env.BENCH_THREADS ?? 2);
+const SKIP_TFJS = process.env.BENCH_SKIP_TFJS === "1";
+const MIN_ROUNDS = 3;
+const MAX_ROUNDS = 10;
+const ROUNDS_SECONDS = 75;
+const OPTVIS_STEPS = 5;
+/** The channel the feature-visualization objective maximizes. */
+const CHANNEL = 100;
+
+const PYTORCH = `
+import sys, time
+import torch, torchvision
+threads, K, C0 = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+torch.set_num_threads(threads)
+torch.manual_seed(0)
+m = torchvision.models.resnet50()
+for layer in (m.layer2, m.layer3, m.layer4):  # Keras/Caffe strides: on a block's first 1x1 conv
+    layer[0].conv1.stride, layer[0].conv2.stride = layer[0].conv2.stride, (1, 1)
+net = torch.nn.Sequential(m.conv1, m.bn1, m.relu, m.maxpool, m.layer1, m.layer2, m.layer3, m.layer4[:2]).eval()
+for p in net.parameters():
+    p.requires_grad_(False)
+x0 = torch.rand(1, 3, 224, 224) * 255
+def best(fn, runs):
+    b = float("inf")
+    for _ in range(runs):
+        t = time.perf_counter(); fn(); b = min(b, time.perf_counter() - t)
+    return b
+def cotangents(y):
+    cot = torch.zeros_like(y)
+    for k in range(K):
+        cot[k, k * (y.shape[1] // K), y.shape[2] // 2, y.shape[3] // 2] = 1
+    return cot
+def replicated():
+    x = x0.repeat(K, 1, 1, 1).requires_grad_(True)
+    y = net(x)
+    (g,) = torch.autograd.grad(y, x, cotangents(y))
+    return g
+def sequential():
+    x = x0.clone().requires_grad_(True)
+    y = net(x)
+    cot = cotangents(y.expand(K, -1, -1, -1))
+    return [torch.autograd.grad(y, x, cot[k:k + 1], retain_graph=k < K - 1)[0] for k in range(K)]
+param = x0.clone().requires_grad_(True)
+opt = torch.optim.Adam([param], lr=1.0)
+steps = [0]
+def step():
+    s = steps[0]; steps[0] += 1
+    dy, dx = (s * 3) % 9, (s * 5) % 9
+    x = torch.nn.functional.pad(param, (4, 4, 4, 4))[:, :, dy:dy + 224, dx:dx + 224]
+    loss = -net(x)[0, C0].mean()
+    opt.zero_grad(); loss.backward(); opt.step()
+replicated(); sequential(); step()
+print("ready", torch.__version__, torch.get_num_threads(), flush=True)
+for line in sys.stdin:
+    cmd = line.split()
+    if cmd[0] == "replicated":
+        print(best(replicated, int(cmd[1])), flush=True)
+    elif cmd[0] == "sequential":
+        print(best(sequential, int(cmd[1])), flush=True)
+    elif cmd[0] == "step":
+        print(best(step, int(cmd[1])), flush=True)
+    else:
+        break
+`;
+
+const fmt = (x: number, digits = 2) => x.toFixed(digits);
+const load = () => fmt(loadavg()[0], 1);
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+function image(): Float32Array {
+  let seed = 7;
+  return Float32Array.from({ length: SIZE * SIZE * 3 }, () => {
+    seed = (seed * 16807) % 2147483647;
+    return seed % 256;
+  });
+}
+
+async function seconds(fn: () => unknown): Promise<number> {
+  const t = performance.now();
+  await fn();
+  return (performance.now() - t) / 1000;
+}
+
+function relError(a: Float32Array, b: Float32Array): number {
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < a.length; i++) {
+    diff = Math.max(diff, Math.abs(a[i] - b[i]));
+    scale = Math.max(scale, Math.abs(b[i]));
+  }
+  return diff / scale;
+}
+
+/** Seconds per feature-visualization step through `tap` (best of `steps` after one warm-up step). */
+async function optvisStep(tap: DifferentiableTap, pixels: Float32Array, steps: number): Promise<number> {
+  const param = tf.variable(tf.tensor4d(pixels, [1, SIZE, SIZE, 3]));
+  const optimizer = tf.train.adam(1);
+  let s = 0;
+  const step = () => {
+    const [dy, dx] = [(s * 3) % 9, (s * 5) % 9];
+    s++;
+    optimizer.minimize(() => {
+      const x = tf.slice(
+        tf.pad(param, [
+          [0, 0],
+          [4, 4],
+          [4, 4],
+          [0, 0],
+        ]),
+        [0, dy, dx, 0],
+        [1, SIZE, SIZE, 3],
+      );
+      const f = tap(x as tf.Tensor4D);
+      return tf.neg(tf.mean(tf.slice(f, [0, 0, 0, CHANNEL], [1, f.shape[1], f.shape[2], 1]))) as tf.Scalar;
+    });
+  };
+  step();
+  let best = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < steps; i++) best = Math.min(best, await seconds(step));
+  optimizer.dispose();
+  param.dispose();
+  return best;
+}
+
+async function main(): Promise<void> {
+  if (!(await onnxAvailable())) throw new Error("onnxruntime-node cannot be loaded here; nothing to measure");
+  const started = performance.now();
+  const desc = describeResNet("resnet50", "keras", TAP);
+  const weights = await loadKerasWeights(desc);
+  const C = desc.tapChannels[TAP];
+  console.log(
+    `model: resnet50 (embedded Keras weights, folded) to ${TAP} at ${SIZE} px; k = ${K} one-hot cotangents at ` +
+      `the centre of the 7×7 map; ${availableParallelism()} cores, ${THREADS} threads, load average ${load()} at start`,
+  );
+  const pixels = image();
+  const one = { data: pixels, n: 1, height: SIZE, width: SIZE };
+  const rows = new Float32Array(K * C);
+  for (let j = 0; j < K; j++) rows[j * C + j * (C / K)] = 1;
+
+  const py = await PytorchWorker.start(PYTORCH, [String(THREADS), String(K), String(CHANNEL)]);
+  const ort = await createOnnxGradients(desc, weights, { threads: THREADS });
+  const build = await seconds(() => ort.readoutGradients(TAP, one, [0, 0], rows, K));
+  console.log(
+    `onnxruntime ${ortVersion()}: VJP graph generated and its session created + first run in ${fmt(build)} s`,
+  );
+
+  // k = 16 gradients, interleaved rounds.
+  const best = { ort: Infinity, replicated: Infinity, sequential: Infinity };
+  const ratios: number[] = [];
+  const roundsStart = performance.now();
+  let rounds = 0;
+  let ortGradient: Float32Array = new Float32Array(0);
+  while (
+    rounds < MAX_ROUNDS &&
+    (rounds < MIN_ROUNDS || performance.now() - roundsStart < ROUNDS_SECONDS * 1000)
+  ) {
+    rounds++;
+    const t = performance.now();
+    ortGradient = await ort.readoutGradients(TAP, one, [0, 0], rows, K);
+    const o = (performance.now() - t) / 1000;
+    const r = await py.worker.ask("replicated 1");
+    // The sequential way was slower in every run so far (about 2× here): measured in the first round only.
+    const s = rounds === 1 ? await py.worker.ask("sequential 1") : Number.POSITIVE_INFINITY;
+    best.ort = Math.min(best.ort, o);
+    best.replicated = Math.min(best.replicated, r);
+    best.sequential = Math.min(best.sequential, s);
+    ratios.push(Math.min(r, s) / o);
+    console.log(
+      `round ${rounds}: onnxruntime ${fmt(o)} s, pytorch replicated ${fmt(r)} s` +
+        `${rounds === 1 ? `, sequential ${fmt(s)} s` : ""}; load average ${load()}`,
+    );
+  }
+  const pyBest = Math.min(best.replicated, best.sequential);
+
+  // Feature-visualization steps.
+  await selectTfjsBackend("wasm");
+  const ortStep = await optvisStep(onnxDifferentiableTap(ort, TAP), pixels, OPTVIS_STEPS);
+  const pyStep = await py.worker.ask(`step ${OPTVIS_STEPS}`);
+  console.log(`optvis step: onnxruntime ${fmt(ortStep)} s, pytorch ${fmt(pyStep)} s; load average ${load()}`);
+  py.worker.stop();
+
+  // tfjs wasm: the same k = 16 gradients (chunks of 8) and the same optvis step.
+  let tfjsLine = "tfjs: skipped (BENCH_SKIP_TFJS=1)";
+  if (!SKIP_TFJS) {
+    const bb = createTfjsBackbone(desc, weights);
+    const engine = tfjsGradientBackbone(bb);
+    const chunk = engine.chunkSize;
+    const run = async () => {
+      const out = new Float32Array(K * SIZE * SIZE * 3);
+      for (let j = 0; j < K; j += chunk) {
+        const g = await engine.readoutGradients(
+          TAP,
+          one,
+          [0, 0],
+          rows.subarray(j * C, (j + chunk) * C),
+          chunk,
+        );
+        out.set(g, j * SIZE * SIZE * 3);
+      }
+      return out;
+    };
+    await engine.readoutGradients(TAP, one, [0, 0], rows.subarray(0, C), 1); // builds the lazy gradient kernels
+    let tfGradient: Float32Array = new Float32Array(0);
+    const tfTime = await seconds(async () => {
+      tfGradient = await run();
+    });
+    const tfStep = await optvisStep(tfjsDifferentiableTap(bb, TAP), pixels, 2);
+    engine.dispose();
+    tfjsLine =
+      `tfjs ${tf.getBackend()}: k=${K} gradients ${fmt(tfTime)} s (chunks of ${chunk}; onnxruntime vs tfjs ` +
+      `max|Δ|/max|g| = ${relError(ortGradient, tfGradient).toExponential(1)}), optvis step ${fmt(tfStep)} s`;
+  }
+  ort.dispose();
+
+  console.log(`--- best of ${rounds} interleaved rounds ---`);
+  console.log(
+    `k=${K} gradients of one image: onnxruntime ${fmt(best.ort)} s; pytorch replicated ${fmt(best.replicated)} s, ` +
+      `sequential ${fmt(best.sequential)} s`,
+  );
+  console.log(tfjsLine);
+  console.log(
+    `speed-up over pytorch's faster way (its time / ours): best ${fmt(pyBest / best.ort)}×, median of ${rounds} ` +
+      `paired rounds ${fmt(median(ratios))}×; optvis step ${fmt(pyStep / ortStep)}×`,
+  );
+  console.log(
+    `load average ${load()} at the end; bench took ${fmt((performance.now() - started) / 1000, 0)} s`,
+  );
+  console.log(`gradients: ${fmt(best.ort)} s/image k=${K} (${fmt(pyBest / best.ort)}× PyTorch)`);
+}
+
+await main();
