@@ -1,5 +1,5 @@
 // The `ephysloop` command line: serve, simulate, demo (npm start), validate, sessions, status, features, saliency,
-// explain, concepts, report.
+// explain, optvis, concepts, report.
 import { Command, Option } from "commander";
 import { type Config, loadConfig, resolvePaths } from "../config/index.ts";
 import { validateProtocolFile } from "./commands/validate.ts";
@@ -254,6 +254,32 @@ export async function main(argv: string[]): Promise<void> {
     for (const s of outcome.skipped) console.log(`${s.channelId}  skipped: ${s.reason}`);
     if (outcome.done.length === 0 && outcome.skipped.length === 0)
       console.log("no included channel: nothing to explain");
+  });
+
+  withConfigOptions(
+    program
+      .command("optvis")
+      .argument("<session>", "session id")
+      .description(
+        "images synthesized on each channel's model (feature visualization), stored as artifacts of the session",
+      )
+      .option("--channel <id>", "only this channel")
+      .option("--steps <n>", "Adam steps (default: the protocol's synthesis.steps, else 512)")
+      .option("--images <n>", "images per channel, optimized together with a diversity term (default 1)")
+      .option("--seed <n>", "seed of the initial image and the transforms (default: the protocol's)")
+      .option("--lr <rate>", "Adam learning rate (default 0.05)")
+      .option("--l2 <weight>", "L2 penalty λ1 (default 1e-4)")
+      .option("--tv <weight>", "total-variation penalty λ2 (default 0)")
+      .option("--diversity <weight>", "diversity weight for --images > 1 (default 1)")
+      .addOption(
+        new Option("--parameterization <name>", "image parameterization").choices(["fourier", "pixels"]),
+      )
+      .addOption(
+        new Option("--transforms <name>", "transformation robustness").choices(["standard", "none"]),
+      ),
+  ).action(async (session: string, opts) => {
+    const { optvisCli } = await import("./commands/optvis.ts");
+    await optvisCli(configFrom(opts), session, opts);
   });
 
   withConfigOptions(

@@ -91,7 +91,12 @@ export interface ChannelSynthesis {
   channelId: string;
   /** The batch [n, size, size, 3] in [0, 1], in optimization order. */
   result: RenderResult;
-  /** The model's prediction for each image (no penalties, no transforms), in the channel's response units. */
+  /** The images as 8-bit RGB (round(255·x)), [n, size, size, 3]: what a PNG of them holds. */
+  bytes: Uint8Array;
+  /**
+   * The model's prediction for each image in its 8-bit form (what is saved and shown), without penalties or
+   * transforms, in the channel's response units.
+   */
   predicted: Float32Array;
   /** Image indices by predicted response, highest first. */
   ranking: number[];
@@ -140,7 +145,12 @@ export async function synthesizeChannel(o: SynthesizeOptions): Promise<ChannelSy
   } finally {
     param.dispose();
   }
-  const images = tf.tensor4d(result.images, [s.images, s.size, s.size, 3]);
+  // What is saved and shown is 8-bit: predict for that.
+  const bytes = Uint8Array.from(result.images, (v) => Math.round(Math.min(1, Math.max(0, v)) * 255));
+  const images = tf.tensor4d(
+    Float32Array.from(bytes, (v) => v / 255),
+    [s.images, s.size, s.size, 3],
+  );
   let predicted: Float32Array;
   try {
     predicted = await evaluateObjective(model, o.taps, images);
@@ -151,6 +161,7 @@ export async function synthesizeChannel(o: SynthesizeOptions): Promise<ChannelSy
   return {
     channelId: o.readout.channelId,
     result,
+    bytes,
     predicted,
     ranking,
     model: model.description,

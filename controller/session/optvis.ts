@@ -1,0 +1,250 @@
+// Feature visualization of a session's channels (the inception-loop idea): for each channel with a fitted readout,
+// images synthesized on its model (analysis/optvis) in a worker thread (controller/session/optvis-worker.ts).
+// Files go to <dataDir>/sessions/<sessionId>/optvis/<run>/<channel>/ — synth-1.png (the highest predicted), synth-2.png,
+// … and optvis.json with every parameter (seed, steps, learning rate, penalties, parameterization, transforms,
+// objective, engine, backbone) and the predictions — and each channel's folder is stored as an artifact of kind
+// "optvis". With the protocol's selection.synthesized > 0 the top images also become phase-2 stimuli (role
+// "synthesized"; see addSynthesizedStimuli).
+import { join } from "node:path";
+import type { RenderProgress, SynthesisSettings } from "../../analysis/optvis/index.ts";
+import type { GaussianReadoutJSON } from "../../analysis/readout/index.ts";
+import { resolvePaths } from "../../config/index.ts";
+import { sha256File } from "../../stimuli/hash.ts";
+import { backboneSpec } from "./between-phases.ts";
+import type { BackboneSpec } from "./compute-jobs.ts";
+import type { StepContext } from "./pipeline.ts";
+import { runWorkerJob, workerError } from "./worker-job.ts";
+
+export const OPTVIS_FILES = { summary: "optvis.json", image: (rank: number) => `synth-${rank}.png` } as const;
+
+export interface OptvisChannelJob {
+  channelId: string;
+  readout: GaussianReadoutJSON;
+  outDir: string;
+}
+
+export interface OptvisJob {
+  backbone: BackboneSpec;
+  settings: SynthesisSettings;
+  channels: OptvisChannelJob[];
+}
+
+/** One synthesized image of a channel, as written. */
+export interface OptvisImage {
+  /** 1 = the highest predicted response. */
+  rank: number;
+  file: string;
+  /** The channel model's prediction for the saved 8-bit image (response units, spikes/s). */
+  predicted: number;
+  /** Position in the optimized batch. */
+  index: number;
+}
+
+/** What optvis.json holds. */
+export interface OptvisSummary {
+  channelId: string;
+  images: OptvisImage[];
+  /** The optimized objective and the channel model alone, as descriptions. */
+  objective: string;
+  model: string;
+  settings: SynthesisSettings;
+  transforms: string;
+  parameterization: Record<string, unknown>;
+  optimizer: string;
+  inputSize: { height: number; width: number } | null;
+  /** The gradient engine that ran (e.g. "onnx (onnxruntime-node …)" or "tfjs-wasm"). */
+  engine: string;
+  backbone: { arch: string; variant: string; layer: string; imageSize: number; weights: string };
+  readout: { location: [number, number]; bias: number; nonzeroWeights: number };
+  /** Objective (batch sum) at the first and last step, and per step every `traceEvery` steps. */
+  trace: { every: number; values: number[] };
+  /** Objective per image before and after the optimization (no transforms). */
+  initial: number[];
+  final: number[];
+  seconds: number;
+}
+
+/** What the artifact's meta holds (the report prints it). */
+export interface OptvisArtifactMeta {
+  objective: string;
+  engine: string;
+  steps: number;
+  seed: number;
+  images: Array<{ rank: number; file: string; predicted: number; stimulusId?: string }>;
+  seconds: number;
+}
+
+export type OptvisMessage =
+  | { type: "engine"; summary: string }
+  | { type: "progress"; channelId: string; index: number; total: number; progress: RenderProgress }
+  | { type: "channel"; channelId: string; dir: string; summary: OptvisSummary }
+  | { type: "done" }
+  | { type: "error"; message: string; code?: string };
+
+/** Run an optvis job in a worker thread (cancellable through `signal`). */
+export function runOptvisJob(
+  job: OptvisJob,
+  onMessage: (m: Exclude<OptvisMessage, { type: "done" | "error" }>) => void,
+  signal?: AbortSignal,
+): Promise<void> {
+  return runWorkerJob<OptvisMessage, void>(
+    new URL("./optvis-worker.ts", import.meta.url),
+    job,
+    (m, outcome) => {
+      if (m.type === "done") outcome.resolve();
+      else if (m.type === "error") outcome.reject(workerError(m));
+      else onMessage(m);
+    },
+    signal,
+    "optvis worker",
+  );
+}
+
+export interface SynthesizeOptions {
+  /** Only these channels (default: every channel with a fitted readout). */
+  channels?: string[];
+  /** Overrides of the protocol's synthesis settings. */
+  settings?: Partial<SynthesisSettings>;
+  /** Every worker message (progress included), e.g. for a progress bar. */
+  onMessage?: (m: Exclude<OptvisMessage, { type: "done" | "error" }>) => void;
+}
+
+export interface SynthesizeOutcome {
+  settings: SynthesisSettings;
+  engine: string;
+  done: Array<{ channelId: string; artifactId: number; dir: string; summary: OptvisSummary }>;
+  skipped: Array<{ channelId: string; reason: string }>;
+}
+
+/** Channel ids become folder names: keep them to a safe alphabet. */
+export const safeName = (id: string) => id.replace(/[^A-Za-z0-9._-]/g, "_");
+
+/** The session's synthesis settings: the protocol's (model.imageSize as the size), then `overrides`. */
+export function sessionSynthesisSettings(
+  ctx: StepContext,
+  overrides: Partial<SynthesisSettings> = {},
+): Partial<SynthesisSettings> {
+  const p = ctx.loaded.protocol as StepContext["loaded"]["protocol"] & {
+    synthesis?: Partial<SynthesisSettings>;
+  };
+  return { size: p.model.imageSize, seed: p.seed, ...(p.synthesis ?? {}), ...overrides };
+}
+
+/**
+ * Synthesize images for the session's channels (all with a fitted readout, or `options.channels`); one "optvis"
+ * artifact per channel. The caller decides whether they become stimuli (addSynthesizedStimuli).
+ */
+export async function synthesizeStep(
+  ctx: StepContext,
+  signal?: AbortSignal,
+  options: SynthesizeOptions = {},
+): Promise<SynthesizeOutcome> {
+  const { synthesisSettings } = await import("../../analysis/optvis/synthesize.ts");
+  const { store, sessionId, log } = ctx;
+  const settings = synthesisSettings(sessionSynthesisSettings(ctx, options.settings));
+  const readouts = new Map(
+    store
+      .models(sessionId)
+      .filter((m) => m.kind === "gaussian-readout")
+      .map((m) => [m.channelId, m.params as GaussianReadoutJSON]),
+  );
+  const outcome: SynthesizeOutcome = { settings, engine: "", done: [], skipped: [] };
+  const wanted = options.channels ?? [...readouts.keys()];
+  const run = `run-${new Date().toISOString().replace(/[-:.]/g, "").replace("T", "-").slice(0, 15)}`;
+  const root = join(resolvePaths(ctx.config).dataDir, "sessions", sessionId, "optvis", run);
+  const channels: OptvisChannelJob[] = [];
+  for (const channelId of wanted) {
+    const readout = readouts.get(channelId);
+    if (!readout) {
+      outcome.skipped.push({ channelId, reason: "no fitted readout stored" });
+      store.appendEvent(sessionId, "optvis", "channel-skipped", { channelId, reason: "no fitted readout" });
+      continue;
+    }
+    channels.push({ channelId, readout, outDir: join(root, safeName(channelId)) });
+  }
+  if (channels.length === 0) return outcome;
+  const started = Date.now();
+  let lastLog = 0;
+  await runOptvisJob(
+    { backbone: backboneSpec(ctx), settings, channels },
+    (m) => {
+      options.onMessage?.(m);
+      if (m.type === "engine") {
+        outcome.engine = m.summary;
+        log.info(`optvis: ${channels.length} channel(s), ${settings.steps} steps each, on ${m.summary}`);
+      } else if (m.type === "progress") {
+        if (Date.now() - lastLog < 5000) return;
+        lastLog = Date.now();
+        store.appendEvent(sessionId, "progress", "optvis", {
+          channelId: m.channelId,
+          index: m.index,
+          total: m.total,
+          step: m.progress.step,
+          steps: m.progress.steps,
+          value: m.progress.value,
+        });
+      } else {
+        const s = m.summary;
+        const meta: OptvisArtifactMeta = {
+          objective: s.objective,
+          engine: s.engine,
+          steps: s.settings.steps,
+          seed: s.settings.seed,
+          images: s.images.map(({ rank, file, predicted }) => ({ rank, file, predicted })),
+          seconds: s.seconds,
+        };
+        const artifactId = store.addArtifact(sessionId, {
+          channelId: m.channelId,
+          kind: "optvis",
+          path: m.dir,
+          meta,
+        });
+        outcome.done.push({ channelId: m.channelId, artifactId, dir: m.dir, summary: s });
+        log.info(
+          `optvis ${m.channelId}: predicted ${s.images.map((i) => i.predicted.toFixed(1)).join(", ")} in ${s.seconds.toFixed(0)} s`,
+        );
+      }
+    },
+    signal,
+  );
+  log.info(`optvis: ${outcome.done.length} channel(s) in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  return outcome;
+}
+
+/** Stimulus id of a channel's synthesized image of a given rank. */
+export const synthesizedId = (channelId: string, rank: number) =>
+  `synthesized/${safeName(channelId)}-${rank}`;
+
+/**
+ * The top `perChannel` synthesized images of each channel become stimuli of the session (role and category
+ * "synthesized", set "synthesized") and phase-2 selections of their channel (rule "synthesized", score = the
+ * predicted response). Returns the stimulus ids added.
+ */
+export async function addSynthesizedStimuli(
+  ctx: StepContext,
+  outcome: SynthesizeOutcome,
+  perChannel: number,
+): Promise<string[]> {
+  const { store, sessionId } = ctx;
+  const stimuli = [];
+  const choices = [];
+  for (const d of outcome.done) {
+    for (const im of d.summary.images.filter((i) => i.rank <= perChannel)) {
+      const path = join(d.dir, im.file);
+      const id = synthesizedId(d.channelId, im.rank);
+      stimuli.push({
+        id,
+        setId: "synthesized",
+        category: "synthesized",
+        role: "synthesized",
+        path,
+        sha256: await sha256File(path),
+      });
+      choices.push({ channelId: d.channelId, stimulusId: id, rule: "synthesized", score: im.predicted });
+    }
+  }
+  store.insertStimuli(sessionId, stimuli);
+  store.saveSelections(sessionId, choices);
+  store.appendEvent(sessionId, "optvis", "stimuli-added", { count: stimuli.length, perChannel });
+  return stimuli.map((s) => s.id);
+}
