@@ -3,7 +3,7 @@
 // and how long the channel has been silent. Plain accumulators over arrays; the monitor state feeds them and
 // decides what to publish and when.
 import { retestStability, type TrialRates } from "../../analysis/checks/channel-checks.ts";
-import { type NamedWindows, netRateFromCounts, psthBins } from "../acquisition/windows.ts";
+import { type NamedWindows, netRateFromCounts } from "../acquisition/windows.ts";
 import type { ChannelDetail, ChannelLive, ChannelStatus, MonitorThresholds } from "../wire/monitor.ts";
 import { type ProjectedReliability, projectedReliability } from "./reliability-rule.ts";
 
@@ -78,6 +78,20 @@ export class ChannelStats {
     spikes: ArrayLike<number> | undefined,
     t: number,
   ): void {
+    const fired = spikes ? spikes.length > 0 : Object.values(counts).some((n) => n > 0);
+    this.addRate(phase, trialId, stimulusId, netRateFromCounts(counts, this.windows), fired, spikes, t);
+  }
+
+  /** As add, with the net rate (spikes/s) and whether the channel fired already worked out. */
+  addRate(
+    phase: 1 | 2,
+    trialId: number,
+    stimulusId: string,
+    rate: number,
+    fired: boolean,
+    spikes: ArrayLike<number> | undefined,
+    t: number,
+  ): void {
     const acc = this.phases[phase - 1];
     let byTrial = acc.byStimulus.get(stimulusId);
     if (!byTrial) {
@@ -85,16 +99,13 @@ export class ChannelStats {
       acc.byStimulus.set(stimulusId, byTrial);
     }
     if (byTrial.has(trialId)) return;
-    const rate = netRateFromCounts(counts, this.windows);
     byTrial.set(trialId, rate);
     acc.trials++;
     acc.sumRate += rate;
     if (spikes) {
-      const bins = psthBins(spikes, this.spec.preMs, this.spec.postMs, this.spec.binMs);
-      for (let i = 0; i < bins.length; i++) acc.psth[i] += bins[i];
+      this.accumulate(acc.psth, spikes, 1);
       acc.psthTrials++;
     }
-    const fired = spikes ? spikes.length > 0 : Object.values(counts).some((n) => n > 0);
     if (fired) {
       this.silentTrials = 0;
       this.lastSpikeT = t;
@@ -111,11 +122,20 @@ export class ChannelStats {
     acc.trials--;
     acc.sumRate -= rate;
     if (spikes) {
-      const bins = psthBins(spikes, this.spec.preMs, this.spec.postMs, this.spec.binMs);
-      for (let i = 0; i < bins.length; i++) acc.psth[i] -= bins[i];
+      this.accumulate(acc.psth, spikes, -1);
       acc.psthTrials--;
     }
     return true;
+  }
+
+  /** Add (sign 1) or take back (−1) one trial's spikes in the PSTH bins, as psthBins counts them. */
+  private accumulate(psth: Float64Array, spikes: ArrayLike<number>, sign: 1 | -1): void {
+    const { preMs, binMs } = this.spec;
+    const n = psth.length;
+    for (let k = 0; k < spikes.length; k++) {
+      const i = Math.floor((spikes[k] + preMs) / binMs);
+      if (i >= 0 && i < n) psth[i] += sign;
+    }
   }
 
   trials(phase: 1 | 2): number {

@@ -4,7 +4,7 @@
 import type { WebSocket } from "ws";
 import type { Protocol } from "../../protocols/schema.ts";
 import type { IngestedTrial } from "../acquisition/acquisition-hub.ts";
-import { countsOf, spikesOf } from "../acquisition/packed.ts";
+import { ABSENT, spikesOf } from "../acquisition/packed.ts";
 import { spanOf } from "../acquisition/windows.ts";
 import type { EventRecord, SessionStore } from "../store/store.ts";
 import { describeIssue } from "../wire/errors.ts";
@@ -193,15 +193,22 @@ export class MonitorState {
       const info = this.trialInfo(trial.trialId);
       if (!info || info.status === "voided") continue;
       this.phaseStimuli[info.phase - 1].add(info.stimulusId);
+      // Net rate and "fired" straight from the packed counts (no per-channel objects).
+      const nW = trial.windows.length;
+      const r = trial.windows.indexOf("response");
+      const b = trial.windows.indexOf("baseline");
+      const rWidth = this.windows.response.endMs - this.windows.response.startMs;
+      const bWidth = this.windows.baseline.endMs - this.windows.baseline.startMs;
+      const count = (c: number, w: number) => {
+        const n = w < 0 ? ABSENT : trial.counts[c * nW + w];
+        return n === ABSENT ? 0 : n;
+      };
       trial.channelIds.forEach((id, c) => {
-        this.channel(id).add(
-          info.phase,
-          trial.trialId,
-          info.stimulusId,
-          countsOf(trial, c),
-          spikesOf(trial, c),
-          t,
-        );
+        const spikes = spikesOf(trial, c);
+        let fired = spikes ? spikes.length > 0 : false;
+        if (!spikes) for (let w = 0; w < nW && !fired; w++) fired = count(c, w) > 0;
+        const rate = (count(c, r) * 1000) / rWidth - (count(c, b) * 1000) / bWidth; // as netRateFromCounts
+        this.channel(id).addRate(info.phase, trial.trialId, info.stimulusId, rate, fired, spikes, t);
         this.dirty.add(id);
         this.stabilityDirty.add(id);
       });
