@@ -11,9 +11,7 @@
 //   BENCH_SKIP_TFJS_GRAD=1 …        skips the tfjs k = 16 gradients (the slowest part, 25–45 s)
 //   BENCH_SKIP_POOL=1 …             skips the feature pool (computeFeatures on worker threads vs this thread)
 //   BENCH_ONLY_POOL=1 …             measures the feature pool alone (about a minute)
-import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { availableParallelism, loadavg } from "node:os";
-import { createInterface } from "node:readline";
 import * as tf from "@tensorflow/tfjs-core";
 import { describeResNet } from "../analysis/backbone/describe.ts";
 import type { FoldedWeights, NetworkDescription } from "../analysis/backbone/description.ts";
@@ -25,6 +23,7 @@ import { loadKerasWeights } from "../analysis/backbone/weights-keras.ts";
 import { createFeatureExtractor, type FeatureExtractor } from "../analysis/features/extract.ts";
 import { computeFeatures } from "../analysis/features/store.ts";
 import { createFeaturePool } from "../controller/session/feature-pool.ts";
+import { PytorchWorker } from "./pytorch-worker.ts";
 
 const SIZE = 224;
 const TAP = "layer4.1";
@@ -138,36 +137,6 @@ for line in sys.stdin:
         break
 `;
 
-class PytorchWorker {
-  private readonly lines: AsyncIterator<string>;
-  private constructor(private readonly proc: ChildProcessWithoutNullStreams) {
-    this.lines = createInterface({ input: proc.stdout })[Symbol.asyncIterator]();
-  }
-  static async start(): Promise<{ worker: PytorchWorker; version: string; threads: number }> {
-    const proc = spawn("/usr/bin/python3", ["-c", PYTORCH_WORKER, String(K)]);
-    let stderr = "";
-    proc.stderr.on("data", (d) => {
-      stderr += d;
-    });
-    const worker = new PytorchWorker(proc);
-    const first = await worker.lines.next();
-    if (first.done || !first.value.startsWith("ready")) {
-      throw new Error(`PyTorch worker did not start: ${stderr || first.value}`);
-    }
-    const [, version, threads] = first.value.split(" ");
-    return { worker, version, threads: Number(threads) };
-  }
-  async ask(command: string): Promise<number> {
-    this.proc.stdin.write(`${command}\n`);
-    const r = await this.lines.next();
-    if (r.done) throw new Error(`PyTorch worker exited on "${command}"`);
-    return Number(r.value);
-  }
-  stop(): void {
-    this.proc.stdin.end("quit\n");
-  }
-}
-
 interface Best {
   b1: number;
   b8: number;
@@ -261,7 +230,7 @@ async function main(): Promise<void> {
   const batch = images(8);
   const one = batch.subarray(0, PIXELS);
 
-  const py = await PytorchWorker.start();
+  const py = await PytorchWorker.start(PYTORCH_WORKER, [String(K)]);
   const ort2 = await createOnnxBackbone(desc, weights, { threads: 2, tap: TAP });
   const ort1 = await createOnnxBackbone(desc, weights, { threads: 1, tap: TAP });
   const ortTv = await createOnnxBackbone(tvDesc, randomWeights(tvDesc), { threads: 2, tap: TAP });
