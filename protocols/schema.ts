@@ -98,6 +98,20 @@ export const visualizationSchema = z.strictObject({
   igSteps: positiveInt("integrated-gradients path steps").min(1).default(16),
 });
 
+/** Feature visualization on each channel's model (analysis/optvis): used by `ephysloop optvis` and, when
+ *  selection.synthesized > 0, to add the top synthesized images per channel to phase 2 (role "synthesized"). */
+export const synthesisSchema = z.strictObject({
+  steps: positiveInt("Adam steps per channel").min(1).max(100_000).default(512),
+  learningRate: z.number().positive("expected a positive Adam learning rate").default(0.05),
+  images: positiveInt("images optimized together per channel").min(1).max(64).default(1),
+  diversity: z.number().min(0, "expected a diversity weight ≥ 0").default(1), // spikes/s per unit Gram cosine
+  l2: z.number().min(0, "expected a penalty weight ≥ 0").default(1e-4), // λ1 on Σ(x − ½)², x in [0, 1]
+  tv: z.number().min(0, "expected a penalty weight ≥ 0").default(0), // λ2 on total variation
+  parameterization: z.enum(["fourier", "pixels"]).default("fourier"),
+  transforms: z.enum(["standard", "none"]).default("standard"),
+  seed: positiveInt("seed of the synthesis (default: the protocol's seed)").min(0).optional(),
+});
+
 export const simulationSchema = z.strictObject({
   channels: positiveInt("simulated channels").min(1).max(1024),
   fixationBreakRate: z.number().min(0).max(1),
@@ -132,6 +146,7 @@ export const protocolSchema = z.strictObject({
   selection: selectionSchema,
   checks: checksSchema,
   visualization: visualizationSchema,
+  synthesis: synthesisSchema.optional(),
   simulation: simulationSchema.optional(),
 });
 
@@ -139,3 +154,4 @@ export type Protocol = z.infer<typeof protocolSchema>;
 export type StimulusSetSpec = z.infer<typeof stimulusSetSchema>;
 export type ResponseWindow = z.infer<typeof windowSchema>;
 export type StimulusRole = (typeof stimulusRoles)[number];
+export type SynthesisSpec = z.infer<typeof synthesisSchema>;

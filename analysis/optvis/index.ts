@@ -59,14 +59,8 @@ export {
   scaleResampling,
   type Taps,
 } from "./resample.ts";
-export {
-  type ChannelSynthesis,
-  SYNTHESIS_DEFAULTS,
-  type SynthesisSettings,
-  type SynthesizeOptions,
-  synthesisSettings,
-  synthesizeChannel,
-} from "./synthesize.ts";
+export { SYNTHESIS_DEFAULTS, type SynthesisSettings, synthesisSettings } from "./settings.ts";
+export { type ChannelSynthesis, type SynthesizeOptions, synthesizeChannel } from "./synthesize.ts";
 export {
   applyGeometry,
   chainGeometry,

@@ -5,7 +5,7 @@
 // folder is stored as an "optvis" artifact, which the session report shows. Settings: analysis/optvis defaults <
 // the protocol's `synthesis` section < these flags.
 import { Presets, SingleBar } from "cli-progress";
-import type { SynthesisSettings } from "../../analysis/optvis/index.ts";
+import type { SynthesisSettings } from "../../analysis/optvis/settings.ts";
 import { type Config, resolvePaths } from "../../config/index.ts";
 import { parseProtocol } from "../../protocols/load.ts";
 import { createLogger } from "../log.ts";

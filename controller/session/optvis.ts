@@ -6,7 +6,8 @@
 // "optvis". With the protocol's selection.synthesized > 0 the top images also become phase-2 stimuli (role
 // "synthesized"; see addSynthesizedStimuli).
 import { join } from "node:path";
-import type { RenderProgress, SynthesisSettings } from "../../analysis/optvis/index.ts";
+import type { RenderProgress } from "../../analysis/optvis/render.ts";
+import { type SynthesisSettings, synthesisSettings } from "../../analysis/optvis/settings.ts";
 import type { GaussianReadoutJSON } from "../../analysis/readout/index.ts";
 import { resolvePaths } from "../../config/index.ts";
 import { sha256File } from "../../stimuli/hash.ts";
@@ -124,10 +125,9 @@ export function sessionSynthesisSettings(
   ctx: StepContext,
   overrides: Partial<SynthesisSettings> = {},
 ): Partial<SynthesisSettings> {
-  const p = ctx.loaded.protocol as StepContext["loaded"]["protocol"] & {
-    synthesis?: Partial<SynthesisSettings>;
-  };
-  return { size: p.model.imageSize, seed: p.seed, ...(p.synthesis ?? {}), ...overrides };
+  const p = ctx.loaded.protocol;
+  const { seed, ...synthesis } = p.synthesis ?? {};
+  return { size: p.model.imageSize, seed: seed ?? p.seed, ...synthesis, ...overrides };
 }
 
 /**
@@ -139,7 +139,6 @@ export async function synthesizeStep(
   signal?: AbortSignal,
   options: SynthesizeOptions = {},
 ): Promise<SynthesizeOutcome> {
-  const { synthesisSettings } = await import("../../analysis/optvis/synthesize.ts");
   const { store, sessionId, log } = ctx;
   const settings = synthesisSettings(sessionSynthesisSettings(ctx, options.settings));
   const readouts = new Map(
@@ -209,6 +208,23 @@ export async function synthesizeStep(
   );
   log.info(`optvis: ${outcome.done.length} channel(s) in ${((Date.now() - started) / 1000).toFixed(0)} s`);
   return outcome;
+}
+
+/**
+ * The protocol option selection.synthesized = k > 0, run after the phase-2 selection: max(k, synthesis.images)
+ * images per channel, the top k of each added to phase 2. Nothing when k = 0, or when an earlier run of the step
+ * (before a restart) already added them. The animal waits meanwhile: the cost is synthesis.steps optimization
+ * steps per channel (bench:optvis).
+ */
+export async function synthesizedStimuliStep(ctx: StepContext, signal?: AbortSignal): Promise<string[]> {
+  const k = ctx.loaded.protocol.selection.synthesized;
+  if (k === 0) return [];
+  if (ctx.store.selections(ctx.sessionId).some((s) => s.rule === "synthesized")) return [];
+  const images = Math.max(k, ctx.loaded.protocol.synthesis?.images ?? 1);
+  const outcome = await synthesizeStep(ctx, signal, { settings: { images } });
+  const ids = await addSynthesizedStimuli(ctx, outcome, k);
+  ctx.log.info(`phase 2: ${ids.length} synthesized stimuli added (${k} per channel)`);
+  return ids;
 }
 
 /** Stimulus id of a channel's synthesized image of a given rank. */

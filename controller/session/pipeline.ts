@@ -7,6 +7,7 @@ import type { SessionStore } from "../store/store.ts";
 import { checkStep, fitStep, selectStep } from "./between-phases.ts";
 import type { StepInput } from "./machine.ts";
 import { prepareStimuli } from "./prepare.ts";
+import { synthesizedStimuliStep } from "./optvis.ts";
 import { reportStep } from "./report-step.ts";
 import { visualizeStep } from "./visualize.ts";
 
@@ -36,7 +37,12 @@ export const pipelineSteps: PipelineSteps = {
       ctx.log.info(`prepared ${stimuli.length} stimuli`);
     }),
   fit: (ctx) => fromPromise<void, StepInput>(({ signal }) => fitStep(ctx, signal)),
-  select: (ctx) => fromPromise<void, StepInput>(({ signal }) => selectStep(ctx, signal)),
+  select: (ctx) =>
+    fromPromise<void, StepInput>(async ({ signal }) => {
+      await selectStep(ctx, signal);
+      // selection.synthesized > 0: each channel's top synthesized images join phase 2 (role "synthesized").
+      await synthesizedStimuliStep(ctx, signal);
+    }),
   check: (ctx) => fromPromise<void, StepInput>(async () => checkStep(ctx)),
   visualize: (ctx) =>
     fromPromise<void, StepInput>(async ({ signal }) => {

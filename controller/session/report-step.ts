@@ -287,6 +287,34 @@ async function conceptsOf(store: SessionStore, sessionId: string): Promise<Repor
   };
 }
 
+/**
+ * Captions of a channel's synthesized images (an "optvis" artifact): the model's prediction stored with them and,
+ * for those shown in phase 2 as stimuli (role "synthesized"), the recorded mean net rate — predicted vs recorded.
+ */
+function synthesizedCaptions(
+  images: ReportImage[],
+  folder: string,
+  meta: Record<string, unknown>,
+  stimuli: StimulusRecord[],
+  rates: Map<string, number[]> | undefined,
+): void {
+  const stored = Array.isArray(meta.images) ? (meta.images as Array<Record<string, unknown>>) : [];
+  for (const im of images) {
+    const name = im.caption ?? "";
+    const predicted = finiteOrNull(stored.find((e) => e.file === name)?.predicted);
+    if (predicted === null) continue;
+    const stimulus = stimuli.find((s) => s.role === "synthesized" && s.path === join(folder, name));
+    const trials = stimulus ? (rates?.get(stimulus.id) ?? []) : [];
+    im.caption =
+      `${name}: predicted ${predicted.toFixed(1)} spikes/s` +
+      (trials.length
+        ? `, recorded ${mean(trials).toFixed(1)} spikes/s (${trials.length} trials)`
+        : stimulus
+          ? ", not yet recorded"
+          : " (not a phase-2 stimulus)");
+  }
+}
+
 /** Everything the report shows, read from the store (and the feature cache); no HTML here. */
 export async function assembleReportData(
   store: SessionStore,
@@ -433,6 +461,8 @@ export async function assembleReportData(
     const images = (await imagesAt(a.path))
       .slice(0, MAX_IMAGES_PER_ITEM)
       .map((f) => ({ ...f.image, caption: f.image.caption ?? f.name }));
+    if (a.kind === "optvis" && a.path && a.channelId)
+      synthesizedCaptions(images, a.path, asRecord(a.meta), stimuli, rates2.get(a.channelId));
     section.items.push({ channelId: a.channelId, meta: asRecord(a.meta), images });
   }
 
