@@ -11,9 +11,7 @@
 //
 //   npm run bench:optvis                   (≈ 3–6 minutes on 2 cores)
 //   BENCH_OPTVIS_ROUNDS=3 BENCH_OPTVIS_STEPS=4 BENCH_SKIP_TFJS=1 …
-import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { availableParallelism, loadavg } from "node:os";
-import { createInterface } from "node:readline";
 import {
   createDifferentiableBackbone,
   type DifferentiableBackbone,
@@ -22,6 +20,7 @@ import { selectTfjsBackend } from "../analysis/backbone/tfjs-backend.ts";
 import { SYNTHESIS_DEFAULTS, synthesizeChannel } from "../analysis/optvis/index.ts";
 import { mulberry32 } from "../analysis/random.ts";
 import { loadBackboneWeights } from "../analysis/saliency/load-backbone.ts";
+import { PytorchWorker } from "./pytorch-worker.ts";
 
 const TAP = "layer4.1";
 const ROUNDS = Number(process.env.BENCH_OPTVIS_ROUNDS ?? 3);
@@ -35,9 +34,9 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
-/** The PyTorch loop: `steps N T` → JSON list of N step times (s) on T threads (built and warmed up at start). */
+/** The PyTorch loop: `steps N T` → the median of N step times (s) on T threads (built and warmed up at start). */
 const PYTORCH_WORKER = String.raw`
-import json, math, random, sys, time
+import math, random, sys, time
 import numpy as np
 import torch, torch.nn.functional as F, torchvision
 torch.set_num_threads(2)
@@ -103,38 +102,8 @@ for line in sys.stdin:
     times = []
     for _ in range(int(cmd[1])):
         t0 = time.perf_counter(); step(); times.append(time.perf_counter() - t0)
-    print(json.dumps(times), flush=True)
+    print(sorted(times)[len(times) // 2], flush=True)
 `;
-
-class PytorchWorker {
-  private readonly lines: AsyncIterator<string>;
-  private constructor(private readonly proc: ChildProcessWithoutNullStreams) {
-    this.lines = createInterface({ input: proc.stdout })[Symbol.asyncIterator]();
-  }
-  static async start(): Promise<{ worker: PytorchWorker; version: string; threads: number }> {
-    const proc = spawn("/usr/bin/python3", ["-c", PYTORCH_WORKER]);
-    let stderr = "";
-    proc.stderr.on("data", (d) => {
-      stderr += d;
-    });
-    const worker = new PytorchWorker(proc);
-    const first = await worker.lines.next();
-    if (first.done || !first.value.startsWith("ready")) {
-      throw new Error(`PyTorch worker did not start: ${stderr || first.value}`);
-    }
-    const [, version, threads] = first.value.split(" ");
-    return { worker, version, threads: Number(threads) };
-  }
-  async steps(n: number, threads: number): Promise<number[]> {
-    this.proc.stdin.write(`steps ${n} ${threads}\n`);
-    const r = await this.lines.next();
-    if (r.done) throw new Error("PyTorch worker exited");
-    return JSON.parse(r.value) as number[];
-  }
-  stop(): void {
-    this.proc.stdin.end("quit\n");
-  }
-}
 
 function readout(c: number) {
   const random = mulberry32(11);
@@ -172,7 +141,7 @@ async function main(): Promise<void> {
     `ResNet-50 (embedded Keras) to ${TAP}, ${SYNTHESIS_DEFAULTS.size} px; engine ${bb.summary}; transforms and ` +
       `parameterization on tfjs ${backend.name}; ${availableParallelism()} cores, load average ${fmt(loadavg()[0], 1)}`,
   );
-  const py = await PytorchWorker.start();
+  const py = await PytorchWorker.start(PYTORCH_WORKER);
   console.log(`pytorch ${py.version} ready`);
   const ours: number[] = [];
   const fixed: number[] = [];
@@ -181,16 +150,15 @@ async function main(): Promise<void> {
   const theirs: Record<1 | 2, number[]> = { 1: [], 2: [] };
   for (let round = 1; round <= ROUNDS; round++) {
     const o = await oursRound(bb, STEPS, round);
-    const p2 = await py.worker.steps(STEPS, 2);
-    const p1 = await py.worker.steps(STEPS, 1);
+    const p2 = await py.worker.ask(`steps ${STEPS} 2`);
+    const p1 = await py.worker.ask(`steps ${STEPS} 1`);
     ours.push(...o.times);
     fixed.push(o.fixed);
-    theirs[2].push(...p2);
-    theirs[1].push(...p1);
-    const list = (xs: number[]) => xs.map((t) => fmt(t)).join(" ");
+    theirs[2].push(p2);
+    theirs[1].push(p1);
     console.log(
-      `round ${round}: ours ${list(o.times)} s/step (fixed ${fmt(o.fixed)} s); pytorch 2 threads ${list(p2)}, ` +
-        `1 thread ${list(p1)} s/step; load average ${fmt(loadavg()[0], 1)}`,
+      `round ${round}: ours ${o.times.map((t) => fmt(t)).join(" ")} s/step (fixed ${fmt(o.fixed)} s); pytorch ` +
+        `median of ${STEPS} steps ${fmt(p2)} s on 2 threads, ${fmt(p1)} s on 1; load average ${fmt(loadavg()[0], 1)}`,
     );
   }
   py.worker.stop();
@@ -209,7 +177,7 @@ async function main(): Promise<void> {
   const pyPerChannel = theirStep * TOTAL;
   console.log(
     `median step: ours ${fmt(ourStep, 3)} s (${ours.length} steps); pytorch ${fmt(median(theirs[2]), 3)} s on 2 ` +
-      `threads, ${fmt(median(theirs[1]), 3)} s on 1 (${theirs[1].length} steps each; baseline: ${threads})`,
+      `threads, ${fmt(median(theirs[1]), 3)} s on 1 (median of the ${ROUNDS} round medians; baseline: ${threads})`,
   );
   if (tfjsLine) console.log(tfjsLine);
   console.log(
