@@ -27,6 +27,9 @@ import {
   type RenderResult,
   readoutObjective,
   render,
+  SYNTHESIS_DEFAULTS,
+  synthesisSettings,
+  synthesizeChannel,
   unitObjective,
 } from "../../analysis/optvis/index.ts";
 import { mulberry32, shuffleInPlace } from "../../analysis/random.ts";
@@ -312,6 +315,53 @@ describe("diversity, abort, bad settings", () => {
     );
     // Measured: 0.990 without, 0.683 with λ = 20 (from 0.9997 at the start).
     expect(diverse).toBeLessThan(plain - 0.1);
+  });
+
+  it("synthesizeChannel ranks its batch by the model's prediction for the 8-bit images, without leaks", async () => {
+    const taps = { [TAP]: tfjsDifferentiableTap(bb, TAP) };
+    const readout = {
+      channelId: "c7",
+      location: [-0.2, 0.3] as [number, number],
+      weights: sparseGroundTruthReadout(bb.description.tapChannels[TAP], 4, 7).weights,
+      bias: 0.5,
+    };
+    const before = tf.memory().numTensors;
+    const r = await synthesizeChannel({
+      taps,
+      tap: TAP,
+      readout,
+      settings: { images: 3, steps: 3, size: 32, seed: 2, transforms: "none" },
+    });
+    expect(tf.memory().numTensors).toBe(before);
+    expect(r.settings).toMatchObject({
+      ...SYNTHESIS_DEFAULTS,
+      images: 3,
+      steps: 3,
+      size: 32,
+      seed: 2,
+      transforms: "none",
+    });
+    expect(r.result.settings.objective).toBe(
+      "channel c7 (readout at (-0.20, 0.30) over layer2.1) − 1e-4·L2(x − 0.5) − 1·similarity(Gram at layer2.1)",
+    );
+    expect(r.model).toBe("channel c7 (readout at (-0.20, 0.30) over layer2.1)");
+    expect(r.bytes).toHaveLength(3 * 32 * 32 * 3);
+    expect(Array.from(r.bytes.subarray(0, 12))).toEqual(
+      Array.from(r.result.images.subarray(0, 12), (v) => Math.round(v * 255)),
+    );
+    const x = tf.tensor4d(
+      Float32Array.from(r.bytes, (v) => v / 255),
+      [3, 32, 32, 3],
+    );
+    const expected = await evaluateObjective(readoutObjective(TAP, readout), taps, x);
+    x.dispose();
+    expect(Array.from(r.predicted)).toEqual(Array.from(expected));
+    expect([...r.ranking].sort()).toEqual([0, 1, 2]);
+    for (let k = 1; k < 3; k++)
+      expect(r.predicted[r.ranking[k - 1]]).toBeGreaterThanOrEqual(r.predicted[r.ranking[k]]);
+    expect(() => synthesisSettings({ images: 0 })).toThrow(
+      /images: expected a whole number of images ≥ 1; found 0/,
+    );
   });
 
   it("abort stops the loop with EPHYS_ABORTED and releases every tensor", async () => {

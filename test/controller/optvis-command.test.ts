@@ -56,16 +56,18 @@ const readout = (channelId: string, k: number) => ({
 
 beforeAll(() => {
   const store = new SessionStore(join(dir, "ephysloop.db"));
-  store.createSession({
-    id: "s1",
-    protocolName: "demo",
-    protocolPath: join(REPO, "protocols", "demo.yaml"),
-    protocolText,
-    protocolSha256: "0".repeat(64),
-    codeVersion: "test",
-    software: {},
-    seed: 7,
-  });
+  for (const id of ["s1", "empty"]) {
+    store.createSession({
+      id,
+      protocolName: "demo",
+      protocolPath: join(REPO, "protocols", "demo.yaml"),
+      protocolText,
+      protocolSha256: "0".repeat(64),
+      codeVersion: "test",
+      software: {},
+      seed: 7,
+    });
+  }
   store.upsertChannels("s1", [
     { id: "ch1", probe: "A", index: 0 },
     { id: "ch/2", probe: "A", index: 1 },
@@ -79,16 +81,6 @@ beforeAll(() => {
       metrics: {},
     })),
   );
-  store.createSession({
-    id: "empty",
-    protocolName: "demo",
-    protocolPath: join(REPO, "protocols", "demo.yaml"),
-    protocolText,
-    protocolSha256: "0".repeat(64),
-    codeVersion: "test",
-    software: {},
-    seed: 7,
-  });
   store.close();
 });
 
