@@ -204,7 +204,9 @@ export function resample(x: tf.Tensor4D, r: Resampling, options: ResampleOptions
   const p = r.outHeight * r.outWidth;
   const rows = n * c;
   const fill = r.fill === "clamp" ? 0 : r.fill;
-  const m = options.forward === "gather" ? undefined : r.affine;
+  // tfjs-backend-cpu 4.22's Transform kernel returns after the first image of a batch: gather there for n > 1.
+  const native = options.forward !== "gather" && !(n > 1 && tf.getBackend() === "cpu");
+  const m = native ? r.affine : undefined;
   const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const input = args[0] as tf.Tensor4D;
     let value: tf.Tensor;

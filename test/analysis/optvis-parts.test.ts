@@ -297,3 +297,22 @@ describe("objectives", () => {
     tf.dispose([v, maps, ctx.image]);
   });
 });
+
+describe("resample on the cpu backend", () => {
+  it("a batch of 2 is resampled image by image (its Transform kernel stops after the first image)", async () => {
+    const x = randomTensor([2, 9, 11, 3], 8);
+    const onWasm = resample(x, rotationResampling(9, 11, 7, 0.5));
+    const [wasm, values] = [await onWasm.data(), await x.data()];
+    tf.dispose([x, onWasm]);
+    try {
+      expect((await selectTfjsBackend("cpu")).name).toBe("cpu");
+      const onCpu = tf.tensor4d(values, [2, 9, 11, 3]);
+      const y = resample(onCpu, rotationResampling(9, 11, 7, 0.5));
+      const got = await y.data();
+      expect(Math.max(...got.map((v, i) => Math.abs(v - wasm[i])))).toBeLessThan(1e-5);
+      tf.dispose([onCpu, y]);
+    } finally {
+      await selectTfjsBackend("wasm");
+    }
+  });
+});
