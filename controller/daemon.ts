@@ -22,6 +22,7 @@ import { type DayEvent, dayMachine, type PhaseInput, stateName } from "./session
 import { type PipelineSteps, pipelineSteps } from "./session/pipeline.ts";
 import { eventCodes, prepareStimuli } from "./session/prepare.ts";
 import { writeSessionReport } from "./session/report-step.ts";
+import { inlineWriter, startWriterWorker } from "./store/ingest-writer.ts";
 import { SessionStore } from "./store/store.ts";
 import { ACQUISITION_VERSION, acquisitionHello } from "./wire/acquisition.ts";
 import { DISPLAY_VERSION, displayHello } from "./wire/display.ts";
@@ -119,8 +120,11 @@ export class Daemon {
       sessionId: this.sessionId,
       protocol: this.loaded.protocol,
     });
+    // Acquisition transactions run on a writer thread of their own, so a commit's fsync never stalls the loop.
+    const { dbPath } = resolvePaths(config);
     this.hub = new AcquisitionHub({
       store: this.store,
+      writer: dbPath === ":memory:" ? inlineWriter(this.store) : await startWriterWorker(dbPath),
       sessionId: this.sessionId,
       windows: {
         baseline: this.loaded.protocol.windows.baseline,
@@ -165,7 +169,7 @@ export class Daemon {
     this.stopped = true;
     clearInterval(this.heartbeat);
     this.actor?.stop();
-    this.hub?.close();
+    await this.hub?.close();
     for (const ws of this.wss.clients) ws.terminate();
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
     await this.box?.close();

@@ -1,10 +1,13 @@
 // The server side of /acquisition: validates each bridge message, turns spike times into window counts, stores a
 // batch of messages in one transaction, and acks only after the commit. A repeated seq is acked and not stored
 // twice; a repeated seq that carries other data gets an EPHYS_SEQ_CONFLICT error and the stored data stay.
+// The transaction runs on an IngestWriter (the store's own thread, or a writer worker thread): one batch at a
+// time, and what arrives meanwhile becomes the next batch (group commit).
 // The canonical spikes message is parsed straight from the frame's bytes (spikes-parser.ts); everything else goes
 // through JSON.parse and zod, which also word the errors.
 import type { WebSocket } from "ws";
 import type { z } from "zod";
+import { type IngestWriter, inlineWriter } from "../store/ingest-writer.ts";
 import type { IngestOutcome, SessionStore } from "../store/store.ts";
 import {
   type AcquisitionServerMessage,
@@ -37,6 +40,8 @@ export interface AcquisitionHubOptions {
   windows: NamedWindows;
   /** Largest accepted message in bytes; larger ones get an error frame and are dropped. */
   maxMessageBytes?: number;
+  /** Runs the transactions (default: inline on `store`); the hub closes it on close(). */
+  writer?: IngestWriter;
   onIngested?: (trials: IngestedTrial[]) => void;
   onWarning?: (code: string, message: string) => void;
 }
@@ -51,6 +56,8 @@ export class AcquisitionHub {
   private channelIds = new Set<string>();
   private pending: Pending[] = [];
   private flushScheduled = false;
+  private writing: Promise<void> | null = null;
+  private readonly writer: IngestWriter;
   private maxTrialId: number;
   private readonly waiters = new Set<() => void>();
   private closed = false;
@@ -59,6 +66,7 @@ export class AcquisitionHub {
   private readonly parser: SpikesParser;
 
   constructor(private readonly opts: AcquisitionHubOptions) {
+    this.writer = opts.writer ?? inlineWriter(opts.store);
     this.windows = windowTable(opts.windows);
     this.parser = new SpikesParser(this.windows);
     const trials = opts.store.trials(opts.sessionId);
@@ -136,10 +144,14 @@ export class AcquisitionHub {
     }
   }
 
-  close(): void {
+  /** Closes the bridges' connections, waits for the transaction in flight and closes the writer. */
+  async close(): Promise<void> {
     this.closed = true;
+    clearTimeout(this.flushTimer);
     for (const ws of this.clients) ws.close(1001, "daemon shutting down");
     this.clients.clear();
+    await this.writing;
+    await this.writer.close();
   }
 
   private send(ws: WebSocket, m: AcquisitionServerMessage): void {
@@ -217,26 +229,37 @@ export class AcquisitionHub {
       : packCounts(m.seq, m.trialId, m.channels);
   }
 
-  /** One transaction for everything that arrived in this turn of the event loop, then the acks. */
+  /**
+   * One transaction for everything that arrived since the last one, then the acks. While a transaction is in
+   * flight nothing else is written; what arrives meanwhile is flushed as soon as it has committed.
+   */
   private flush(): void {
     this.flushScheduled = false;
     clearTimeout(this.flushTimer);
+    if (this.writing || this.pending.length === 0 || this.closed) return;
     const batch = this.pending;
     this.pending = [];
-    if (batch.length === 0) return;
-    const { store, sessionId } = this.opts;
-    let outcomes: IngestOutcome[];
-    try {
-      outcomes = store.ingestPacked(
+    const { sessionId } = this.opts;
+    this.writing = this.writer
+      .write(
         sessionId,
         batch.map((p) => p.message),
-      );
-    } catch (e) {
-      // Nothing was committed: no acks, the bridge will resend.
-      for (const p of batch)
-        this.error(p.ws, "EPHYS_STORE_FAILED", `could not store: ${(e as Error).message}`, p.message.seq);
-      return;
-    }
+      )
+      .then(
+        (outcomes) => this.acknowledge(batch, outcomes),
+        (e: unknown) => {
+          // Nothing was committed: no acks, the bridge will resend.
+          for (const p of batch)
+            this.error(p.ws, "EPHYS_STORE_FAILED", `could not store: ${(e as Error).message}`, p.message.seq);
+        },
+      )
+      .finally(() => {
+        this.writing = null;
+        if (this.pending.length) this.flush();
+      });
+  }
+
+  private acknowledge(batch: Pending[], outcomes: IngestOutcome[]): void {
     const fresh: IngestedTrial[] = [];
     batch.forEach((p, i) => {
       const o = outcomes[i];

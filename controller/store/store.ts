@@ -78,12 +78,12 @@ export interface TrialSpikeData {
 
 /**
  * What storing one acquisition message did: `stored` (new seq; `part` is what was written — the message minus
- * channels that an earlier message of the same trial already brought, null when nothing was left), `duplicate`
- * (seq stored before with the same data: nothing written) or `conflict` (seq stored before with other data:
- * nothing written, the stored data stay).
+ * channels that an earlier message of the same trial already brought, null when nothing was left; `keep` the
+ * indices of the written channels in the message, null for all), `duplicate` (seq stored before with the same
+ * data: nothing written) or `conflict` (seq stored before with other data: nothing written, the stored data stay).
  */
 export type IngestOutcome =
-  | { outcome: "stored"; part: PackedTrial | null }
+  | { outcome: "stored"; part: PackedTrial | null; keep: number[] | null }
   | { outcome: "duplicate" }
   | { outcome: "conflict"; storedTrialId: number };
 
@@ -429,6 +429,7 @@ export class SessionStore {
         }
         this.stmts.seqInsert.run(sessionId, m.seq, m.trialId, received, m.digest);
         let part: PackedTrial = m;
+        let kept: number[] | null = null;
         const earlier = this.stmts.trialParts.all(sessionId, m.trialId) as Array<{ channel_set: number }>;
         if (earlier.length) {
           const stored = new Set<string>();
@@ -441,9 +442,12 @@ export class SessionStore {
           m.channelIds.forEach((id, c) => {
             if (!stored.has(id)) keep.push(c);
           });
-          if (keep.length < m.channelIds.length) part = subsetChannels(m, keep);
+          if (keep.length < m.channelIds.length) {
+            part = subsetChannels(m, keep);
+            kept = keep;
+          }
         }
-        if (part.channelIds.length === 0) return { outcome: "stored", part: null };
+        if (part.channelIds.length === 0) return { outcome: "stored", part: null, keep: kept ?? [] };
         const setId = this.channelSetId(sessionId, part.channelIds, fresh);
         this.stmts.dataInsert.run(
           sessionId,
@@ -456,7 +460,7 @@ export class SessionStore {
           part.offsets ? blob(part.offsets) : null,
           part.spikes ? blob(part.spikes) : null,
         );
-        return { outcome: "stored", part };
+        return { outcome: "stored", part, keep: kept };
       }),
     );
     let result: IngestOutcome[];

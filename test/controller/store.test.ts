@@ -176,7 +176,9 @@ describe("session store", () => {
     const [b] = store.ingestPacked("s1", [packSpikes(2, 1, { p2: [-20], p3: [] }, w)]);
     expect(b.outcome === "stored" && b.part?.channelIds).toEqual(["p3"]);
     const [c] = store.ingestPacked("s1", [packSpikes(3, 1, { p1: [1] }, w)]);
-    expect(c).toEqual({ outcome: "stored", part: null });
+    expect(c).toEqual({ outcome: "stored", part: null, keep: [] });
+    expect(a.outcome === "stored" && a.keep).toBeNull();
+    expect(b.outcome === "stored" && b.keep).toEqual([1]);
     expect([...store.trialsWithData("s1", 3)]).toEqual([1]);
     expect(store.trialsWithData("s1", 4).size).toBe(0);
     expect(store.counts("s1").map((r) => [r.channel_id, r.counts])).toEqual([
