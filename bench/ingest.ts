@@ -10,7 +10,8 @@
 // (trial, channel) with the client's counts, spike times and nothing else.
 // Baseline, in the same run: the real rig's 2 trials/s (the headline ratio is measured trials/s ÷ 2); the rate
 // the body-patch protocol's timing implies is printed next to it. Then a profile of the server's per-message work
-// (JSON.parse, zod, window counting, Float32 conversion, the SQLite transaction) on the messages that were sent.
+// on the messages that were sent: the byte-level parser next to the JSON.parse + zod path it replaces, the SQLite
+// transaction, and what the daemon's monitor adds per trial.
 //
 // The transactions run on the daemon's writer worker thread (controller/store/ingest-writer.ts), as in the daemon.
 //
@@ -610,17 +611,7 @@ function profile(
   let files = 0;
   const sqlite = (batch: number): number =>
     cpu(() => {
-      const store = new SessionStore(join(dir, `p${files++}.db`));
-      store.createSession({
-        id: sessionId,
-        protocolName: "bench",
-        protocolPath: "/bench",
-        protocolText: "bench",
-        protocolSha256: "0".repeat(64),
-        codeVersion: "bench",
-        software: {},
-        seed: 1,
-      });
+      const store = benchStore(join(dir, `p${files++}.db`), sessionId);
       for (let i = 0; i < n; i += batch) store.ingestPacked(sessionId, packed.slice(i, i + batch));
       store.close();
     });
@@ -630,17 +621,7 @@ function profile(
   const tSql64 = sqlite(64);
   // What the daemon does next with each stored message: the monitor's per-channel PSTH, rates and silence
   // (controller/monitor), here with every channel new each pass (a fresh MonitorState per pass).
-  const monitorStore = new SessionStore(join(dir, "monitor.db"));
-  monitorStore.createSession({
-    id: sessionId,
-    protocolName: protocol.name,
-    protocolPath: "/bench",
-    protocolText: "bench",
-    protocolSha256: "0".repeat(64),
-    codeVersion: "bench",
-    software: {},
-    seed: 1,
-  });
+  const monitorStore = benchStore(join(dir, "monitor.db"), sessionId);
   for (const m of packed)
     monitorStore.recordTrial(sessionId, {
       trialId: m.trialId,
@@ -666,4 +647,20 @@ function profile(
       `≈ ${(1000 / total).toFixed(0)} trials/s per core before WebSocket framing and fsync waits; the daemon's ` +
       `monitor then adds ${tMonitor.toFixed(3)} ms per trial (not part of the measured ingest)`,
   );
+}
+
+/** A session store on a fresh file with one session, for the profile's passes. */
+function benchStore(path: string, sessionId: string): SessionStore {
+  const store = new SessionStore(path);
+  store.createSession({
+    id: sessionId,
+    protocolName: "bench",
+    protocolPath: "/bench",
+    protocolText: "bench",
+    protocolSha256: "0".repeat(64),
+    codeVersion: "bench",
+    software: {},
+    seed: 1,
+  });
+  return store;
 }
