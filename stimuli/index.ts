@@ -33,8 +33,11 @@ export {
 } from "./manifest.ts";
 export {
   estimateBackground,
+  type SilhouetteFile,
   type SilhouetteImageOptions,
   type SilhouetteOptions,
   silhouetteImage,
   silhouetteMask,
+  silhouettePng,
+  writeSilhouettes,
 } from "./silhouette.ts";

@@ -1,6 +1,10 @@
 // Silhouettes of stimuli shown on a uniform background: the shape's mask, and the shape as a black silhouette
 // on the background gray (the paper's silhouette augmentation for model training).
-import { BACKGROUND_GRAY, type RGBImage } from "./image.ts";
+import { randomBytes } from "node:crypto";
+import { mkdir, rename, rm, stat, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { sha256File } from "./hash.ts";
+import { BACKGROUND_GRAY, encodePng, loadImageRGB, type RGBImage, toUint8 } from "./image.ts";
 
 export interface SilhouetteOptions {
   /** Euclidean RGB distance (0..441) from the background colour above which a pixel is shape. Default 16. */
@@ -196,4 +200,52 @@ export function silhouetteImage(
     data[3 * p + 2] = v;
   }
   return { width: w, height: h, data };
+}
+
+/** PNG bytes of the silhouette of an image file, at the file's own size (mask, then the shape in black on gray). */
+export async function silhouettePng(path: string, options: SilhouetteOptions = {}): Promise<Buffer> {
+  const image = await loadImageRGB(path);
+  const sil = silhouetteImage(image, silhouetteMask(image, options));
+  return encodePng(toUint8(sil), sil.width, sil.height);
+}
+
+/** An image file named by its content: the silhouette of the stimulus `sourceId`. */
+export interface SilhouetteFile {
+  id: string;
+  sourceId: string;
+  path: string;
+  sha256: string;
+}
+
+/**
+ * Silhouettes of `images` as PNG files in `dir`, one per source file content: `<source sha256>.png`, written once
+ * (atomically: a temp file renamed into place) and reused afterwards. Ids are `<source id>#silhouette`; each
+ * file's own sha256 comes with it (the feature cache's key).
+ */
+export async function writeSilhouettes(
+  images: ReadonlyArray<{ id: string; path: string; sha256: string }>,
+  dir: string,
+  options: SilhouetteOptions = {},
+): Promise<SilhouetteFile[]> {
+  await mkdir(dir, { recursive: true });
+  const out: SilhouetteFile[] = [];
+  for (const img of images) {
+    const path = join(dir, `${img.sha256}.png`);
+    const present = await stat(path).then(
+      (s) => s.isFile() && s.size > 0,
+      () => false,
+    );
+    if (!present) {
+      const temp = `${path}.tmp-${process.pid}-${randomBytes(6).toString("hex")}`;
+      try {
+        await writeFile(temp, await silhouettePng(img.path, options));
+        await rename(temp, path);
+      } catch (e) {
+        await rm(temp, { force: true });
+        throw e;
+      }
+    }
+    out.push({ id: `${img.id}#silhouette`, sourceId: img.id, path, sha256: await sha256File(path) });
+  }
+  return out;
 }

@@ -5,8 +5,9 @@ import { checkChannel } from "../../analysis/checks/channel-checks.ts";
 import type { GaussianReadoutJSON } from "../../analysis/readout/index.ts";
 import { splitStimuli } from "../../analysis/readout/splits.ts";
 import { resolvePaths } from "../../config/index.ts";
+import { writeSilhouettes } from "../../stimuli/silhouette.ts";
 import type { StimulusRecord } from "../store/store.ts";
-import { type BackboneSpec, runComputeJob } from "./compute-jobs.ts";
+import { type BackboneSpec, type ComputeMessage, runComputeJob } from "./compute-jobs.ts";
 import type { StepContext } from "./pipeline.ts";
 import { meanRates, trialRates } from "./responses.ts";
 
@@ -26,14 +27,68 @@ export function backboneSpec(ctx: StepContext): BackboneSpec {
   };
 }
 
-const featureRoot = (ctx: StepContext) => join(resolvePaths(ctx.config).dataDir, "features");
+export const featureRoot = (ctx: StepContext) => join(resolvePaths(ctx.config).dataDir, "features");
 const image = (s: StimulusRecord) => ({ id: s.id, path: s.path, sha256: s.sha256 });
-const byRole = (stimuli: StimulusRecord[], role: string) => stimuli.filter((s) => s.role === role);
+export const byRole = (stimuli: StimulusRecord[], role: string) => stimuli.filter((s) => s.role === role);
+
+/**
+ * The phase-1 images, their seeded split (model.split, the protocol's seed) and, when the protocol asks for
+ * silhouette augmentation, the silhouettes of the training images (files under <dataDir>/silhouettes, written
+ * once) with the row of each one's source image: a silhouette is trained on its source image's response, as in
+ * Lappe et al. Validation and test images get none, so held-out scores stay held out.
+ */
+export async function fitImages(ctx: StepContext) {
+  const p = ctx.loaded.protocol;
+  const preferred = byRole(ctx.store.stimuli(ctx.sessionId), "preferred");
+  const split = splitStimuli(
+    preferred.map((s) => s.id),
+    p.model.split,
+    p.seed,
+  );
+  if (!p.model.augmentation.silhouettes) return { preferred, split, extraTraining: undefined };
+  const dir = join(resolvePaths(ctx.config).dataDir, "silhouettes");
+  const silhouettes = await writeSilhouettes(
+    split.rows.train.map((r) => image(preferred[r])),
+    dir,
+  );
+  return {
+    preferred,
+    split,
+    extraTraining: {
+      images: silhouettes.map((s) => ({ id: s.id, path: s.path, sha256: s.sha256 })),
+      targetRows: [...split.rows.train],
+    },
+  };
+}
+
+/** Progress of a compute job into the event log (at most once a second) and the log; the weights hash stored. */
+export function computeProgress(ctx: StepContext): (m: Extract<ComputeMessage, { type: "progress" }>) => void {
+  const { store, sessionId, log } = ctx;
+  let lastLog = 0;
+  return (m) => {
+    if (m.stage === "weights") {
+      store.setWeightsHash(sessionId, String(m.weightsSha256));
+      store.appendEvent(sessionId, "backbone", "loaded", m);
+      log.info(`backbone: ${m.executor}, weights sha256 ${String(m.weightsSha256).slice(0, 16)}…`);
+      return;
+    }
+    if (m.stage === "augmentation") {
+      store.appendEvent(sessionId, "fit", "augmentation", m);
+      log.info(`fit: ${m.silhouettes} silhouette images added to the training set`);
+      return;
+    }
+    if (Date.now() - lastLog < 1000) return;
+    lastLog = Date.now();
+    store.appendEvent(sessionId, "progress", m.stage, m);
+    if (m.stage === "features") log.info(`features ${m.done}/${m.total}`);
+    else if (m.stage === "fit") log.info(`fit epoch ${m.epoch}, ${m.active} channel(s) still improving`);
+  };
+}
 
 export async function fitStep(ctx: StepContext, signal?: AbortSignal): Promise<void> {
   const { store, sessionId, loaded, log } = ctx;
   const p = loaded.protocol;
-  const preferred = byRole(store.stimuli(sessionId), "preferred");
+  const { preferred, split, extraTraining } = await fitImages(ctx);
   const rates = trialRates(store, sessionId, p, 1);
   const channels = store
     .channels(sessionId)
@@ -41,7 +96,6 @@ export async function fitStep(ctx: StepContext, signal?: AbortSignal): Promise<v
     .filter((id) => rates.has(id));
   if (channels.length === 0) throw new Error("no channel has phase-1 data");
   const ids = preferred.map((s) => s.id);
-  const split = splitStimuli(ids, p.model.split, p.seed);
   store.saveSplits(sessionId, {
     ...Object.fromEntries(split.train.map((id) => [id, "train" as const])),
     ...Object.fromEntries(split.validation.map((id) => [id, "validation" as const])),
@@ -55,7 +109,6 @@ export async function fitStep(ctx: StepContext, signal?: AbortSignal): Promise<v
     return { channelId, responses: Array.from(m, (v) => (Number.isNaN(v) ? fallback : v)) };
   });
   const started = Date.now();
-  let lastLog = 0;
   const result = await runComputeJob(
     {
       kind: "fit",
@@ -68,20 +121,9 @@ export async function fitStep(ctx: StepContext, signal?: AbortSignal): Promise<v
       learningRate: p.model.learningRate,
       epochs: p.model.epochs,
       seed: p.seed,
+      extraTraining,
     },
-    (m) => {
-      if (m.stage === "weights") {
-        store.setWeightsHash(sessionId, String(m.weightsSha256));
-        store.appendEvent(sessionId, "backbone", "loaded", m);
-        log.info(`backbone: ${m.executor}, weights sha256 ${String(m.weightsSha256).slice(0, 16)}…`);
-        return;
-      }
-      if (Date.now() - lastLog < 1000) return;
-      lastLog = Date.now();
-      store.appendEvent(sessionId, "progress", m.stage, m);
-      if (m.stage === "features") log.info(`features ${m.done}/${m.total}`);
-      else log.info(`fit epoch ${m.epoch}, ${m.active} channel(s) still improving`);
-    },
+    computeProgress(ctx),
     signal,
   );
   const readouts = result.readouts!;
@@ -96,6 +138,7 @@ export async function fitStep(ctx: StepContext, signal?: AbortSignal): Promise<v
         bestEpoch: r.bestEpoch,
         finalValLoss: r.valLossCurve.at(-1) ?? null,
         seconds: (Date.now() - started) / 1000,
+        silhouettes: extraTraining?.images.length ?? 0,
       },
     })),
   );

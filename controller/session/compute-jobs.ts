@@ -29,6 +29,15 @@ export type ComputeJob =
       learningRate: number;
       epochs: number;
       seed: number;
+      /** Silhouette augmentation: extra training images, each with the targets of its source's row in `images`. */
+      extraTraining?: { images: Image[]; targetRows: number[] };
+    }
+  | {
+      /** Features of every image into the cache (the preparing step), nothing returned. */
+      kind: "features";
+      backbone: BackboneSpec;
+      featureRoot: string;
+      images: Image[];
     }
   | {
       kind: "select";
@@ -45,7 +54,12 @@ export type ComputeJob =
 
 export type ComputeMessage =
   | { type: "progress"; stage: string; [k: string]: unknown }
-  | { type: "result"; readouts?: GaussianReadoutJSON[]; selection?: Phase2Selection }
+  | {
+      type: "result";
+      readouts?: GaussianReadoutJSON[];
+      selection?: Phase2Selection;
+      features?: { images: number; cached: number; computed: number };
+    }
   | { type: "error"; message: string; code?: string };
 
 export function runComputeJob(

@@ -2,7 +2,7 @@
 // backbone features (cached on disk) and the batched readout fit, and the phase-2 selection.
 import { parentPort, workerData } from "node:worker_threads";
 import { selectTfjsBackend } from "../../analysis/backbone/tfjs-backend.ts";
-import { computeFeatures } from "../../analysis/features/index.ts";
+import { type ComputedFeatures, computeFeatures } from "../../analysis/features/index.ts";
 import type { FeatureMaps } from "../../analysis/readout/feature-maps.ts";
 import {
   fitGaussianReadouts,
@@ -21,7 +21,10 @@ parentPort!.on("message", (m: { type: string }) => {
   if (m.type === "abort") abort.abort();
 });
 
-async function features(images: Array<{ id: string; path: string; sha256: string }>): Promise<FeatureMaps> {
+type Image = { id: string; path: string; sha256: string };
+
+/** Features of each list of images (cached on disk), one feature pool for all of them. */
+async function features(...lists: Image[][]): Promise<ComputedFeatures[]> {
   const extractor = await createFeaturePool(job.backbone);
   post({
     type: "progress",
@@ -30,25 +33,77 @@ async function features(images: Array<{ id: string; path: string; sha256: string
     executor: extractor.description,
   });
   try {
-    return await computeFeatures({
-      images,
-      extractor,
-      root: job.featureRoot,
-      signal: abort.signal,
-      onProgress: (p) => post({ type: "progress", stage: "features", ...p }),
-    });
+    const out: ComputedFeatures[] = [];
+    for (const images of lists) {
+      out.push(
+        await computeFeatures({
+          images,
+          extractor,
+          root: job.featureRoot,
+          signal: abort.signal,
+          onProgress: (p) => post({ type: "progress", stage: "features", ...p }),
+        }),
+      );
+    }
+    return out;
   } finally {
     await extractor.dispose();
   }
 }
 
 async function run(): Promise<void> {
+  if (job.kind === "features") {
+    // In chunks, so that only one chunk's features are held at a time (nothing is returned but the counts).
+    const chunk = 64;
+    const extractor = await createFeaturePool(job.backbone);
+    post({
+      type: "progress",
+      stage: "weights",
+      weightsSha256: extractor.weightsSha256,
+      executor: extractor.description,
+    });
+    const total = job.images.length;
+    const counts = { images: total, cached: 0, computed: 0 };
+    try {
+      for (let from = 0; from < total; from += chunk) {
+        const part = await computeFeatures({
+          images: job.images.slice(from, from + chunk),
+          extractor,
+          root: job.featureRoot,
+          signal: abort.signal,
+          onProgress: (p) =>
+            post({
+              type: "progress",
+              stage: "features",
+              ...p,
+              done: from + p.done,
+              total,
+              cached: counts.cached + p.cached,
+              etaS: p.rate > 0 ? (total - from - p.done) / p.rate : p.etaS,
+            }),
+        });
+        counts.cached += part.cached;
+        counts.computed += part.computed;
+      }
+    } finally {
+      await extractor.dispose();
+    }
+    post({ type: "result", features: counts });
+    return;
+  }
   if (job.kind === "fit") {
-    const maps = await features(job.images);
+    const extra = job.extraTraining;
+    const [maps, extraMaps] = await features(job.images, ...(extra ? [extra.images] : []));
+    if (extra) post({ type: "progress", stage: "augmentation", silhouettes: extra.images.length });
     const backend = await selectTfjsBackend(job.backbone.tfjsBackend);
     post({ type: "progress", stage: "fit-backend", backend: backend.name });
     const readouts = await fitGaussianReadouts(
-      { features: maps, channels: job.channels, split: job.split },
+      {
+        features: maps,
+        channels: job.channels,
+        split: job.split,
+        extraTraining: extra ? { features: extraMaps, targetRows: extra.targetRows } : undefined,
+      },
       {
         penalty: job.penalty,
         learningRate: job.learningRate,
@@ -68,7 +123,7 @@ async function run(): Promise<void> {
     post({ type: "result", readouts: readouts.map(readoutToJSON) });
     return;
   }
-  const all = await features([...job.phase1, ...job.objects, ...job.controls]);
+  const [all] = await features([...job.phase1, ...job.objects, ...job.controls]);
   const slice = (from: number, count: number): FeatureMaps => {
     const per = all.h * all.w * all.c;
     return { ...all, n: count, data: all.data.subarray(from * per, (from + count) * per) };

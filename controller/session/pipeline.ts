@@ -6,8 +6,8 @@ import type { Logger } from "../log.ts";
 import type { SessionStore } from "../store/store.ts";
 import { checkStep, fitStep, selectStep } from "./between-phases.ts";
 import type { StepInput } from "./machine.ts";
-import { prepareStimuli } from "./prepare.ts";
 import { synthesizedStimuliStep } from "./optvis.ts";
+import { prepareFeatures, prepareStimuli } from "./prepare.ts";
 import { reportStep } from "./report-step.ts";
 import { visualizeStep } from "./visualize.ts";
 
@@ -32,9 +32,10 @@ export interface PipelineSteps {
 
 export const pipelineSteps: PipelineSteps = {
   prepare: (ctx) =>
-    fromPromise<void, StepInput>(async () => {
+    fromPromise<void, StepInput>(async ({ signal }) => {
       const stimuli = await prepareStimuli(ctx.store, ctx.sessionId, ctx.loaded.path);
       ctx.log.info(`prepared ${stimuli.length} stimuli`);
+      await prepareFeatures(ctx, signal);
     }),
   fit: (ctx) => fromPromise<void, StepInput>(({ signal }) => fitStep(ctx, signal)),
   select: (ctx) =>

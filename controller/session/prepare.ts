@@ -1,7 +1,12 @@
-// Preparing a session: read every stimulus set of the protocol, hash each file, store them with their event codes.
+// Preparing a session: read every stimulus set of the protocol, hash each file, store them with their event codes;
+// then compute the features of every stimulus (and of the silhouettes the fit will train on) into the cache, so
+// the animal never waits for them between the phases.
 import { type LoadedProtocol, loadProtocol, resolveManifest } from "../../protocols/load.ts";
 import { hashStimulusSet } from "../../stimuli/hash.ts";
 import type { SessionStore, StimulusRecord } from "../store/store.ts";
+import { backboneSpec, computeProgress, featureRoot, fitImages } from "./between-phases.ts";
+import { runComputeJob } from "./compute-jobs.ts";
+import type { StepContext } from "./pipeline.ts";
 
 /** Session stimulus id: "<set id>/<image id>", unique across the protocol's sets. */
 export const stimulusKey = (setId: string, imageId: string) => `${setId}/${imageId}`;
@@ -39,4 +44,29 @@ export async function prepareStimuli(
 /** Event code of each stimulus: its 1-based position in the session's stimulus list. */
 export function eventCodes(stimuli: ReadonlyArray<{ id: string }>): Map<string, number> {
   return new Map(stimuli.map((s, i) => [s.id, i + 1]));
+}
+
+/**
+ * Features of every stimulus of the session and of the training silhouettes (when the protocol asks for them),
+ * computed where missing on the feature pool in a worker thread; cached entries are never computed again.
+ */
+export async function prepareFeatures(ctx: StepContext, signal?: AbortSignal): Promise<void> {
+  const stimuli = ctx.store.stimuli(ctx.sessionId);
+  const { extraTraining } = await fitImages(ctx);
+  const images = [
+    ...stimuli.map((s) => ({ id: s.id, path: s.path, sha256: s.sha256 })),
+    ...(extraTraining?.images ?? []),
+  ];
+  const started = Date.now();
+  const result = await runComputeJob(
+    { kind: "features", backbone: backboneSpec(ctx), featureRoot: featureRoot(ctx), images },
+    computeProgress(ctx),
+    signal,
+  );
+  const f = result.features!;
+  ctx.store.appendEvent(ctx.sessionId, "features", "ready", f);
+  ctx.log.info(
+    `features of ${f.images} images ready in ${((Date.now() - started) / 1000).toFixed(1)} s ` +
+      `(${f.cached} cached, ${f.computed} computed)`,
+  );
 }

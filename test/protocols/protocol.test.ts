@@ -27,11 +27,12 @@ describe("protocol files", () => {
     expect(protocol.windows.response).toEqual({ startMs: 50, endMs: 250 });
     expect(protocol.model).toMatchObject({
       layer: "layer4.1",
-      learningRate: 1e-4,
+      learningRate: 2e-3,
       epochs: 2500,
       split: { train: 400, validation: 50, test: 25 },
+      augmentation: { silhouettes: true },
     });
-    expect(protocol.model.penalty).toEqual({ kind: "l1/2", weight: 0.1 });
+    expect(protocol.model.penalty).toEqual({ kind: "l1/2", weight: 6 });
     expect(protocol.selection.retestCount).toBe(75);
     expect(protocol.checks).toMatchObject({
       stabilityMinR: 0.6,

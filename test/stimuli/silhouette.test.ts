@@ -1,7 +1,15 @@
-import { resolve } from "node:path";
+import { createHash } from "node:crypto";
+import { mkdtempSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadImageRGB, type RGBImage } from "../../stimuli/image.ts";
-import { estimateBackground, silhouetteImage, silhouetteMask } from "../../stimuli/silhouette.ts";
+import {
+  estimateBackground,
+  silhouetteImage,
+  silhouetteMask,
+  writeSilhouettes,
+} from "../../stimuli/silhouette.ts";
 
 const W = 160;
 const H = 140;
@@ -144,5 +152,36 @@ describe("silhouetteImage", () => {
     expect(wrong).toBe(0);
     expect(mask.reduce((s, v) => s + v, 0)).toBeGreaterThan(1000);
     expect(() => silhouetteImage(image, new Uint8Array(5))).toThrow(/mask\.length/);
+  });
+});
+
+describe("writeSilhouettes", () => {
+  it("writes each image's silhouette once as <source sha256>.png, named by its own sha256", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "ephys-sil-"));
+    const bodies = resolve("stimuli/demo/bodies");
+    const sources = ["body-chimp", "body-gorilla"].map((id) => {
+      const path = join(bodies, `${id}.png`);
+      return { id, path, sha256: createHash("sha256").update(readFileSync(path)).digest("hex") };
+    });
+    const files = await writeSilhouettes(sources, dir);
+    expect(files.map((f) => f.id)).toEqual(["body-chimp#silhouette", "body-gorilla#silhouette"]);
+    expect(readdirSync(dir).sort()).toEqual(sources.map((s) => `${s.sha256}.png`).sort());
+    for (const [i, f] of files.entries()) {
+      expect(f.sourceId).toBe(sources[i].id);
+      expect(f.sha256).toBe(createHash("sha256").update(readFileSync(f.path)).digest("hex"));
+      // the file holds silhouetteImage(silhouetteMask(source)), pixel for pixel
+      const source = await loadImageRGB(sources[i].path);
+      const expected = silhouetteImage(source, silhouetteMask(source));
+      const written = await loadImageRGB(f.path);
+      expect([written.width, written.height]).toEqual([source.width, source.height]);
+      expect(
+        Buffer.from(Uint8Array.from(written.data)).equals(Buffer.from(Uint8Array.from(expected.data))),
+      ).toBe(true);
+    }
+    // a second call reuses the files (same bytes, same mtime)
+    const before = files.map((f) => statSync(f.path).mtimeMs);
+    const again = await writeSilhouettes(sources, dir);
+    expect(again).toEqual(files);
+    expect(again.map((f) => statSync(f.path).mtimeMs)).toEqual(before);
   });
 });
