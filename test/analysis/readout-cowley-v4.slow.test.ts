@@ -1,13 +1,20 @@
 // Real V4 neurons (Cowley et al. 2023, session 210325: 50 neurons × 640 images × ≤ 10 repeats of 100 ms spike
-// counts): Gaussian readouts fitted on the embedded Keras ResNet-50 (layer3.3 = the authors' "conv4 block 4"),
-// scored by the median noise-corrected R² on the last 100 images, next to a ridge-regression baseline on the same
-// features and split. Slow (features of 640 images: ~40 s cold, cached in os.tmpdir()/ephysloop-cowley-features;
-// the fit ~30 s), hence *.slow.test.ts. Data from ../shared/data (never copied into the repo); skipped without it.
+// counts): Gaussian readouts fitted with the protocol defaults (protocols/body-patch.yaml) on the embedded Keras
+// ResNet-50 at the protocol's tap layer4.1, scored by the median noise-corrected R² on the last 100 images, next
+// to a ridge-regression baseline on the same features and split. Slow (features of 640 images: ~30 s cold, cached
+// in os.tmpdir()/ephysloop-cowley-features; the fit ~30–60 s), hence *.slow.test.ts. Data from ../shared/data
+// (never copied into the repo); skipped without it.
+//
+// Taps measured here (Gaussian readout with the best λ of a sweep; ridge on the full map; median nc R²):
+// layer3.1 0.27 / 0.41 (2×2 pool), layer3.3 0.27 / 0.43 (2×2 pool), layer3.5 0.23 / 0.42 (2×2 pool),
+// layer4.0 0.37–0.39 / 0.42, layer4.1 0.37–0.38 / 0.43. A single-location readout needs the larger receptive
+// fields of layer4; layer4.1 is the protocol's tap (and the paper's), so it is the one tested.
 //
 // Ridge baseline: dual form (n = 540 ≪ d), w = X̃ᵀ(X̃X̃ᵀ + αI)⁻¹(y − ȳ), features centered on the fit rows, solved with
 // our Cholesky; α per neuron on the validation images (Pearson r), then refit on train + validation.
-// Two feature sets: global average pool (1024 dims: the authors' quick protocol gave ≈ 0.40 here) and a 2×2
-// average pool of the 14×14 map (7×7×1024 = 50,176 dims, keeps the spatial layout a V4 receptive field needs).
+// Two feature sets: global average pool (2048 dims; the authors' protocol, ridge on the pooled layer3.3 = "conv4
+// block 4", gave ≈ 0.40 here, and we measured 0.38 there) and the full 7×7×2048 map (100,352 dims, the spatial
+// layout a V4 receptive field needs, and what the Gaussian readout chooses one location of).
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
@@ -26,6 +33,7 @@ import {
   splitStimuli,
 } from "../../analysis/readout/index.ts";
 import { noiseCorrectedR2, pearson, splitHalfReliability } from "../../analysis/stats/index.ts";
+import { loadProtocol } from "../../protocols/load.ts";
 
 const DATA = resolve("../shared/data/cowley-v4-210325");
 const hasData = existsSync(join(DATA, "responses_210325.npy")) && existsSync(join(DATA, "images_210325.zip"));
@@ -40,7 +48,8 @@ const hasUnzip = (() => {
 if (!hasData) console.warn(`readout-cowley-v4: skipped — ${DATA} is absent (see ../shared/data/README.md)`);
 else if (!hasUnzip) console.warn("readout-cowley-v4: skipped — `unzip` is not installed");
 
-const LAYER = "layer3.3";
+const LAYER = "layer4.1";
+const MODEL = loadProtocol(resolve("protocols/body-patch.yaml")).protocol.model;
 const N_FIT = 540; // first 540 images: train 480 + validation 60; the last 100 are the test set
 const N_TEST = 100;
 
@@ -225,7 +234,7 @@ describe("kernel ridge (dual form, own Cholesky) against SciPy's primal solve", 
   });
 });
 
-describe.skipIf(!hasData || !hasUnzip)("Cowley V4 session 210325: readouts on ResNet-50 layer3.3", () => {
+describe.skipIf(!hasData || !hasUnzip)("Cowley V4 session 210325: readouts on ResNet-50 layer4.1", () => {
   let imageDir = "";
   let features: FeatureMaps;
   let means: Float64Array[]; // [neuron][image] mean over present repeats
@@ -342,22 +351,24 @@ describe.skipIf(!hasData || !hasUnzip)("Cowley V4 session 210325: readouts on Re
     return s;
   }
 
-  it("ridge on global-average-pooled features reproduces the authors' ≈ 0.40 median noise-corrected R²", () => {
-    // Measured: median r 0.50, noise-corrected R² 0.38 (0.40 with a 11-α grid from 1e-3).
+  let ridgeFull = { r: 0, ncR2: 0 };
+
+  it("ridge on global-average-pooled features predicts held-out images", () => {
+    // Measured: median r 0.45, noise-corrected R² 0.34.
     const s = ridgeBaseline("global average pool", poolMaps(features, features.h));
-    expect(s.ncR2).toBeGreaterThan(0.32);
-    expect(s.ncR2).toBeLessThan(0.5);
-    expect(s.r).toBeGreaterThan(0.42);
+    expect(s.ncR2).toBeGreaterThan(0.28);
+    expect(s.ncR2).toBeLessThan(0.45);
+    expect(s.r).toBeGreaterThan(0.4);
   }, 60_000);
 
-  it("ridge on the 2×2-pooled map (7×7×1024) does at least as well", () => {
-    // Measured: median r 0.56, noise-corrected R² 0.43.
-    const s = ridgeBaseline("2×2 pool", poolMaps(features, 2));
-    expect(s.ncR2).toBeGreaterThan(0.35);
-    expect(s.r).toBeGreaterThan(0.48);
+  it("ridge on the full 7×7×2048 map does better", () => {
+    // Measured: median r 0.55, noise-corrected R² 0.43.
+    ridgeFull = ridgeBaseline("full map", features);
+    expect(ridgeFull.ncR2).toBeGreaterThan(0.36);
+    expect(ridgeFull.r).toBeGreaterThan(0.48);
   }, 120_000);
 
-  it("Gaussian readouts (L1/2, Adam lr 1e-3, λ 4 against the summed error) predict held-out images", async () => {
+  it("Gaussian readouts with the protocol defaults come within 0.1 of the full-map ridge", async () => {
     const t0 = performance.now();
     const fitted = await fitGaussianReadouts(
       {
@@ -365,16 +376,19 @@ describe.skipIf(!hasData || !hasUnzip)("Cowley V4 session 210325: readouts on Re
         channels: means.map((y, k) => ({ channelId: `n${k}`, responses: Float32Array.from(y) })),
         split: { train: split.train, validation: split.validation, test: [] },
       },
-      { penalty: { kind: "l1/2", weight: 4 }, learningRate: 1e-3, epochs: 1000, patience: 200 },
+      { penalty: MODEL.penalty, learningRate: MODEL.learningRate, epochs: MODEL.epochs },
     );
     const testMaps = selectImages(features, test);
     const s = score(fitted.map((r) => predict(r, testMaps)));
     console.log(
-      `cowley-v4 Gaussian readout: median r ${s.r.toFixed(3)}, median noise-corrected R² ${s.ncR2.toFixed(3)} ` +
-        `(${((performance.now() - t0) / 1000).toFixed(1)} s; best epochs median ${median(fitted.map((f) => f.bestEpoch))})`,
+      `cowley-v4 Gaussian readout (λ ${MODEL.penalty.weight}, lr ${MODEL.learningRate}): median r ${s.r.toFixed(3)}, ` +
+        `median noise-corrected R² ${s.ncR2.toFixed(3)} (full-map ridge ${ridgeFull.ncR2.toFixed(3)}; ` +
+        `${((performance.now() - t0) / 1000).toFixed(1)} s; best epochs median ${median(fitted.map((f) => f.bestEpoch))})`,
     );
-    // Measured: median r 0.43, noise-corrected R² 0.27 (below ridge: one location, 1024 weights, sparse).
-    expect(s.ncR2).toBeGreaterThan(0.18);
-    expect(s.r).toBeGreaterThan(0.35);
+    // Measured: median r 0.50, noise-corrected R² 0.37 (one location, sparse weights: a little below ridge's 0.43
+    // on all 49 locations, above ridge on the pooled features).
+    expect(s.ncR2).toBeGreaterThan(0.31);
+    expect(s.r).toBeGreaterThan(0.43);
+    if (ridgeFull.ncR2 > 0) expect(s.ncR2).toBeGreaterThan(ridgeFull.ncR2 - 0.1);
   }, 240_000);
 });
