@@ -1,7 +1,7 @@
 // The backbone as a differentiable tfjs function of the image: rgb 0..255 NHWC [n, H, W, 3] → activation at a tap
 // [n, h, w, c]. Feature visualization (and anything else that puts tfjs ops before or after the backbone) calls it
 // inside tf.grad / tf.variableGrads and never learns which engine computes the backward pass: tfjs itself, or
-// ONNX Runtime through tf.customGrad (forward: the forward graph; backward: the generated VJP graph).
+// ONNX Runtime through tf.customGrad (the generated VJP graph, run as its forward and backward halves).
 import * as tf from "@tensorflow/tfjs-core";
 import type { FoldedWeights, NetworkDescription } from "./description.ts";
 import { BackboneError } from "./errors.ts";
@@ -17,9 +17,9 @@ export function tfjsDifferentiableTap(backbone: TfjsBackbone, tap: string): Diff
 }
 
 /**
- * The ONNX engine: a tf.customGrad whose forward runs the forward graph and whose gradient runs the VJP graph with
- * dy as the cotangents (one per image), both synchronously (the engine must be `synchronous`). The image is read
- * once in the forward and kept by the gradient function; nothing else is saved.
+ * The ONNX engine: a tf.customGrad whose forward runs the VJP graph's forward half (features, plus the ReLU outputs
+ * and pooling indices its backward reads, kept in JS) and whose gradient runs the backward half with dy as the
+ * cotangents (one per image), both synchronously (the engine must be `synchronous`); the forward is not rerun.
  */
 export function onnxDifferentiableTap(gradients: OnnxGradients, tap: string): DifferentiableTap {
   if (!gradients.synchronous) {
@@ -45,11 +45,11 @@ export function onnxDifferentiableTap(gradients: OnnxGradients, tap: string): Di
     const [n, height, width] = x.shape;
     const raw = x.dataSync();
     const images = { data: raw instanceof Float32Array ? raw : Float32Array.from(raw), n, height, width };
-    const out = gradients.featuresSync(tap, images);
+    const { features, state } = gradients.forwardWithStateSync(tap, images);
     return {
-      value: tf.tensor4d(out.data, out.shape),
+      value: tf.tensor4d(features.data, features.shape),
       gradFunc: (dy: tf.Tensor) => {
-        const g = gradients.inputGradientsSync(tap, images, dy.dataSync() as Float32Array, n);
+        const g = gradients.backwardFromStateSync(state, dy.dataSync() as Float32Array, n);
         return tf.tensor4d(g, [n, height, width, 3]);
       },
     };

@@ -17,6 +17,7 @@ import {
   ONNX_READOUT,
   ONNX_SCATTER,
   tapShape,
+  type VjpPart,
 } from "./onnx-vjp-graph.ts";
 import {
   createOrtSession,
@@ -39,6 +40,15 @@ export interface OnnxGradientsOptions {
   maxGraphs?: number;
 }
 
+/** What the forward half keeps for the backward half (VJP graph parts "forward"/"backward"): opaque. */
+export interface VjpState {
+  readonly tap: string;
+  readonly n: number;
+  readonly height: number;
+  readonly width: number;
+  readonly saved: OrtFeeds;
+}
+
 export interface OnnxGradients extends GradientBackbone {
   readonly threads: number;
   /** Whether the *Sync calls work (the native session passed its checks; see ort-session.ts). */
@@ -52,15 +62,27 @@ export interface OnnxGradients extends GradientBackbone {
     readout: ArrayLike<number>,
     k: number,
   ): Float32Array;
+  /** The forward half: features at `tap` and the state its backward half reads (the forward is not rerun). */
+  forwardWithStateSync(tap: string, images: ImageBatch): { features: BackboneFeatures; state: VjpState };
+  /** The backward half for cotangents [k, h, w, C] (k = n, or n = 1) of the state's images. */
+  backwardFromStateSync(state: VjpState, cotangents: Float32Array, k: number): Float32Array;
 }
 
-/** One run: which graph, the feeds, and how to read its output. */
+/** One run: which graph, the feeds, which outputs (default: all of the graph's) and how to read them. */
 interface Request<T> {
   key: string;
   build: () => Uint8Array;
   feeds: OrtFeeds;
-  output: string;
-  finish: (out: OrtOutput) => T;
+  outputs?: string[];
+  finish: (out: Record<string, OrtOutput>) => T;
+}
+
+function floats(out: Record<string, OrtOutput>, name: string): { data: Float32Array; dims: number[] } {
+  const o = out[name];
+  if (o?.type !== "float32") {
+    throw new BackboneError("EPHYS_BAD_BACKBONE", `output "${name}": got ${o?.type}, expected float32`);
+  }
+  return { data: o.data as Float32Array, dims: o.dims };
 }
 
 export async function createOnnxGradients(
@@ -100,7 +122,7 @@ export async function createOnnxGradients(
   };
   const keep = (key: string, s: OrtSession): OrtSession => {
     sessions.set(key, s);
-    const vjpKeys = [...sessions.keys()].filter((k) => k.startsWith("vjp|"));
+    const vjpKeys = [...sessions.keys()].filter((k) => k.startsWith("vjp"));
     for (const old of vjpKeys.slice(0, Math.max(0, vjpKeys.length - maxGraphs))) {
       sessions.get(old)!.release();
       sessions.delete(old);
@@ -129,39 +151,69 @@ export async function createOnnxGradients(
     }
     return pending;
   };
-  const runSync = <T>(r: Request<T>): T => r.finish(sessionSync(r).runSync(r.feeds, [r.output])[r.output]);
-  const runAsync = async <T>(r: Request<T>): Promise<T> =>
-    r.finish((await (await sessionAsync(r)).run(r.feeds, [r.output]))[r.output]);
+  const runSync = <T>(r: Request<T>): T => {
+    const session = sessionSync(r);
+    return r.finish(session.runSync(r.feeds, r.outputs ?? [...session.outputNames]));
+  };
+  const runAsync = async <T>(r: Request<T>): Promise<T> => {
+    const session = await sessionAsync(r);
+    return r.finish(await session.run(r.feeds, r.outputs ?? [...session.outputNames]));
+  };
 
   const pixels = (images: ImageBatch) => {
     checkDims(images.n, images.height, images.width, images.data.length);
     return new ort.Tensor("float32", images.data, [images.n, images.height, images.width, 3]);
   };
-  const batchOf = (images: ImageBatch, k: number) => {
-    if (!Number.isInteger(k) || k < 1 || (images.n !== k && images.n !== 1)) {
+  const batchOf = (n: number, k: number) => {
+    if (!Number.isInteger(k) || k < 1 || (n !== k && n !== 1)) {
       throw new BackboneError(
         "EPHYS_BAD_COTANGENT",
-        `k: got ${k} cotangents for ${images.n} image(s), expected k = ${images.n} (one per image) or one image`,
+        `k: got ${k} cotangents for ${n} image(s), expected k = ${n} (one per image) or one image`,
       );
     }
   };
-  const gradientOut = (images: ImageBatch, k: number) => (out: OrtOutput) => {
-    const want = [k, images.height, images.width, 3];
-    if (out.dims.join() !== want.join()) {
-      throw new BackboneError("EPHYS_BAD_BACKBONE", `gradient: got [${out.dims}], expected [${want}]`);
+  const gradientOut =
+    (size: { height: number; width: number }, k: number) => (out: Record<string, OrtOutput>) => {
+      const g = floats(out, ONNX_GRADIENT);
+      const want = [k, size.height, size.width, 3];
+      if (g.dims.join() !== want.join()) {
+        throw new BackboneError("EPHYS_BAD_BACKBONE", `gradient: got [${g.dims}], expected [${want}]`);
+      }
+      return g.data;
+    };
+  const vjpKey = (tap: string, size: { height: number; width: number }, kind: CotangentKind, part: VjpPart) =>
+    `vjp-${part}|${tap}|${size.height}x${size.width}|${kind}`;
+  const vjpBuild =
+    (tap: string, size: { height: number; width: number }, kind: CotangentKind, part: VjpPart) => () =>
+      buildVjpModel(desc, weights, {
+        tap,
+        height: size.height,
+        width: size.width,
+        cotangent: kind,
+        adjoint,
+        part,
+      });
+  const denseCotangent = (
+    tap: string,
+    size: { height: number; width: number },
+    cotangents: Float32Array,
+    k: number,
+  ) => {
+    const [h, w, c] = tapShape(desc, tap, size.height, size.width);
+    if (!(cotangents instanceof Float32Array) || cotangents.length !== k * h * w * c) {
+      throw new BackboneError(
+        "EPHYS_BAD_COTANGENT",
+        `cotangents: got ${cotangents?.length} values, expected k·h·w·C = ${k}·${h}·${w}·${c} = ${k * h * w * c} ` +
+          `(NHWC at ${tap} for a ${size.height}×${size.width} image)`,
+      );
     }
-    return out.data;
+    return new ort.Tensor("float32", cotangents, [k, h, w, c]);
   };
-  const vjpKey = (tap: string, images: ImageBatch, kind: CotangentKind) =>
-    `vjp|${tap}|${images.height}x${images.width}|${kind}`;
-  const vjpBuild = (tap: string, images: ImageBatch, kind: CotangentKind) => () =>
-    buildVjpModel(desc, weights, {
-      tap,
-      height: images.height,
-      width: images.width,
-      cotangent: kind,
-      adjoint,
-    });
+  const featuresOut = (out: Record<string, OrtOutput>): BackboneFeatures => {
+    const f = floats(out, ONNX_FEATURES);
+    const [n, h, w, c] = f.dims;
+    return { data: f.data, shape: [n, h, w, c] };
+  };
 
   const featuresRequest = (tap: string, images: ImageBatch): Request<BackboneFeatures> => {
     tapShape(desc, tap, images.height, images.width); // the tap exists and the image is large enough
@@ -169,11 +221,42 @@ export async function createOnnxGradients(
       key: `fwd|${tap}`,
       build: () => buildOnnxModel(desc, weights, { tap, input: "pixels", outputLayout: "nhwc" }),
       feeds: { [ONNX_PIXELS]: pixels(images) },
-      output: ONNX_FEATURES,
+      outputs: [ONNX_FEATURES],
+      finish: featuresOut,
+    };
+  };
+  const forwardStateRequest = (
+    tap: string,
+    images: ImageBatch,
+  ): Request<{ features: BackboneFeatures; state: VjpState }> => {
+    tapShape(desc, tap, images.height, images.width);
+    const { n, height, width } = images;
+    return {
+      key: vjpKey(tap, images, "dense", "forward"),
+      build: vjpBuild(tap, images, "dense", "forward"),
+      feeds: { [ONNX_PIXELS]: pixels(images) },
       finish: (out) => {
-        const [n, h, w, c] = out.dims;
-        return { data: out.data, shape: [n, h, w, c] };
+        const saved: OrtFeeds = {};
+        for (const [name, o] of Object.entries(out)) {
+          if (name !== ONNX_FEATURES) saved[name] = new ort.Tensor(o.type, o.data, o.dims);
+        }
+        return { features: featuresOut(out), state: { tap, n, height, width, saved } };
       },
+    };
+  };
+  const backwardStateRequest = (
+    state: VjpState,
+    cotangents: Float32Array,
+    k: number,
+  ): Request<Float32Array> => {
+    const { tap } = state;
+    batchOf(state.n, k);
+    return {
+      key: vjpKey(tap, state, "dense", "backward"),
+      build: vjpBuild(tap, state, "dense", "backward"),
+      feeds: { ...state.saved, [ONNX_COTANGENT]: denseCotangent(tap, state, cotangents, k) },
+      outputs: [ONNX_GRADIENT],
+      finish: gradientOut(state, k),
     };
   };
   const gradientRequest = (
@@ -182,23 +265,16 @@ export async function createOnnxGradients(
     cotangents: Float32Array,
     k: number,
   ): Request<Float32Array> => {
-    const [h, w, c] = tapShape(desc, tap, images.height, images.width);
-    batchOf(images, k);
-    if (!(cotangents instanceof Float32Array) || cotangents.length !== k * h * w * c) {
-      throw new BackboneError(
-        "EPHYS_BAD_COTANGENT",
-        `cotangents: got ${cotangents?.length} values, expected k·h·w·C = ${k}·${h}·${w}·${c} = ${k * h * w * c} ` +
-          `(NHWC at ${tap} for a ${images.height}×${images.width} image)`,
-      );
-    }
+    tapShape(desc, tap, images.height, images.width);
+    batchOf(images.n, k);
     return {
-      key: vjpKey(tap, images, "dense"),
-      build: vjpBuild(tap, images, "dense"),
+      key: vjpKey(tap, images, "dense", "whole"),
+      build: vjpBuild(tap, images, "dense", "whole"),
       feeds: {
         [ONNX_PIXELS]: pixels(images),
-        [ONNX_COTANGENT]: new ort.Tensor("float32", cotangents, [k, h, w, c]),
+        [ONNX_COTANGENT]: denseCotangent(tap, images, cotangents, k),
       },
-      output: ONNX_GRADIENT,
+      outputs: [ONNX_GRADIENT],
       finish: gradientOut(images, k),
     };
   };
@@ -210,17 +286,17 @@ export async function createOnnxGradients(
     k: number,
   ): Request<Float32Array> => {
     const [h, w, c] = tapShape(desc, tap, images.height, images.width);
-    batchOf(images, k);
+    batchOf(images.n, k);
     checkReadout(readout, k, c);
     return {
-      key: vjpKey(tap, images, "readout"),
-      build: vjpBuild(tap, images, "readout"),
+      key: vjpKey(tap, images, "readout", "whole"),
+      build: vjpBuild(tap, images, "readout", "whole"),
       feeds: {
         [ONNX_PIXELS]: pixels(images),
         [ONNX_READOUT]: new ort.Tensor("float32", Float32Array.from(readout), [k, c]),
         [ONNX_SCATTER]: new ort.Tensor("float32", bilinearScatter(location, h, w), [1, h, w]),
       },
-      output: ONNX_GRADIENT,
+      outputs: [ONNX_GRADIENT],
       finish: gradientOut(images, k),
     };
   };
@@ -244,6 +320,8 @@ export async function createOnnxGradients(
       runAsync(readoutRequest(tap, images, location, readout, k)),
     readoutGradientsSync: (tap, images, location, readout, k) =>
       runSync(readoutRequest(tap, images, location, readout, k)),
+    forwardWithStateSync: (tap, images) => runSync(forwardStateRequest(tap, images)),
+    backwardFromStateSync: (state, cotangents, k) => runSync(backwardStateRequest(state, cotangents, k)),
     dispose() {
       if (disposed) return;
       disposed = true;

@@ -135,13 +135,17 @@ export function intAttr(name: string, i: number): onnxProto.onnx.IAttributeProto
   return { name, type: onnx.AttributeProto.AttributeType.INT, i };
 }
 
-/** A float32 graph input/output; string dims are symbolic (dynamic). */
-export function valueInfo(name: string, dims: (number | string)[]): onnxProto.onnx.IValueInfoProto {
+/** A graph input/output (float32 unless `elemType` says otherwise); string dims are symbolic (dynamic). */
+export function valueInfo(
+  name: string,
+  dims: (number | string)[],
+  elemType: number = onnx.TensorProto.DataType.FLOAT,
+): onnxProto.onnx.IValueInfoProto {
   return {
     name,
     type: {
       tensorType: {
-        elemType: onnx.TensorProto.DataType.FLOAT,
+        elemType,
         shape: { dim: dims.map((d) => (typeof d === "number" ? { dimValue: d } : { dimParam: d })) },
       },
     },

@@ -39,6 +39,7 @@ import {
   intAttr,
   intsAttr,
   modelProto,
+  ONNX_FEATURES,
   ONNX_INPUT,
   ONNX_PIXELS,
   opsForTap,
@@ -66,6 +67,14 @@ export type CotangentKind = "dense" | "readout";
  */
 export type ConvAdjoint = "auto" | "conv-transpose";
 
+/**
+ * Which graph: "whole" (default; pixels + cotangent → gradient, the forward recomputed inside), or the two halves
+ * that tf.customGrad runs apart: "forward" (pixels → "features" NHWC plus the saved values the backward reads: the
+ * ReLU outputs whose masks it takes and the max pools' indices, each under its activation's name) and "backward"
+ * (the saved values + cotangent → gradient).
+ */
+export type VjpPart = "whole" | "forward" | "backward";
+
 export interface VjpGraphOptions {
   /** Tap (a key of desc.taps) whose activation the cotangent is for. */
   tap: string;
@@ -74,6 +83,7 @@ export interface VjpGraphOptions {
   width: number;
   cotangent?: CotangentKind;
   adjoint?: ConvAdjoint;
+  part?: VjpPart;
 }
 
 /** Spatial size [h, w] and channels of the tap's activation for an input of height × width. */
@@ -133,14 +143,22 @@ export function buildVjpModelProto(
   if (adjoint !== "auto" && adjoint !== "conv-transpose") {
     throw new BackboneError("EPHYS_BAD_BACKBONE", `adjoint: got "${adjoint}", expected auto|conv-transpose`);
   }
+  const part = options.part ?? "whole";
+  if (part !== "whole" && part !== "forward" && part !== "backward") {
+    throw new BackboneError("EPHYS_BAD_BACKBONE", `part: got "${part}", expected whole|forward|backward`);
+  }
   const ops = opsForTap(desc, tap);
   const sizes = activationSizes(desc, height, width);
   const [h, w, channels] = tapShape(desc, tap, height, width);
   const initializers: onnxProto.onnx.ITensorProto[] = [];
-  const nodes: onnxProto.onnx.INodeProto[] = [
+  const forward: onnxProto.onnx.INodeProto[] = [
     ...preprocessingNodes(desc, initializers),
     ...forwardNodes(ops, weights, initializers, { poolIndices: true }),
   ];
+  /** The backward's nodes (cotangent in, gradient out). */
+  const nodes: onnxProto.onnx.INodeProto[] = [];
+  /** Forward values the backward reads, with their value infos (a "backward" part takes them as inputs). */
+  const saved = new Map<string, onnxProto.onnx.IValueInfoProto>();
   const node = (
     opType: string,
     name: string,
@@ -156,7 +174,7 @@ export function buildVjpModelProto(
   };
 
   // The cotangent at the tap, NCHW [K, C, h, w].
-  const inputs = [valueInfo(ONNX_PIXELS, ["N", height, width, 3])];
+  const inputs: onnxProto.onnx.IValueInfoProto[] = [];
   let cot: string;
   if (cotangentKind === "dense") {
     inputs.push(valueInfo(ONNX_COTANGENT, ["K", h, w, channels]));
@@ -184,6 +202,8 @@ export function buildVjpModelProto(
     pending.set(activation, [...(pending.get(activation) ?? []), g]);
   };
   const reluMask = (activation: string, g: string): string => {
+    const [ah, aw] = sizes.get(activation)!;
+    saved.set(activation, valueInfo(activation, ["N", channelsOf(activation), ah, aw]));
     // y ≥ 0 after a ReLU, so sign(y) is the 0/1 mask of y > 0.
     const mask = node("Sign", `vjp:${activation}:mask`, [activation]);
     return node("Mul", `vjp:${activation}:relu`, [g, mask]);
@@ -233,6 +253,11 @@ export function buildVjpModelProto(
     const c = channelsOf(op.input);
     const plane = c * inH * inW;
     const name = `vjp:${op.name}`;
+    const [ph, pw] = sizes.get(op.output)!;
+    saved.set(
+      poolIndicesName(op),
+      valueInfo(poolIndicesName(op), ["N", c, ph, pw], onnx.TensorProto.DataType.INT64),
+    );
     // Per-cotangent rows: g [K, C·h·w]; indices [N, C·h·w] are flat over N·C·H·W, so mod C·H·W makes them
     // per-image, and Expand broadcasts N = 1 over the K rows.
     const flat = constant(`${name}.flat`, [0, -1]);
@@ -309,12 +334,31 @@ export function buildVjpModelProto(
     attribute: [intsAttr("perm", [0, 2, 3, 1])],
   });
 
+  const name = `${desc.arch}-${desc.variant}-${tap}-vjp-${height}x${width}`;
+  const pixels = valueInfo(ONNX_PIXELS, ["N", height, width, 3]);
+  const gradient = valueInfo(ONNX_GRADIENT, ["K", height, width, 3]);
+  if (part === "whole") {
+    return modelProto(name, [...forward, ...nodes], initializers, [pixels, ...inputs], [gradient]);
+  }
+  if (part === "backward") {
+    const used = new Set(nodes.flatMap((n) => n.input ?? []));
+    const kept = initializers.filter((t) => used.has(t.name!));
+    return modelProto(`${name}-backward`, nodes, kept, [...saved.values(), ...inputs], [gradient]);
+  }
+  forward.push({
+    opType: "Transpose",
+    name: "features:nhwc",
+    input: [desc.taps[tap]!],
+    output: [ONNX_FEATURES],
+    attribute: [intsAttr("perm", [0, 2, 3, 1])],
+  });
+  const used = new Set(forward.flatMap((n) => n.input ?? []));
   return modelProto(
-    `${desc.arch}-${desc.variant}-${tap}-vjp-${height}x${width}`,
-    nodes,
-    initializers,
-    inputs,
-    [valueInfo(ONNX_GRADIENT, ["K", height, width, 3])],
+    `${name}-forward`,
+    forward,
+    initializers.filter((t) => used.has(t.name!)),
+    [pixels],
+    [valueInfo(ONNX_FEATURES, ["N", h, w, channels]), ...saved.values()],
   );
 }
 

@@ -11,8 +11,10 @@ import { BackboneError } from "./errors.ts";
 /** The onnxruntime-node versions whose dist/backend.js was read to confirm the native run is synchronous. */
 export const SYNC_BINDING_VERSIONS = /^1\.30\./;
 
+/** An output tensor: float32 (activations, gradients) or int64 (max-pool indices). */
 export interface OrtOutput {
-  data: Float32Array;
+  type: "float32" | "int64";
+  data: Float32Array | BigInt64Array;
   dims: number[];
 }
 export type OrtFeeds = Record<string, Ort.Tensor>;
@@ -20,7 +22,9 @@ export type OrtFeeds = Record<string, Ort.Tensor>;
 export interface OrtSession {
   /** Whether runSync works (the native binding passed its checks). */
   readonly synchronous: boolean;
-  /** Run and return the named float32 outputs; throws EPHYS_ORT_BINDING when not synchronous. */
+  /** The graph's output names, in order. */
+  readonly outputNames: readonly string[];
+  /** Run and return the named outputs; throws EPHYS_ORT_BINDING when not synchronous. */
   runSync(feeds: OrtFeeds, outputs: string[]): Record<string, OrtOutput>;
   run(feeds: OrtFeeds, outputs: string[]): Promise<Record<string, OrtOutput>>;
   release(): void;
@@ -30,6 +34,7 @@ interface NativeSession {
   loadModel(buffer: ArrayBufferLike, byteOffset: number, byteLength: number, options: object): void;
   run(feeds: OrtFeeds, fetches: Record<string, null>, options: object): Record<string, unknown>;
   dispose(): void;
+  readonly outputMetadata: Array<{ name: string }>;
 }
 interface NativeBinding {
   binding: { InferenceSession: new () => NativeSession };
@@ -90,13 +95,15 @@ function outputsOf(result: Record<string, unknown>, names: string[]): Record<str
   const out: Record<string, OrtOutput> = {};
   for (const name of names) {
     const v = result[name] as { data?: unknown; dims?: unknown } | undefined;
-    if (!(v?.data instanceof Float32Array) || !Array.isArray(v.dims)) {
+    const data = v?.data;
+    if (!(data instanceof Float32Array || data instanceof BigInt64Array) || !Array.isArray(v?.dims)) {
       throw new BackboneError(
         "EPHYS_ORT_BINDING",
-        `output "${name}": expected a float32 tensor {data, dims} from the session; found ${typeof v}`,
+        `output "${name}": expected a float32 or int64 tensor {data, dims} from the session; found ${typeof v}`,
       );
     }
-    out[name] = { data: v.data, dims: v.dims.map(Number) };
+    const type = data instanceof Float32Array ? "float32" : "int64";
+    out[name] = { type, data, dims: (v!.dims as unknown[]).map(Number) };
   }
   return out;
 }
@@ -115,6 +122,11 @@ export function createOrtSessionSync(
     executionProviders: ["cpu"],
     ...options,
   });
+  const metadata = native.outputMetadata;
+  if (!Array.isArray(metadata) || metadata.some((m) => typeof m?.name !== "string")) {
+    native.dispose();
+    throw new BackboneError("EPHYS_ORT_BINDING", "outputMetadata: expected [{name}] from the native session");
+  }
   let released = false;
   const runSync = (feeds: OrtFeeds, outputs: string[]) => {
     if (released) throw new BackboneError("EPHYS_BAD_BACKBONE", "run: the ONNX session was released");
@@ -122,6 +134,7 @@ export function createOrtSessionSync(
   };
   return {
     synchronous: true,
+    outputNames: metadata.map((m) => m.name),
     runSync,
     // As onnxruntime-node's own handler does: the synchronous native run, after the current I/O callbacks.
     run: (feeds, outputs) =>
@@ -163,6 +176,7 @@ export async function createPublicOrtSession(
   const session = await ort.InferenceSession.create(bytes, options);
   return {
     synchronous: false,
+    outputNames: session.outputNames,
     runSync() {
       throw new BackboneError("EPHYS_ORT_BINDING", `runSync: ${why}`);
     },

@@ -356,6 +356,31 @@ describe.runIf(available)("onnxDifferentiableTap (tf.customGrad over the forward
     bb.dispose();
   });
 
+  it("the forward and backward halves give the whole graph's gradients (one image, k = 3; two images, k = 2)", () => {
+    const tap = "layer3.1";
+    const [h, w, c] = tapShape(fx.desc, tap, fx.ref.height, fx.ref.width);
+    const cot = Float32Array.from({ length: 3 * h * w * c }, (_, i) => Math.sin(0.7 * i));
+    for (const [images, k] of [
+      [fx.first, 3],
+      [fx.both, 2],
+    ] as const) {
+      const { features, state } = onnx.forwardWithStateSync(tap, images);
+      // (the same values up to float rounding: the saved outputs change how ONNX Runtime fuses the forward)
+      expect(relativeError(features.data, onnx.featuresSync(tap, images).data)).toBeLessThan(1e-6);
+      const cotangents = cot.subarray(0, k * h * w * c);
+      const halves = onnx.backwardFromStateSync(state, cotangents, k);
+      expect(relativeError(halves, onnx.inputGradientsSync(tap, images, cotangents, k))).toBeLessThan(1e-6);
+      if (images.n === 2) {
+        expect(() => onnx.backwardFromStateSync(state, cot, 3)).toThrow(/k: got 3 cotangents for 2 image/);
+      }
+    }
+    // The forward half saves the masks' ReLU outputs and the pool's int64 indices, nothing else.
+    const { state } = onnx.forwardWithStateSync(tap, fx.first);
+    expect(state.saved["maxpool:indices"].type).toBe("int64");
+    expect(Object.keys(state.saved)).toContain("layer3.1");
+    expect(Object.values(state.saved).every((t) => t.dims[0] === 1)).toBe(true);
+  });
+
   it("refuses images that are not NHWC RGB and taps it does not have", () => {
     expect(() => onnxDifferentiableTap(onnx, "layer9.0")).toThrow(/tap: got "layer9.0"/);
     const f = onnxDifferentiableTap(onnx, "layer4.1");
