@@ -2,7 +2,11 @@
 // backbone features (cached on disk) and the batched readout fit, and the phase-2 selection.
 import { parentPort, workerData } from "node:worker_threads";
 import { selectTfjsBackend } from "../../analysis/backbone/tfjs-backend.ts";
-import { type ComputedFeatures, computeFeatures } from "../../analysis/features/index.ts";
+import {
+  type ComputedFeatures,
+  computeFeatures,
+  type FeatureExtractor,
+} from "../../analysis/features/index.ts";
 import type { FeatureMaps } from "../../analysis/readout/feature-maps.ts";
 import {
   fitGaussianReadouts,
@@ -23,8 +27,8 @@ parentPort!.on("message", (m: { type: string }) => {
 
 type Image = { id: string; path: string; sha256: string };
 
-/** Features of each list of images (cached on disk), one feature pool for all of them. */
-async function features(...lists: Image[][]): Promise<ComputedFeatures[]> {
+/** Run `work` with the job's feature pool (its weights hash and executor reported first), then close the pool. */
+async function withExtractor<T>(work: (extractor: FeatureExtractor) => Promise<T>): Promise<T> {
   const extractor = await createFeaturePool(job.backbone);
   post({
     type: "progress",
@@ -33,6 +37,15 @@ async function features(...lists: Image[][]): Promise<ComputedFeatures[]> {
     executor: extractor.description,
   });
   try {
+    return await work(extractor);
+  } finally {
+    await extractor.dispose();
+  }
+}
+
+/** Features of each list of images (cached on disk), one feature pool for all of them. */
+function features(...lists: Image[][]): Promise<ComputedFeatures[]> {
+  return withExtractor(async (extractor) => {
     const out: ComputedFeatures[] = [];
     for (const images of lists) {
       out.push(
@@ -46,25 +59,16 @@ async function features(...lists: Image[][]): Promise<ComputedFeatures[]> {
       );
     }
     return out;
-  } finally {
-    await extractor.dispose();
-  }
+  });
 }
 
 async function run(): Promise<void> {
   if (job.kind === "features") {
     // In chunks, so that only one chunk's features are held at a time (nothing is returned but the counts).
     const chunk = 64;
-    const extractor = await createFeaturePool(job.backbone);
-    post({
-      type: "progress",
-      stage: "weights",
-      weightsSha256: extractor.weightsSha256,
-      executor: extractor.description,
-    });
     const total = job.images.length;
     const counts = { images: total, cached: 0, computed: 0 };
-    try {
+    await withExtractor(async (extractor) => {
       for (let from = 0; from < total; from += chunk) {
         const part = await computeFeatures({
           images: job.images.slice(from, from + chunk),
@@ -85,9 +89,7 @@ async function run(): Promise<void> {
         counts.cached += part.cached;
         counts.computed += part.computed;
       }
-    } finally {
-      await extractor.dispose();
-    }
+    });
     post({ type: "result", features: counts });
     return;
   }

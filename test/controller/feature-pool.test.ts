@@ -70,6 +70,15 @@ describe.each([["onnx"], ["tfjs"]] as const)("feature pool on %s", (executor) =>
 });
 
 describe("feature pool sizing and errors", () => {
+  const tfjsOptions = {
+    arch: ref.arch,
+    variant: ref.variant,
+    layer: "layer4.1",
+    weightsPath: ref.weightsPath,
+    executor: "tfjs",
+    tfjsBackend: "wasm",
+  } as const;
+
   it("splits an ONNX Runtime thread budget between sessions and gives tfjs one worker per thread", () => {
     expect(featurePoolSize("onnx", 1)).toEqual({ workers: 1, threadsPerWorker: 1 });
     expect(featurePoolSize("onnx", 2)).toEqual({ workers: 2, threadsPerWorker: 1 });
@@ -82,15 +91,7 @@ describe("feature pool sizing and errors", () => {
   });
 
   it("runs in this thread with one worker", async () => {
-    const ex = await createFeaturePool({
-      arch: ref.arch,
-      variant: ref.variant,
-      layer: "layer4.1",
-      weightsPath: ref.weightsPath,
-      executor: "tfjs",
-      tfjsBackend: "wasm",
-      workers: 1,
-    });
+    const ex = await createFeaturePool({ ...tfjsOptions, workers: 1 });
     try {
       expect(ex.description).toMatch(/^tfjs-wasm/);
     } finally {
@@ -99,19 +100,11 @@ describe("feature pool sizing and errors", () => {
   });
 
   it("refuses a bad batch with EPHYS_BAD_FEATURE_REQUEST and a bad worker count", async () => {
-    const options = {
-      arch: ref.arch,
-      variant: ref.variant,
-      layer: "layer4.1",
-      weightsPath: ref.weightsPath,
-      executor: "tfjs",
-      tfjsBackend: "wasm",
-    } as const;
-    await expect(createFeaturePool({ ...options, workers: 0 })).rejects.toMatchObject({
+    await expect(createFeaturePool({ ...tfjsOptions, workers: 0 })).rejects.toMatchObject({
       code: "EPHYS_BAD_FEATURE_REQUEST",
       message: /workers: got 0/,
     });
-    const pool = await createFeaturePool({ ...options, workers: 2, threads: 2 });
+    const pool = await createFeaturePool({ ...tfjsOptions, workers: 2, threads: 2 });
     try {
       await expect(pool.extract(new Float32Array(10), 1, SIZE)).rejects.toMatchObject({
         code: "EPHYS_BAD_FEATURE_REQUEST",
