@@ -162,6 +162,7 @@ async function onnxRound(bb: OnnxBackbone, batch: Float32Array, into: Best): Pro
  */
 async function poolSection(): Promise<void> {
   const n = 32;
+  const ROUNDS = 8;
   const pixels = images(n);
   const stimuli = Array.from({ length: n }, (_, i) => ({
     id: `img${i}`,
@@ -190,7 +191,7 @@ async function poolSection(): Promise<void> {
     let bestSingle = Number.POSITIVE_INFINITY;
     let bestPool = Number.POSITIVE_INFINITY;
     const ratios: number[] = [];
-    for (let round = 0; round < 4; round++) {
+    for (let round = 0; round < ROUNDS; round++) {
       const s = (await run(single)).seconds;
       const p = (await run(pool)).seconds;
       bestSingle = Math.min(bestSingle, s);
@@ -201,7 +202,7 @@ async function poolSection(): Promise<void> {
     console.log(
       `feature pool (computeFeatures, ${n} images, batches of 8): ${pool.description}: ${fmt(n / bestPool)} img/s; ` +
         `${single.description} in this thread: ${fmt(n / bestSingle)} img/s; ${fmt(bestSingle / bestPool)}× ` +
-        `(median paired ratio ${fmt((ratios[1] + ratios[2]) / 2)}×, 4 rounds, load average ${fmt(loadavg()[0], 1)}); ` +
+        `(median paired ratio ${fmt(ratios[ROUNDS / 2])}×, ${ROUNDS} rounds, load average ${fmt(loadavg()[0], 1)}); ` +
         `${differing === 0 ? "features bit for bit identical" : `${differing} of ${a.length} feature values differ`}`,
     );
   } finally {
