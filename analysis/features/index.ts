@@ -14,6 +14,7 @@ export {
   type ComputeFeaturesOptions,
   cacheDir,
   computeFeatures,
+  countMissing,
   decodeEntry,
   encodeEntry,
   entryPath,

@@ -15,7 +15,7 @@
 // half-written entry under an entry's name (a leftover temp file is never read). Entries that fail their checks
 // (size, header, shape) are recomputed and replaced. Present entries are never recomputed: the computation resumes.
 import { randomBytes } from "node:crypto";
-import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { endianness } from "node:os";
 import { join } from "node:path";
 import type { Arch, Variant } from "../backbone/description.ts";
@@ -361,6 +361,32 @@ export async function computeFeatures(options: ComputeFeaturesOptions): Promise<
     report(computedImages / ((performance.now() - started) / 1000));
   }
   return { n: total, h, w, c, data, cached: slots.size - missing.length, computed: missing.length, dir };
+}
+
+/** How many distinct images (by sha256) of `images` have no cache entry yet for this extractor (and size). */
+export async function countMissing(
+  images: readonly StimulusImage[],
+  extractor: FeatureExtractor,
+  root: string,
+  imageSize = extractor.imageSize,
+): Promise<number> {
+  const dir = cacheDir(root, {
+    weightsSha256: extractor.weightsSha256,
+    arch: extractor.arch,
+    variant: extractor.variant,
+    layer: extractor.layer,
+    imageSize,
+  });
+  const shas = [...new Set(images.map((img) => img.sha256))];
+  let missing = 0;
+  await mapLimit(shas, 16, async (sha) => {
+    const present = await stat(entryPath(dir, sha)).then(
+      (s) => s.isFile(),
+      () => false,
+    );
+    if (!present) missing++;
+  });
+  return missing;
 }
 
 /** key.json: the full key and the entry format, written once per folder (for people and provenance). */

@@ -11,6 +11,7 @@ import { createFeatureExtractor, type FeatureExtractor } from "../../analysis/fe
 import {
   cacheDir,
   computeFeatures,
+  countMissing,
   decodeEntry,
   encodeEntry,
   entryPath,
@@ -75,6 +76,15 @@ describe("feature cache with a small ResNet-18", () => {
     }
     return out;
   }
+
+  it("countMissing counts the distinct images without an entry", async () => {
+    const cacheRoot = join(root, "count-missing");
+    const twice = [...demoImages, demoImages[0]];
+    expect(await countMissing(twice, base, cacheRoot, SIZE)).toBe(5);
+    await computeFeatures({ images: demoImages.slice(0, 2), extractor: base, root: cacheRoot });
+    expect(await countMissing(twice, base, cacheRoot, SIZE)).toBe(3);
+    expect(await countMissing(twice, base, cacheRoot, SIZE + 32)).toBe(5); // another size, another key
+  });
 
   it("misses compute in batches and write one float16 entry per image; a second call only reads", async () => {
     const cacheRoot = join(root, "hit-miss");
