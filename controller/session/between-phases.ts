@@ -62,7 +62,9 @@ export async function fitImages(ctx: StepContext) {
 }
 
 /** Progress of a compute job into the event log (at most once a second) and the log; the weights hash stored. */
-export function computeProgress(ctx: StepContext): (m: Extract<ComputeMessage, { type: "progress" }>) => void {
+export function computeProgress(
+  ctx: StepContext,
+): (m: Extract<ComputeMessage, { type: "progress" }>) => void {
   const { store, sessionId, log } = ctx;
   let lastLog = 0;
   return (m) => {
