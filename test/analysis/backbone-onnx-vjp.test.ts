@@ -36,6 +36,7 @@ import { selectTfjsBackend } from "../../analysis/backbone/tfjs-backend.ts";
 import { createTfjsBackbone } from "../../analysis/backbone/tfjs-executor.ts";
 import { readSafetensorsWeights } from "../../analysis/backbone/weights-safetensors.ts";
 import { loadVjpReference, relativeError, type VjpReference } from "./backbone-fixtures.ts";
+import { asymmetricPaddingNetwork } from "./tiny-networks.ts";
 
 const TOLERANCE = 1e-4;
 const NAMES = ["resnet18-w8", "resnet50-w8", "resnet50caffe-w8"] as const;
@@ -185,68 +186,7 @@ describe.runIf(available)("ONNX VJP graph vs the tfjs engine (wasm)", () => {
   }
 
   it("asymmetric paddings, a strided conv on an odd size and an overlapping pool: exact adjoints", async () => {
-    const desc: NetworkDescription = {
-      arch: "resnet18",
-      variant: "torchvision",
-      ops: [
-        {
-          op: "conv",
-          name: "conv1",
-          input: "input",
-          output: "c1",
-          inChannels: 3,
-          outChannels: 4,
-          kernel: 3,
-          stride: 2,
-          pad: [0, 1, 2, 0],
-          relu: true,
-        },
-        { op: "maxpool", name: "pool", input: "c1", output: "p", kernel: 3, stride: 2, pad: [1, 0, 0, 1] },
-        {
-          op: "conv",
-          name: "conv2",
-          input: "p",
-          output: "c2",
-          inChannels: 4,
-          outChannels: 4,
-          kernel: 3,
-          stride: 1,
-          pad: [2, 0, 0, 1],
-          relu: false,
-        },
-        {
-          op: "conv",
-          name: "conv3",
-          input: "p",
-          output: "c3",
-          inChannels: 4,
-          outChannels: 4,
-          kernel: 2,
-          stride: 1,
-          pad: [1, 0, 0, 0],
-          relu: false,
-        },
-        { op: "add_relu", name: "block", inputs: ["c2", "c3"], output: "out" },
-      ],
-      taps: { block: "out" },
-      tapChannels: { block: 4 },
-      tapStride: { block: 4 },
-      preprocessing: { mode: "torch", mean: [0.5, 0.4, 0.3], std: [0.2, 0.25, 0.3] },
-    };
-    let seed = 3;
-    const rand = () => {
-      seed = (seed * 16807) % 2147483647;
-      return seed / 2147483647 - 0.5;
-    };
-    const weights: FoldedWeights = new Map();
-    for (const op of desc.ops) {
-      if (op.op !== "conv") continue;
-      const n = op.outChannels * op.inChannels * op.kernel * op.kernel;
-      weights.set(op.name, {
-        weight: Float32Array.from({ length: n }, rand),
-        bias: Float32Array.from({ length: op.outChannels }, rand),
-      });
-    }
+    const { desc, weights, rand } = asymmetricPaddingNetwork();
     const [height, width] = [23, 18];
     const data = Float32Array.from({ length: 2 * height * width * 3 }, () => 127.5 + 255 * rand());
     const both = { data, n: 2, height, width };
