@@ -3,7 +3,7 @@
 // <dataDir>/sessions/<sessionId>/concepts/ (see CONCEPT_FILES).
 import type { ConceptProgress } from "../../analysis/concepts/index.ts";
 import type { BackboneSpec } from "./compute-jobs.ts";
-import { runWorkerJob, workerError } from "./worker-job.ts";
+import { runMessageJob } from "./worker-job.ts";
 
 /** The files of a concepts folder, relative to it. */
 export const CONCEPT_FILES = {
@@ -75,15 +75,12 @@ export function runConceptJob(
   onProgress: (m: Extract<ConceptMessage, { type: "progress" | "features" }>) => void,
   signal?: AbortSignal,
 ): Promise<ConceptSummary> {
-  return runWorkerJob<ConceptMessage, ConceptSummary>(
+  return runMessageJob<ConceptMessage, ConceptSummary>(
     new URL("./concepts-worker.ts", import.meta.url),
     job,
-    (m, outcome) => {
-      if (m.type === "done") outcome.resolve(m.summary);
-      else if (m.type === "error") outcome.reject(workerError(m));
-      else onProgress(m);
-    },
+    onProgress,
     signal,
     "concepts worker",
+    (done) => done.summary,
   );
 }

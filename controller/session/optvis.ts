@@ -14,7 +14,7 @@ import { sha256File } from "../../stimuli/hash.ts";
 import { backboneSpec } from "./between-phases.ts";
 import type { BackboneSpec } from "./compute-jobs.ts";
 import type { StepContext } from "./pipeline.ts";
-import { runWorkerJob, workerError } from "./worker-job.ts";
+import { runMessageJob } from "./worker-job.ts";
 
 export const OPTVIS_FILES = { summary: "optvis.json", image: (rank: number) => `synth-${rank}.png` } as const;
 
@@ -88,14 +88,10 @@ export function runOptvisJob(
   onMessage: (m: Exclude<OptvisMessage, { type: "done" | "error" }>) => void,
   signal?: AbortSignal,
 ): Promise<void> {
-  return runWorkerJob<OptvisMessage, void>(
+  return runMessageJob<OptvisMessage>(
     new URL("./optvis-worker.ts", import.meta.url),
     job,
-    (m, outcome) => {
-      if (m.type === "done") outcome.resolve();
-      else if (m.type === "error") outcome.reject(workerError(m));
-      else onMessage(m);
-    },
+    onMessage,
     signal,
     "optvis worker",
   );

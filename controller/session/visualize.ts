@@ -13,7 +13,7 @@ import { backboneSpec } from "./between-phases.ts";
 import type { BackboneSpec } from "./compute-jobs.ts";
 import type { StepContext } from "./pipeline.ts";
 import { meanRates, trialRates } from "./responses.ts";
-import { runWorkerJob, workerError } from "./worker-job.ts";
+import { runMessageJob } from "./worker-job.ts";
 
 export interface SaliencyCandidate {
   id: string;
@@ -89,14 +89,10 @@ export function runSaliencyJob(
   onMessage: (m: Exclude<SaliencyMessage, { type: "done" | "error" }>) => void,
   signal?: AbortSignal,
 ): Promise<void> {
-  return runWorkerJob<SaliencyMessage, void>(
+  return runMessageJob<SaliencyMessage>(
     new URL("./saliency-worker.ts", import.meta.url),
     job,
-    (m, outcome) => {
-      if (m.type === "done") outcome.resolve();
-      else if (m.type === "error") outcome.reject(workerError(m));
-      else onMessage(m);
-    },
+    onMessage,
     signal,
     "saliency worker",
   );

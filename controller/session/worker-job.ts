@@ -42,3 +42,31 @@ export function runWorkerJob<M, R>(
 export function workerError(m: { message: string; code?: string }): Error {
   return Object.assign(new Error(m.message), { code: m.code });
 }
+
+type Settling = { type: "done" } | { type: "error"; message: string; code?: string };
+
+/**
+ * A job whose worker posts messages until {type: "done"} (the promise resolves with `result` of that message) or
+ * {type: "error"} (it rejects with workerError); every other message goes to `onMessage`.
+ */
+export function runMessageJob<M extends { type: string }, R = void>(
+  module: URL,
+  data: object,
+  onMessage: (message: Exclude<M, Settling>) => void,
+  signal: AbortSignal | undefined,
+  name: string,
+  result: (done: Extract<M, { type: "done" }>) => R = () => undefined as R,
+): Promise<R> {
+  return runWorkerJob<M, R>(
+    module,
+    data,
+    (m, outcome) => {
+      if (m.type === "done") outcome.resolve(result(m as Extract<M, { type: "done" }>));
+      else if (m.type === "error")
+        outcome.reject(workerError(m as unknown as { message: string; code?: string }));
+      else onMessage(m as Exclude<M, Settling>);
+    },
+    signal,
+    name,
+  );
+}
