@@ -16,6 +16,7 @@ import { type Config, resolvePaths } from "../../config/index.ts";
 import { loadProtocol, resolveManifest } from "../../protocols/load.ts";
 import { hashStimulusSet, sha256File } from "../../stimuli/hash.ts";
 import { createFeaturePool } from "../session/feature-pool.ts";
+import { choiceFlag } from "./flags.ts";
 
 const IMAGE_EXTENSIONS = new Set([".png", ".jpg", ".jpeg"]);
 const ARCHS: readonly Arch[] = ["resnet18", "resnet50"];
@@ -59,20 +60,6 @@ function wholeNumber(flag: string, raw: string | undefined, fallback: number, mi
   return v;
 }
 
-function oneOf<T extends string>(
-  flag: string,
-  raw: string | undefined,
-  allowed: readonly T[],
-): T | undefined {
-  if (raw === undefined) return undefined;
-  if (!allowed.includes(raw as T)) {
-    throw new FeaturesCommandError(
-      `--${flag}: got ${JSON.stringify(raw)}, expected one of ${allowed.join(", ")}`,
-    );
-  }
-  return raw as T;
-}
-
 /**
  * Model of a DIR or --out run: flags, else the config's weights (a .safetensors with its arch and variant),
  * else the embedded Keras ResNet-50 (arch resnet50, variant keras).
@@ -80,8 +67,11 @@ function oneOf<T extends string>(
 function modelFromConfig(config: Config, flags: FeaturesFlags): FeaturesJob["model"] {
   const own = config.weights.path !== undefined;
   return {
-    arch: oneOf("arch", flags.arch, ARCHS) ?? (own ? config.weights.arch : "resnet50"),
-    variant: oneOf("variant", flags.variant, VARIANTS) ?? (own ? config.weights.variant : "keras"),
+    arch:
+      choiceFlag("arch", flags.arch, ARCHS, FeaturesCommandError) ?? (own ? config.weights.arch : "resnet50"),
+    variant:
+      choiceFlag("variant", flags.variant, VARIANTS, FeaturesCommandError) ??
+      (own ? config.weights.variant : "keras"),
     layer: flags.layer ?? "layer4.1",
     imageSize: wholeNumber("size", flags.size, 224, 1),
     weightsPath: config.weights.path,
@@ -175,9 +165,11 @@ export async function resolveFeaturesJob(
     form: "protocol",
     images,
     model: {
-      arch: oneOf("arch", flags.arch, ARCHS) ?? m.backbone,
+      arch: choiceFlag("arch", flags.arch, ARCHS, FeaturesCommandError) ?? m.backbone,
       // The embedded weights are the Keras ResNet-50; a lab's own .safetensors are torchvision-layout (as serve).
-      variant: oneOf("variant", flags.variant, VARIANTS) ?? (own ? config.weights.variant : m.variant),
+      variant:
+        choiceFlag("variant", flags.variant, VARIANTS, FeaturesCommandError) ??
+        (own ? config.weights.variant : m.variant),
       layer: flags.layer ?? m.layer,
       imageSize: wholeNumber("size", flags.size, m.imageSize, 1),
       weightsPath: config.weights.path,

@@ -11,6 +11,7 @@ import { parseProtocol } from "../../protocols/load.ts";
 import { createLogger } from "../log.ts";
 import { type SynthesizeOutcome, synthesizeStep } from "../session/optvis.ts";
 import { SessionStore } from "../store/store.ts";
+import { choiceFlag } from "./flags.ts";
 
 export class OptvisCommandError extends Error {
   readonly code = "EPHYS_BAD_OPTVIS_COMMAND";
@@ -43,20 +44,6 @@ function numberFlag(flag: string, raw: string | undefined, ok: (v: number) => bo
   return v;
 }
 
-function choice<T extends string>(
-  flag: string,
-  raw: string | undefined,
-  allowed: readonly T[],
-): T | undefined {
-  if (raw === undefined) return undefined;
-  if (!allowed.includes(raw as T)) {
-    throw new OptvisCommandError(
-      `--${flag}: got ${JSON.stringify(raw)}, expected one of ${allowed.join(", ")}`,
-    );
-  }
-  return raw as T;
-}
-
 /** The settings the flags override (each checked; absent flags are left to the protocol and the defaults). */
 export function flagSettings(flags: OptvisFlags): Partial<SynthesisSettings> {
   const whole = (v: number) => Number.isInteger(v) && v >= 1;
@@ -69,8 +56,13 @@ export function flagSettings(flags: OptvisFlags): Partial<SynthesisSettings> {
     l2: numberFlag("l2", flags.l2, nonNegative, "a penalty weight ≥ 0"),
     tv: numberFlag("tv", flags.tv, nonNegative, "a penalty weight ≥ 0"),
     diversity: numberFlag("diversity", flags.diversity, nonNegative, "a weight ≥ 0"),
-    parameterization: choice("parameterization", flags.parameterization, ["fourier", "pixels"] as const),
-    transforms: choice("transforms", flags.transforms, ["standard", "none"] as const),
+    parameterization: choiceFlag(
+      "parameterization",
+      flags.parameterization,
+      ["fourier", "pixels"] as const,
+      OptvisCommandError,
+    ),
+    transforms: choiceFlag("transforms", flags.transforms, ["standard", "none"] as const, OptvisCommandError),
   };
   return Object.fromEntries(Object.entries(out).filter(([, v]) => v !== undefined));
 }

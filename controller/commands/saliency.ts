@@ -24,6 +24,7 @@ import {
 } from "../../analysis/saliency/index.ts";
 import type { Config } from "../../config/index.ts";
 import { encodePng, loadImageRGB } from "../../stimuli/image.ts";
+import { choiceFlag } from "./flags.ts";
 
 export class SaliencyCommandError extends Error {
   readonly code = "EPHYS_BAD_SALIENCY_COMMAND";
@@ -134,21 +135,6 @@ function numberFlag(
   return v;
 }
 
-function oneOf<T extends string>(
-  flag: string,
-  raw: string | undefined,
-  allowed: readonly T[],
-  fallback: T,
-): T {
-  if (raw === undefined) return fallback;
-  if (!allowed.includes(raw as T)) {
-    throw new SaliencyCommandError(
-      `--${flag}: got ${JSON.stringify(raw)}, expected one of ${allowed.join(", ")}`,
-    );
-  }
-  return raw as T;
-}
-
 function required(flag: string, v: string | undefined): string {
   if (!v) throw new SaliencyCommandError(`--${flag}: required`);
   return v;
@@ -175,20 +161,14 @@ async function readReadout(path: string): Promise<{ location: [number, number]; 
 export async function saliencyCommand(config: Config, flags: SaliencyFlags): Promise<SaliencySummary> {
   const weightsPath = config.weights.path;
   const own = weightsPath !== undefined && !weightsPath.endsWith(".json");
-  const arch = oneOf<Arch>(
-    "arch",
-    flags.arch,
-    ["resnet18", "resnet50"],
-    own ? config.weights.arch : "resnet50",
-  );
-  const variant = oneOf<Variant>(
-    "variant",
-    flags.variant,
-    ["torchvision", "keras"],
-    own ? config.weights.variant : "keras",
-  );
+  const arch =
+    choiceFlag<Arch>("arch", flags.arch, ["resnet18", "resnet50"], SaliencyCommandError) ??
+    (own ? config.weights.arch : "resnet50");
+  const variant =
+    choiceFlag<Variant>("variant", flags.variant, ["torchvision", "keras"], SaliencyCommandError) ??
+    (own ? config.weights.variant : "keras");
   const layer = flags.layer ?? "layer4.1";
-  const method = oneOf<SaliencyMethod>("method", flags.method, SALIENCY_METHODS, "gradient");
+  const method = choiceFlag("method", flags.method, SALIENCY_METHODS, SaliencyCommandError) ?? "gradient";
   const sigma = numberFlag(
     "sigma",
     flags.sigma,
