@@ -13,79 +13,51 @@ import { loadConfig } from "../../config/index.ts";
 import { CONCEPT_FILES, type ConceptSummary } from "../../controller/session/concepts-job.ts";
 import { writeSessionReport } from "../../controller/session/report-step.ts";
 import { SessionStore } from "../../controller/store/store.ts";
-import { sha256File } from "../../stimuli/hash.ts";
+import {
+  createDemoSession,
+  insertDemoStimuli,
+  REPO,
+  saveReadouts,
+  smallDemoProtocol,
+  W8_RESNET18,
+} from "../controller/stored-session.ts";
 
 const run = promisify(execFile);
-const REPO = join(import.meta.dirname, "..", "..");
-const WEIGHTS = join(REPO, "test", "fixtures", "backbone", "resnet18-w8.safetensors");
 const dir = mkdtempSync(join(tmpdir(), "concepts-cli-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("EPHYSLOOP_")));
 
-const protocolText = readFileSync(join(REPO, "protocols", "demo.yaml"), "utf8")
-  .replace("backbone: resnet50", "backbone: resnet18")
-  .replace("variant: keras", "variant: torchvision")
-  .replace("layer: layer4.1", "layer: layer3.1")
-  .replace("imageSize: 224", "imageSize: 64");
+const protocolText = smallDemoProtocol().replace("layer: layer4.1", "layer: layer3.1");
 const CHANNELS = ["ch1", "ch2", "ch3"];
 
 async function makeSession(sessionId: string, withReadouts: boolean) {
   const store = new SessionStore(join(dir, "ephysloop.db"));
-  store.createSession({
-    id: sessionId,
-    protocolName: "demo",
-    protocolPath: join(REPO, "protocols", "demo.yaml"),
-    protocolText,
-    protocolSha256: "0".repeat(64),
-    codeVersion: "test",
-    software: {},
-    seed: 7,
-  });
-  const files = [
+  createDemoSession(store, sessionId, protocolText);
+  await insertDemoStimuli(store, sessionId, [
     ["objects", "object-basketball", "object"],
     ["objects", "object-beetle", "object"],
     ["objects", "object-binoculars", "object"],
     ["bodies", "body-bear", "preferred"],
     ["bodies", "body-bison", "preferred"],
     ["bodies", "body-camel", "preferred"],
-  ] as const;
-  store.insertStimuli(
-    sessionId,
-    await Promise.all(
-      files.map(async ([set, id, role]) => {
-        const path = join(REPO, "stimuli", "demo", set, `${id}.png`);
-        return {
-          id: `${set}/${id}`,
-          setId: set,
-          category: set === "bodies" ? "body" : "object",
-          role,
-          path,
-          sha256: await sha256File(path),
-        };
-      }),
-    ),
-  );
+  ]);
   store.upsertChannels(
     sessionId,
     CHANNELS.map((id, index) => ({ id, probe: "A", index })),
   );
   if (withReadouts)
-    store.saveModels(
+    saveReadouts(
+      store,
       sessionId,
       CHANNELS.map((channelId, j) => ({
         channelId,
-        kind: "gaussian-readout",
-        params: {
-          channelId,
-          location: [0, 0],
-          sigma: [0.1, 0.1],
-          weights: Array.from({ length: 32 }, (_, i) => Math.sin((j + 2) * i + j)),
-          bias: j,
-          bestEpoch: 0,
-          valLossCurve: [1],
-          testR: 0.5,
-        },
-        metrics: {},
+        location: [0, 0],
+        sigma: [0.1, 0.1],
+        weights: Array.from({ length: 32 }, (_, i) => Math.sin((j + 2) * i + j)),
+        bias: j,
+        bestEpoch: 0,
+        valLossCurve: [1],
+        testR: 0.5,
       })),
     );
   store.close();
@@ -101,7 +73,7 @@ const cli = (...args: string[]) =>
       "--data-dir",
       dir,
       "--weights",
-      WEIGHTS,
+      W8_RESNET18,
       "--backend",
       "wasm",
     ],
@@ -151,7 +123,7 @@ describe("ephysloop concepts", () => {
       expect(artifacts).toHaveLength(1);
       expect(artifacts[0].path).toBe(out);
       expect(artifacts[0].meta).toMatchObject({ nodes: 96, channels: 3, exact: true });
-      const config = loadConfig({ env: {}, flags: { dataDir: dir, "weights.path": WEIGHTS } });
+      const config = loadConfig({ env: {}, flags: { dataDir: dir, "weights.path": W8_RESNET18 } });
       const report = await writeSessionReport(store, "s1", { config });
       const html = readFileSync(report.path, "utf8");
       expect(html).toContain('id="concepts"');

@@ -6,59 +6,37 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { readNpy } from "../../analysis/features/npy.ts";
-import { loadConfig } from "../../config/index.ts";
 import { SALIENCY_FILES } from "../../controller/commands/saliency.ts";
 import { silentLogger } from "../../controller/log.ts";
 import { visualizeStep } from "../../controller/session/visualize.ts";
 import { SessionStore } from "../../controller/store/store.ts";
 import { parseProtocol } from "../../protocols/load.ts";
-import { sha256File } from "../../stimuli/hash.ts";
+import {
+  createDemoSession,
+  DEMO_PROTOCOL,
+  insertDemoStimuli,
+  saveReadouts,
+  smallDemoProtocol,
+  w8Config,
+} from "../controller/stored-session.ts";
 
-const REPO = join(import.meta.dirname, "..", "..");
-const WEIGHTS = join(REPO, "test", "fixtures", "backbone", "resnet18-w8.safetensors");
 const dir = mkdtempSync(join(tmpdir(), "saliency-visualize-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const protocolText = readFileSync(join(REPO, "protocols", "demo.yaml"), "utf8")
-  .replace("backbone: resnet50", "backbone: resnet18")
-  .replace("variant: keras", "variant: torchvision")
-  .replace("imageSize: 224", "imageSize: 64")
+const protocolText = smallDemoProtocol()
   .replace("smoothingSigmaPx: 4", "smoothingSigmaPx: 1.5")
   .replace(/epsilon: [0-9.]+/, "epsilon: 0.01");
 
 async function sessionWithData(sessionId: string) {
   const store = new SessionStore(join(dir, "ephysloop.db"));
-  store.createSession({
-    id: sessionId,
-    protocolName: "demo",
-    protocolPath: join(REPO, "protocols", "demo.yaml"),
-    protocolText,
-    protocolSha256: "0".repeat(64),
-    codeVersion: "test",
-    software: {},
-    seed: 7,
-  });
-  const files = [
+  createDemoSession(store, sessionId, protocolText);
+  await insertDemoStimuli(store, sessionId, [
     ["objects", "object-basketball", "object"],
     ["objects", "object-beetle", "object"],
     ["objects", "object-binoculars", "object"],
     ["bodies", "body-bear", "preferred"],
     ["bodies", "body-bison", "preferred"],
-  ] as const;
-  const stimuli = await Promise.all(
-    files.map(async ([set, id, role]) => {
-      const path = join(REPO, "stimuli", "demo", set, `${id}.png`);
-      return {
-        id: `${set}/${id}`,
-        setId: set,
-        category: set === "bodies" ? "body" : "object",
-        role,
-        path,
-        sha256: await sha256File(path),
-      };
-    }),
-  );
-  store.insertStimuli(sessionId, stimuli);
+  ]);
   store.upsertChannels(sessionId, [
     { id: "ch1", probe: "A", index: 0 },
     { id: "ch2", probe: "A", index: 1 },
@@ -88,22 +66,18 @@ async function sessionWithData(sessionId: string) {
     }
   }
   const weights = Array.from({ length: 64 }, (_, i) => Math.sin(3 * i + 1));
-  store.saveModels(
+  saveReadouts(
+    store,
     sessionId,
     ["ch1", "ch2"].map((channelId) => ({
       channelId,
-      kind: "gaussian-readout",
-      params: {
-        channelId,
-        location: [0.2, -0.1],
-        sigma: [0.1, 0.1],
-        weights,
-        bias: 0,
-        bestEpoch: 0,
-        valLossCurve: [1],
-        testR: 0.5,
-      },
-      metrics: {},
+      location: [0.2, -0.1],
+      sigma: [0.1, 0.1],
+      weights,
+      bias: 0,
+      bestEpoch: 0,
+      valLossCurve: [1],
+      testR: 0.5,
     })),
   );
   store.saveChecks(
@@ -114,20 +88,12 @@ async function sessionWithData(sessionId: string) {
       { channelId: "ch2", included: false, reason: "stability" },
     ],
   );
-  const config = loadConfig({
-    env: {},
-    flags: {
-      dataDir: dir,
-      "weights.path": WEIGHTS,
-      "weights.arch": "resnet18",
-      "compute.tfjsBackend": "wasm",
-    },
-  });
+  const config = w8Config(dir);
   const loaded = {
     protocol: parseProtocol(protocolText),
     text: protocolText,
     sha256: "0".repeat(64),
-    path: join(REPO, "protocols", "demo.yaml"),
+    path: DEMO_PROTOCOL,
   };
   return { ctx: { store, sessionId, loaded, config, log: silentLogger }, store, sessionId };
 }

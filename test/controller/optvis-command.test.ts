@@ -13,7 +13,6 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { selectTfjsBackend } from "../../analysis/backbone/tfjs-backend.ts";
 import { predict } from "../../analysis/readout/gaussian-readout.ts";
 import { loadTfjsBackbone } from "../../analysis/saliency/load-backbone.ts";
-import { loadConfig } from "../../config/index.ts";
 import { optvisCommand } from "../../controller/commands/optvis.ts";
 import {
   OPTVIS_FILES,
@@ -22,26 +21,20 @@ import {
 } from "../../controller/session/optvis.ts";
 import { SessionStore } from "../../controller/store/store.ts";
 import { loadImageRGB } from "../../stimuli/image.ts";
+import {
+  createDemoSession,
+  REPO,
+  saveReadouts,
+  smallDemoProtocol,
+  W8_RESNET18,
+  w8Config,
+} from "./stored-session.ts";
 
-const REPO = join(import.meta.dirname, "..", "..");
-const WEIGHTS = join(REPO, "test", "fixtures", "backbone", "resnet18-w8.safetensors");
 const dir = mkdtempSync(join(tmpdir(), "optvis-command-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const protocolText = readFileSync(join(REPO, "protocols", "demo.yaml"), "utf8")
-  .replace("backbone: resnet50", "backbone: resnet18")
-  .replace("variant: keras", "variant: torchvision")
-  .replace("imageSize: 224", "imageSize: 64");
-
-const config = loadConfig({
-  env: {},
-  flags: {
-    dataDir: dir,
-    "weights.path": WEIGHTS,
-    "weights.arch": "resnet18",
-    "compute.tfjsBackend": "wasm",
-  },
-});
+const protocolText = smallDemoProtocol();
+const config = w8Config(dir);
 
 const readout = (channelId: string, k: number) => ({
   channelId,
@@ -56,31 +49,12 @@ const readout = (channelId: string, k: number) => ({
 
 beforeAll(() => {
   const store = new SessionStore(join(dir, "ephysloop.db"));
-  for (const id of ["s1", "empty"]) {
-    store.createSession({
-      id,
-      protocolName: "demo",
-      protocolPath: join(REPO, "protocols", "demo.yaml"),
-      protocolText,
-      protocolSha256: "0".repeat(64),
-      codeVersion: "test",
-      software: {},
-      seed: 7,
-    });
-  }
+  for (const id of ["s1", "empty"]) createDemoSession(store, id, protocolText);
   store.upsertChannels("s1", [
     { id: "ch1", probe: "A", index: 0 },
     { id: "ch/2", probe: "A", index: 1 },
   ]);
-  store.saveModels(
-    "s1",
-    [readout("ch1", 1), readout("ch/2", 2)].map((params) => ({
-      channelId: params.channelId,
-      kind: "gaussian-readout",
-      params,
-      metrics: {},
-    })),
-  );
+  saveReadouts(store, "s1", [readout("ch1", 1), readout("ch/2", 2)]);
   store.close();
 });
 
@@ -99,7 +73,7 @@ describe("ephysloop optvis", () => {
       arch: "resnet18",
       variant: "torchvision",
       layer: "layer4.1",
-      weightsPath: WEIGHTS,
+      weightsPath: W8_RESNET18,
     });
     try {
       for (const a of artifacts) {
@@ -209,7 +183,7 @@ describe("ephysloop optvis", () => {
         "--data-dir",
         dir,
         "--weights",
-        WEIGHTS,
+        W8_RESNET18,
         "--backend",
         "wasm",
       ],

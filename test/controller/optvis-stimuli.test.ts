@@ -7,75 +7,60 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { buildReport } from "../../analysis/report/index.ts";
-import { loadConfig } from "../../config/index.ts";
 import { silentLogger } from "../../controller/log.ts";
 import { synthesizedId, synthesizedStimuliStep } from "../../controller/session/optvis.ts";
 import { assembleReportData } from "../../controller/session/report-step.ts";
 import { SessionStore } from "../../controller/store/store.ts";
 import { parseProtocol } from "../../protocols/load.ts";
 import { sha256File } from "../../stimuli/hash.ts";
+import {
+  createDemoSession,
+  DEMO_PROTOCOL,
+  saveReadouts,
+  smallDemoProtocol,
+  w8Config,
+} from "./stored-session.ts";
 
-const REPO = join(import.meta.dirname, "..", "..");
-const WEIGHTS = join(REPO, "test", "fixtures", "backbone", "resnet18-w8.safetensors");
 const dir = mkdtempSync(join(tmpdir(), "optvis-stimuli-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function protocolText(synthesized: number): string {
-  const text = readFileSync(join(REPO, "protocols", "demo.yaml"), "utf8")
-    .replace("backbone: resnet50", "backbone: resnet18")
-    .replace("variant: keras", "variant: torchvision")
-    .replace("imageSize: 224", "imageSize: 64")
+  const text = smallDemoProtocol()
     .replace("synthesized: 0", `synthesized: ${synthesized}`)
     .replace("simulation:", "synthesis:\n  steps: 6\n  images: 3\n  seed: 5\n\nsimulation:");
   expect(text).toContain(`synthesized: ${synthesized}`);
   return text;
 }
 
-const config = loadConfig({
-  env: {},
-  flags: { dataDir: dir, "weights.path": WEIGHTS, "weights.arch": "resnet18", "compute.tfjsBackend": "wasm" },
-});
+const config = w8Config(dir);
 
 function session(sessionId: string, synthesized: number) {
   const store = new SessionStore(join(dir, "ephysloop.db"));
   const text = protocolText(synthesized);
-  store.createSession({
-    id: sessionId,
-    protocolName: "demo",
-    protocolPath: join(REPO, "protocols", "demo.yaml"),
-    protocolText: text,
-    protocolSha256: "0".repeat(64),
-    codeVersion: "test",
-    software: {},
-    seed: 7,
-  });
+  createDemoSession(store, sessionId, text);
   store.upsertChannels(sessionId, [
     { id: "ch1", probe: "A", index: 0 },
     { id: "ch2", probe: "A", index: 1 },
   ]);
-  store.saveModels(
+  saveReadouts(
+    store,
     sessionId,
     ["ch1", "ch2"].map((channelId, k) => ({
       channelId,
-      kind: "gaussian-readout",
-      params: {
-        channelId,
-        location: [0.25 - 0.5 * k, 0],
-        sigma: [0.1, 0.1],
-        weights: Array.from({ length: 64 }, (_, i) => (i % 4 === k ? Math.cos(i + k) : 0)),
-        bias: 1,
-        bestEpoch: 0,
-        valLossCurve: [1],
-        testR: 0.5,
-      },
-      metrics: {},
+      location: [0.25 - 0.5 * k, 0],
+      sigma: [0.1, 0.1],
+      weights: Array.from({ length: 64 }, (_, i) => (i % 4 === k ? Math.cos(i + k) : 0)),
+      bias: 1,
+      bestEpoch: 0,
+      valLossCurve: [1],
+      testR: 0.5,
     })),
   );
   const loaded = {
     protocol: parseProtocol(text),
     text,
     sha256: "0".repeat(64),
-    path: join(REPO, "protocols", "demo.yaml"),
+    path: DEMO_PROTOCOL,
   };
   return { store, ctx: { store, sessionId, loaded, config, log: silentLogger } };
 }
