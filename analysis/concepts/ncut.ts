@@ -63,18 +63,24 @@ export function normalizedCut(unit: NodeMatrix, options: NcutOptions = {}): Ncut
           ? "lanczos"
           : "matrix-free";
   const progress = options.onProgress;
-  const lanczosProgress = (p: { converged: number }) =>
-    progress?.({ stage: "eigen", done: p.converged, total: k });
-  let pairs: EigenPairs;
-  let degree: Float64Array;
-  let applied = 0;
-  if (solver === "dense") {
-    const na = normalizedAffinity(unit, gamma, {
-      precision: 64,
+  const affinity = (precision: 32 | 64) =>
+    normalizedAffinity(unit, gamma, {
+      precision,
       mass: options.mass,
       signal: options.signal,
       onRow: (d, t) => progress?.({ stage: "affinity", done: d, total: t }),
     });
+  const lanczosOptions = {
+    tol: options.tol,
+    seed: options.seed,
+    signal: options.signal,
+    onProgress: (p: { converged: number }) => progress?.({ stage: "eigen", done: p.converged, total: k }),
+  };
+  let pairs: EigenPairs;
+  let degree: Float64Array;
+  let applied = 0;
+  if (solver === "dense") {
+    const na = affinity(64);
     degree = na.degree;
     checkAborted(options.signal, "normalized cut");
     const all = symmetricEigen(na.matrix as Float64Array, n);
@@ -84,31 +90,16 @@ export function normalizedCut(unit: NodeMatrix, options: NcutOptions = {}): Ncut
   } else if (solver === "lanczos") {
     if (n * n * 4 > maxBytes)
       badOption("solver", solver, `matrix-free for ${n} nodes (the float32 matrix needs ${n * n * 4} bytes)`);
-    const na = normalizedAffinity(unit, gamma, {
-      precision: 32,
-      mass: options.mass,
-      signal: options.signal,
-      onRow: (d, t) => progress?.({ stage: "affinity", done: d, total: t }),
-    });
+    const na = affinity(32);
     degree = na.degree;
-    const r = lanczosTopK(matrixOperator(na), k, {
-      tol: options.tol,
-      seed: options.seed,
-      signal: options.signal,
-      onProgress: lanczosProgress,
-    });
+    const r = lanczosTopK(matrixOperator(na), k, lanczosOptions);
     applied = r.applied;
     pairs = r;
   } else {
     progress?.({ stage: "affinity", done: 0, total: n });
     degree = nodeDegrees(unit, gamma, options.mass, options.signal);
     progress?.({ stage: "affinity", done: n, total: n });
-    const r = lanczosTopK(matrixFreeOperator(unit, gamma, degree, options.mass), k, {
-      tol: options.tol,
-      seed: options.seed,
-      signal: options.signal,
-      onProgress: lanczosProgress,
-    });
+    const r = lanczosTopK(matrixFreeOperator(unit, gamma, degree, options.mass), k, lanczosOptions);
     applied = r.applied;
     pairs = r;
   }
