@@ -84,7 +84,7 @@ export async function chooseGradientEngine(
   return { engine: "tfjs", fallback: why };
 }
 
-function checkCotangents(
+export function checkCotangents(
   desc: NetworkDescription,
   tap: string,
   images: ImageBatch,
