@@ -6,7 +6,8 @@
 // workers' intra-op threads, on ONNX Runtime and tfjs wasm: test/controller/gradient-pool.test.ts).
 //
 // Sizing as the feature pool (featurePoolSize): ONNX Runtime workers split the thread budget, tfjs gets one
-// worker per thread. One worker means no pool: the engine runs in this thread.
+// worker per thread (wasm, cpu; tfjs-node runs its own threads and gets none). One worker means no pool: the
+// engine runs in this thread.
 import { availableParallelism } from "node:os";
 import { BackboneError } from "../../analysis/backbone/errors.ts";
 import {
@@ -79,7 +80,11 @@ export async function createGradientPool(
 ): Promise<GradientPool> {
   const threads = whole("threads", options.threads ?? availableParallelism());
   const decision = await chooseGradientEngine(options.engine ?? "auto");
-  const sized = featurePoolSize(decision.engine, threads);
+  // tfjs-node (tensorflow, tensorflow-gpu, or "auto" which tries them first) runs its own threads: no pool
+  const native = decision.engine === "tfjs" && !["wasm", "cpu"].includes(options.tfjsBackend ?? "auto");
+  const sized = native
+    ? { workers: 1, threadsPerWorker: threads }
+    : featurePoolSize(decision.engine, threads);
   const workers = whole("workers", options.workers ?? sized.workers);
   const threadsPerWorker =
     options.workers === undefined ? sized.threadsPerWorker : Math.max(1, Math.floor(threads / workers));

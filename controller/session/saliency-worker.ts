@@ -1,18 +1,14 @@
 // The visualize step's heavy part, in a worker thread (started by visualize.ts through ts-worker.mjs): candidate
 // features from the feature cache, the best pair per channel, then the shared-feature maps on the gradient engine
-// the config picks (compute.executor: ONNX Runtime's VJP graph when it loads, else tfjs), written to each
-// channel's folder.
+// the config picks (compute.executor: ONNX Runtime's VJP graph when it loads, else tfjs), on a pool of one engine
+// per worker thread where the thread budget allows (gradient-pool.ts), written to each channel's folder.
 import { parentPort, workerData } from "node:worker_threads";
 import { computeFeatures, createFeatureExtractor } from "../../analysis/features/index.ts";
 import { selectImages } from "../../analysis/readout/feature-maps.ts";
-import {
-  bestPair,
-  loadGradientBackbone,
-  SaliencyError,
-  sharedFeatureMaps,
-} from "../../analysis/saliency/index.ts";
+import { bestPair, SaliencyError, sharedFeatureMaps } from "../../analysis/saliency/index.ts";
 import { loadImageRGB } from "../../stimuli/image.ts";
 import { writeSaliencyFiles } from "../commands/saliency.ts";
+import { createGradientPool } from "./gradient-pool.ts";
 import type { SaliencyJob, SaliencyMessage } from "./visualize.ts";
 
 const job = workerData as SaliencyJob;
@@ -46,7 +42,8 @@ async function run(): Promise<void> {
   } finally {
     await extractor.dispose();
   }
-  const backbone = await loadGradientBackbone(
+  // One engine per worker thread when the thread budget makes a pool (gradient-pool.ts), else this thread's.
+  const backbone = await createGradientPool(
     { arch: spec.arch, variant: spec.variant, layer: spec.layer, weightsPath: spec.weightsPath },
     { engine: spec.executor, threads: spec.threads, tfjsBackend: spec.tfjsBackend },
   );
@@ -138,7 +135,7 @@ async function run(): Promise<void> {
       });
     }
   } finally {
-    backbone.dispose();
+    await backbone.close();
   }
   post({ type: "done" });
 }

@@ -103,7 +103,8 @@ describe("gradient pool errors and closing", () => {
         { ...options, workers: 2 },
       ),
     ).rejects.toMatchObject({ code: "EPHYS_BAD_WEIGHTS" });
-    const pool = await createGradientPool(source, { ...options, workers: 2, threads: 2 });
+    const pool = await createGradientPool(source, { ...options, threads: 2 }); // tfjs wasm: a worker per thread
+    expect(pool.workers).toBe(2);
     const one = { data: values(SIZE * SIZE * 3, 3, 256), n: 1, height: SIZE, width: SIZE };
     try {
       await expect(pool.inputGradients(TAP, one, new Float32Array(10), 2)).rejects.toMatchObject({
