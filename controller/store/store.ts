@@ -3,7 +3,7 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
-import { ABSENT, type PackedTrial, packRecords, subsetChannels } from "../acquisition/packed.ts";
+import { countsOf, type PackedTrial, packRecords, subsetChannels } from "../acquisition/packed.ts";
 import { migrations } from "./migrations.ts";
 import { blob, f32, u32 } from "./packing.ts";
 
@@ -521,22 +521,15 @@ export class SessionStore {
       spikes: Buffer | null;
     }>;
     const windows = new Map<string, string[]>();
-    return rows.map((r) => {
-      let w = windows.get(r.windows);
-      if (!w) {
-        w = JSON.parse(r.windows) as string[];
-        windows.set(r.windows, w);
-      }
-      return {
-        trialId: r.trial_id,
-        seq: r.seq,
-        channelIds: this.channelSet(sessionId, r.channel_set),
-        windows: w,
-        counts: u32(r.counts),
-        offsets: r.offsets ? u32(r.offsets) : null,
-        spikes: r.spikes ? f32(r.spikes) : null,
-      };
-    });
+    return rows.map((r) => ({
+      trialId: r.trial_id,
+      seq: r.seq,
+      channelIds: this.channelSet(sessionId, r.channel_set),
+      windows: windowNames(windows, r.windows),
+      counts: u32(r.counts),
+      offsets: r.offsets ? u32(r.offsets) : null,
+      spikes: r.spikes ? f32(r.spikes) : null,
+    }));
   }
 
   /**
@@ -587,28 +580,16 @@ export class SessionStore {
     let trialStart = 0;
     for (let i = 0; i < rows.length; i++) {
       const r = rows[i];
-      let names = windows.get(r.windows);
-      if (!names) {
-        names = JSON.parse(r.windows) as string[];
-        windows.set(r.windows, names);
-      }
+      const data = { windows: windowNames(windows, r.windows), counts: u32(r.counts) };
       const ids = this.channelSet(sessionId, r.channel_set);
-      const counts = u32(r.counts);
-      const nW = names.length;
-      for (let c = 0; c < ids.length; c++) {
-        const byName: Record<string, number> = {};
-        for (let w = 0; w < nW; w++) {
-          const n = counts[c * nW + w];
-          if (n !== ABSENT) byName[names[w]] = n;
-        }
+      for (let c = 0; c < ids.length; c++)
         out.push({
           trial_id: r.trial_id,
           channel_id: ids[c],
           stimulus_id: r.stimulus_id,
           phase: r.phase,
-          counts: byName,
+          counts: countsOf(data, c),
         });
-      }
       // A trial's rows done: order its channels by id.
       if (i + 1 === rows.length || rows[i + 1].trial_id !== r.trial_id) {
         sortByChannel(out, trialStart);
@@ -791,6 +772,16 @@ export class SessionStore {
   integrityCheck(): string {
     return this.db.pragma("integrity_check", { simple: true }) as string;
   }
+}
+
+/** A row's windows column parsed, once per distinct text (most rows of a session share one). */
+function windowNames(cache: Map<string, string[]>, text: string): string[] {
+  let names = cache.get(text);
+  if (!names) {
+    names = JSON.parse(text) as string[];
+    cache.set(text, names);
+  }
+  return names;
 }
 
 function sameIds(a: string[], b: string[]): boolean {
