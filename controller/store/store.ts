@@ -99,6 +99,16 @@ export interface StoredTrialPart {
   spikes: Float32Array | null;
 }
 
+/** One channel check as saveChecks stores it and checkResults reads it back. */
+export interface CheckResultRecord {
+  channelId: string;
+  name: string;
+  value: number | null;
+  threshold: number | null;
+  passed: boolean;
+  details: unknown;
+}
+
 export interface EventRecord {
   id: number;
   session_id: string | null;
@@ -673,14 +683,7 @@ export class SessionStore {
 
   saveChecks(
     sessionId: string,
-    results: Array<{
-      channelId: string;
-      name: string;
-      value: number | null;
-      threshold: number | null;
-      passed: boolean;
-      details: unknown;
-    }>,
+    results: CheckResultRecord[],
     decisions: Array<{ channelId: string; included: boolean; reason: string }>,
   ): void {
     const r = this.db.prepare(
@@ -705,14 +708,7 @@ export class SessionStore {
     })();
   }
 
-  checkResults(sessionId: string): Array<{
-    channelId: string;
-    name: string;
-    value: number | null;
-    threshold: number | null;
-    passed: boolean;
-    details: unknown;
-  }> {
+  checkResults(sessionId: string): CheckResultRecord[] {
     const rows = this.db
       .prepare("SELECT * FROM check_results WHERE session_id = ? ORDER BY channel_id, name")
       .all(sessionId) as Array<Record<string, unknown>>;
