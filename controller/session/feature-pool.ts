@@ -18,7 +18,7 @@ import {
 } from "../../analysis/features/extract.ts";
 import type { FeatureMaps } from "../../analysis/readout/feature-maps.ts";
 import type { FeatureTask, FeatureWorkerInfo, FeatureWorkerInit } from "./feature-worker.ts";
-import { WorkerPool } from "./worker-pool.ts";
+import { partBounds, WorkerPool } from "./worker-pool.ts";
 
 export interface FeaturePoolOptions extends FeatureExtractorOptions {
   /** Worker threads, each with its own executor; default: featurePoolSize(). 1 = no pool. */
@@ -86,8 +86,7 @@ export async function createFeaturePool(options: FeaturePoolOptions): Promise<Fe
           `rgb: got ${rgb.length} values for n = ${n} images of ${size}×${size}; expected n·size·size·3`,
         );
       }
-      const parts = Math.min(workers, n);
-      const bounds = Array.from({ length: parts + 1 }, (_, i) => Math.round((i * n) / parts));
+      const bounds = partBounds(n, workers);
       const results = await Promise.all(
         bounds.slice(0, -1).map((from, i) => {
           const part = rgb.slice(from * per, bounds[i + 1] * per); // a copy of its own: moved to the worker

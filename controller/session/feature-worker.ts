@@ -3,7 +3,7 @@
 import type { NetworkDescription } from "../../analysis/backbone/description.ts";
 import { createFeatureExtractor, type FeatureExtractorOptions } from "../../analysis/features/extract.ts";
 import type { FeatureMaps } from "../../analysis/readout/feature-maps.ts";
-import { servePool } from "./worker-pool.ts";
+import { movable, servePool } from "./worker-pool.ts";
 
 export interface FeatureWorkerInit {
   options: FeatureExtractorOptions;
@@ -38,10 +38,8 @@ servePool<FeatureWorkerInit, FeatureTask, FeatureMaps>(async ({ options }) => {
     job: {
       async run({ rgb, n, size }) {
         const maps = await extractor.extract(rgb, n, size);
-        // Move the values back rather than copy them; a view on a larger buffer is copied out first.
-        const whole = maps.data.byteOffset === 0 && maps.data.byteLength === maps.data.buffer.byteLength;
-        const data = whole ? maps.data : maps.data.slice();
-        return { result: { ...maps, data }, transfer: [data.buffer as ArrayBuffer] };
+        const { data, transfer } = movable(maps.data);
+        return { result: { ...maps, data }, transfer };
       },
       dispose: () => extractor.dispose(),
     },

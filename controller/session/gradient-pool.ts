@@ -27,7 +27,7 @@ import type {
   GradientWorkerInfo,
   GradientWorkerInit,
 } from "./gradient-worker.ts";
-import { WorkerPool } from "./worker-pool.ts";
+import { partBounds, WorkerPool } from "./worker-pool.ts";
 
 export interface GradientPoolOptions extends GradientBackboneOptions {
   /** Worker threads, each with its own engine; default: featurePoolSize() of the thread budget. 1 = no pool. */
@@ -45,12 +45,6 @@ function whole(field: string, v: number): number {
     throw new BackboneError("EPHYS_BAD_BACKBONE", `${field}: got ${v}, expected a whole number ≥ 1`);
   }
   return v;
-}
-
-/** Bounds of `parts` contiguous parts of k items (rounded, as the feature pool cuts its batches). */
-function cut(k: number, workers: number): number[] {
-  const parts = Math.min(workers, k);
-  return Array.from({ length: parts + 1 }, (_, i) => Math.round((i * k) / parts));
 }
 
 /** Images from..to of a batch (a copy: moved to the worker), or the one image every part shares. */
@@ -113,7 +107,7 @@ export async function createGradientPool(
     workers,
     async features(tap, images) {
       checkDims(images.n, images.height, images.width, images.data.length);
-      const bounds = cut(images.n, workers);
+      const bounds = partBounds(images.n, workers);
       const results = await Promise.all(
         bounds.slice(0, -1).map((from, i) => {
           const part = imagePart(images, from, bounds[i + 1]);
@@ -127,7 +121,7 @@ export async function createGradientPool(
     async inputGradients(tap, images, cotangents, k) {
       const [h, w, c] = checkCotangents(desc, tap, images, cotangents, k);
       const per = h * w * c;
-      const bounds = cut(k, workers);
+      const bounds = partBounds(k, workers);
       const results = await Promise.all(
         bounds.slice(0, -1).map((from, i) => {
           const to = bounds[i + 1];
@@ -150,7 +144,7 @@ export async function createGradientPool(
             `expected k·C = ${k}·${c} and k = ${images.n} or one image`,
         );
       }
-      const bounds = cut(k, workers);
+      const bounds = partBounds(k, workers);
       const results = await Promise.all(
         bounds.slice(0, -1).map((from, i) => {
           const to = bounds[i + 1];

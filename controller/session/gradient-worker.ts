@@ -3,7 +3,7 @@
 import type { NetworkDescription } from "../../analysis/backbone/description.ts";
 import type { GradientBackboneOptions, ImageBatch } from "../../analysis/backbone/gradient-engine.ts";
 import { type BackboneSource, loadGradientBackbone } from "../../analysis/saliency/load-backbone.ts";
-import { servePool } from "./worker-pool.ts";
+import { movable, servePool } from "./worker-pool.ts";
 
 export interface GradientWorkerInit {
   source: BackboneSource;
@@ -44,11 +44,9 @@ servePool<GradientWorkerInit, GradientTask, GradientResult>(async ({ source, opt
     summary: bb.summary,
     chunkSize: bb.chunkSize,
   };
-  const moved = (data: Float32Array, shape?: GradientResult["shape"]) => {
-    // Move the values back rather than copy them; a view on a larger buffer is copied out first.
-    const whole = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength;
-    const out = whole ? data : data.slice();
-    return { result: { data: out, ...(shape ? { shape } : {}) }, transfer: [out.buffer as ArrayBuffer] };
+  const moved = (values: Float32Array, shape?: GradientResult["shape"]) => {
+    const { data, transfer } = movable(values);
+    return { result: { data, ...(shape ? { shape } : {}) }, transfer };
   };
   return {
     info,

@@ -198,6 +198,22 @@ export class WorkerPool<T, R, I = unknown> {
   }
 }
 
+/** Bounds of min(parts, n) contiguous parts of n items, as even as rounding makes them: part i is bounds[i]..bounds[i+1]. */
+export function partBounds(n: number, parts: number): number[] {
+  const count = Math.min(parts, n);
+  return Array.from({ length: count + 1 }, (_, i) => Math.round((i * n) / count));
+}
+
+/**
+ * A result's values with the buffer to move back to the main thread rather than copy: the array itself when it
+ * owns its whole buffer, else (a view on a larger buffer) a copy of it.
+ */
+export function movable(data: Float32Array): { data: Float32Array; transfer: ArrayBuffer[] } {
+  const whole = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength;
+  const own = whole ? data : data.slice();
+  return { data: own, transfer: [own.buffer as ArrayBuffer] };
+}
+
 /**
  * The worker side (call once at the top level of a job module): builds the job from workerData, answers "ready"
  * with `info`, then runs each task and answers with its result (its `transfer` buffers moved, not copied).
