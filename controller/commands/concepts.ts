@@ -5,12 +5,12 @@
 import { Presets, SingleBar } from "cli-progress";
 import type { GaussianReadoutJSON } from "../../analysis/readout/index.ts";
 import { type Config, resolvePaths } from "../../config/index.ts";
-import { parseProtocol } from "../../protocols/load.ts";
 import { createLogger } from "../log.ts";
 import { backboneSpec } from "../session/between-phases.ts";
 import { type ConceptSettings, type ConceptSummary, runConceptJob } from "../session/concepts-job.ts";
 import { reportDir } from "../session/report-step.ts";
 import { SessionStore } from "../store/store.ts";
+import { sessionRow, storedProtocol } from "./stored-session.ts";
 
 export class ConceptsCommandError extends Error {
   readonly code = "EPHYS_BAD_CONCEPTS_COMMAND";
@@ -84,13 +84,10 @@ export async function conceptsCommand(
 ): Promise<ConceptsOutcome> {
   const settings = conceptSettings(flags);
   const montageImages = wholeFlag("montage", flags.montage, 16, 1);
-  const store = new SessionStore(resolvePaths(config).dbPath);
+  const { dbPath, dataDir } = resolvePaths(config);
+  const store = new SessionStore(dbPath);
   try {
-    const row = store.getSession(sessionId);
-    if (!row)
-      throw new ConceptsCommandError(
-        `SESSION: no session ${JSON.stringify(sessionId)} in ${resolvePaths(config).dbPath}`,
-      );
+    const row = sessionRow(store, dbPath, sessionId, ConceptsCommandError);
     const readouts = store
       .models(sessionId)
       .filter((m) => m.kind === "gaussian-readout")
@@ -111,12 +108,7 @@ export async function conceptsCommand(
       stimuli = stimuli.filter((s) => roles.includes(s.role));
     }
     if (stimuli.length === 0) throw new ConceptsCommandError(`SESSION: ${sessionId} has no stimuli to map`);
-    const loaded = {
-      protocol: parseProtocol(row.protocol_text, row.protocol_path),
-      text: row.protocol_text,
-      sha256: row.protocol_sha256,
-      path: row.protocol_path,
-    };
+    const loaded = storedProtocol(row);
     const log = createLogger({ level: config.logLevel, name: "concepts" });
     const backbone = backboneSpec({ store, sessionId, loaded, config, log });
     const dir = `${reportDir(config, sessionId)}/concepts`;
@@ -124,7 +116,7 @@ export async function conceptsCommand(
     const summary = await runConceptJob(
       {
         backbone,
-        featureRoot: `${resolvePaths(config).dataDir}/features`,
+        featureRoot: `${dataDir}/features`,
         images: stimuli.map((s) => ({ id: s.id, path: s.path, sha256: s.sha256 })),
         readouts: readouts.map((r) => ({ channelId: r.channelId, weights: r.weights, bias: r.bias })),
         settings,

@@ -1,10 +1,10 @@
 // `ephysloop explain SESSION [--channel ID]`: recompute the shared-feature maps of a stored session (every included
 // channel, or one) from its stored protocol, readouts, decisions and recorded responses; new artifacts are added.
 import { type Config, resolvePaths } from "../../config/index.ts";
-import { parseProtocol } from "../../protocols/load.ts";
 import { createLogger } from "../log.ts";
 import { type VisualizeOutcome, visualizeStep } from "../session/visualize.ts";
 import { SessionStore } from "../store/store.ts";
+import { sessionRow, storedProtocol } from "./stored-session.ts";
 
 export class ExplainCommandError extends Error {
   readonly code = "EPHYS_BAD_EXPLAIN_COMMAND";
@@ -20,13 +20,10 @@ export async function explainCommand(
   flags: { channel?: string },
   signal?: AbortSignal,
 ): Promise<VisualizeOutcome> {
-  const store = new SessionStore(resolvePaths(config).dbPath);
+  const { dbPath } = resolvePaths(config);
+  const store = new SessionStore(dbPath);
   try {
-    const row = store.getSession(sessionId);
-    if (!row)
-      throw new ExplainCommandError(
-        `SESSION: no session ${JSON.stringify(sessionId)} in ${resolvePaths(config).dbPath}`,
-      );
+    const row = sessionRow(store, dbPath, sessionId, ExplainCommandError);
     if (flags.channel !== undefined) {
       const decision = store.decisions(sessionId).find((d) => d.channelId === flags.channel);
       if (!decision) {
@@ -40,12 +37,7 @@ export async function explainCommand(
         );
       }
     }
-    const loaded = {
-      protocol: parseProtocol(row.protocol_text, row.protocol_path),
-      text: row.protocol_text,
-      sha256: row.protocol_sha256,
-      path: row.protocol_path,
-    };
+    const loaded = storedProtocol(row);
     const log = createLogger({ level: config.logLevel, name: "explain" });
     return await visualizeStep(
       { store, sessionId, loaded, config, log },

@@ -7,11 +7,11 @@
 import { Presets, SingleBar } from "cli-progress";
 import type { SynthesisSettings } from "../../analysis/optvis/settings.ts";
 import { type Config, resolvePaths } from "../../config/index.ts";
-import { parseProtocol } from "../../protocols/load.ts";
 import { createLogger } from "../log.ts";
 import { type SynthesizeOutcome, synthesizeStep } from "../session/optvis.ts";
 import { SessionStore } from "../store/store.ts";
 import { choiceFlag } from "./flags.ts";
+import { sessionRow, storedProtocol } from "./stored-session.ts";
 
 export class OptvisCommandError extends Error {
   readonly code = "EPHYS_BAD_OPTVIS_COMMAND";
@@ -74,7 +74,8 @@ export async function optvisCommand(
   signal?: AbortSignal,
 ): Promise<SynthesizeOutcome> {
   const overrides = flagSettings(flags);
-  const store = new SessionStore(resolvePaths(config).dbPath);
+  const { dbPath } = resolvePaths(config);
+  const store = new SessionStore(dbPath);
   const bar = new SingleBar(
     {
       stream: process.stderr,
@@ -87,12 +88,7 @@ export async function optvisCommand(
   );
   let started = false;
   try {
-    const row = store.getSession(sessionId);
-    if (!row) {
-      throw new OptvisCommandError(
-        `SESSION: no session ${JSON.stringify(sessionId)} in ${resolvePaths(config).dbPath}`,
-      );
-    }
+    const row = sessionRow(store, dbPath, sessionId, OptvisCommandError);
     const readouts = store.models(sessionId).filter((m) => m.kind === "gaussian-readout");
     if (readouts.length === 0) {
       throw new OptvisCommandError(
@@ -104,12 +100,7 @@ export async function optvisCommand(
         `--channel: ${JSON.stringify(flags.channel)} has no fitted readout; expected one of ${readouts.map((m) => m.channelId).join(", ")}`,
       );
     }
-    const loaded = {
-      protocol: parseProtocol(row.protocol_text, row.protocol_path),
-      text: row.protocol_text,
-      sha256: row.protocol_sha256,
-      path: row.protocol_path,
-    };
+    const loaded = storedProtocol(row);
     const log = createLogger({ level: config.logLevel, name: "optvis" });
     return await synthesizeStep({ store, sessionId, loaded, config, log }, signal, {
       channels: flags.channel !== undefined ? [flags.channel] : undefined,
