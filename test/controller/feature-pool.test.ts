@@ -7,6 +7,7 @@ import { createFeatureExtractor, type FeatureExtractor } from "../../analysis/fe
 import { mulberry32 } from "../../analysis/random.ts";
 import { createFeaturePool, featurePoolSize } from "../../controller/session/feature-pool.ts";
 import { loadReference } from "../analysis/backbone-fixtures.ts";
+import { firstBitDifference } from "./bit-difference.ts";
 
 const hasOnnx = await onnxAvailable();
 const ref = loadReference("resnet18-w8");
@@ -16,14 +17,6 @@ const N = 5;
 function pixels(n: number, seed: number): Float32Array {
   const random = mulberry32(seed);
   return Float32Array.from({ length: n * SIZE * SIZE * 3 }, () => Math.floor(256 * random()));
-}
-
-/** Index and values of the first element where a and b differ as bits, or null. */
-function firstBitDifference(a: Float32Array, b: Float32Array): [number, number, number] | null {
-  const ua = new Uint32Array(a.buffer, a.byteOffset, a.length);
-  const ub = new Uint32Array(b.buffer, b.byteOffset, b.length);
-  for (let i = 0; i < ua.length; i++) if (ua[i] !== ub[i]) return [i, a[i], b[i]];
-  return null;
 }
 
 describe.each([["onnx"], ["tfjs"]] as const)("feature pool on %s", (executor) => {

@@ -9,6 +9,7 @@ import { mulberry32 } from "../../analysis/random.ts";
 import { loadGradientBackbone } from "../../analysis/saliency/load-backbone.ts";
 import { createGradientPool, type GradientPool } from "../../controller/session/gradient-pool.ts";
 import { loadReference } from "../analysis/backbone-fixtures.ts";
+import { firstBitDifference } from "./bit-difference.ts";
 
 const hasOnnx = await onnxAvailable();
 const ref = loadReference("resnet18-w8");
@@ -19,14 +20,6 @@ const source = { arch: ref.arch, variant: ref.variant, layer: TAP, weightsPath: 
 function values(length: number, seed: number, scale: number): Float32Array {
   const random = mulberry32(seed);
   return Float32Array.from({ length }, () => Math.floor(scale * random()));
-}
-
-function firstBitDifference(a: Float32Array, b: Float32Array): [number, number, number] | null {
-  expect(a.length).toBe(b.length);
-  const ua = new Uint32Array(a.buffer, a.byteOffset, a.length);
-  const ub = new Uint32Array(b.buffer, b.byteOffset, b.length);
-  for (let i = 0; i < ua.length; i++) if (ua[i] !== ub[i]) return [i, a[i], b[i]];
-  return null;
 }
 
 describe.each([["onnx"], ["tfjs"]] as const)("gradient pool on %s", (engine) => {
