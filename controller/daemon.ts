@@ -121,10 +121,10 @@ export class Daemon {
       protocol: this.loaded.protocol,
     });
     // Acquisition transactions run on a writer thread of their own, so a commit's fsync never stalls the loop.
-    const { dbPath } = resolvePaths(config);
+    const { db } = this.store;
     this.hub = new AcquisitionHub({
       store: this.store,
-      writer: dbPath === ":memory:" ? inlineWriter(this.store) : await startWriterWorker(dbPath),
+      writer: db.memory ? inlineWriter(this.store) : await startWriterWorker(db.name),
       sessionId: this.sessionId,
       windows: {
         baseline: this.loaded.protocol.windows.baseline,
