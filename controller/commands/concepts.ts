@@ -10,6 +10,7 @@ import { backboneSpec } from "../session/between-phases.ts";
 import { type ConceptSettings, type ConceptSummary, runConceptJob } from "../session/concepts-job.ts";
 import { reportDir } from "../session/report-step.ts";
 import { SessionStore } from "../store/store.ts";
+import { wholeFlag } from "./flags.ts";
 import { sessionRow, storedProtocol } from "./stored-session.ts";
 
 export class ConceptsCommandError extends Error {
@@ -43,13 +44,8 @@ export type ConceptsProgress =
   | { stage: "features"; done: number; total: number }
   | { stage: string; done: number; total: number };
 
-function wholeFlag(flag: string, raw: string | undefined, fallback: number, min: number): number {
-  if (raw === undefined) return fallback;
-  const v = Number(raw);
-  if (!(Number.isInteger(v) && v >= min))
-    throw new ConceptsCommandError(`--${flag}: got ${JSON.stringify(raw)}, expected a whole number ≥ ${min}`);
-  return v;
-}
+const whole = (flag: string, raw: string | undefined, fallback: number, min: number) =>
+  wholeFlag(flag, raw, fallback, min, ConceptsCommandError);
 
 /** The settings from the flags (defaults: k 10, γ auto, m 10000, K 10, 6 concepts, UMAP, seed 1). */
 export function conceptSettings(flags: ConceptsFlags): ConceptSettings {
@@ -65,13 +61,13 @@ export function conceptSettings(flags: ConceptsFlags): ConceptSettings {
   if (reduce !== "umap" && reduce !== "pca")
     throw new ConceptsCommandError(`--reduce: got ${JSON.stringify(reduce)}, expected umap or pca`);
   return {
-    k: wholeFlag("k", flags.k, 10, 1),
+    k: whole("k", flags.k, 10, 1),
     gamma,
-    m: wholeFlag("m", flags.m, 10_000, 2),
-    knn: wholeFlag("knn", flags.knn, 10, 1),
-    concepts: wholeFlag("concepts", flags.concepts, 6, 1),
+    m: whole("m", flags.m, 10_000, 2),
+    knn: whole("knn", flags.knn, 10, 1),
+    concepts: whole("concepts", flags.concepts, 6, 1),
     reduce,
-    seed: wholeFlag("seed", flags.seed, 1, 0),
+    seed: whole("seed", flags.seed, 1, 0),
   };
 }
 
@@ -83,7 +79,7 @@ export async function conceptsCommand(
   options: { signal?: AbortSignal; onProgress?: (p: ConceptsProgress) => void } = {},
 ): Promise<ConceptsOutcome> {
   const settings = conceptSettings(flags);
-  const montageImages = wholeFlag("montage", flags.montage, 16, 1);
+  const montageImages = whole("montage", flags.montage, 16, 1);
   const { dbPath, dataDir } = resolvePaths(config);
   const store = new SessionStore(dbPath);
   try {

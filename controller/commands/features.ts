@@ -16,7 +16,7 @@ import { type Config, resolvePaths } from "../../config/index.ts";
 import { loadProtocol, resolveManifest } from "../../protocols/load.ts";
 import { hashStimulusSet, sha256File } from "../../stimuli/hash.ts";
 import { createFeaturePool } from "../session/feature-pool.ts";
-import { choiceFlag } from "./flags.ts";
+import { choiceFlag, wholeFlag } from "./flags.ts";
 
 const IMAGE_EXTENSIONS = new Set([".png", ".jpg", ".jpeg"]);
 const ARCHS: readonly Arch[] = ["resnet18", "resnet50"];
@@ -51,14 +51,8 @@ export class FeaturesCommandError extends Error {
   }
 }
 
-function wholeNumber(flag: string, raw: string | undefined, fallback: number, min: number): number {
-  if (raw === undefined) return fallback;
-  const v = Number(raw);
-  if (!Number.isInteger(v) || v < min) {
-    throw new FeaturesCommandError(`--${flag}: got ${JSON.stringify(raw)}, expected a whole number ≥ ${min}`);
-  }
-  return v;
-}
+const wholeNumber = (flag: string, raw: string | undefined, fallback: number, min: number) =>
+  wholeFlag(flag, raw, fallback, min, FeaturesCommandError);
 
 /**
  * Model of a DIR or --out run: flags, else the config's weights (a .safetensors with its arch and variant),

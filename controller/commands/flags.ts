@@ -16,3 +16,19 @@ export function choiceFlag<T extends string>(
   }
   return raw as T;
 }
+
+/** `fallback` when the flag is absent; else `raw` as a whole number ≥ `min`, or `new Fail("--flag: got …")`. */
+export function wholeFlag(
+  flag: string,
+  raw: string | undefined,
+  fallback: number,
+  min: number,
+  Fail: new (message: string) => Error,
+): number {
+  if (raw === undefined) return fallback;
+  const v = Number(raw);
+  if (!Number.isInteger(v) || v < min) {
+    throw new Fail(`--${flag}: got ${JSON.stringify(raw)}, expected a whole number ≥ ${min}`);
+  }
+  return v;
+}
