@@ -28,7 +28,12 @@ export function backboneSpec(ctx: StepContext): BackboneSpec {
 }
 
 export const featureRoot = (ctx: StepContext) => join(resolvePaths(ctx.config).dataDir, "features");
-const image = (s: StimulusRecord) => ({ id: s.id, path: s.path, sha256: s.sha256 });
+/** The image fields a compute job reads (of a stored stimulus or a silhouette file). */
+export const image = (s: { id: string; path: string; sha256: string }) => ({
+  id: s.id,
+  path: s.path,
+  sha256: s.sha256,
+});
 export const byRole = (stimuli: StimulusRecord[], role: string) => stimuli.filter((s) => s.role === role);
 
 /**
@@ -55,7 +60,7 @@ export async function fitImages(ctx: StepContext) {
     preferred,
     split,
     extraTraining: {
-      images: silhouettes.map((s) => ({ id: s.id, path: s.path, sha256: s.sha256 })),
+      images: silhouettes.map(image),
       targetRows: [...split.rows.train],
     },
   };

@@ -4,7 +4,7 @@
 import { type LoadedProtocol, loadProtocol, resolveManifest } from "../../protocols/load.ts";
 import { hashStimulusSet } from "../../stimuli/hash.ts";
 import type { SessionStore, StimulusRecord } from "../store/store.ts";
-import { backboneSpec, computeProgress, featureRoot, fitImages } from "./between-phases.ts";
+import { backboneSpec, computeProgress, featureRoot, fitImages, image } from "./between-phases.ts";
 import { runComputeJob } from "./compute-jobs.ts";
 import type { StepContext } from "./pipeline.ts";
 
@@ -53,10 +53,7 @@ export function eventCodes(stimuli: ReadonlyArray<{ id: string }>): Map<string, 
 export async function prepareFeatures(ctx: StepContext, signal?: AbortSignal): Promise<void> {
   const stimuli = ctx.store.stimuli(ctx.sessionId);
   const { extraTraining } = await fitImages(ctx);
-  const images = [
-    ...stimuli.map((s) => ({ id: s.id, path: s.path, sha256: s.sha256 })),
-    ...(extraTraining?.images ?? []),
-  ];
+  const images = [...stimuli.map(image), ...(extraTraining?.images ?? [])];
   const started = Date.now();
   const result = await runComputeJob(
     { kind: "features", backbone: backboneSpec(ctx), featureRoot: featureRoot(ctx), images },
