@@ -25,10 +25,13 @@ export function spanOf(windows: NamedWindows): { preMs: number; postMs: number }
 
 /** Net rate (spikes/s): response-window rate minus baseline-window rate. */
 export function netRateFromCounts(counts: Record<string, number>, windows: NamedWindows): number {
-  const r = windows.response;
-  const b = windows.baseline;
-  const rate = (name: string, w: ResponseWindow) => ((counts[name] ?? 0) * 1000) / (w.endMs - w.startMs);
-  return rate("response", r) - rate("baseline", b);
+  return netRate(counts.response ?? 0, counts.baseline ?? 0, windows);
+}
+
+/** Net rate (spikes/s) from the response- and baseline-window spike counts. */
+export function netRate(response: number, baseline: number, windows: NamedWindows): number {
+  const rate = (n: number, w: ResponseWindow) => (n * 1000) / (w.endMs - w.startMs);
+  return rate(response, windows.response) - rate(baseline, windows.baseline);
 }
 
 /** PSTH bin counts from preMs before to postMs after onset. */

@@ -5,7 +5,7 @@ import type { WebSocket } from "ws";
 import type { Protocol } from "../../protocols/schema.ts";
 import type { IngestedTrial } from "../acquisition/acquisition-hub.ts";
 import { ABSENT, spikesOf } from "../acquisition/packed.ts";
-import { spanOf } from "../acquisition/windows.ts";
+import { netRate, spanOf } from "../acquisition/windows.ts";
 import type { EventRecord, SessionStore } from "../store/store.ts";
 import { describeIssue } from "../wire/errors.ts";
 import {
@@ -197,8 +197,6 @@ export class MonitorState {
       const nW = trial.windows.length;
       const r = trial.windows.indexOf("response");
       const b = trial.windows.indexOf("baseline");
-      const rWidth = this.windows.response.endMs - this.windows.response.startMs;
-      const bWidth = this.windows.baseline.endMs - this.windows.baseline.startMs;
       const count = (c: number, w: number) => {
         const n = w < 0 ? ABSENT : trial.counts[c * nW + w];
         return n === ABSENT ? 0 : n;
@@ -207,7 +205,7 @@ export class MonitorState {
         const spikes = spikesOf(trial, c);
         let fired = spikes ? spikes.length > 0 : false;
         if (!spikes) for (let w = 0; w < nW && !fired; w++) fired = count(c, w) > 0;
-        const rate = (count(c, r) * 1000) / rWidth - (count(c, b) * 1000) / bWidth; // as netRateFromCounts
+        const rate = netRate(count(c, r), count(c, b), this.windows);
         this.channel(id).addRate(info.phase, trial.trialId, info.stimulusId, rate, fired, spikes, t);
         this.dirty.add(id);
         this.stabilityDirty.add(id);
