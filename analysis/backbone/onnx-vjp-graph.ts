@@ -49,7 +49,6 @@ import {
   preprocessingNodes,
   valueInfo,
 } from "./onnx-graph.ts";
-import { inputGradFilter } from "./wasm-conv-grad.ts";
 
 const { onnx } = onnxProto;
 
@@ -104,16 +103,15 @@ export function tapShape(
   return [h, w, desc.tapChannels[tap]!];
 }
 
-/** The stride-1 adjoint's kernel OIHW [I, O, k, k] of a forward OIHW [O, I, k, k]: rotated by 180°, in/out swapped
- * (wasm-conv-grad.ts inputGradFilter at stride 1, there HWIO). */
+/** The stride-1 adjoint's kernel OIHW [I, O, k, k] of a forward OIHW [O, I, k, k]: rotated by 180°, in/out swapped,
+ * out[c, co, a, b] = w[co, c, k−1−a, k−1−b] (wasm-conv-grad.ts inputGradFilter at stride 1, there HWIO). */
 export function adjointKernel(weight: Float32Array, o: number, i: number, k: number): Float32Array {
-  const hwio = inputGradFilter(weight, o, i, k, 1); // [k, k, O, I]
-  const out = new Float32Array(hwio.length);
-  for (let a = 0; a < k; a++)
-    for (let b = 0; b < k; b++)
-      for (let co = 0; co < o; co++)
-        for (let c = 0; c < i; c++)
-          out[((c * o + co) * k + a) * k + b] = hwio[((a * k + b) * o + co) * i + c];
+  const out = new Float32Array(weight.length);
+  for (let c = 0; c < i; c++)
+    for (let co = 0; co < o; co++)
+      for (let a = 0; a < k; a++)
+        for (let b = 0; b < k; b++)
+          out[((c * o + co) * k + a) * k + b] = weight[((co * i + c) * k + (k - 1 - a)) * k + (k - 1 - b)];
   return out;
 }
 
