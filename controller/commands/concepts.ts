@@ -3,6 +3,7 @@
 // colour concept maps per image and the channel clusters, computed in a worker thread. Files go to
 // <dataDir>/sessions/<id>/concepts/ (CONCEPT_FILES) and the folder is stored as an artifact of kind "concepts".
 import { Presets, SingleBar } from "cli-progress";
+import type { ConceptProgress } from "../../analysis/concepts/index.ts";
 import type { GaussianReadoutJSON } from "../../analysis/readout/index.ts";
 import { type Config, resolvePaths } from "../../config/index.ts";
 import { createLogger } from "../log.ts";
@@ -40,9 +41,12 @@ export interface ConceptsOutcome {
   summary: ConceptSummary;
 }
 
-export type ConceptsProgress =
-  | { stage: "features"; done: number; total: number }
-  | { stage: string; done: number; total: number };
+/** Progress of the feature pass, then of each stage of concept discovery. */
+export interface ConceptsProgress {
+  stage: "features" | ConceptProgress["stage"];
+  done: number;
+  total: number;
+}
 
 const whole = (flag: string, raw: string | undefined, fallback: number, min: number) =>
   wholeFlag(flag, raw, fallback, min, ConceptsCommandError);
@@ -119,10 +123,12 @@ export async function conceptsCommand(
         outDir: dir,
         montageImages,
       },
-      (m) => {
-        if (m.type === "features") options.onProgress?.({ stage: "features", done: m.done, total: m.total });
-        else options.onProgress?.({ stage: m.stage, done: m.done, total: m.total });
-      },
+      (m) =>
+        options.onProgress?.({
+          stage: m.type === "features" ? "features" : m.stage,
+          done: m.done,
+          total: m.total,
+        }),
       options.signal,
     );
     const artifactId = store.addArtifact(sessionId, {
