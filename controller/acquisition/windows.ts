@@ -25,11 +25,14 @@ export function spanOf(windows: NamedWindows): { preMs: number; postMs: number }
 
 /** Net rate (spikes/s): response-window rate minus baseline-window rate. */
 export function netRateFromCounts(counts: Record<string, number>, windows: NamedWindows): number {
-  return netRate(counts.response ?? 0, counts.baseline ?? 0, windows);
+  return windowNetRate(counts.response ?? 0, counts.baseline ?? 0, windows);
 }
 
-/** Net rate (spikes/s) from the response- and baseline-window spike counts. */
-export function netRate(response: number, baseline: number, windows: NamedWindows): number {
+/**
+ * Net rate (spikes/s) from the response- and baseline-window spike counts: analysis/stats/rates.ts netRate's
+ * formula without its input checks (the ingest path; counts and windows were validated on the way in).
+ */
+export function windowNetRate(response: number, baseline: number, windows: NamedWindows): number {
   const rate = (n: number, w: ResponseWindow) => (n * 1000) / (w.endMs - w.startMs);
   return rate(response, windows.response) - rate(baseline, windows.baseline);
 }

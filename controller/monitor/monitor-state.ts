@@ -5,7 +5,7 @@ import type { WebSocket } from "ws";
 import type { Protocol } from "../../protocols/schema.ts";
 import type { IngestedTrial } from "../acquisition/acquisition-hub.ts";
 import { ABSENT, spikesOf } from "../acquisition/packed.ts";
-import { netRate, spanOf } from "../acquisition/windows.ts";
+import { spanOf, windowNetRate } from "../acquisition/windows.ts";
 import type { EventRecord, SessionStore } from "../store/store.ts";
 import { describeIssue } from "../wire/errors.ts";
 import {
@@ -205,7 +205,7 @@ export class MonitorState {
         const spikes = spikesOf(trial, c);
         let fired = spikes ? spikes.length > 0 : false;
         if (!spikes) for (let w = 0; w < nW && !fired; w++) fired = count(c, w) > 0;
-        const rate = netRate(count(c, r), count(c, b), this.windows);
+        const rate = windowNetRate(count(c, r), count(c, b), this.windows);
         this.channel(id).addRate(info.phase, trial.trialId, info.stimulusId, rate, fired, spikes, t);
         this.dirty.add(id);
         this.stabilityDirty.add(id);
