@@ -34,13 +34,12 @@ const C = 2048;
 const N_PHASE1 = 475;
 const N_OBJECTS = 500;
 const N_CONTROLS = 100;
-const EPOCHS = QUICK ? 300 : 2500;
 const BASELINE_CHANNELS = 3;
 const MODEL = loadProtocol(new URL("../protocols/body-patch.yaml", import.meta.url).pathname).protocol.model;
 const options: ReadoutFitOptions = {
   penalty: MODEL.penalty,
   learningRate: MODEL.learningRate,
-  epochs: QUICK ? EPOCHS : MODEL.epochs,
+  epochs: QUICK ? 300 : MODEL.epochs,
   seed: 1,
 };
 const selection = {
