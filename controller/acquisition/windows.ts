@@ -37,18 +37,20 @@ export function windowNetRate(response: number, baseline: number, windows: Named
   return rate(response, windows.response) - rate(baseline, windows.baseline);
 }
 
-/** PSTH bin counts from preMs before to postMs after onset. */
-export function psthBins(
+/**
+ * Add (sign 1) or take back (−1) one trial's spikes in PSTH bins of binMs that start preMs before onset
+ * (bins.length of them; spikes outside are left out).
+ */
+export function addToPsth(
+  bins: Float64Array,
   spikesMs: ArrayLike<number>,
   preMs: number,
-  postMs: number,
   binMs: number,
-): number[] {
-  const n = Math.ceil((preMs + postMs) / binMs);
-  const bins = new Array<number>(n).fill(0);
+  sign: 1 | -1,
+): void {
+  const n = bins.length;
   for (let k = 0; k < spikesMs.length; k++) {
     const i = Math.floor((spikesMs[k] + preMs) / binMs);
-    if (i >= 0 && i < n) bins[i]++;
+    if (i >= 0 && i < n) bins[i] += sign;
   }
-  return bins;
 }

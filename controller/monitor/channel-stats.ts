@@ -3,7 +3,7 @@
 // and how long the channel has been silent. Plain accumulators over arrays; the monitor state feeds them and
 // decides what to publish and when.
 import { retestStability, type TrialRates } from "../../analysis/checks/channel-checks.ts";
-import { type NamedWindows, netRateFromCounts } from "../acquisition/windows.ts";
+import { addToPsth, type NamedWindows, netRateFromCounts } from "../acquisition/windows.ts";
 import type { ChannelDetail, ChannelLive, ChannelStatus, MonitorThresholds } from "../wire/monitor.ts";
 import { type ProjectedReliability, projectedReliability } from "./reliability-rule.ts";
 
@@ -103,7 +103,7 @@ export class ChannelStats {
     acc.trials++;
     acc.sumRate += rate;
     if (spikes) {
-      this.accumulate(acc.psth, spikes, 1);
+      addToPsth(acc.psth, spikes, this.spec.preMs, this.spec.binMs, 1);
       acc.psthTrials++;
     }
     if (fired) {
@@ -122,20 +122,10 @@ export class ChannelStats {
     acc.trials--;
     acc.sumRate -= rate;
     if (spikes) {
-      this.accumulate(acc.psth, spikes, -1);
+      addToPsth(acc.psth, spikes, this.spec.preMs, this.spec.binMs, -1);
       acc.psthTrials--;
     }
     return true;
-  }
-
-  /** Add (sign 1) or take back (−1) one trial's spikes in the PSTH bins, as psthBins counts them. */
-  private accumulate(psth: Float64Array, spikes: ArrayLike<number>, sign: 1 | -1): void {
-    const { preMs, binMs } = this.spec;
-    const n = psth.length;
-    for (let k = 0; k < spikes.length; k++) {
-      const i = Math.floor((spikes[k] + preMs) / binMs);
-      if (i >= 0 && i < n) psth[i] += sign;
-    }
   }
 
   trials(phase: 1 | 2): number {
