@@ -1,6 +1,5 @@
 // Shared-feature visualization (Lappe et al. 2024): β reweighting, mass selection, smoothing, maps, pair choice.
 export { beta, type MassSelection, massSelection } from "./beta.ts";
-export { oneHotCotangents } from "./cotangents.ts";
 export { SaliencyError, type SaliencyErrorCode } from "./errors.ts";
 export {
   type BackboneSource,

@@ -3,9 +3,9 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type GradientBackbone, tfjsGradientBackbone } from "../../analysis/backbone/gradient-engine.ts";
+import { readoutCotangents } from "../../analysis/backbone/readout-cotangent.ts";
 import { selectTfjsBackend } from "../../analysis/backbone/tfjs-backend.ts";
 import type { TfjsBackbone } from "../../analysis/backbone/tfjs-executor.ts";
-import { oneHotCotangents } from "../../analysis/saliency/cotangents.ts";
 import { loadTfjsBackbone } from "../../analysis/saliency/load-backbone.ts";
 import {
   type SaliencyReadout,
@@ -206,7 +206,8 @@ describe("sharedFeatureMaps", () => {
 
   it("one-hot cotangents sample a_i: ⟨features, cotangent_i⟩ equals the bilinear sample", () => {
     const feats = Float32Array.from({ length: 3 * 4 * 2 }, (_, i) => Math.sin(i));
-    const cot = oneHotCotangents([0.3, -0.5], 3, 4, 2, [1, 0]);
+    // one-hot readout rows: row 0 reads feature 1, row 1 feature 0
+    const cot = readoutCotangents([0.3, -0.5], 3, 4, 2, [0, 1, 1, 0], 2);
     // x = 0.3 → px = 1.95 (cols 1, 2); y = −0.5 → py = 0.5 (rows 0, 1).
     const at = (r: number, c: number, i: number) => feats[(r * 4 + c) * 2 + i];
     const sample = (i: number) =>
