@@ -13,7 +13,10 @@ import {
 import { loadReference, relativeError } from "./backbone-fixtures.ts";
 
 const TOLERANCE = 1e-4;
-const hasOnnx = await onnxAvailable();
+if (!(await onnxAvailable()))
+  throw new Error(
+    "onnxruntime-node does not load on this machine; these suites need it (npm ci installs it)",
+  );
 
 /** Square cases of a fixture with their features at each tap. */
 function squareCases(name: string) {
@@ -33,47 +36,44 @@ describe.each([
   ["resnet18-w8", "tfjs"],
   ["resnet50caffe-w8", "onnx"],
 ] as const)("extractor on %s with %s", (fixture, executor: ExecutorChoice) => {
-  it.skipIf(executor === "onnx" && !hasOnnx)(
-    "matches PyTorch at every tap, image and batch position",
-    async () => {
-      const { ref, cases } = squareCases(fixture);
-      expect(cases.length).toBeGreaterThanOrEqual(2);
-      for (const tap of new Set(cases.map((c) => c.tap))) {
-        const extractor = await createFeatureExtractor({
-          arch: ref.arch,
-          variant: ref.variant,
-          layer: tap,
-          weightsPath: ref.weightsPath,
-          executor,
-          tfjsBackend: "wasm",
-          threads: 2,
-        });
-        try {
-          expect(extractor.executorName).toBe(executor === "onnx" ? "onnx" : "tfjs-wasm");
-          expect(extractor.description).toMatch(
-            executor === "onnx" ? /^onnx \(onnxruntime-node, 2 threads\)/ : /^tfjs-wasm/,
-          );
-          for (const c of cases.filter((x) => x.tap === tap)) {
-            const image = ref.array(c.image).data;
-            const expected = ref.array(c.array);
-            // the image twice in one batch: both positions must give the reference
-            const batch = new Float32Array(image.length * 2);
-            batch.set(image, 0);
-            batch.set(image, image.length);
-            const maps = await extractor.extract(batch, 2, c.size);
-            const [, h, w, ch] = expected.shape;
-            expect([maps.n, maps.h, maps.w, maps.c]).toEqual([2, h, w, ch]);
-            expect(extractor.featureShape(c.size)).toEqual([h, w, ch]);
-            const per = h * w * ch;
-            expect(relativeError(maps.data.subarray(0, per), expected.data)).toBeLessThan(TOLERANCE);
-            expect(relativeError(maps.data.subarray(per), expected.data)).toBeLessThan(TOLERANCE);
-          }
-        } finally {
-          await extractor.dispose();
+  it("matches PyTorch at every tap, image and batch position", async () => {
+    const { ref, cases } = squareCases(fixture);
+    expect(cases.length).toBeGreaterThanOrEqual(2);
+    for (const tap of new Set(cases.map((c) => c.tap))) {
+      const extractor = await createFeatureExtractor({
+        arch: ref.arch,
+        variant: ref.variant,
+        layer: tap,
+        weightsPath: ref.weightsPath,
+        executor,
+        tfjsBackend: "wasm",
+        threads: 2,
+      });
+      try {
+        expect(extractor.executorName).toBe(executor === "onnx" ? "onnx" : "tfjs-wasm");
+        expect(extractor.description).toMatch(
+          executor === "onnx" ? /^onnx \(onnxruntime-node, 2 threads\)/ : /^tfjs-wasm/,
+        );
+        for (const c of cases.filter((x) => x.tap === tap)) {
+          const image = ref.array(c.image).data;
+          const expected = ref.array(c.array);
+          // the image twice in one batch: both positions must give the reference
+          const batch = new Float32Array(image.length * 2);
+          batch.set(image, 0);
+          batch.set(image, image.length);
+          const maps = await extractor.extract(batch, 2, c.size);
+          const [, h, w, ch] = expected.shape;
+          expect([maps.n, maps.h, maps.w, maps.c]).toEqual([2, h, w, ch]);
+          expect(extractor.featureShape(c.size)).toEqual([h, w, ch]);
+          const per = h * w * ch;
+          expect(relativeError(maps.data.subarray(0, per), expected.data)).toBeLessThan(TOLERANCE);
+          expect(relativeError(maps.data.subarray(per), expected.data)).toBeLessThan(TOLERANCE);
         }
+      } finally {
+        await extractor.dispose();
       }
-    },
-  );
+    }
+  });
 });
 
 describe("extractor provenance and options", () => {

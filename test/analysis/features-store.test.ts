@@ -22,7 +22,10 @@ import { loadImageRGB } from "../../stimuli/image.ts";
 import { loadReference, relativeError } from "./backbone-fixtures.ts";
 
 const BODIES = join(import.meta.dirname, "..", "..", "stimuli", "demo", "bodies");
-const hasOnnx = await onnxAvailable();
+if (!(await onnxAvailable()))
+  throw new Error(
+    "onnxruntime-node does not load on this machine; these suites need it (npm ci installs it)",
+  );
 const root = mkdtempSync(join(tmpdir(), "features-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
@@ -59,7 +62,7 @@ describe("feature cache with a small ResNet-18", () => {
       variant: "torchvision",
       layer: "layer4.1",
       weightsPath: loadReference("resnet18-w8").weightsPath,
-      executor: hasOnnx ? "onnx" : "tfjs",
+      executor: "onnx",
       tfjsBackend: "wasm",
       threads: 2,
       imageSize: SIZE,
@@ -242,7 +245,7 @@ describe("cache entries", () => {
   });
 });
 
-describe.skipIf(!hasOnnx)("embedded Keras ResNet-50 at layer4.1 through the cache", () => {
+describe("embedded Keras ResNet-50 at layer4.1 through the cache", () => {
   it("2 demo bodies: [2, 7, 7, 2048], within float16 rounding of a direct extractor call", async () => {
     const extractor = await createFeatureExtractor({
       arch: "resnet50",

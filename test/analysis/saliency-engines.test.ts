@@ -9,11 +9,14 @@ import { relativeError } from "./backbone-fixtures.ts";
 import { correlation, loadSaliencyFixture, relativeL2 } from "./saliency-fixture.ts";
 
 const fx = loadSaliencyFixture();
-const available = await onnxAvailable();
+if (!(await onnxAvailable()))
+  throw new Error(
+    "onnxruntime-node does not load on this machine; these suites need it (npm ci installs it)",
+  );
 let onnx: GradientBackbone;
 let tfjs: GradientBackbone;
 
-describe.runIf(available)("sharedFeatureMaps on ONNX Runtime vs tfjs", () => {
+describe("sharedFeatureMaps on ONNX Runtime vs tfjs", () => {
   beforeAll(async () => {
     const { desc, weights } = await loadBackboneWeights({
       arch: fx.arch,

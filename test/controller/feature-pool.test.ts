@@ -9,7 +9,10 @@ import { createFeaturePool, featurePoolSize } from "../../controller/session/fea
 import { loadReference } from "../analysis/backbone-fixtures.ts";
 import { firstBitDifference } from "./bit-difference.ts";
 
-const hasOnnx = await onnxAvailable();
+if (!(await onnxAvailable()))
+  throw new Error(
+    "onnxruntime-node does not load on this machine; these suites need it (npm ci installs it)",
+  );
 const ref = loadReference("resnet18-w8");
 const SIZE = 64;
 const N = 5;
@@ -20,46 +23,42 @@ function pixels(n: number, seed: number): Float32Array {
 }
 
 describe.each([["onnx"], ["tfjs"]] as const)("feature pool on %s", (executor) => {
-  it.skipIf(executor === "onnx" && !hasOnnx)(
-    "gives the single extractor's features bit for bit, in batch order",
-    async () => {
-      const options = {
-        arch: ref.arch,
-        variant: ref.variant,
-        layer: "layer4.1",
-        weightsPath: ref.weightsPath,
-        executor,
-        tfjsBackend: "wasm",
-        imageSize: SIZE,
-      } as const;
-      const single = await createFeatureExtractor({ ...options, threads: 2 });
-      let pool: FeatureExtractor | undefined;
-      try {
-        pool = await createFeaturePool({ ...options, threads: 2, workers: 2 });
-        expect(pool.description).toMatch(
-          executor === "onnx" ? /^2 workers × onnx \(onnxruntime-node, 1 thread\)/ : /^2 workers × tfjs-wasm/,
-        );
-        expect(pool.weightsSha256).toBe(single.weightsSha256);
-        expect(pool.executorName).toBe(single.executorName);
-        expect(pool.featureShape(SIZE)).toEqual(single.featureShape(SIZE));
-        expect(pool.featureShape(96)).toEqual(single.featureShape(96));
-        const rgb = pixels(N, 7);
-        const expected = await single.extract(rgb, N, SIZE);
-        const got = await pool.extract(rgb, N, SIZE); // 5 images: parts of 2 and 3 (rounded bounds)
-        expect([got.n, got.h, got.w, got.c]).toEqual([expected.n, expected.h, expected.w, expected.c]);
-        expect(firstBitDifference(got.data, expected.data)).toBeNull();
-        expect(rgb.length).toBe(N * SIZE * SIZE * 3); // the caller's pixels are not moved away
-        // one image alone (one worker idle) and the images in another order land in their places
-        const one = await pool.extract(rgb.subarray(2 * SIZE * SIZE * 3, 3 * SIZE * SIZE * 3), 1, SIZE);
-        const per = expected.h * expected.w * expected.c;
-        expect(firstBitDifference(one.data, expected.data.subarray(2 * per, 3 * per))).toBeNull();
-      } finally {
-        await single.dispose();
-        await pool?.dispose();
-      }
-    },
-    120_000,
-  );
+  it("gives the single extractor's features bit for bit, in batch order", async () => {
+    const options = {
+      arch: ref.arch,
+      variant: ref.variant,
+      layer: "layer4.1",
+      weightsPath: ref.weightsPath,
+      executor,
+      tfjsBackend: "wasm",
+      imageSize: SIZE,
+    } as const;
+    const single = await createFeatureExtractor({ ...options, threads: 2 });
+    let pool: FeatureExtractor | undefined;
+    try {
+      pool = await createFeaturePool({ ...options, threads: 2, workers: 2 });
+      expect(pool.description).toMatch(
+        executor === "onnx" ? /^2 workers × onnx \(onnxruntime-node, 1 thread\)/ : /^2 workers × tfjs-wasm/,
+      );
+      expect(pool.weightsSha256).toBe(single.weightsSha256);
+      expect(pool.executorName).toBe(single.executorName);
+      expect(pool.featureShape(SIZE)).toEqual(single.featureShape(SIZE));
+      expect(pool.featureShape(96)).toEqual(single.featureShape(96));
+      const rgb = pixels(N, 7);
+      const expected = await single.extract(rgb, N, SIZE);
+      const got = await pool.extract(rgb, N, SIZE); // 5 images: parts of 2 and 3 (rounded bounds)
+      expect([got.n, got.h, got.w, got.c]).toEqual([expected.n, expected.h, expected.w, expected.c]);
+      expect(firstBitDifference(got.data, expected.data)).toBeNull();
+      expect(rgb.length).toBe(N * SIZE * SIZE * 3); // the caller's pixels are not moved away
+      // one image alone (one worker idle) and the images in another order land in their places
+      const one = await pool.extract(rgb.subarray(2 * SIZE * SIZE * 3, 3 * SIZE * SIZE * 3), 1, SIZE);
+      const per = expected.h * expected.w * expected.c;
+      expect(firstBitDifference(one.data, expected.data.subarray(2 * per, 3 * per))).toBeNull();
+    } finally {
+      await single.dispose();
+      await pool?.dispose();
+    }
+  }, 120_000);
 });
 
 describe("feature pool sizing and errors", () => {

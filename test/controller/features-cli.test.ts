@@ -25,7 +25,6 @@ const WEIGHTS = join(REPO, "test", "fixtures", "backbone", "resnet18-w8.safetens
 const BODIES = join(REPO, "stimuli", "demo", "bodies");
 const IMAGES = ["body-bear.png", "body-cow.png", "body-dog.png"].map((f) => join(BODIES, f));
 const PYTHON = "/usr/bin/python3";
-const hasNumpy = spawnSync(PYTHON, ["-c", "import numpy"], { stdio: "ignore" }).status === 0;
 const tmp = mkdtempSync(join(tmpdir(), "features-cli-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -86,7 +85,7 @@ describe("ephysloop features", () => {
       await extractor.dispose();
     }
 
-    if (hasNumpy) {
+    {
       const raw = join(tmp, "feats.raw");
       const py = spawnSync(PYTHON, [
         "-c",
