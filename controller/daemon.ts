@@ -6,6 +6,8 @@ import { createReadStream, existsSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { extname, join, normalize } from "node:path";
+import type { Duplex } from "node:stream";
+import { pipeline } from "node:stream";
 import { type WebSocket, WebSocketServer } from "ws";
 import { type Actor, createActor, fromCallback } from "xstate";
 import type { z } from "zod";
@@ -17,11 +19,12 @@ import type { Logger } from "./log.ts";
 import { MonitorState } from "./monitor/monitor-state.ts";
 import { codeVersion, softwareVersions } from "./provenance.ts";
 import { AbortedError, runPhase } from "./scheduler/phase-runner.ts";
-import { alwaysFixating, type BoxPort, type DisplayPort } from "./scheduler/rig-ports.ts";
+import { alwaysFixating, type DisplayPort } from "./scheduler/rig-ports.ts";
 import { type DayEvent, dayMachine, type PhaseInput, stateName } from "./session/machine.ts";
 import { type PipelineSteps, pipelineSteps } from "./session/pipeline.ts";
 import { eventCodes, prepareStimuli } from "./session/prepare.ts";
 import { writeSessionReport } from "./session/report-step.ts";
+import type { BoxHandle, BoxLinkState } from "./session/rig-adapters.ts";
 import { inlineWriter, startWriterWorker } from "./store/ingest-writer.ts";
 import { SessionStore } from "./store/store.ts";
 import { ACQUISITION_VERSION, acquisitionHello } from "./wire/acquisition.ts";
@@ -36,15 +39,7 @@ export type DisplayFactory = (
   preload(s: Array<{ id: string; url: string }>): Promise<{ ok: boolean; failed: string[] }>;
 };
 
-export type BoxFactory = (
-  path: string,
-  baudRate: number,
-) => Promise<
-  BoxPort & {
-    onStatus(l: (status: "connected" | "lost", reason: string) => void): () => void;
-    close(): Promise<void>;
-  }
->;
+export type BoxFactory = (path: string, baudRate: number) => Promise<BoxHandle>;
 
 export interface DaemonOptions {
   config: Config;
@@ -68,6 +63,9 @@ export interface DaemonOptions {
 const HELLO_TIMEOUT_MS = 5000;
 const MAX_FRAME_BYTES = 16 * 1024 * 1024;
 const HEARTBEAT_MS = 10_000;
+const MAX_HEADER_BYTES = 16 * 1024;
+/** The control API takes no body; anything larger than this is refused with 413. */
+const MAX_BODY_BYTES = 64 * 1024;
 
 export class Daemon {
   readonly store: SessionStore;
@@ -88,6 +86,7 @@ export class Daemon {
   private stopped = false;
   private readonly finished: Promise<string>;
   private resolveFinished!: (state: string) => void;
+  private readonly errorRecords = rateLimit(10, 60_000);
 
   constructor(private readonly opts: DaemonOptions) {
     const paths = resolvePaths(opts.config);
@@ -136,17 +135,26 @@ export class Daemon {
     this.store.onEvent((e) => this.broadcastMonitor(e));
     if (config.rig.serialPath && this.opts.createBox) {
       this.box = await this.opts.createBox(config.rig.serialPath, config.rig.baudRate);
-      this.box.onStatus((status, reason) => {
+      const onStatus = (status: BoxLinkState, reason: string) => {
         if (this.stopped) return;
-        this.store.appendEvent(this.sessionId, "rig", status, { reason });
+        this.store.appendEvent(this.sessionId, "rig", status, { reason, path: config.rig.serialPath });
         if (status === "lost") {
           log.warn(reason);
           this.actor?.send({ type: "PAUSE", reason });
-        } else log.info(reason);
-      });
+        } else if (status === "waiting") log.warn(reason);
+        else log.info(reason);
+      };
+      this.box.onStatus(onStatus);
+      // The first open may have settled (or started waiting) before the listener was there.
+      onStatus(this.box.link.state, this.box.link.reason);
     } else
       log.warn("no rig box configured (rig.serialPath): fixation is not monitored, rewards are not given");
-    this.server = createServer((req, res) => this.onHttp(req, res));
+    this.server = createServer(
+      { maxHeaderSize: MAX_HEADER_BYTES, headersTimeout: 10_000, requestTimeout: 30_000 },
+      (req, res) => this.onHttp(req, res),
+    );
+    this.server.on("clientError", (err, socket) => this.httpClientError(err, socket));
+    this.wss.on("error", (err) => this.socketError("(server)", err));
     this.server.on("upgrade", (req, socket, head) => {
       const path = new URL(req.url ?? "/", "http://x").pathname;
       if (!["/acquisition", "/display", "/monitor"].includes(path)) {
@@ -196,7 +204,8 @@ export class Daemon {
       },
       acquisitionConnected: this.hub.connected,
       displayConnected: this.display !== null,
-      boxConnected: this.box !== null,
+      boxConnected: this.box?.link.state === "connected",
+      rig: this.box ? this.box.link : null,
     };
   }
 
@@ -370,17 +379,26 @@ export class Daemon {
       () => fail("EPHYS_HELLO_TIMEOUT", `expected a hello within ${HELLO_TIMEOUT_MS} ms`, 4408),
       HELLO_TIMEOUT_MS,
     );
+    // A protocol error (oversized frame, bad opcode or UTF-8, bad close code, reserved bits, unmasked frame) makes
+    // `ws` close the connection with the matching close code (1002, 1007, 1009) and emit 'error'; without this
+    // listener Node would end the process. The connection ends, the daemon goes on.
+    ws.on("error", (err: Error & { code?: string }) => {
+      clearTimeout(timer);
+      this.socketError(path, err);
+    });
     (ws as WebSocket & { alive?: boolean }).alive = true;
     ws.on("pong", () => {
       (ws as WebSocket & { alive?: boolean }).alive = true;
     });
     ws.once("message", (raw, isBinary) => {
       clearTimeout(timer);
+      if (isBinary)
+        return fail("EPHYS_BAD_HELLO", "expected the hello as a JSON text frame, got a binary frame", 4400);
       let json: unknown;
       try {
-        json = isBinary ? undefined : JSON.parse(raw.toString());
-      } catch {
-        json = undefined;
+        json = JSON.parse(raw.toString());
+      } catch (e) {
+        return fail("EPHYS_BAD_HELLO", `the hello is not valid JSON: ${(e as Error).message}`, 4400);
       }
       const schema =
         path === "/acquisition" ? acquisitionHello : path === "/display" ? displayHello : monitorHello;
@@ -400,8 +418,18 @@ export class Daemon {
           `protocol version ${parsed.data.version} is not supported; expected ${version}`,
           4426,
         );
-      if (path === "/acquisition") this.hub.attach(ws, parsed.data as z.infer<typeof acquisitionHello>);
-      else if (path === "/display") this.attachDisplay(ws, parsed.data as z.infer<typeof displayHello>);
+      if (path === "/acquisition") {
+        const hello = parsed.data as z.infer<typeof acquisitionHello>;
+        const refusal = this.hub.admit(hello);
+        if (refusal) {
+          this.store.appendEvent(this.sessionId, "acquisition", "refused", {
+            code: refusal.code,
+            message: refusal.message,
+          });
+          return fail(refusal.code, refusal.message, refusal.close);
+        }
+        this.hub.attach(ws, hello);
+      } else if (path === "/display") this.attachDisplay(ws, parsed.data as z.infer<typeof displayHello>);
       else this.attachMonitor(ws);
     });
   }
@@ -445,6 +473,39 @@ export class Daemon {
     for (const ws of this.monitors) if (ws.readyState === ws.OPEN) ws.send(text);
   }
 
+  /** A WebSocket protocol error on one connection: a warning and an event record (at most 10 a minute). */
+  private socketError(path: string, err: Error & { code?: string }): void {
+    if (this.stopped) return;
+    const code = err.code ?? "EPHYS_SOCKET_ERROR";
+    this.opts.log.warn({ code, path }, `${path}: ${err.message}; the connection was closed`);
+    if (this.errorRecords.allow())
+      this.store.appendEvent(this.sessionId, "socket", "protocol-error", {
+        path,
+        code,
+        message: err.message,
+      });
+  }
+
+  /** A malformed or slow HTTP request (bad headers, headers too large, timeout): answered and closed. */
+  private httpClientError(err: Error & { code?: string }, socket: Duplex): void {
+    if (!this.stopped && err.code !== "ECONNRESET" && this.errorRecords.allow())
+      this.store.appendEvent(this.sessionId, "socket", "http-error", {
+        code: err.code,
+        message: err.message,
+      });
+    if (!socket.writable || err.code === "ECONNRESET") {
+      socket.destroy();
+      return;
+    }
+    const status =
+      err.code === "HPE_HEADER_OVERFLOW"
+        ? "431 Request Header Fields Too Large"
+        : err.code === "ERR_HTTP_REQUEST_TIMEOUT"
+          ? "408 Request Timeout"
+          : "400 Bad Request";
+    socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+  }
+
   private beat(): void {
     for (const ws of this.wss.clients) {
       const w = ws as WebSocket & { alive?: boolean };
@@ -464,6 +525,11 @@ export class Daemon {
       res.end(JSON.stringify(body));
     };
     if (url.pathname === "/health") return json(200, { ok: true });
+    if (Number(req.headers["content-length"] ?? 0) > MAX_BODY_BYTES)
+      return json(413, {
+        code: "EPHYS_BODY_TOO_LARGE",
+        message: `request bodies are limited to ${MAX_BODY_BYTES} bytes (the API takes none)`,
+      });
     if (!tokenMatches(this.token, requestToken(req, url)))
       return json(401, {
         code: "EPHYS_UNAUTHORIZED",
@@ -487,36 +553,43 @@ export class Daemon {
       const s = this.store.stimuli(this.sessionId).find((x) => x.id === id);
       if (!s || !existsSync(s.path))
         return json(404, { code: "EPHYS_NO_STIMULUS", message: `no stimulus ${id}` });
-      res.writeHead(200, { "content-type": contentType(s.path), "cache-control": "no-store" });
-      createReadStream(s.path).pipe(res);
-      return;
+      return sendFile(res, s.path);
     }
-    if (url.pathname.startsWith("/display") && this.opts.displayDir) {
-      const rel = normalize(url.pathname.slice("/display".length) || "/index.html").replace(
-        /^(\.\.[/\\])+/,
-        "",
-      );
-      const file = join(this.opts.displayDir, rel === "/" ? "index.html" : rel);
-      if (!file.startsWith(this.opts.displayDir) || !existsSync(file))
+    for (const [prefix, dir] of [
+      ["/display", this.opts.displayDir],
+      ["/monitor", this.opts.monitorDir],
+    ] as const) {
+      if (!dir || !(url.pathname === prefix || url.pathname.startsWith(`${prefix}/`))) continue;
+      const rel = normalize(url.pathname.slice(prefix.length) || "/index.html").replace(/^(\.\.[/\\])+/, "");
+      const file = join(dir, rel === "/" ? "index.html" : rel);
+      if (!file.startsWith(dir) || !existsSync(file))
         return json(404, { code: "EPHYS_NOT_FOUND", message: url.pathname });
-      res.writeHead(200, { "content-type": contentType(file) });
-      createReadStream(file).pipe(res);
-      return;
-    }
-    if ((url.pathname === "/monitor" || url.pathname.startsWith("/monitor/")) && this.opts.monitorDir) {
-      const rel = normalize(url.pathname.slice("/monitor".length) || "/index.html").replace(
-        /^(\.\.[/\\])+/,
-        "",
-      );
-      const file = join(this.opts.monitorDir, rel === "/" ? "index.html" : rel);
-      if (!file.startsWith(this.opts.monitorDir) || !existsSync(file))
-        return json(404, { code: "EPHYS_NOT_FOUND", message: url.pathname });
-      res.writeHead(200, { "content-type": contentType(file), "cache-control": "no-store" });
-      createReadStream(file).pipe(res);
-      return;
+      return sendFile(res, file);
     }
     json(404, { code: "EPHYS_NOT_FOUND", message: `no route ${req.method} ${url.pathname}` });
   }
+}
+
+/** A file as the response body; a read error (file gone mid-read) ends the response instead of the process. */
+function sendFile(res: ServerResponse, path: string): void {
+  res.writeHead(200, { "content-type": contentType(path), "cache-control": "no-store" });
+  pipeline(createReadStream(path), res, () => {});
+}
+
+/** allow() is true for the first `n` calls in each window of `ms`. */
+function rateLimit(n: number, ms: number): { allow(): boolean } {
+  let start = 0;
+  let count = 0;
+  return {
+    allow() {
+      const t = Date.now();
+      if (t - start > ms) {
+        start = t;
+        count = 0;
+      }
+      return ++count <= n;
+    },
+  };
 }
 
 function contentType(path: string): string {
