@@ -66,6 +66,8 @@ export function checkChannel(
 ): { results: CheckResult[]; decision: ChannelDecision } {
   const { channelId } = input;
   const results: CheckResult[] = [];
+  const trials1 = [...input.phase1.values()].reduce((n, xs) => n + xs.length, 0);
+  if (trials1 === 0) return withoutData(channelId, t);
 
   const stab = retestStability(input.phase1, input.phase2, input.retestIds);
   results.push({
@@ -164,4 +166,25 @@ export function checkChannel(
       ? "passed every check"
       : `failed ${failed.map((r) => `${r.name} (${fmt(r.value)} vs ${r.threshold})`).join(", ")}`;
   return { results, decision: { channelId, included: failed.length === 0, reason } };
+}
+
+/** A channel that never received spike data in phase 1: every check unanswered, excluded with that reason. */
+function withoutData(channelId: string, t: Thresholds): { results: CheckResult[]; decision: ChannelDecision } {
+  const reason = "no spike data in phase 1";
+  const thresholds: Record<CheckResult["name"], number> = {
+    stability: t.stabilityMinR,
+    selectivity: t.selectivityAlpha,
+    responsiveness: t.responsivenessMinRate,
+    "split-half": t.splitHalfMinR,
+    "kruskal-wallis": t.kruskalWallisMaxP,
+  };
+  const results = Object.entries(thresholds).map(([name, threshold]) => ({
+    channelId,
+    name: name as CheckResult["name"],
+    value: null,
+    threshold,
+    passed: false,
+    details: { reason },
+  }));
+  return { results, decision: { channelId, included: false, reason: `excluded: ${reason}` } };
 }

@@ -17,7 +17,7 @@ import {
 import { describeIssue } from "../wire/errors.ts";
 import { type PackedTrial, packCounts, packSpikes, type WindowTable, windowTable } from "./packed.ts";
 import { SpikesParser } from "./spikes-parser.ts";
-import { type NamedWindows, spanOf } from "./windows.ts";
+import { acceptedSpan, type NamedWindows, SPIKE_MARGIN_MS, spanOf } from "./windows.ts";
 
 export interface TrialAnnouncement {
   trialId: number;
@@ -46,13 +46,22 @@ export interface AcquisitionHubOptions {
   onWarning?: (code: string, message: string) => void;
 }
 
+/** Why a hello is refused after its token and version passed: the error code, its sentence and the close code. */
+export interface Refusal {
+  code: "EPHYS_ACQUISITION_BUSY" | "EPHYS_CHANNELS_CHANGED";
+  message: string;
+  close: number;
+}
+
 interface Pending {
   ws: WebSocket;
   message: PackedTrial;
 }
 
 export class AcquisitionHub {
-  private readonly clients = new Set<WebSocket>();
+  /** The one bridge connection (docs/protocol.md: one acquisition bridge at a time). */
+  private bridge: { ws: WebSocket; bridgeId?: string } | null = null;
+  /** The session's channels: fixed by its first hello. */
   private channelIds = new Set<string>();
   private pending: Pending[] = [];
   private flushScheduled = false;
@@ -64,31 +73,97 @@ export class AcquisitionHub {
   private flushTimer?: NodeJS.Timeout;
   private readonly windows: WindowTable;
   private readonly parser: SpikesParser;
+  private readonly span: { lo: number; hi: number };
 
   constructor(private readonly opts: AcquisitionHubOptions) {
     this.writer = opts.writer ?? inlineWriter(opts.store);
     this.windows = windowTable(opts.windows);
-    this.parser = new SpikesParser(this.windows);
+    this.span = acceptedSpan(opts.windows);
+    this.parser = new SpikesParser(this.windows, this.span);
     const trials = opts.store.trials(opts.sessionId);
     this.maxTrialId = trials.length ? trials[trials.length - 1].trialId : 0;
     for (const c of opts.store.channels(opts.sessionId)) this.channelIds.add(c.id);
   }
 
   get connected(): number {
-    return this.clients.size;
+    return this.bridge ? 1 : 0;
   }
 
   get channels(): string[] {
     return [...this.channelIds];
   }
 
-  /** Take over an authenticated connection whose hello was valid. */
+  /**
+   * Whether an authenticated hello may take the bridge's place: null, or why not. A bridge is refused while another
+   * is connected, unless it names the same bridgeId (a reconnect whose old socket has not closed yet); a hello must
+   * declare exactly the channels of the session's first hello (same ids, probes and indices).
+   */
+  admit(hello: z.infer<typeof acquisitionHello>): Refusal | null {
+    return this.channelChange(hello) ?? this.busy(hello);
+  }
+
+  private busy(hello: z.infer<typeof acquisitionHello>): Refusal | null {
+    const current = this.bridge;
+    if (current && !(hello.bridgeId !== undefined && hello.bridgeId === current.bridgeId))
+      return {
+        code: "EPHYS_ACQUISITION_BUSY",
+        message:
+          `another acquisition bridge is connected${current.bridgeId ? ` (bridgeId ${current.bridgeId})` : ""}; ` +
+          "one bridge at a time — a reconnecting bridge replaces its old connection by sending the same bridgeId",
+        close: 4409,
+      };
+    return null;
+  }
+
+  private channelChange(hello: z.infer<typeof acquisitionHello>): Refusal | null {
+    const stored = this.opts.store.channels(this.opts.sessionId);
+    if (stored.length === 0) return null;
+    const key = (c: { id: string; probe: string; index: number }) =>
+      `${c.id}\u0000${c.probe}\u0000${c.index}`;
+    const have = new Set(stored.map(key));
+    const sent = new Set(hello.channels.map(key));
+    const missing = stored.filter((c) => !sent.has(key(c)));
+    const extra = hello.channels.filter((c) => !have.has(key(c)));
+    if (missing.length === 0 && extra.length === 0) return null;
+    const list = (cs: Array<{ id: string; probe: string; index: number }>) =>
+      cs
+        .slice(0, 5)
+        .map((c) => `${c.id} (${c.probe}#${c.index})`)
+        .join(", ") + (cs.length > 5 ? ` and ${cs.length - 5} more` : "");
+    return {
+      code: "EPHYS_CHANNELS_CHANGED",
+      message:
+        `the session's channels were fixed by its first hello (${stored.length} channels); this hello ` +
+        [missing.length ? `lacks ${list(missing)}` : "", extra.length ? `adds ${list(extra)}` : ""]
+          .filter(Boolean)
+          .join(" and ") +
+        " — send the same channels, or start a new session for another channel map",
+      close: 4409,
+    };
+  }
+
+  /** Take over an authenticated connection whose hello was valid and admitted (admit() returned null). */
   attach(ws: WebSocket, hello: z.infer<typeof acquisitionHello>): void {
     const { store, sessionId } = this.opts;
-    store.upsertChannels(sessionId, hello.channels);
-    for (const c of hello.channels) this.channelIds.add(c.id);
-    store.appendEvent(sessionId, "acquisition", "connected", { channels: hello.channels.length });
-    this.clients.add(ws);
+    if (this.channelIds.size === 0) {
+      store.upsertChannels(sessionId, hello.channels);
+      for (const c of hello.channels) this.channelIds.add(c.id);
+    }
+    const old = this.bridge;
+    this.bridge = { ws, bridgeId: hello.bridgeId };
+    if (old) {
+      this.send(old.ws, {
+        type: "error",
+        code: "EPHYS_REPLACED",
+        message: `a new connection of bridge ${hello.bridgeId} replaced this one`,
+      });
+      old.ws.close(4410, "EPHYS_REPLACED");
+    }
+    store.appendEvent(sessionId, "acquisition", "connected", {
+      channels: hello.channels.length,
+      ...(hello.bridgeId ? { bridgeId: hello.bridgeId } : {}),
+      ...(old ? { replaced: true } : {}),
+    });
     this.send(ws, {
       type: "welcome",
       sessionId,
@@ -108,7 +183,8 @@ export class AcquisitionHub {
         });
     ws.on("message", (raw, isBinary) => this.onMessage(ws, raw as Buffer, isBinary));
     ws.on("close", () => {
-      this.clients.delete(ws);
+      if (this.bridge?.ws !== ws) return; // replaced by a reconnect of the same bridge
+      this.bridge = null;
       if (this.closed) return;
       store.appendEvent(sessionId, "acquisition", "disconnected", {});
       this.opts.onWarning?.("EPHYS_ACQUISITION_LOST", "the acquisition bridge disconnected");
@@ -118,7 +194,7 @@ export class AcquisitionHub {
   /** Tell every bridge that a presentation starts (bridges map event codes to trials with it). */
   announce(t: TrialAnnouncement): void {
     this.maxTrialId = Math.max(this.maxTrialId, t.trialId);
-    for (const ws of this.clients) this.send(ws, { type: "trial", ...t });
+    if (this.bridge) this.send(this.bridge.ws, { type: "trial", ...t });
   }
 
   /** Resolves once every listed trial has data for every channel, or after timeoutMs; returns the missing ids. */
@@ -148,8 +224,8 @@ export class AcquisitionHub {
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.flushTimer);
-    for (const ws of this.clients) ws.close(1001, "daemon shutting down");
-    this.clients.clear();
+    this.bridge?.ws.close(1001, "daemon shutting down");
+    this.bridge = null;
     await this.writing;
     await this.writer.close();
   }
@@ -224,9 +300,31 @@ export class AcquisitionHub {
       this.error(ws, "EPHYS_BAD_MESSAGE", "hello was already received on this connection");
       return null;
     }
+    if (m.type === "spikes") {
+      const outside = this.outsideSpan(m.channels);
+      if (outside) {
+        this.error(ws, "EPHYS_BAD_VALUE", outside, m.seq);
+        return null;
+      }
+    }
     return m.type === "spikes"
       ? packSpikes(m.seq, m.trialId, m.channels, this.windows)
       : packCounts(m.seq, m.trialId, m.channels);
+  }
+
+  /** The first spike time outside the accepted span, as an error sentence naming its field; null if none. */
+  private outsideSpan(channels: Record<string, number[]>): string | null {
+    const { lo, hi } = this.span;
+    for (const [id, times] of Object.entries(channels))
+      for (let k = 0; k < times.length; k++)
+        if (!(times[k] >= lo && times[k] <= hi)) {
+          const { preMs, postMs } = spanOf(this.opts.windows);
+          return (
+            `channels.${id}.${k}: spike time ${times[k]} ms is outside [${lo}, ${hi}] ms ` +
+            `(welcome.window −${preMs}..+${postMs} ms around onset, ± ${SPIKE_MARGIN_MS} ms); nothing of this message was stored`
+          );
+        }
+    return null;
   }
 
   /**

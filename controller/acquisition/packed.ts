@@ -1,5 +1,6 @@
 // One acquisition message as the store keeps it: the channel ids in message order, a [channel][window] table of
-// counts, and (for `spikes` messages) every channel's spike times back to back as float32 with an offset table.
+// counts, and (for `spikes` messages) every channel's spike times back to back as float64 (exactly the numbers
+// the bridge sent) with an offset table.
 // Built by the fast parser (spikes-parser.ts) or from a zod-validated message, and carrying a digest of the
 // message's data so that a repeated seq with other data can be told from a plain duplicate.
 import type { NamedWindows } from "./windows.ts";
@@ -18,8 +19,8 @@ export interface PackedTrial {
   counts: Uint32Array;
   /** Channel c's spikes are spikes[offsets[c] .. offsets[c + 1]); null for counts messages. */
   offsets: Uint32Array | null;
-  /** Spike times, ms from stimulus onset, as float32. */
-  spikes: Float32Array | null;
+  /** Spike times, ms from stimulus onset, exactly as sent (float64). */
+  spikes: Float64Array | null;
   /** 16 hex digits over type, trial and every channel's data, independent of the order of channels and windows. */
   digest: string;
 }
@@ -136,7 +137,7 @@ export function packSpikes(
   const nW = windows.names.length;
   let total = 0;
   for (const id of ids) total += channels[id].length;
-  const spikes = new Float32Array(total);
+  const spikes = new Float64Array(total);
   const offsets = new Uint32Array(ids.length + 1);
   const counts = new Uint32Array(ids.length * nW);
   const h = new ChannelHash();
@@ -237,7 +238,7 @@ export function countsOf(p: Pick<PackedTrial, "windows" | "counts">, c: number):
 }
 
 /** Channel c's spike times (a view, no copy), or undefined for counts-only data. */
-export function spikesOf(p: Pick<PackedTrial, "offsets" | "spikes">, c: number): Float32Array | undefined {
+export function spikesOf(p: Pick<PackedTrial, "offsets" | "spikes">, c: number): Float64Array | undefined {
   if (!p.offsets || !p.spikes) return undefined;
   return p.spikes.subarray(p.offsets[c], p.offsets[c + 1]);
 }
@@ -250,13 +251,13 @@ export function subsetChannels(p: PackedTrial, keep: number[]): PackedTrial {
     counts.set(p.counts.subarray(c * nW, (c + 1) * nW), i * nW);
   });
   let offsets: Uint32Array | null = null;
-  let spikes: Float32Array | null = null;
+  let spikes: Float64Array | null = null;
   if (p.offsets && p.spikes) {
     const src = p.offsets;
     offsets = new Uint32Array(keep.length + 1);
     let total = 0;
     for (const c of keep) total += src[c + 1] - src[c];
-    spikes = new Float32Array(total);
+    spikes = new Float64Array(total);
     let pos = 0;
     keep.forEach((c, i) => {
       offsets![i] = pos;

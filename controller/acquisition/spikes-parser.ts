@@ -1,9 +1,9 @@
 // A byte-level parser for the canonical `spikes` message, straight from the frame's bytes into a PackedTrial:
-// no JS objects or arrays per channel, spike times written as float32, window counts and the digest computed in
+// no JS objects or arrays per channel, spike times written as float64, window counts and the digest computed in
 // the same pass. It accepts only a strict subset of JSON — plain ASCII keys, the four fields of the schema, numbers
 // of at most 15 significant digits without an exponent — and returns null for anything else, which then goes
 // through JSON.parse and zod (and gets their error text). What it accepts it parses to exactly the values
-// JSON.parse gives: an integer mantissa below 10^15 divided by 10^k (k ≤ 15) is one correctly rounded IEEE
+// JSON.parse gives (a time outside the accepted span also goes the slow way, which words the error): an integer mantissa below 10^15 divided by 10^k (k ≤ 15) is one correctly rounded IEEE
 // division of two exactly representable numbers (Clinger's fast path), which is the correctly rounded decimal.
 import { ChannelHash, finishDigest, type PackedTrial, type WindowTable } from "./packed.ts";
 
@@ -25,16 +25,31 @@ const CLOSE_BRACE = 0x7d;
 const EMPTY = Buffer.alloc(0);
 const isWs = (c: number) => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
 const isDigit = (c: number) => c >= 0x30 && c <= 0x39;
+const isAlnum = (c: number) => isDigit(c) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a);
+
+/** CHANNEL_ID_PATTERN (controller/wire/acquisition.ts) on bytes [start, end): an alphanumeric, then [A-Za-z0-9_.:-]. */
+function isChannelId(b: Buffer, start: number, end: number): boolean {
+  if (!isAlnum(b[start])) return false;
+  for (let k = start + 1; k < end; k++) {
+    const c = b[k];
+    if (!(isAlnum(c) || c === 0x5f || c === DOT || c === COLON || c === MINUS)) return false;
+  }
+  return true;
+}
 
 export class SpikesParser {
-  private spikes = new Float32Array(1 << 16);
+  private spikes = new Float64Array(1 << 16);
   private offsets = new Uint32Array(1 << 10);
   private counts = new Uint32Array(1 << 11);
   private readonly hash = new ChannelHash();
   private buf: Buffer = Buffer.alloc(0);
   private i = 0;
 
-  constructor(private readonly windows: WindowTable) {}
+  /** Spike times outside [lo, hi] ms are refused (acceptedSpan in windows.ts). */
+  constructor(
+    private readonly windows: WindowTable,
+    private readonly span: { lo: number; hi: number } = { lo: -Infinity, hi: Infinity },
+  ) {}
 
   /** The message as a PackedTrial, or null when it is not a plain, valid spikes message (use the slow path). */
   parse(buf: Buffer): PackedTrial | null {
@@ -169,7 +184,7 @@ export class SpikesParser {
       const ks = this.key();
       if (ks < 0) return null;
       const ke = this.i - 1;
-      if (ke - ks < 1 || ke - ks > MAX_ID_LENGTH) return null;
+      if (ke - ks < 1 || ke - ks > MAX_ID_LENGTH || !isChannelId(b, ks, ke)) return null;
       const id = b.toString("latin1", ks, ke);
       if (seen.has(id)) return null; // JSON.parse keeps the last of duplicate keys: let it
       seen.add(id);
@@ -225,6 +240,7 @@ export class SpikesParser {
           if (digits + frac > 15 || d === 0x65 || d === 0x45) return null;
           let v = frac ? m / POW10[frac] : m;
           if (neg) v = -v;
+          if (v < this.span.lo || v > this.span.hi) return null;
           this.i = i;
           if (pos - first >= MAX_SPIKES_PER_CHANNEL) return null;
           if (pos >= this.spikes.length) this.growSpikes();
@@ -269,7 +285,7 @@ export class SpikesParser {
   }
 
   private growSpikes(): void {
-    const next = new Float32Array(this.spikes.length * 2);
+    const next = new Float64Array(this.spikes.length * 2);
     next.set(this.spikes);
     this.spikes = next;
   }

@@ -23,6 +23,15 @@ export function spanOf(windows: NamedWindows): { preMs: number; postMs: number }
   };
 }
 
+/** How far outside welcome.window a spike time may lie and still be accepted, ms. */
+export const SPIKE_MARGIN_MS = 1000;
+
+/** The spike times the daemon accepts: welcome.window widened by SPIKE_MARGIN_MS on each side. */
+export function acceptedSpan(windows: NamedWindows): { lo: number; hi: number } {
+  const { preMs, postMs } = spanOf(windows);
+  return { lo: -preMs - SPIKE_MARGIN_MS, hi: postMs + SPIKE_MARGIN_MS };
+}
+
 /** Net rate (spikes/s): response-window rate minus baseline-window rate. */
 export function netRateFromCounts(counts: Record<string, number>, windows: NamedWindows): number {
   return windowNetRate(counts.response ?? 0, counts.baseline ?? 0, windows);

@@ -70,6 +70,9 @@ export class SimulatedBridge {
   readonly acked = new Set<number>();
   connects = 0;
 
+  /** Names this bridge process in its hello, so a reconnect replaces a connection the daemon still holds open. */
+  readonly bridgeId = `simulated-${process.pid}-${Date.now().toString(36)}`;
+
   constructor(private readonly o: BridgeOptions) {
     this.random = mulberry32(o.seed);
   }
@@ -89,6 +92,7 @@ export class SimulatedBridge {
             role: "acquisition",
             version: 1,
             token: this.o.token,
+            bridgeId: this.bridgeId,
             channels: this.o.channels,
           }),
         ),
@@ -115,8 +119,20 @@ export class SimulatedBridge {
       ws.on("error", (e) => {
         if (this.connects === 0) reject(e);
       });
-      ws.on("close", () => {
+      ws.on("close", (code, reason) => {
         this.ws = null;
+        // Before the first welcome the caller learns why (a refused hello, say); after it, reconnect and replay.
+        if (this.connects === 0) {
+          const refusal = this.errors.at(-1);
+          reject(
+            new Error(
+              refusal
+                ? `the daemon refused the bridge: ${refusal.code}: ${refusal.message}`
+                : `the connection closed before the welcome (${code} ${reason.toString()})`,
+            ),
+          );
+          return;
+        }
         if (!this.stopped) setTimeout(() => this.connect().catch(() => {}), 200);
       });
     });

@@ -2,7 +2,7 @@
 // A migration is SQL, and optionally a step in code that runs after it in the same transaction (data conversions
 // SQL cannot express, such as packing rows into blobs).
 import type Database from "better-sqlite3";
-import { packLegacyTrial } from "./packing.ts";
+import { blob, f32, packLegacyTrial } from "./packing.ts";
 
 export interface Migration {
   version: number;
@@ -175,7 +175,7 @@ export const migrations: Migration[] = [
         windows TEXT NOT NULL,            -- JSON array of window names: the columns of counts
         counts BLOB NOT NULL,             -- uint32 LE [channel][window]; 0xffffffff: window not named (counts message)
         offsets BLOB,                     -- uint32 LE [n_channels + 1]: channel c's spikes are spikes[offsets[c]..offsets[c+1])
-        spikes BLOB                       -- float32 LE spike times (ms from onset); NULL when only counts were sent
+        spikes BLOB                       -- float32 LE spike times (ms from onset); NULL when only counts were sent (float64 from version 4)
       );
       CREATE INDEX trial_data_trial ON trial_data(session_id, trial_id);
       ALTER TABLE acquisition_messages ADD COLUMN digest TEXT;  -- NULL for messages stored before version 3
@@ -236,6 +236,25 @@ export const migrations: Migration[] = [
         i = j;
       }
       db.exec("DROP TABLE spike_counts;");
+    },
+  },
+  {
+    version: 4,
+    description:
+      "spike times as float64, exactly the numbers the bridge sent (float32 rounded them, and turned times beyond its range into ±inf)",
+    sql: "",
+    run: (db) => {
+      // In batches of rows (an update cannot run while a select is being iterated), so memory stays bounded.
+      const select = db.prepare(
+        "SELECT id, spikes FROM trial_data WHERE spikes IS NOT NULL AND id > ? ORDER BY id LIMIT 500",
+      );
+      const update = db.prepare("UPDATE trial_data SET spikes = ? WHERE id = ?");
+      for (let last = 0; ; ) {
+        const rows = select.all(last) as Array<{ id: number; spikes: Buffer }>;
+        if (rows.length === 0) break;
+        for (const r of rows) update.run(blob(Float64Array.from(f32(r.spikes))), r.id);
+        last = rows[rows.length - 1].id;
+      }
     },
   },
 ];

@@ -1,4 +1,5 @@
-// Typed arrays ⇄ SQLite blobs for trial_data rows: little-endian uint32 counts and offsets, float32 spike times.
+// Typed arrays ⇄ SQLite blobs for trial_data rows: little-endian uint32 counts and offsets, float64 spike times
+// (float32 in stores before schema version 4).
 // Blobs are written straight from the arrays' memory, so the host must be little-endian (every platform Node
 // ships for today is); the check below refuses to open a store anywhere else rather than write unreadable data.
 import { endianness } from "node:os";
@@ -10,7 +11,7 @@ if (endianness() !== "LE")
   });
 
 /** The bytes of a typed array, without a copy. */
-export function blob(a: Uint32Array | Float32Array): Buffer {
+export function blob(a: Uint32Array | Float32Array | Float64Array): Buffer {
   return Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 }
 
@@ -24,6 +25,12 @@ export function u32(b: Buffer): Uint32Array {
 export function f32(b: Buffer): Float32Array {
   if (b.byteOffset % 4 === 0) return new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4);
   return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+}
+
+/** A blob as float64s (a view when aligned, else a copy). */
+export function f64(b: Buffer): Float64Array {
+  if (b.byteOffset % 8 === 0) return new Float64Array(b.buffer, b.byteOffset, b.byteLength / 8);
+  return new Float64Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
 }
 
 /**

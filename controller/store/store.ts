@@ -5,7 +5,7 @@ import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { countsOf, type PackedTrial, packRecords, subsetChannels } from "../acquisition/packed.ts";
 import { migrations } from "./migrations.ts";
-import { blob, f32, u32 } from "./packing.ts";
+import { blob, f64, u32 } from "./packing.ts";
 
 export type Db = Database.Database;
 
@@ -73,7 +73,7 @@ export interface TrialRecord {
 export interface TrialSpikeData {
   seq: number;
   trialId: number;
-  channels: Array<{ channelId: string; counts: Record<string, number>; spikes?: Float32Array }>;
+  channels: Array<{ channelId: string; counts: Record<string, number>; spikes?: ArrayLike<number> }>;
 }
 
 /**
@@ -96,7 +96,7 @@ export interface StoredTrialPart {
   windows: string[];
   counts: Uint32Array;
   offsets: Uint32Array | null;
-  spikes: Float32Array | null;
+  spikes: Float64Array | null;
 }
 
 /** One channel check as saveChecks stores it and checkResults reads it back. */
@@ -538,7 +538,7 @@ export class SessionStore {
       windows: windowNames(windows, r.windows),
       counts: u32(r.counts),
       offsets: r.offsets ? u32(r.offsets) : null,
-      spikes: r.spikes ? f32(r.spikes) : null,
+      spikes: r.spikes ? f64(r.spikes) : null,
     }));
   }
 

@@ -3,7 +3,16 @@ import { z } from "zod";
 
 export const ACQUISITION_VERSION = 1;
 
-const channelId = z.string().min(1).max(64);
+/** Channel ids (docs/protocol.md): 1–64 characters, letters, digits and `_ . : -`, starting with a letter or digit. */
+export const CHANNEL_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/;
+const channelId = z
+  .string()
+  .regex(
+    CHANNEL_ID_PATTERN,
+    "expected a channel id of 1–64 characters: letters, digits and _ . : -, starting with a letter or digit",
+  );
+/** Largest count a `counts` message may carry for one window (as many as a `spikes` message may list). */
+export const MAX_COUNT = 100_000;
 const seq = z.number().int().positive("expected a positive integer seq (starting at 1)");
 const trialId = z.number().int().positive();
 
@@ -12,6 +21,11 @@ export const acquisitionHello = z.strictObject({
   role: z.literal("acquisition"),
   version: z.number().int(),
   token: z.string(),
+  /** Names this bridge process: a hello with the same bridgeId replaces a connection still open; another is refused. */
+  bridgeId: z
+    .string()
+    .regex(CHANNEL_ID_PATTERN, "expected 1–64 characters: letters, digits and _ . : -")
+    .optional(),
   channels: z
     .array(
       z.strictObject({
@@ -21,7 +35,15 @@ export const acquisitionHello = z.strictObject({
       }),
     )
     .min(1, "expected at least one channel")
-    .max(4096),
+    .max(4096)
+    .superRefine((channels, ctx) => {
+      const seen = new Set<string>();
+      channels.forEach((c, i) => {
+        if (seen.has(c.id))
+          ctx.addIssue({ code: "custom", path: [i, "id"], message: `channel id ${c.id} is listed twice` });
+        seen.add(c.id);
+      });
+    }),
 });
 
 export const spikesMessage = z.strictObject({
@@ -37,7 +59,7 @@ export const countsMessage = z.strictObject({
   seq,
   trialId,
   /** Spike counts per window name (e.g. baseline, response) per channel id, for bridges that only count. */
-  channels: z.record(channelId, z.record(z.string(), z.number().int().min(0))),
+  channels: z.record(channelId, z.record(z.string().min(1).max(64), z.number().int().min(0).max(MAX_COUNT))),
 });
 
 export const acquisitionClientMessage = z.discriminatedUnion("type", [

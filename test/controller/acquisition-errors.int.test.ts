@@ -10,7 +10,7 @@ import { countsOf, spikesOf } from "../../controller/acquisition/packed.ts";
 import { startDaemon } from "../../controller/commands/serve.ts";
 import type { Daemon } from "../../controller/daemon.ts";
 import { silentLogger } from "../../controller/log.ts";
-import { stall } from "./simulated-day.ts";
+import { stall, waitFor } from "./simulated-day.ts";
 
 let daemon: Daemon;
 
@@ -137,5 +137,127 @@ describe("/acquisition errors", () => {
     expect(countsOf(parts[0], 0)).toEqual({ baseline: 1, response: 2 });
     expect([...spikesOf(parts[0], 0)!]).toEqual([-50, 60, 70, 300]);
     c.ws.close();
+    await c.closed;
+  });
+});
+
+describe("/acquisition values, channels and the one bridge", () => {
+  it("words non-JSON and binary hellos as such", async () => {
+    const c1 = await open();
+    c1.ws.send("hello?");
+    const m1 = await c1.next();
+    expect(m1).toMatchObject({ type: "error", code: "EPHYS_BAD_HELLO" });
+    expect(m1.message).toMatch(/not valid JSON/);
+    expect(await c1.closed).toBe(4400);
+    const c2 = await open();
+    c2.ws.send(Buffer.from(hello()), { binary: true });
+    const m2 = await c2.next();
+    expect(m2).toMatchObject({ type: "error", code: "EPHYS_BAD_HELLO" });
+    expect(m2.message).toMatch(/binary frame/);
+    expect(await c2.closed).toBe(4400);
+  });
+
+  it("refuses channel ids outside the documented pattern and duplicate ids", async () => {
+    for (const [channels, field] of [
+      [[{ id: "<script>alert(1)</script>", probe: "p", index: 0 }], "channels.0.id"],
+      [[{ id: "-a", probe: "p", index: 0 }], "channels.0.id"],
+      [
+        [
+          { id: "a", probe: "p", index: 0 },
+          { id: "a", probe: "p", index: 1 },
+        ],
+        "channels.1.id",
+      ],
+    ] as const) {
+      const c = await open();
+      c.ws.send(hello({ channels }));
+      const m = await c.next();
+      expect(m).toMatchObject({ type: "error", code: "EPHYS_BAD_HELLO" });
+      expect(m.message).toContain(field);
+      expect(await c.closed).toBe(4400);
+    }
+    // Nothing of a refused hello joined the session's channels.
+    expect(daemon.store.channels(daemon.sessionId).map((c) => c.id)).toEqual(["a"]);
+  });
+
+  it("refuses spike times outside the accepted span and counts beyond the limit; stores exactly what it acks", async () => {
+    const c = await open();
+    c.ws.send(hello());
+    expect(await c.next()).toMatchObject({ type: "welcome", window: { preMs: 75, postMs: 250 } });
+    daemon.hub.announce({ trialId: 2, eventCode: 2, stimulusId: "bodies/y" });
+    expect(await c.next()).toMatchObject({ type: "trial", trialId: 2 });
+    let seq = 100;
+    for (const t of [1e308, -1e308, 3.5e38, 1251, -1076]) {
+      c.ws.send(JSON.stringify({ type: "spikes", seq: ++seq, trialId: 2, channels: { a: [60, t] } }));
+      const m = await c.next();
+      expect(m).toMatchObject({ type: "error", code: "EPHYS_BAD_VALUE", seq });
+      expect(m.message).toContain("channels.a.1");
+      expect(m.message).toContain("[-1075, 1250]");
+    }
+    c.ws.send(
+      JSON.stringify({ type: "counts", seq: ++seq, trialId: 2, channels: { a: { response: 2 ** 32 } } }),
+    );
+    expect(await c.next()).toMatchObject({ type: "error", code: "EPHYS_BAD_MESSAGE", seq });
+    // Nothing of the refused messages was stored.
+    expect(daemon.store.trialData(daemon.sessionId, 2)).toHaveLength(0);
+    // Values a float32 would have changed (tiny, many digits, the span's edges) come back exactly as sent.
+    const sent = [-1075, -0.1, 1e-50, 12.345678901234567, 60.000001, 1250];
+    c.ws.send(JSON.stringify({ type: "spikes", seq: ++seq, trialId: 2, channels: { a: sent } }));
+    expect(await c.next()).toMatchObject({ type: "ack", seq });
+    const parts = daemon.store.trialData(daemon.sessionId, 2);
+    expect(parts).toHaveLength(1);
+    expect([...spikesOf(parts[0], 0)!]).toEqual(sent);
+    expect(countsOf(parts[0], 0)).toEqual({ baseline: 3, response: 1 });
+    c.ws.close();
+    await c.closed;
+  });
+
+  it("fixes the channel set with the first hello and lets one bridge in at a time", async () => {
+    await waitFor("the last bridge's socket to close", () => daemon.status().acquisitionConnected === 0);
+    // Another channel set: refused, whatever else is right about the hello.
+    const other = await open();
+    other.ws.send(hello({ channels: [{ id: "b", probe: "p", index: 0 }] }));
+    const changed = await other.next();
+    expect(changed).toMatchObject({ type: "error", code: "EPHYS_CHANNELS_CHANGED" });
+    expect(changed.message).toMatch(/lacks a \(p#0\) and adds b \(p#0\)/);
+    expect(await other.closed).toBe(4409);
+    const moved = await open();
+    moved.ws.send(hello({ channels: [{ id: "a", probe: "p", index: 3 }] }));
+    expect(await moved.next()).toMatchObject({ type: "error", code: "EPHYS_CHANNELS_CHANGED" });
+    expect(await moved.closed).toBe(4409);
+
+    const first = await open();
+    first.ws.send(hello({ bridgeId: "rig-A" }));
+    expect(await first.next()).toMatchObject({ type: "welcome" });
+    // A second bridge, with no id or another id, is refused while the first is connected.
+    for (const over of [{}, { bridgeId: "rig-B" }]) {
+      const second = await open();
+      second.ws.send(hello(over));
+      const busy = await second.next();
+      expect(busy).toMatchObject({ type: "error", code: "EPHYS_ACQUISITION_BUSY" });
+      expect(busy.message).toMatch(/rig-A/);
+      expect(await second.closed).toBe(4409);
+    }
+    // The same bridge reconnecting (its old socket still open) takes over; announcements go to the new one only.
+    const again = await open();
+    again.ws.send(hello({ bridgeId: "rig-A" }));
+    expect(await again.next()).toMatchObject({ type: "welcome" });
+    expect(await first.next()).toMatchObject({ type: "error", code: "EPHYS_REPLACED" });
+    expect(await first.closed).toBe(4410);
+    daemon.hub.announce({ trialId: 3, eventCode: 3, stimulusId: "bodies/z" });
+    expect(await again.next()).toMatchObject({ type: "trial", trialId: 3 });
+    expect(daemon.status().acquisitionConnected).toBe(1);
+    const refused = daemon.store
+      .events(daemon.sessionId)
+      .filter((e) => e.type === "acquisition" && e.subtype === "refused")
+      .map((e) => JSON.parse(e.content).code);
+    expect(refused).toEqual([
+      "EPHYS_CHANNELS_CHANGED",
+      "EPHYS_CHANNELS_CHANGED",
+      "EPHYS_ACQUISITION_BUSY",
+      "EPHYS_ACQUISITION_BUSY",
+    ]);
+    again.ws.close();
+    await again.closed;
   });
 });

@@ -1,5 +1,5 @@
 // The byte-level spikes parser against JSON.parse (V8's, the reference) + zod + packSpikes: what it accepts it must
-// turn into the same float32 times, window counts and digest; everything outside its subset it must hand back
+// turn into the same float64 times, window counts and digest; everything outside its subset it must hand back
 // (null) so the slow path decides.
 import { describe, expect, it } from "vitest";
 import { mulberry32 } from "../../analysis/random.ts";
@@ -88,13 +88,20 @@ describe("SpikesParser", () => {
     expectSame('  {  "channels" : { "a" : [ ] , "b":[1] } ,"seq":3 , "trialId" :9,"type": "spikes"}\n');
   });
 
+  it("hands a time outside the accepted span to the slow path (which words the error), and takes its edges", () => {
+    const spanned = new SpikesParser(windows, { lo: -1075.3, hi: 1250.9 });
+    const msg = (t: string) => `{"type":"spikes","seq":1,"trialId":2,"channels":{"a":[60,${t}]}}`;
+    for (const t of ["-1075.31", "1250.91", "999999999999999", "-999999999999999"])
+      expect(spanned.parse(Buffer.from(msg(t))), t).toBeNull();
+    for (const t of ["-1075.3", "1250.9", "0"]) expect(spanned.parse(Buffer.from(msg(t))), t).not.toBeNull();
+  });
+
   it("hands everything outside its subset back to the slow path", () => {
     const base = { type: "spikes", seq: 1, trialId: 2, channels: { a: [1.5] } };
     const valid = [
       '{"type":"spikes","seq":1,"trialId":2,"channels":{"a":[1e2]}}', // exponent
       '{"type":"spikes","seq":1,"trialId":2,"channels":{"a":[1.2345678901234567]}}', // 17 digits
       '{"type":"spikes","seq":1,"trialId":2,"channels":{"\\u0061":[1]}}', // escaped key
-      '{"type":"spikes","seq":1,"trialId":2,"channels":{"é":[1]}}', // non-ASCII key
       '{"type":"spikes","seq":1,"trialId":2,"channels":{"a":[1],"a":[2]}}', // duplicate channel: JSON.parse keeps the last
       '{"type":"spikes","seq":1,"seq":1,"trialId":2,"channels":{}}', // duplicate field
     ];
@@ -114,6 +121,9 @@ describe("SpikesParser", () => {
       '{"type":"spikes","seq":1,"trialId":2,"channels":{"a":[1]}',
       '{"type":"spikes","seq":1,"trialId":2,"channels":{"a":["1"]}}',
       '{"type":"spikes","seq":1,"trialId":2,"channels":{"":[1]}}',
+      '{"type":"spikes","seq":1,"trialId":2,"channels":{"é":[1]}}', // non-ASCII key: not a channel id
+      '{"type":"spikes","seq":1,"trialId":2,"channels":{"<b>":[1]}}', // not a channel id
+      '{"type":"spikes","seq":1,"trialId":2,"channels":{"-a":[1]}}', // must start with a letter or digit
       `{"type":"spikes","seq":1,"trialId":2,"channels":{"${"x".repeat(65)}":[1]}}`,
       `{"type":"spikes","seq":1,"trialId":2,"channels":{"a":[${Array(100_001).fill(1).join(",")}]}}`,
       JSON.stringify({ ...base, type: "counts" }),
