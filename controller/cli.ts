@@ -130,13 +130,27 @@ export async function main(argv: string[]): Promise<void> {
   program
     .command("simulate")
     .description(
-      "the virtual rig: acquisition bridge + rig box (pseudo-terminal) + headless display against a daemon",
+      "the virtual rig: acquisition bridge + headless display (+ a rig box on a socat pseudo-terminal) against a daemon",
     )
     .requiredOption("--url <ws-url>", "daemon address, e.g. ws://127.0.0.1:8710")
     .requiredOption("--token <token>", "the daemon's token")
     .requiredOption("--protocol <file>", "the protocol the daemon runs (stimuli, simulation settings)")
-    .option("--box-host <path>", "pty link the daemon opens as its rig box (with --box)")
+    .option("--box-host <path>", "pty link the daemon opens as its rig box (with --box; needs socat)")
     .option("--box <path>", "pty link the virtual rig box opens (with --box-host)")
+    .option("--no-box", "no virtual rig box (your own box, or none)")
+    .option(
+      "--no-acquisition",
+      "no simulated acquisition bridge (run your own bridge against the simulated rest)",
+    )
+    .option("--no-display", "no headless display (open the display page in a browser instead)")
+    .option("--connect-timeout <ms>", "how long to keep trying to reach the daemon", "20000")
+    .addOption(
+      new Option("--fault <part>", "make one part fail at start, to see how the day reports it").choices([
+        "display",
+        "acquisition",
+        "rig-process",
+      ]),
+    )
     .option("--truth <file>", "write the ground truth (every spike sent) as JSON lines")
     .option("--feature-cache <dir>", "backbone feature cache to share with the daemon")
     .option("--drop-every <n>", "drop the connection after every n messages", "0")
@@ -148,10 +162,13 @@ export async function main(argv: string[]): Promise<void> {
         url: opts.url,
         token: opts.token,
         protocolPath: opts.protocol,
-        hostPath: opts.boxHost,
-        boxPath: opts.box,
+        hostPath: opts.box === false ? undefined : opts.boxHost,
+        boxPath: typeof opts.box === "string" ? opts.box : undefined,
         truthFile: opts.truth,
         featureCache: opts.featureCache,
+        without: { acquisition: opts.acquisition === false, display: opts.display === false },
+        connectTimeoutMs: Number(opts.connectTimeout),
+        fault: opts.fault,
         faults: {
           dropEvery: Number(opts.dropEvery),
           duplicate: Number(opts.duplicate),
@@ -164,10 +181,16 @@ export async function main(argv: string[]): Promise<void> {
     program
       .command("demo")
       .description("a full simulated recording day on the embedded defaults (what `npm start` runs)")
-      .option("--protocol <file>", "protocol", "protocols/demo.yaml"),
+      .option("--protocol <file>", "protocol", "protocols/demo.yaml")
+      .addOption(
+        new Option(
+          "--fault <part>",
+          "make one part of the virtual rig fail at start, to see how the day reports it",
+        ).choices(["box", "display", "acquisition", "rig-process"]),
+      ),
   ).action(async (opts) => {
     const { demo } = await import("./commands/demo.ts");
-    await demo(configFrom(opts), { protocolPath: opts.protocol });
+    await demo(configFrom(opts), { protocolPath: opts.protocol, fault: opts.fault });
   });
 
   withConfigOptions(

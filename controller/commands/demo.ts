@@ -1,60 +1,127 @@
-// `ephysloop demo` (what `npm start` runs): a full simulated recording day on the embedded defaults — the daemon
-// in this process, the virtual rig (rig box on a pseudo-terminal, headless display, acquisition bridge with
-// ground-truth neurons) in a child process — ending with the session's report path.
-import { spawn } from "node:child_process";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
+// `ephysloop demo` (what `npm start` runs): a full simulated recording day on the embedded defaults, with nothing
+// from the operating system. This process holds the daemon and the virtual rig box, the two joined by an in-memory
+// serial cable (controller/rig/serial-cable.ts: the same SerialRigBox and line protocol as a real box, no
+// pseudo-terminal, no socat); a child process runs the rest of the virtual rig (acquisition bridge with
+// ground-truth neurons, headless display). A part that cannot start ends the day at once: the session is aborted
+// (and still gets its report), one error names the part, the cause and the fix, and the exit code is 1.
+import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Config } from "../../config/index.ts";
 import { resolvePaths } from "../../config/index.ts";
 import { loadProtocol } from "../../protocols/load.ts";
 import { createLogger } from "../log.ts";
+import { SerialCable } from "../rig/serial-cable.ts";
+import { openRigBox } from "../session/rig-adapters.ts";
+import { fixationModel, type SimulateFault, type VirtualRigPart } from "../simulate/run.ts";
+import { VirtualRigBox } from "../simulate/virtual-box.ts";
 import { startDaemon } from "./serve.ts";
 
 const bin = fileURLToPath(new URL("../../bin/ephysloop.mjs", import.meta.url));
 
-export async function demo(config: Config, o: { protocolPath: string }): Promise<void> {
+/** A fault to inject at start: one of the child's parts, or the rig box in this process. */
+export type DemoFault = SimulateFault | "box";
+
+export interface DemoOptions {
+  protocolPath: string;
+  fault?: DemoFault;
+}
+
+interface PartFailure {
+  part: VirtualRigPart;
+  cause: string;
+  fix: string;
+}
+
+export async function demo(config: Config, o: DemoOptions): Promise<void> {
   const protocol = loadProtocol(o.protocolPath).protocol;
-  const ptyDir = mkdtempSync(join(tmpdir(), "ephysloop-rig-"));
-  const hostPath = join(ptyDir, "rigbox-host");
-  const boxPath = join(ptyDir, "rigbox-box");
   const log = createLogger({ level: config.logLevel, file: resolvePaths(config).logPath });
+  const cable = new SerialCable("virtual-rigbox");
   const daemon = await startDaemon(
-    { ...config, port: 0, rig: { ...config.rig, serialPath: hostPath } },
-    { protocolPath: o.protocolPath, timeScale: protocol.simulation?.timeScale ?? 1, log },
+    { ...config, port: 0, rig: { ...config.rig, serialPath: cable.hostPath } },
+    {
+      protocolPath: o.protocolPath,
+      timeScale: protocol.simulation?.timeScale ?? 1,
+      log,
+      createBox: (path, baud) => openRigBox(path, baud, log, { binding: cable.binding }),
+    },
   );
-  log.info(`simulated day: session ${daemon.sessionId}; virtual rig starting (rig box on ${hostPath})`);
-  const child = spawn(
-    process.execPath,
-    [
-      bin,
-      "simulate",
-      "--url",
-      daemon.wsUrl,
-      "--token",
-      daemon.token,
-      "--protocol",
-      o.protocolPath,
-      "--box-host",
-      hostPath,
-      "--box",
-      boxPath,
-      "--feature-cache",
-      join(resolvePaths(config).dataDir, "features"),
-    ],
-    { stdio: ["ignore", "inherit", "inherit"] },
+  log.info(
+    `simulated day: session ${daemon.sessionId}; virtual rig starting (rig box on an in-memory cable)`,
   );
-  child.on("exit", (code) => {
-    if (code) log.error(`the virtual rig exited with code ${code}`);
-  });
+
+  let failure: PartFailure | null = null;
+  let ended = false;
+  const fail = (f: PartFailure) => {
+    if (failure || ended) return;
+    failure = f;
+    log.error(`the virtual rig's ${f.part} failed: ${f.cause}`);
+    daemon.send({ type: "ABORT", by: `virtual rig: the ${f.part} failed — ${f.cause}` });
+  };
+
+  let box: VirtualRigBox | null = null;
+  try {
+    // The fault: something else holds the box's end of the cable, as another program can hold a serial device.
+    if (o.fault === "box") await cable.binding.open({ path: cable.boxPath, baudRate: 115200 });
+    box = await VirtualRigBox.start({ cable, fixation: fixationModel(protocol) });
+    box.startFixationModel();
+  } catch (e) {
+    fail({
+      part: "rig box",
+      cause: (e as Error).message,
+      fix: "the simulated box needs nothing installed; report this as a bug with the log file",
+    });
+  }
+
+  let child: ChildProcess | null = null;
+  if (!failure) {
+    child = spawn(
+      process.execPath,
+      [
+        bin,
+        "simulate",
+        "--url",
+        daemon.wsUrl,
+        "--token",
+        daemon.token,
+        "--protocol",
+        o.protocolPath,
+        "--connect-timeout",
+        "5000",
+        "--feature-cache",
+        join(resolvePaths(config).dataDir, "features"),
+        ...(o.fault && o.fault !== "box" ? ["--fault", o.fault] : []),
+      ],
+      { stdio: ["ignore", "inherit", "inherit", "ipc"] },
+    );
+    child.on("message", (m: { type?: string } & Partial<PartFailure>) => {
+      if (m.type === "failed")
+        fail({ part: m.part ?? "virtual rig process", cause: m.cause ?? "unknown", fix: m.fix ?? "" });
+    });
+    child.on("error", (e) =>
+      fail({ part: "virtual rig process", cause: e.message, fix: `check that ${process.execPath} can run` }),
+    );
+    child.on("exit", (code, signal) => {
+      if (!ended)
+        fail({
+          part: "virtual rig process",
+          cause: `it exited during the day (${signal ? `signal ${signal}` : `code ${code}`})`,
+          fix: "see its messages above, and the log file",
+        });
+    });
+  }
+
   const final = await daemon.whenFinished();
+  ended = true;
   const row = daemon.store.getSession(daemon.sessionId)!;
   const report = daemon.store.artifacts(daemon.sessionId, "report")[0];
-  child.kill("SIGTERM");
+  child?.kill("SIGTERM");
+  await box?.close();
   await daemon.stop();
   console.log("");
   console.log(`session ${row.id}: ${final}${row.failed_reason ? ` — ${row.failed_reason}` : ""}`);
   if (report?.path) console.log(`report: ${report.path}`);
+  const f = failure as PartFailure | null;
+  if (f) console.error(`\nerror: the virtual rig's ${f.part} failed: ${f.cause}\nfix: ${f.fix}`);
   process.exitCode = final === "done" ? 0 : 1;
 }

@@ -15,6 +15,8 @@ export interface ServeOptions {
   dataTimeoutMs?: number;
   /** Replace step implementations (tests stop the day where they need to). */
   steps?: DaemonOptions["steps"];
+  /** How the rig box is opened (default: the serial device at config.rig.serialPath). */
+  createBox?: DaemonOptions["createBox"];
 }
 
 export async function startDaemon(config: Config, o: ServeOptions): Promise<Daemon> {
@@ -32,7 +34,7 @@ export async function startDaemon(config: Config, o: ServeOptions): Promise<Daem
     dataTimeoutMs: o.dataTimeoutMs,
     steps: o.steps,
     createDisplay: createDisplayLink,
-    createBox: (path, baud) => openRigBox(path, baud, log),
+    createBox: o.createBox ?? ((path, baud) => openRigBox(path, baud, log)),
   });
   await daemon.start();
   return daemon;

@@ -3,8 +3,10 @@
 // and reconnecting when the device disappears. Parsing stays in rig-lines.ts.
 import { stat } from "node:fs";
 import { performance } from "node:perf_hooks";
+import { SerialPortStream } from "@serialport/stream";
 import { ReadlineParser, SerialPort } from "serialport";
 import { type BoxLine, formatHostLine, type HostLine, LineError, parseBoxLine } from "../wire/rig-lines.ts";
+import type { BindingInterface } from "./serial-binding.ts";
 import { TypedEmitter } from "./typed-emitter.ts";
 
 export type RigBoxStatus = "connected" | "lost";
@@ -37,6 +39,12 @@ export interface SerialRigBoxOptions {
    * went away reads 0 bytes forever in serialport's binding instead of failing.
    */
   watchIntervalMs?: number;
+  /**
+   * The serialport binding to open `path` with; default the operating system's (serialport's bindings-cpp). The
+   * simulated day passes an in-memory cable (serial-cable.ts); such a binding reports a vanished peer as a read
+   * error itself, so the path is not watched.
+   */
+  binding?: BindingInterface;
 }
 
 /** Errors from the rig box carry a stable `code`. */
@@ -88,9 +96,10 @@ export class SerialRigBox {
   readonly commandTimeoutMs: number;
   readonly reconnectIntervalMs: number;
   readonly watchIntervalMs: number;
+  private readonly binding?: BindingInterface;
 
   private readonly emitter = new TypedEmitter<RigBoxEvents>();
-  private port: SerialPort | null = null;
+  private port: SerialPortStream | null = null;
   private state: LinkState = "idle";
   private commands: PendingCommand[] = [];
   private pings = new Map<number, PendingPing>();
@@ -115,6 +124,7 @@ export class SerialRigBox {
       false,
     );
     this.watchIntervalMs = checkPositive("watchIntervalMs", options.watchIntervalMs ?? 250, false);
+    this.binding = options.binding;
   }
 
   on<K extends keyof RigBoxEvents>(event: K, listener: (...args: RigBoxEvents[K]) => void): () => void {
@@ -256,19 +266,26 @@ export class SerialRigBox {
   }
 
   /** Opens the device and records which device the path names (its rdev) for the watch. */
-  private openPort(): Promise<{ port: SerialPort; rdev: number }> {
-    return new Promise<{ port: SerialPort; rdev: number }>((resolve, reject) => {
-      const port = new SerialPort({
+  private openPort(): Promise<{ port: SerialPortStream; rdev: number | null }> {
+    return new Promise<{ port: SerialPortStream; rdev: number | null }>((resolve, reject) => {
+      const settings = {
         path: this.path,
         baudRate: this.baudRate,
         dataBits: 8,
         parity: "none",
         stopBits: 1,
         autoOpen: false,
-      });
+      } as const;
+      const port = this.binding
+        ? new SerialPortStream({ ...settings, binding: this.binding })
+        : new SerialPort(settings);
       port.open((err) => {
         if (err) {
           reject(err);
+          return;
+        }
+        if (this.binding) {
+          resolve({ port, rdev: null });
           return;
         }
         stat(this.path, (statErr, st) => {
@@ -281,11 +298,11 @@ export class SerialRigBox {
     });
   }
 
-  private attach(port: SerialPort, rdev: number): void {
+  private attach(port: SerialPortStream, rdev: number | null): void {
     this.port = port;
     this.state = "connected";
     this.lastFixating = null;
-    this.startWatch(port, rdev);
+    if (rdev !== null) this.startWatch(port, rdev);
     const parser = port.pipe(new ReadlineParser({ delimiter: "\n", encoding: "latin1" }));
     parser.on("data", (line: string) => {
       if (this.port === port) this.onLine(line);
@@ -365,7 +382,7 @@ export class SerialRigBox {
     }
   }
 
-  private startWatch(port: SerialPort, rdev: number): void {
+  private startWatch(port: SerialPortStream, rdev: number): void {
     this.stopWatch();
     this.watchTimer = setInterval(() => {
       stat(this.path, (err, st) => {
@@ -452,7 +469,7 @@ function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-function closeQuietly(port: SerialPort): Promise<void> {
+function closeQuietly(port: SerialPortStream): Promise<void> {
   return new Promise((resolve) => {
     if (!port.isOpen) {
       resolve();

@@ -4,24 +4,50 @@ import type { WebSocket } from "ws";
 import type { z } from "zod";
 import { DisplayLink } from "../display/display-link.ts";
 import type { Logger } from "../log.ts";
+import type { BindingInterface } from "../rig/serial-binding.ts";
 import { SerialRigBox } from "../rig/serial-box.ts";
 import type { BoxPort } from "../scheduler/rig-ports.ts";
 import type { displayHello } from "../wire/display.ts";
 
+/** The rig box link as the daemon and the dashboard see it: waiting for the device at start, connected, or lost. */
+export type BoxLinkState = "waiting" | "connected" | "lost";
+
 export type BoxHandle = BoxPort & {
-  onStatus(l: (status: "connected" | "lost", reason: string) => void): () => void;
+  /** The link's state, since when (ms since the epoch) and the sentence that says why. */
+  readonly link: { state: BoxLinkState; since: number; reason: string };
+  /** Tries to open the device so far (one while it opened at once). */
+  readonly openAttempts: number;
+  onStatus(l: (status: BoxLinkState, reason: string) => void): () => void;
   close(): Promise<void>;
 };
 
+/** "14:02" in local time, as the operator's clock on the wall says. */
+const clock = (t: number) => new Date(t).toTimeString().slice(0, 5);
+
 /**
- * Open the rig box; while the device is absent at start, keep trying (a virtual rig's pty may appear a moment
- * later) — until then fixation reads false, so no presentation starts without the box.
+ * Open the rig box. A device absent at start is waited for (a lab plugs the box in): one "waiting for rig box
+ * <path> since HH:MM" status, then quiet retries every 250 ms until it opens — until then fixation reads false, so
+ * no presentation starts without the box. close() ends the wait at once.
  */
-export async function openRigBox(path: string, baudRate: number, log: Logger): Promise<BoxHandle> {
-  const box = new SerialRigBox({ path, baudRate, commandTimeoutMs: 1000 });
+export async function openRigBox(
+  path: string,
+  baudRate: number,
+  log: Logger,
+  o: { binding?: BindingInterface; retryMs?: number } = {},
+): Promise<BoxHandle> {
+  const box = new SerialRigBox({ path, baudRate, commandTimeoutMs: 1000, binding: o.binding });
   let fixating = false;
   const fixListeners = new Set<(f: boolean) => void>();
-  const statusListeners = new Set<(s: "connected" | "lost", reason: string) => void>();
+  const statusListeners = new Set<(s: BoxLinkState, reason: string) => void>();
+  let link: { state: BoxLinkState; since: number; reason: string } = {
+    state: "waiting",
+    since: Date.now(),
+    reason: `opening rig box ${path}`, // replaced by the first try's outcome before openRigBox returns
+  };
+  const setLink = (state: BoxLinkState, reason: string) => {
+    link = { state, since: Date.now(), reason };
+    for (const l of statusListeners) l(state, reason);
+  };
   box.on("fixation", (f) => {
     fixating = f;
     for (const l of fixListeners) l(f);
@@ -31,27 +57,52 @@ export async function openRigBox(path: string, baudRate: number, log: Logger): P
       fixating = false;
       for (const l of fixListeners) l(false);
     }
-    for (const l of statusListeners) l(s, reason);
+    setLink(s, reason);
   });
   box.on("warning", (text) => log.warn({ code: "EPHYS_BAD_SERIAL_LINE" }, `rig box: ${text}`));
   let closed = false;
-  const tryOpen = async (): Promise<void> => {
-    for (let attempt = 0; !closed; attempt++) {
-      try {
-        await box.open();
-        log.info(`rig box open on ${path}`);
-        return;
-      } catch (e) {
-        if (attempt % 20 === 0)
-          log.warn(`rig box ${path} not available yet (${(e as Error).message}); retrying`);
-        await new Promise((r) => setTimeout(r, 250));
-        if ((e as { code?: string }).code === "EPHYS_RIG_OPEN" && /called twice/.test((e as Error).message))
-          return;
-      }
+  let wake: (() => void) | null = null;
+  const since = Date.now();
+  let attempts = 0;
+  const attempt = async (first: boolean): Promise<boolean> => {
+    attempts++;
+    try {
+      await box.open();
+      setLink(
+        "connected",
+        first ? `rig box open on ${path}` : `rig box open on ${path} (waited since ${clock(since)})`,
+      );
+      return true;
+    } catch (e) {
+      if ((e as { code?: string }).code === "EPHYS_RIG_OPEN" && /called twice/.test((e as Error).message))
+        return true;
+      if (first)
+        setLink(
+          "waiting",
+          `waiting for rig box ${path} since ${clock(since)} (${(e as Error).message}); ` +
+            "plug it in — no presentation starts until it answers",
+        );
+      return false;
     }
   };
-  void tryOpen();
+  // The first try settles before this returns, so the caller sees "connected" or "waiting" — never a guess.
+  if (!(await attempt(true)))
+    void (async () => {
+      while (!closed) {
+        await new Promise<void>((r) => {
+          wake = r;
+          setTimeout(r, o.retryMs ?? 250);
+        });
+        if (closed || (await attempt(false))) return;
+      }
+    })();
   return {
+    get link() {
+      return link;
+    },
+    get openAttempts() {
+      return attempts;
+    },
     get fixating() {
       return fixating && box.connected;
     },
@@ -67,6 +118,7 @@ export async function openRigBox(path: string, baudRate: number, log: Logger): P
     },
     close: async () => {
       closed = true;
+      wake?.();
       await box.close();
     },
   };

@@ -4,7 +4,7 @@ import { createWriteStream } from "node:fs";
 import { computeFeatures, createFeatureExtractor } from "../../analysis/features/index.ts";
 import type { FeatureMaps } from "../../analysis/readout/feature-maps.ts";
 import { loadProtocol, resolveManifest } from "../../protocols/load.ts";
-import { simulationSchema } from "../../protocols/schema.ts";
+import { type Protocol, simulationSchema } from "../../protocols/schema.ts";
 import { sha256File } from "../../stimuli/hash.ts";
 import { loadManifest } from "../../stimuli/manifest.ts";
 import { stimulusKey } from "../session/prepare.ts";
@@ -13,16 +13,39 @@ import { HeadlessDisplay } from "./headless-display.ts";
 import { buildGroundTruth } from "./neurons.ts";
 import { VirtualRigBox } from "./virtual-box.ts";
 
+/** The parts of the virtual rig, as the operator's error names them. */
+export type VirtualRigPart = "rig box" | "display" | "acquisition bridge" | "neurons" | "virtual rig process";
+
+/** A part of the virtual rig that could not start: which, why (the cause's own words) and what to do about it. */
+export class VirtualRigError extends Error {
+  readonly code = "EPHYS_VIRTUAL_RIG";
+  constructor(
+    readonly part: VirtualRigPart,
+    readonly cause_: string,
+    readonly fix: string,
+  ) {
+    super(`the virtual rig's ${part} could not start: ${cause_}`);
+    this.name = "VirtualRigError";
+  }
+}
+
+/** Make one part fail at start, through its real code path (to see, and to test, how the day reports it). */
+export type SimulateFault = "display" | "acquisition" | "rig-process";
+
 export interface SimulateOptions {
   url: string;
   token: string;
   protocolPath: string;
-  /** Pty link the daemon opens (the virtual box creates the pair); both or neither with boxPath. */
+  /** Pty link the daemon opens (the virtual box creates the pair with socat); both or neither with boxPath. */
   hostPath?: string;
   boxPath?: string;
   truthFile?: string;
   faults?: BridgeFaults;
-  /** Stop after this many ms (default: run until the daemon closes the connections for good). */
+  /** Leave these parts out, so a lab can run its own against the simulated rest. */
+  without?: { acquisition?: boolean; display?: boolean };
+  /** How long to keep trying to reach the daemon (default 20 s: `simulate` may start before `serve`). */
+  connectTimeoutMs?: number;
+  fault?: SimulateFault;
   channels?: number;
   /** Feature cache folder shared with the daemon (the same features are computed once). */
   featureCache?: string;
@@ -31,10 +54,20 @@ export interface SimulateOptions {
 }
 
 export interface RunningSimulation {
-  bridge: SimulatedBridge;
+  bridge: SimulatedBridge | null;
   box: VirtualRigBox | null;
-  display: HeadlessDisplay;
+  display: HeadlessDisplay | null;
   stop(): Promise<void>;
+}
+
+/** Runs one part's start; any failure becomes a VirtualRigError naming the part and the fix. */
+async function part<T>(name: VirtualRigPart, fix: string, start: () => Promise<T>): Promise<T> {
+  try {
+    return await start();
+  } catch (e) {
+    if (e instanceof VirtualRigError) throw e;
+    throw new VirtualRigError(name, e instanceof Error ? e.message : String(e), fix);
+  }
 }
 
 export async function startSimulation(o: SimulateOptions): Promise<RunningSimulation> {
@@ -55,21 +88,31 @@ export async function startSimulation(o: SimulateOptions): Promise<RunningSimula
     probe: "probe0",
     index: i,
   }));
+  const connectTimeoutMs = o.connectTimeoutMs ?? 20_000;
+  const reach = `check that the daemon runs at ${o.url} and that --token is its token (<data dir>/token)`;
   let features: FeatureMaps | undefined;
-  if (sim.neurons === "backbone") {
-    // The same backbone the day's models use, so the models can, in principle, recover the neurons.
-    const extractor = await createFeatureExtractor({
-      arch: p.model.backbone,
-      variant: p.model.variant,
-      layer: p.model.layer,
-      imageSize: p.model.imageSize,
-    });
-    const hashed = await Promise.all(
-      stimuli.map(async (s) => ({ id: s.id, path: s.path, sha256: await sha256File(s.path) })),
+  if (sim.neurons === "backbone")
+    features = await part(
+      "neurons",
+      "the simulated neurons need the backbone's features: run `npx ephysloop features` on the protocol to see the error on its own, or set simulation.neurons: thumbnail",
+      async () => {
+        // The same backbone the day's models use, so the models can, in principle, recover the neurons.
+        const extractor = await createFeatureExtractor({
+          arch: p.model.backbone,
+          variant: p.model.variant,
+          layer: p.model.layer,
+          imageSize: p.model.imageSize,
+        });
+        const hashed = await Promise.all(
+          stimuli.map(async (s) => ({ id: s.id, path: s.path, sha256: await sha256File(s.path) })),
+        );
+        try {
+          return await computeFeatures({ images: hashed, extractor, root: o.featureCache });
+        } finally {
+          await extractor.dispose();
+        }
+      },
     );
-    features = await computeFeatures({ images: hashed, extractor, root: o.featureCache });
-    await extractor.dispose();
-  }
   const truth = await buildGroundTruth({
     channels: channels.map((c) => c.id),
     stimuli,
@@ -90,75 +133,125 @@ export async function startSimulation(o: SimulateOptions): Promise<RunningSimula
   let phase: 1 | 2 = 1;
   const box =
     o.hostPath && o.boxPath
-      ? await VirtualRigBox.start({
-          hostPath: o.hostPath,
-          boxPath: o.boxPath,
-          // Breaks per second of fixation, from the protocol's per-presentation break probability.
-          fixation: {
-            breakRatePerS:
-              sim.fixationBreakRate / ((p.presentation.stimulusMs * sim.timeScale) / 1000 || 1) / 4,
-            seed: p.seed,
-          },
-        })
+      ? await part(
+          "rig box",
+          "the pseudo-terminal rig box needs socat (Debian: apt-get install socat); `npm start` needs none",
+          () =>
+            VirtualRigBox.start({
+              hostPath: o.hostPath,
+              boxPath: o.boxPath,
+              fixation: fixationModel(p),
+            }),
+        )
       : null;
   box?.startFixationModel();
   const truthOut = o.truthFile ? createWriteStream(o.truthFile) : null;
-  const bridge = new SimulatedBridge({
-    url: o.url,
-    token: o.token,
-    channels,
-    rate: (channelId, stimulusId) => {
-      if (phase2Ids.has(stimulusId)) phase = 2;
-      return truth.rate(channelId, stimulusId, phase);
-    },
-    baselineRate: sim.baselineRate,
-    latencyMs: sim.latencyMs,
-    stimulusMs: p.presentation.stimulusMs,
-    seed: p.seed + 1,
-    sendAfterMs: (p.windows.response.endMs + 20) * sim.timeScale,
-    faults: o.faults,
-    onTruth: (t) => {
-      truthOut?.write(`${JSON.stringify(t)}\n`);
-      o.onTruth?.(t);
-    },
-  });
-  await retry(() => bridge.connect());
-  const display = await retry(() =>
-    HeadlessDisplay.connect({ url: `${o.url}/display`, token: o.token, seed: p.seed }),
-  );
+  const token = (which: SimulateFault) => (o.fault === which ? `${o.token}-broken-by-fault` : o.token);
+  const bridge = o.without?.acquisition
+    ? null
+    : new SimulatedBridge({
+        url: o.url,
+        token: token("acquisition"),
+        channels,
+        rate: (channelId, stimulusId) => {
+          if (phase2Ids.has(stimulusId)) phase = 2;
+          return truth.rate(channelId, stimulusId, phase);
+        },
+        baselineRate: sim.baselineRate,
+        latencyMs: sim.latencyMs,
+        stimulusMs: p.presentation.stimulusMs,
+        seed: p.seed + 1,
+        sendAfterMs: (p.windows.response.endMs + 20) * sim.timeScale,
+        faults: o.faults,
+        onTruth: (t) => {
+          truthOut?.write(`${JSON.stringify(t)}\n`);
+          o.onTruth?.(t);
+        },
+      });
+  const stopAll = async (display: HeadlessDisplay | null) => {
+    bridge?.close();
+    await display?.close();
+    await box?.close();
+    await new Promise<void>((r) => (truthOut ? truthOut.end(() => r()) : r()));
+  };
+  let display: HeadlessDisplay | null = null;
+  try {
+    if (bridge)
+      await part("acquisition bridge", reach, () =>
+        retry(() => bridge.connect(), connectTimeoutMs, refusedForGood),
+      );
+    if (!o.without?.display)
+      display = await part("display", reach, () =>
+        retry(
+          () => HeadlessDisplay.connect({ url: `${o.url}/display`, token: token("display"), seed: p.seed }),
+          connectTimeoutMs,
+          refusedForGood,
+        ),
+      );
+  } catch (e) {
+    await stopAll(display);
+    throw e;
+  }
+  return { bridge, box, display, stop: () => stopAll(display) };
+}
+
+/** Breaks per second of fixation for the virtual box, from the protocol's per-presentation break probability. */
+export function fixationModel(p: Protocol): { breakRatePerS: number; seed: number } {
+  const sim = p.simulation ?? simulationSchema.parse({ channels: 16, fixationBreakRate: 0.05 });
   return {
-    bridge,
-    box,
-    display,
-    stop: async () => {
-      bridge.close();
-      await display.close();
-      await box?.close();
-      await new Promise<void>((r) => (truthOut ? truthOut.end(() => r()) : r()));
-    },
+    breakRatePerS: sim.fixationBreakRate / ((p.presentation.stimulusMs * sim.timeScale) / 1000 || 1) / 4,
+    seed: p.seed,
   };
 }
 
-async function retry<T>(f: () => Promise<T>, attempts = 100, delayMs = 200): Promise<T> {
-  for (let i = 0; ; i++) {
+/** A refused hello (wrong token, version, a busy bridge slot) will not change by trying again. */
+const refusedForGood = (e: unknown) =>
+  /refused|EPHYS_UNAUTHORIZED|EPHYS_BAD_/.test(String((e as Error)?.message));
+
+/** Tries f until it succeeds, `giveUp` says the error is final, or timeoutMs has passed (then the last error). */
+async function retry<T>(f: () => Promise<T>, timeoutMs: number, giveUp: (e: unknown) => boolean): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
     try {
       return await f();
     } catch (e) {
-      if (i >= attempts) throw e;
-      await new Promise((r) => setTimeout(r, delayMs));
+      if (giveUp(e) || Date.now() >= deadline) throw e;
+      await new Promise((r) => setTimeout(r, 200));
     }
   }
 }
 
+/**
+ * `ephysloop simulate`: runs until stopped. Under `ephysloop demo` (an IPC channel to the parent) it tells the
+ * parent `ready`, or which part failed and how to fix it, and exits non-zero on a failure.
+ */
 export async function simulate(o: SimulateOptions): Promise<void> {
-  const running = await startSimulation(o);
+  const tell = (m: unknown) => process.send?.(m);
+  let running: RunningSimulation;
+  try {
+    running = await startSimulation(o);
+  } catch (e) {
+    const err =
+      e instanceof VirtualRigError
+        ? e
+        : new VirtualRigError("virtual rig process", (e as Error).message ?? String(e), "see the log above");
+    // Under `ephysloop demo` the parent says it once, with the day's outcome; on its own, say it here.
+    if (process.send) tell({ type: "failed", part: err.part, cause: err.cause_, fix: err.fix });
+    else console.error(`error: ${err.message}\nfix: ${err.fix}`);
+    process.exitCode = 1;
+    process.disconnect?.();
+    return;
+  }
   console.log(
     `virtual rig connected to ${o.url}${running.box ? ` (rig box on ${running.box.hostPath})` : ""}`,
   );
+  tell({ type: "ready" });
+  if (o.fault === "rig-process") process.exit(3); // a crash, as far as the parent can tell
   const stop = async () => {
     await running.stop();
     process.exit(0);
   };
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);
+  process.once("disconnect", stop); // the demo that started this process is gone
 }

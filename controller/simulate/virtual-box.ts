@@ -1,14 +1,19 @@
-// A virtual rig box: the serial protocol of controller/wire/rig-lines.ts played over a pseudo-terminal pair
-// made by socat. The host (SerialRigBox) opens `hostPath`; this box opens `boxPath`. It ACKs EVT/REWARD,
+// A virtual rig box: the serial protocol of controller/wire/rig-lines.ts played over an in-memory serial cable
+// (controller/rig/serial-cable.ts: what the simulated day uses; nothing from the operating system) or over a
+// pseudo-terminal pair made by socat (a real device path for `ephysloop simulate` against `ephysloop serve`, and
+// the pty tests). The host (SerialRigBox) opens `hostPath`; this box opens `boxPath`. It ACKs EVT/REWARD,
 // answers PING with PONG, emits FIX lines from a seeded fixation model, and records everything it received
-// (ground truth for tests and the simulated day). unplug()/replug() kill/restart socat on the same paths.
+// (ground truth for tests and the simulated day). unplug()/replug() pull and replug the cable, or kill/restart
+// socat on the same paths.
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
+import { SerialPortStream } from "@serialport/stream";
 import { ReadlineParser, SerialPort } from "serialport";
 import { mulberry32, type Random } from "../../analysis/random.ts";
+import type { SerialCable } from "../rig/serial-cable.ts";
 import { type BoxLine, formatBoxLine, type HostLine, LineError, parseHostLine } from "../wire/rig-lines.ts";
 
 export class VirtualBoxError extends Error {
@@ -111,6 +116,8 @@ export interface FixationModelOptions {
 }
 
 export interface VirtualRigBoxOptions {
+  /** Play the box over this in-memory cable (no socat); hostPath/boxPath are then the cable's. */
+  cable?: SerialCable;
   /** Paths of the pty links; default: hostPath/boxPath in a fresh temporary directory. */
   hostPath?: string;
   boxPath?: string;
@@ -140,7 +147,9 @@ export class VirtualRigBox {
   responding = true;
 
   private pair: PtyPair | null = null;
-  private port: SerialPort | null = null;
+  private readonly cable: SerialCable | null;
+  private cablePlugged = false;
+  private port: SerialPortStream | null = null;
   private readonly t0 = performance.now();
   private readonly random: Random;
   private readonly breakRatePerS: number;
@@ -163,6 +172,7 @@ export class VirtualRigBox {
     this.hostPath = hostPath;
     this.boxPath = boxPath;
     this.tempDir = tempDir;
+    this.cable = options.cable ?? null;
     const fix = options.fixation ?? {};
     this.breakRatePerS = fix.breakRatePerS ?? 0;
     this.reacquireMeanMs = fix.reacquireMeanMs ?? 300;
@@ -185,8 +195,8 @@ export class VirtualRigBox {
   /** Starts socat and opens the box end. The host may open `hostPath` as soon as this resolves. */
   static async start(options: VirtualRigBoxOptions = {}): Promise<VirtualRigBox> {
     let tempDir: string | null = null;
-    let hostPath = options.hostPath;
-    let boxPath = options.boxPath;
+    let hostPath = options.cable?.hostPath ?? options.hostPath;
+    let boxPath = options.cable?.boxPath ?? options.boxPath;
     if (!hostPath || !boxPath) {
       tempDir = mkdtempSync(join(tmpdir(), "ephys-vbox-"));
       hostPath ??= join(tempDir, "host");
@@ -208,7 +218,7 @@ export class VirtualRigBox {
   }
 
   get plugged(): boolean {
-    return this.pair !== null;
+    return this.pair !== null || this.cablePlugged;
   }
 
   /** Box clock: ms since the box started. */
@@ -248,7 +258,7 @@ export class VirtualRigBox {
     this.port?.write(`${line}\n`);
   }
 
-  /** Kills socat: both links disappear and the host sees its device vanish. */
+  /** Pulls the cable (or kills socat: both links disappear): the host sees its device vanish. */
   async unplug(): Promise<void> {
     const pair = this.pair;
     const port = this.port;
@@ -258,13 +268,33 @@ export class VirtualRigBox {
       port.removeAllListeners();
       port.on("error", () => {});
     }
+    if (this.cablePlugged) {
+      this.cablePlugged = false;
+      this.cable?.unplug();
+    }
     if (pair) await pair.stop();
     if (port?.isOpen) await new Promise<void>((resolve) => port.close(() => resolve()));
   }
 
-  /** (Re)starts socat on the same link paths and opens the box end. */
+  /** Plugs the cable back in (or restarts socat on the same link paths) and opens the box end. */
   async replug(): Promise<void> {
-    if (this.pair) return;
+    if (this.plugged) return;
+    if (this.cable) {
+      const cable = this.cable;
+      cable.replug();
+      const port = await new Promise<SerialPortStream>((resolve, reject) => {
+        const p = new SerialPortStream({
+          binding: cable.binding,
+          path: cable.boxPath,
+          baudRate: 115200,
+          autoOpen: false,
+        });
+        p.open((err) => (err ? reject(err) : resolve(p)));
+      });
+      this.listen(port);
+      this.cablePlugged = true;
+      return;
+    }
     const pair = await startPtyPair(this.hostPath, this.boxPath);
     const port = await new Promise<SerialPort>((resolve, reject) => {
       const p = new SerialPort({ path: pair.boxPath, baudRate: 115200, autoOpen: false });
@@ -273,14 +303,18 @@ export class VirtualRigBox {
       await pair.stop();
       throw new VirtualBoxError("EPHYS_SOCAT", `cannot open virtual box end ${pair.boxPath}: ${String(err)}`);
     });
+    this.listen(port);
+    this.pair = pair;
+  }
+
+  private listen(port: SerialPortStream): void {
     port.on("error", () => {});
     const parser = port.pipe(new ReadlineParser({ delimiter: "\n", encoding: "latin1" }));
     parser.on("data", (line: string) => this.onLine(line));
-    this.pair = pair;
     this.port = port;
   }
 
-  /** Stops the model, closes the box end, kills socat, removes the temporary directory. */
+  /** Stops the model, closes the box end, pulls the cable or kills socat, removes the temporary directory. */
   async close(): Promise<void> {
     this.stopFixationModel();
     await this.unplug();

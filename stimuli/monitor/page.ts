@@ -62,12 +62,14 @@ function onMessage(m: MonitorServerMessage): void {
             acquisitionConnected?: number;
             displayConnected?: boolean;
             boxConnected?: boolean;
+            rig?: { state: string; reason: string } | null;
           }
         | undefined;
       if (s?.state) setState(s.state);
       setConn("acquisition", Boolean(s?.acquisitionConnected));
       setConn("display", Boolean(s?.displayConnected));
-      setConn("rig", Boolean(s?.boxConnected));
+      if (s?.rig) setRig(s.rig.state, s.rig.reason);
+      else setConn("rig", Boolean(s?.boxConnected));
       if (focus) send({ type: "focus", channelId: focus });
       break;
     }
@@ -119,8 +121,20 @@ function onEvent(
     setConn("acquisition", subtype === "connected");
   else if (type === "display" && (subtype === "connected" || subtype === "disconnected"))
     setConn("display", subtype === "connected");
-  else if (type === "rig" && (subtype === "connected" || subtype === "lost"))
-    setConn("rig", subtype === "connected");
+  else if (type === "rig" && ["connected", "lost", "waiting"].includes(subtype))
+    setRig(subtype, String(content.reason ?? ""));
+}
+
+/** The rig box indicator: up when connected; while waiting or lost, the reason stays on screen until it is back. */
+function setRig(state: string, reason: string): void {
+  setConn("rig", state === "connected");
+  const el = $("conn-rig");
+  el.title = reason;
+  el.dataset.state = state;
+  el.textContent = state === "waiting" ? "rig box: waiting" : state === "lost" ? "rig box: lost" : "rig box";
+  const note = $("rig-note");
+  note.textContent = state === "connected" ? "" : reason;
+  note.hidden = state === "connected";
 }
 
 function setState(s: string): void {

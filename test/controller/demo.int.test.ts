@@ -1,0 +1,93 @@
+// `ephysloop demo` (npm start) as a newcomer runs it: a real child process whose PATH holds node alone — no socat,
+// no chromium, nothing from apt — runs a whole simulated day to its report; and each part of the virtual rig,
+// broken in turn, ends the day with exit code 1, one error naming the part and the fix, the aborted session's
+// report, and no lingering (the process exits soon after the failure).
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { simulatedProtocol } from "./simulated-day.ts";
+
+const root = mkdtempSync(join(tmpdir(), "ephys-demo-"));
+// A PATH with node and nothing else.
+const bin = join(root, "bin");
+mkdirSync(bin);
+symlinkSync(process.execPath, join(bin, "node"));
+// A short day: 2 repetitions, 4 channels, neurons without the backbone, a short fit and loose saliency.
+const protocolPath = simulatedProtocol(root, {
+  repetitions: 2,
+  channels: 4,
+  simulation: ["neurons: thumbnail"],
+  replace: [
+    ["phase2:\n  repetitions: 6", "phase2:\n  repetitions: 2"],
+    ["epochs: 300", "epochs: 60"],
+    ["epsilon: 0.05", "epsilon: 0.2"],
+  ],
+});
+// One data directory for every run: the backbone features are computed once.
+const dataDir = join(root, "data");
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  exitedAt: number;
+  /** When the first word of a failed part reached stderr (null if none did). */
+  failureSeenAt: number | null;
+}
+
+function demo(args: string[]): Promise<Run> {
+  return new Promise((resolve) => {
+    const child = spawn(
+      process.execPath,
+      ["bin/ephysloop.mjs", "demo", "--protocol", protocolPath, ...args],
+      {
+        env: { PATH: bin, HOME: root, EPHYSLOOP_DATA_DIR: dataDir, EPHYSLOOP_LOG_LEVEL: "info" },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    let stdout = "";
+    let stderr = "";
+    let failureSeenAt: number | null = null;
+    child.stdout.on("data", (d) => {
+      stdout += d;
+    });
+    child.stderr.on("data", (d) => {
+      stderr += d;
+      if (failureSeenAt === null && /the virtual rig's .* (failed|could not start)/.test(stderr))
+        failureSeenAt = Date.now();
+    });
+    child.on("exit", (code) => resolve({ code, stdout, stderr, exitedAt: Date.now(), failureSeenAt }));
+  });
+}
+
+describe("npm start with nothing but node", () => {
+  it("runs the simulated day to its report with socat absent from PATH", async () => {
+    const run = await demo([]);
+    expect(run.stderr).not.toMatch(/socat|ENOENT/);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/session \S+: done/);
+    const report = run.stdout.match(/report: (\S+)/)?.[1];
+    expect(report && existsSync(report)).toBe(true);
+  }, 600_000);
+
+  for (const [fault, part] of [
+    ["box", "rig box"],
+    ["display", "display"],
+    ["acquisition", "acquisition bridge"],
+    ["rig-process", "virtual rig process"],
+  ] as const)
+    it(`--fault ${fault}: exits 1 soon after, naming the ${part}, the cause and the fix; the session gets its report`, async () => {
+      const run = await demo(["--fault", fault]);
+      expect(run.code).toBe(1);
+      expect(run.stderr).toContain(`error: the virtual rig's ${part} failed: `);
+      expect(run.stderr).toMatch(/\nfix: \S/);
+      expect(run.stdout).toMatch(/session \S+: aborted/);
+      const report = run.stdout.match(/report: (\S+)/)?.[1];
+      expect(report && existsSync(report)).toBe(true);
+      // The day ended, and the process with it, within 10 s of the failure.
+      expect(run.failureSeenAt).not.toBeNull();
+      expect(run.exitedAt - run.failureSeenAt!).toBeLessThan(10_000);
+    }, 300_000);
+});
