@@ -230,7 +230,11 @@ export class HeadlessDisplay {
         return;
       case "show":
         this.queue.push({ trialId: msg.trialId, stimulusId: msg.stimulusId, durationMs: msg.durationMs });
-        this.emitter.emit("show", { trialId: msg.trialId, stimulusId: msg.stimulusId, durationMs: msg.durationMs });
+        this.emitter.emit("show", {
+          trialId: msg.trialId,
+          stimulusId: msg.stimulusId,
+          durationMs: msg.durationMs,
+        });
         this.startNext();
         return;
       case "clear":

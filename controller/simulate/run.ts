@@ -11,6 +11,7 @@ import { stimulusKey } from "../session/prepare.ts";
 import { type BridgeFaults, SimulatedBridge, type SimulatedTrialTruth } from "./bridge.ts";
 import { HeadlessDisplay } from "./headless-display.ts";
 import { buildGroundTruth } from "./neurons.ts";
+import { OpenEphysBroadcaster } from "./openephys-broadcaster.ts";
 import { VirtualRigBox } from "./virtual-box.ts";
 
 export interface SimulateOptions {
@@ -28,10 +29,23 @@ export interface SimulateOptions {
   featureCache?: string;
   /** Called with every trial's simulated spikes (tests compare the store with it). */
   onTruth?: (t: SimulatedTrialTruth) => void;
+  /**
+   * "openephys": no bridge here; the neurons and the rig box's event words are published as an Open Ephys Event
+   * Broadcaster would (openephys-broadcaster.ts) for `ephysloop bridge openephys` to turn into /acquisition.
+   */
+  acquisition?: "direct" | "openephys";
+  openephys?: {
+    endpoint?: string;
+    format?: "json" | "binary";
+    photodiodeJitterMs?: number;
+    dropWords?: ReadonlySet<number>;
+  };
 }
 
 export interface RunningSimulation {
-  bridge: SimulatedBridge;
+  /** The direct bridge; null with acquisition "openephys" (then `broadcaster`). */
+  bridge: SimulatedBridge | null;
+  broadcaster: OpenEphysBroadcaster | null;
   box: VirtualRigBox | null;
   display: HeadlessDisplay;
   stop(): Promise<void>;
@@ -103,14 +117,52 @@ export async function startSimulation(o: SimulateOptions): Promise<RunningSimula
       : null;
   box?.startFixationModel();
   const truthOut = o.truthFile ? createWriteStream(o.truthFile) : null;
+  const rateOf = (channelId: string, stimulusId: string) => {
+    if (phase2Ids.has(stimulusId)) phase = 2;
+    return truth.rate(channelId, stimulusId, phase);
+  };
+  if (o.acquisition === "openephys") {
+    if (!box)
+      throw new Error(
+        "--acquisition openephys needs the virtual rig box (--box-host, --box): it sends the event words",
+      );
+    const broadcaster = await OpenEphysBroadcaster.start({
+      endpoint: o.openephys?.endpoint,
+      format: o.openephys?.format ?? "json",
+      timeScale: sim.timeScale,
+      electrodes: nChannels,
+      rate: (e, stimulusId) => rateOf(channels[e].id, stimulusId),
+      baselineRate: sim.baselineRate,
+      latencyMs: sim.latencyMs,
+      responseMs: p.presentation.stimulusMs,
+      photodiodeJitterMs: o.openephys?.photodiodeJitterMs,
+      dropWords: o.openephys?.dropWords,
+      seed: p.seed + 1,
+    });
+    box.onHostLine((r) => {
+      if (r.line.kind === "evt") broadcaster.eventWord(r.line.code);
+    });
+    const display = await retry(() =>
+      HeadlessDisplay.connect({ url: `${o.url}/display`, token: o.token, seed: p.seed }),
+    );
+    display.on("show", (req) => broadcaster.show(req.stimulusId));
+    return {
+      bridge: null,
+      broadcaster,
+      box,
+      display,
+      stop: async () => {
+        await display.close();
+        await box.close();
+        await broadcaster.close();
+      },
+    };
+  }
   const bridge = new SimulatedBridge({
     url: o.url,
     token: o.token,
     channels,
-    rate: (channelId, stimulusId) => {
-      if (phase2Ids.has(stimulusId)) phase = 2;
-      return truth.rate(channelId, stimulusId, phase);
-    },
+    rate: rateOf,
     baselineRate: sim.baselineRate,
     latencyMs: sim.latencyMs,
     stimulusMs: p.presentation.stimulusMs,
@@ -128,6 +180,7 @@ export async function startSimulation(o: SimulateOptions): Promise<RunningSimula
   );
   return {
     bridge,
+    broadcaster: null,
     box,
     display,
     stop: async () => {
@@ -153,7 +206,8 @@ async function retry<T>(f: () => Promise<T>, attempts = 100, delayMs = 200): Pro
 export async function simulate(o: SimulateOptions): Promise<void> {
   const running = await startSimulation(o);
   console.log(
-    `virtual rig connected to ${o.url}${running.box ? ` (rig box on ${running.box.hostPath})` : ""}`,
+    `virtual rig connected to ${o.url}${running.box ? ` (rig box on ${running.box.hostPath})` : ""}` +
+      (running.broadcaster ? `; Event Broadcaster on ${running.broadcaster.endpoint}` : ""),
   );
   const stop = async () => {
     await running.stop();

@@ -240,7 +240,8 @@ export const migrations: Migration[] = [
   },
   {
     version: 4,
-    description: "each trial's onset on the acquisition clock as a bridge reported it (photodiode or event word)",
+    description:
+      "each trial's onset on the acquisition clock as a bridge reported it (photodiode or event word)",
     sql: `
       CREATE TABLE trial_onsets (
         session_id TEXT NOT NULL,

@@ -71,7 +71,7 @@ describe("a simulated day on loopback", () => {
       expect(row.counts).toEqual(countInWindows(t.spikes[row.channel_id], windows));
     }
     // The faults really happened, and nothing was counted twice.
-    expect(sim.bridge.connects).toBeGreaterThan(2);
+    expect(sim.bridge!.connects).toBeGreaterThan(2);
     const msgs = store.db
       .prepare("SELECT COUNT(*) AS n, COUNT(DISTINCT trial_id) AS t FROM acquisition_messages")
       .get() as { n: number; t: number };

@@ -94,7 +94,7 @@ describe("daemon restart", () => {
       return s.n >= 120 && !s.state.startsWith("phase1");
     });
     // Let the bridge's replays and acks settle.
-    await waitFor("every sent message acked", () => sim!.bridge.pending === 0, 30_000);
+    await waitFor("every sent message acked", () => sim!.bridge!.pending === 0, 30_000);
 
     const d = new Database(db, { readonly: true });
     const sessions = d.prepare("SELECT id FROM sessions").all();
@@ -114,7 +114,7 @@ describe("daemon restart", () => {
     const stored = new Set(
       (d.prepare("SELECT seq FROM acquisition_messages").all() as Array<{ seq: number }>).map((r) => r.seq),
     );
-    for (const seq of sim.bridge.acked) expect(stored.has(seq)).toBe(true);
+    for (const seq of sim.bridge!.acked) expect(stored.has(seq)).toBe(true);
     // Nothing is stored twice: one message per trial, each (trial, channel) in exactly one trial_data row.
     const perTrial = d
       .prepare("SELECT trial_id, COUNT(*) AS n FROM acquisition_messages GROUP BY trial_id HAVING n > 1")

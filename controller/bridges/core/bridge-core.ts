@@ -4,8 +4,9 @@
 // (spike-buffer.ts) once onset + postMs has passed on the acquisition clock, committed to the outbox and sent
 // (outbox.ts, daemon-link.ts). Mismatches and timing problems go to the daemon as notices (event log, monitor).
 // An input module (openephys/input.ts; SpikeGLX later) calls ttlLine/ttlWord/spike; nothing here knows its format.
-import { EventWordDecoder, type EventWordOptions, type LineEvent } from "./event-words.ts";
+
 import type { DaemonLink, Notice } from "./daemon-link.ts";
+import { EventWordDecoder, type EventWordOptions, type LineEvent } from "./event-words.ts";
 import type { Outbox } from "./outbox.ts";
 import { SpikeBuffer } from "./spike-buffer.ts";
 import { type AnnouncedTrial, type Clock, type MatchOutcome, TrialMatcher } from "./trial-matcher.ts";
@@ -40,7 +41,12 @@ export interface BridgeCoreOptions {
   link: Pick<DaemonLink, "send" | "notice">;
   log?: (level: "info" | "warn" | "error", message: string) => void;
   /** Each trial's message, as committed (tests, bench). */
-  onTrialSent?: (t: { trialId: number; seq: number; onsetSample: number; source: "photodiode" | "event" }) => void;
+  onTrialSent?: (t: {
+    trialId: number;
+    seq: number;
+    onsetSample: number;
+    source: "photodiode" | "event";
+  }) => void;
 }
 
 interface OpenTrial {
@@ -102,7 +108,8 @@ export class BridgeCore {
       maxOnsetDelayMs: this.timing.maxOnsetDelayMs,
       graceMs: this.timing.graceMs,
     });
-    for (const a of this.pendingAnnouncements.splice(0)) this.handle(this.matcher.announce(a.trial, this.now()));
+    for (const a of this.pendingAnnouncements.splice(0))
+      this.handle(this.matcher.announce(a.trial, this.now()));
   }
 
   /** The daemon's welcome: its window of spike times. */
@@ -186,7 +193,10 @@ export class BridgeCore {
     const ready: OpenTrial[] = [];
     for (const t of this.open) {
       if (t.onset === undefined) this.resolveOnset(t, now.sample);
-      if (t.onset !== undefined && now.sample >= t.onset + (this.window.postMs + this.timing.settleMs) * perMs)
+      if (
+        t.onset !== undefined &&
+        now.sample >= t.onset + (this.window.postMs + this.timing.settleMs) * perMs
+      )
         ready.push(t);
     }
     if (ready.length) this.emit(ready);
@@ -195,7 +205,8 @@ export class BridgeCore {
       now.sample - (this.timing.photodiodeMaxMs + this.timing.settleMs + this.window.postMs) * perMs,
     );
     this.spikes.dropBefore(horizon - (this.window.preMs + 1) * perMs);
-    while (this.rises.length && this.rises[0] < horizon - this.timing.photodiodeMaxMs * perMs) this.rises.shift();
+    while (this.rises.length && this.rises[0] < horizon - this.timing.photodiodeMaxMs * perMs)
+      this.rises.shift();
   }
 
   private input(sample: number): void {
@@ -292,7 +303,13 @@ export class BridgeCore {
     const n = this.o.channelIds.length;
     const items = ready.map((t) => {
       const onset = t.onset!;
-      const times = this.spikes.window(onset - w.preMs * perMs, onset + w.postMs * perMs, onset, this.rate, n);
+      const times = this.spikes.window(
+        onset - w.preMs * perMs,
+        onset + w.postMs * perMs,
+        onset,
+        this.rate,
+        n,
+      );
       const channels: Record<string, number[]> = {};
       this.o.channelIds.forEach((id, c) => {
         channels[id] = times[c];
@@ -312,13 +329,12 @@ export class BridgeCore {
     const committed = this.o.outbox.add(items);
     for (const t of ready) this.open.splice(this.open.indexOf(t), 1);
     this.o.link.send(committed);
-    committed.forEach((c, i) =>
+    for (const [i, c] of committed.entries())
       this.o.onTrialSent?.({
         trialId: c.trialId,
         seq: c.seq,
         onsetSample: ready[i].onset!,
         source: ready[i].source!,
-      }),
-    );
+      });
   }
 }

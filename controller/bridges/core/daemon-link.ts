@@ -13,7 +13,11 @@ export interface LinkOptions {
   channels: Array<{ id: string; probe: string; index: number }>;
   outbox: Outbox;
   reconnectMs?: number;
-  onWelcome?: (w: { sessionId: string; lastAckedSeq: number; window: { preMs: number; postMs: number } }) => void;
+  onWelcome?: (w: {
+    sessionId: string;
+    lastAckedSeq: number;
+    window: { preMs: number; postMs: number };
+  }) => void;
   onTrial?: (t: { trialId: number; eventCode: number; stimulusId: string; replay: boolean }) => void;
   onError?: (code: string, message: string, seq?: number) => void;
   onStatus?: (connected: boolean, reason: string) => void;
@@ -96,7 +100,8 @@ export class DaemonLink {
       if (this.ws === ws) this.ws = null;
       const was = this.welcomed;
       this.welcomed = false;
-      if (was) this.o.onStatus?.(false, `daemon connection closed (${code}${reason.length ? ` ${reason}` : ""})`);
+      if (was)
+        this.o.onStatus?.(false, `daemon connection closed (${code}${reason.length ? ` ${reason}` : ""})`);
       if (this.stopped) return;
       // Another bridge holds the session (EPHYS_ACQUISITION_BUSY): try again, but slowly.
       const wait = code === 4409 ? 5000 : this.retryMs;

@@ -71,7 +71,10 @@ export class EventWordDecoder {
 
   private source(key: string, node: number): Source {
     let s = this.sources.get(key);
-    if (!s) this.sources.set(key, (s = { node, word: 0n }));
+    if (!s) {
+      s = { node, word: 0n };
+      this.sources.set(key, s);
+    }
     return s;
   }
 
@@ -111,9 +114,11 @@ export class EventWordDecoder {
     const { strobeLine } = this.o;
     if (strobeLine !== undefined) {
       const strobe = this.lineState(strobeLine, node);
-      if (strobe && !this.strobe && word !== 0) out.push({ kind: "word", sample: this.groupSample, code: word });
+      if (strobe && !this.strobe && word !== 0)
+        out.push({ kind: "word", sample: this.groupSample, code: word });
       this.strobe = strobe;
-    } else if (word !== 0 && this.word === 0) out.push({ kind: "word", sample: this.groupSample, code: word });
+    } else if (word !== 0 && this.word === 0)
+      out.push({ kind: "word", sample: this.groupSample, code: word });
     this.word = word;
   }
 }

@@ -47,7 +47,9 @@ export class Outbox {
       trialGet: this.db.prepare("SELECT outcome FROM trials WHERE session_id = ? AND trial_id = ?"),
       remove: this.db.prepare("DELETE FROM outbox WHERE session_id = ? AND seq = ?"),
       removeUpTo: this.db.prepare("DELETE FROM outbox WHERE session_id = ? AND seq <= ?"),
-      pending: this.db.prepare("SELECT seq, trial_id AS trialId, text FROM outbox WHERE session_id = ? ORDER BY seq"),
+      pending: this.db.prepare(
+        "SELECT seq, trial_id AS trialId, text FROM outbox WHERE session_id = ? ORDER BY seq",
+      ),
       count: this.db.prepare("SELECT COUNT(*) AS n FROM outbox WHERE session_id = ?"),
     };
   }

@@ -34,7 +34,8 @@ export class SpikeBuffer {
         }
       this.tail = w;
       this.unsorted = 0;
-      for (let r = this.head + 1; r < this.tail; r++) if (this.samples[r] < this.samples[r - 1]) this.unsorted++;
+      for (let r = this.head + 1; r < this.tail; r++)
+        if (this.samples[r] < this.samples[r - 1]) this.unsorted++;
     }
   }
 

@@ -125,7 +125,8 @@ export class TrialMatcher {
         message: `event code ${h.code} at sample ${h.at.sample} matches no announced trial`,
       });
     }
-    while (this.skipped.length && elapsed(this.skipped[0].at, now, maxOnsetDelayMs, rate)) this.skipped.shift();
+    while (this.skipped.length && elapsed(this.skipped[0].at, now, maxOnsetDelayMs, rate))
+      this.skipped.shift();
     return out;
   }
 }

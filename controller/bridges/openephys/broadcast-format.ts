@@ -61,8 +61,7 @@ const bad = (message: string) => new BroadcastError(message);
 
 /** One ZMQ message (its frames) → a TTL event or a spike; throws BroadcastError naming what is wrong. */
 export function decodeBroadcast(frames: ReadonlyArray<Buffer>): BroadcastMessage {
-  if (frames.length !== 2)
-    throw bad(`expected 2 frames (uint16 type, payload), got ${frames.length}`);
+  if (frames.length !== 2) throw bad(`expected 2 frames (uint16 type, payload), got ${frames.length}`);
   const [typeFrame, payload] = frames;
   if (typeFrame.length !== 2)
     throw bad(`type frame: expected 2 bytes (little-endian uint16), got ${typeFrame.length}`);
@@ -94,12 +93,14 @@ function decodeJson(type: number, payload: Buffer): BroadcastMessage {
   };
   const rate = () => {
     const v = o.sample_rate;
-    if (typeof v !== "number" || !(v > 0)) throw bad(`sample_rate: expected a number > 0, got ${JSON.stringify(v)}`);
+    if (typeof v !== "number" || !(v > 0))
+      throw bad(`sample_rate: expected a number > 0, got ${JSON.stringify(v)}`);
     return v;
   };
   const eventType = str("event_type");
   if (type === TYPE_TTL) {
-    if (eventType !== "ttl") throw bad(`event_type: expected "ttl" for type 0, got ${JSON.stringify(eventType)}`);
+    if (eventType !== "ttl")
+      throw bad(`event_type: expected "ttl" for type 0, got ${JSON.stringify(eventType)}`);
     const state = o.state;
     if (typeof state !== "boolean") throw bad(`state: expected true or false, got ${JSON.stringify(state)}`);
     const line = int("line");
@@ -116,7 +117,8 @@ function decodeJson(type: number, payload: Buffer): BroadcastMessage {
       state,
     };
   }
-  if (eventType !== "spike") throw bad(`event_type: expected "spike" for type 1, got ${JSON.stringify(eventType)}`);
+  if (eventType !== "spike")
+    throw bad(`event_type: expected "spike" for type 1, got ${JSON.stringify(eventType)}`);
   return {
     kind: "spike",
     format: "json",
@@ -141,7 +143,9 @@ function decodeBinary(type: number, b: Buffer): BroadcastMessage {
     if (b.length < TTL_BINARY_SIZE)
       throw bad(`binary TTL event: expected at least ${TTL_BINARY_SIZE} bytes, got ${b.length}`);
     if (b[0] !== PROCESSOR_EVENT || b[1] !== TTL_CHANNEL)
-      throw bad(`binary TTL event: expected bytes 0-1 = ${PROCESSOR_EVENT}, ${TTL_CHANNEL} (processor event, TTL), got ${b[0]}, ${b[1]}`);
+      throw bad(
+        `binary TTL event: expected bytes 0-1 = ${PROCESSOR_EVENT}, ${TTL_CHANNEL} (processor event, TTL), got ${b[0]}, ${b[1]}`,
+      );
     return {
       kind: "ttl",
       format: "binary",
@@ -156,7 +160,8 @@ function decodeBinary(type: number, b: Buffer): BroadcastMessage {
   }
   if (b.length < SPIKE_BASE_SIZE)
     throw bad(`binary spike: expected at least ${SPIKE_BASE_SIZE} bytes, got ${b.length}`);
-  if (b[0] !== SPIKE_EVENT) throw bad(`binary spike: expected byte 0 = ${SPIKE_EVENT} (spike event), got ${b[0]}`);
+  if (b[0] !== SPIKE_EVENT)
+    throw bad(`binary spike: expected byte 0 = ${SPIKE_EVENT} (spike event), got ${b[0]}`);
   return {
     kind: "spike",
     format: "binary",

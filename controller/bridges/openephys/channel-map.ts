@@ -14,7 +14,9 @@ const line = z.number().int().min(0).max(63);
 const channelEntry = z
   .strictObject({
     /** The ephysloop channel id (key of the spikes message). */
-    id: z.string().regex(CHANNEL_ID, "a channel id: letters, digits and _ . : - (1-64, not starting with a sign)"),
+    id: z
+      .string()
+      .regex(CHANNEL_ID, "a channel id: letters, digits and _ . : - (1-64, not starting with a sign)"),
     /** The electrode's name as the Spike Detector shows it, e.g. "Electrode 1" (JSON format). */
     electrode: z.string().min(1).optional(),
     /** The electrode's position in the Spike Detector, 0-based (the binary format names electrodes only so). */
@@ -48,17 +50,23 @@ export const channelMapSchema = z
     const seen = new Map<number, string>();
     const claim = (l: number, what: string, path: Array<string | number>) => {
       const prior = seen.get(l);
-      if (prior) ctx.addIssue({ code: "custom", path, input: l, message: `a line not already used as ${prior}` });
+      if (prior)
+        ctx.addIssue({ code: "custom", path, input: l, message: `a line not already used as ${prior}` });
       else seen.set(l, what);
     };
-    m.eventLines.forEach((l, i) => claim(l, "an event line", ["eventLines", i]));
+    for (const [i, l] of m.eventLines.entries()) claim(l, "an event line", ["eventLines", i]);
     if (m.strobeLine !== undefined) claim(m.strobeLine, "the strobe line", ["strobeLine"]);
     if (m.photodiodeLine !== undefined) claim(m.photodiodeLine, "the photodiode line", ["photodiodeLine"]);
     const ids = new Set<string>();
     const units = new Set<string>();
     m.channels.forEach((c, i) => {
       if (ids.has(c.id))
-        ctx.addIssue({ code: "custom", path: ["channels", i, "id"], input: c.id, message: "a channel id not used before" });
+        ctx.addIssue({
+          code: "custom",
+          path: ["channels", i, "id"],
+          input: c.id,
+          message: "a channel id not used before",
+        });
       ids.add(c.id);
       const unit = `${c.electrode ?? ""}\u0000${c.spikeChannel ?? ""}\u0000${c.sortedId ?? "*"}`;
       if (units.has(unit))
@@ -102,7 +110,10 @@ export class SpikeRouter {
       ];
       for (const key of keys) {
         let r = this.byKey.get(key);
-        if (!r) this.byKey.set(key, (r = { all: [], sorted: new Map() }));
+        if (!r) {
+          r = { all: [], sorted: new Map() };
+          this.byKey.set(key, r);
+        }
         if (c.sortedId === undefined) r.all.push(i);
         else {
           const list = r.sorted.get(c.sortedId) ?? [];

@@ -37,7 +37,8 @@ export function startOpenEphysBridge(o: OpenEphysBridgeOptions): RunningBridge {
     outbox,
     onWelcome: (w) => core?.setWindow(w.window),
     onTrial: (t) => core?.announce(t),
-    onError: (code, message, seq) => o.log?.("warn", `daemon refused${seq !== undefined ? ` seq ${seq}` : ""}: ${code} ${message}`),
+    onError: (code, message, seq) =>
+      o.log?.("warn", `daemon refused${seq !== undefined ? ` seq ${seq}` : ""}: ${code} ${message}`),
     onStatus: (up, reason) => o.log?.(up ? "info" : "warn", reason),
   });
   core = new BridgeCore({
@@ -99,7 +100,9 @@ export async function openEphysBridgeCommand(opts: {
   ] as const)
     if (v !== undefined) {
       if (!(v >= 0)) {
-        console.error(`error EPHYS_BAD_OPTION: --${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: expected a number of ms >= 0, got ${v}`);
+        console.error(
+          `error EPHYS_BAD_OPTION: --${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: expected a number of ms >= 0, got ${v}`,
+        );
         process.exitCode = 1;
         return;
       }
@@ -115,7 +118,10 @@ export async function openEphysBridgeCommand(opts: {
     timing,
     log,
   });
-  log("info", `Open Ephys bridge: ${opts.zmq} → ${opts.url}/acquisition, ${map.channels.length} channels, outbox ${opts.outbox}`);
+  log(
+    "info",
+    `Open Ephys bridge: ${opts.zmq} → ${opts.url}/acquisition, ${map.channels.length} channels, outbox ${opts.outbox}`,
+  );
   const stop = async () => {
     await bridge.stop();
     process.exit(0);

@@ -5,7 +5,7 @@
 // once (a notice to the daemon and the log) and its messages are left out, never guessed at.
 import * as zmq from "zeromq";
 import type { BridgeCore } from "../core/bridge-core.ts";
-import { type BroadcastMessage, BroadcastError, decodeBroadcast } from "./broadcast-format.ts";
+import { BroadcastError, type BroadcastMessage, decodeBroadcast } from "./broadcast-format.ts";
 import { type ChannelMap, SpikeRouter } from "./channel-map.ts";
 
 const NO_CHANNELS: readonly number[] = [];
@@ -83,7 +83,8 @@ export class OpenEphysInput {
     const key = m.electrode !== undefined ? `e:${m.electrode}` : `i:${m.channelIndex}`;
     const channels = this.router.route(key, m.sortedId);
     if (channels.length === 0) {
-      const what = m.electrode !== undefined ? `electrode "${m.electrode}"` : `spike channel ${m.channelIndex}`;
+      const what =
+        m.electrode !== undefined ? `electrode "${m.electrode}"` : `spike channel ${m.channelIndex}`;
       const onlySorted = this.reportOnce(`unmapped ${key}`);
       if (onlySorted)
         this.core.notice({
@@ -131,7 +132,8 @@ export class OpenEphysInput {
       if (this.reportOnce("no rate"))
         this.core.notice({
           code: "EPHYS_BRIDGE_NO_SAMPLE_RATE",
-          message: "the binary format does not carry the sample rate: set sampleRate in the channel map; messages are left out until then",
+          message:
+            "the binary format does not carry the sample rate: set sampleRate in the channel map; messages are left out until then",
         });
       return false;
     }
