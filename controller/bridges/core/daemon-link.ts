@@ -139,6 +139,14 @@ export class DaemonLink {
       case "error":
         // A stored-failed message stays for the next replay; any other refusal is final: drop it.
         if (m.seq !== undefined && m.code !== "EPHYS_STORE_FAILED") outbox.drop(m.seq);
+        // The daemon's transaction failed: nothing of it is stored; send it again shortly (it stays in the outbox).
+        if (m.seq !== undefined && m.code === "EPHYS_STORE_FAILED") {
+          const seq = m.seq;
+          setTimeout(() => {
+            const again = outbox.message(seq);
+            if (again && this.welcomed && this.ws === ws) ws.send(again.text);
+          }, 500);
+        }
         this.o.onError?.(m.code, m.message, m.seq);
         break;
     }

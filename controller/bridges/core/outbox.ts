@@ -50,6 +50,9 @@ export class Outbox {
       pending: this.db.prepare(
         "SELECT seq, trial_id AS trialId, text FROM outbox WHERE session_id = ? ORDER BY seq",
       ),
+      one: this.db.prepare(
+        "SELECT seq, trial_id AS trialId, text FROM outbox WHERE session_id = ? AND seq = ?",
+      ),
       count: this.db.prepare("SELECT COUNT(*) AS n FROM outbox WHERE session_id = ?"),
     };
   }
@@ -122,6 +125,12 @@ export class Outbox {
     this.flushAcks();
     this.stmts.removeUpTo.run(session, lastAckedSeq);
     return this.stmts.pending.all(session) as OutboxMessage[];
+  }
+
+  /** A kept message by seq (undefined once acked). */
+  message(seq: number): OutboxMessage | undefined {
+    if (!this.session) return undefined;
+    return this.stmts.one.get(this.session, seq) as OutboxMessage | undefined;
   }
 
   get pendingCount(): number {
