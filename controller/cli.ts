@@ -1,4 +1,4 @@
-// The `ephysloop` command line: serve, simulate, demo (npm start), validate, sessions, status, features, saliency,
+// The `ephysloop` command line: serve, simulate, demo (npm start), bridge openephys, validate, sessions, status, features, saliency,
 // explain, optvis, concepts, report.
 import { Command, Option } from "commander";
 import { type Config, loadConfig, resolvePaths } from "../config/index.ts";
@@ -156,9 +156,29 @@ export async function main(argv: string[]): Promise<void> {
     .option("--drop-every <n>", "drop the connection after every n messages", "0")
     .option("--duplicate <p>", "probability of sending a message twice", "0")
     .option("--reorder <p>", "probability of swapping a message with the next", "0")
+    .addOption(
+      new Option(
+        "--acquisition <kind>",
+        "direct: a bridge to /acquisition here; openephys: an Event Broadcaster for `ephysloop bridge openephys`",
+      )
+        .choices(["direct", "openephys"])
+        .default("direct"),
+    )
+    .option(
+      "--zmq <endpoint>",
+      "with --acquisition openephys: where the Event Broadcaster binds",
+      "tcp://127.0.0.1:5557",
+    )
+    .addOption(
+      new Option("--zmq-format <format>", "with --acquisition openephys: the broadcaster's output format")
+        .choices(["json", "binary"])
+        .default("json"),
+    )
     .action(async (opts) => {
       const { simulate } = await import("./simulate/run.ts");
       await simulate({
+        acquisition: opts.acquisition,
+        openephys: { endpoint: opts.zmq, format: opts.zmqFormat },
         url: opts.url,
         token: opts.token,
         protocolPath: opts.protocol,
@@ -187,11 +207,54 @@ export async function main(argv: string[]): Promise<void> {
           "--fault <part>",
           "make one part of the virtual rig fail at start, to see how the day reports it",
         ).choices(["box", "display", "acquisition", "rig-process"]),
+      )
+      .addOption(
+        new Option(
+          "--acquisition <kind>",
+          "direct: the virtual rig's bridge speaks /acquisition; openephys: an emulated Event Broadcaster and `ephysloop bridge openephys` between it and the daemon",
+        )
+          .choices(["direct", "openephys"])
+          .default("direct"),
       ),
   ).action(async (opts) => {
     const { demo } = await import("./commands/demo.ts");
-    await demo(configFrom(opts), { protocolPath: opts.protocol, fault: opts.fault });
+    await demo(configFrom(opts), {
+      protocolPath: opts.protocol,
+      fault: opts.fault,
+      acquisition: opts.acquisition,
+    });
   });
+
+  program
+    .command("bridge")
+    .description("acquisition bridges: an acquisition system's stream → the daemon's /acquisition")
+    .command("openephys")
+    .description("the Open Ephys GUI's Event Broadcaster (ZMQ) → /acquisition (docs/openephys.md)")
+    .requiredOption("--url <ws-url>", "daemon address, e.g. ws://127.0.0.1:8710")
+    .requiredOption("--token <token>", "the daemon's token")
+    .requiredOption(
+      "--channels <file>",
+      "channel map (YAML): stream, event lines, photodiode line, electrodes",
+    )
+    .option("--zmq <endpoint>", "the Event Broadcaster's address", "tcp://127.0.0.1:5557")
+    .option(
+      "--outbox <file>",
+      "SQLite outbox: unacked messages, seq counter, bridge id",
+      "ephysloop-bridge.db",
+    )
+    .option(
+      "--settle-ms <ms>",
+      "wait this long past onset + postMs (acquisition clock) before a trial goes out",
+    )
+    .option("--photodiode-max-ms <ms>", "the photodiode must rise within this long after the event word")
+    .option(
+      "--max-onset-delay-ms <ms>",
+      "a trial whose code has not come this long after its announcement is missing",
+    )
+    .action(async (opts) => {
+      const { openEphysBridgeCommand } = await import("./bridges/openephys/command.ts");
+      await openEphysBridgeCommand(opts);
+    });
 
   withConfigOptions(
     program

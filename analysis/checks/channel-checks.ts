@@ -169,7 +169,10 @@ export function checkChannel(
 }
 
 /** A channel that never received spike data in phase 1: every check unanswered, excluded with that reason. */
-function withoutData(channelId: string, t: Thresholds): { results: CheckResult[]; decision: ChannelDecision } {
+function withoutData(
+  channelId: string,
+  t: Thresholds,
+): { results: CheckResult[]; decision: ChannelDecision } {
   const reason = "no spike data in phase 1";
   const thresholds: Record<CheckResult["name"], number> = {
     stability: t.stabilityMinR,

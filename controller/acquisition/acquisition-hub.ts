@@ -180,6 +180,7 @@ export class AcquisitionHub {
           trialId: t.trialId,
           eventCode: t.eventCode,
           stimulusId: t.stimulusId,
+          replay: true,
         });
     ws.on("message", (raw, isBinary) => this.onMessage(ws, raw as Buffer, isBinary));
     ws.on("close", () => {
@@ -300,16 +301,28 @@ export class AcquisitionHub {
       this.error(ws, "EPHYS_BAD_MESSAGE", "hello was already received on this connection");
       return null;
     }
+    if (m.type === "notice") {
+      // The bridge cannot write the event log: its notice becomes an alert record (log, monitor, dashboard).
+      const { code, message, trialId } = m;
+      this.opts.store.appendEvent(this.opts.sessionId, "alert", "bridge", {
+        message,
+        code,
+        ...(trialId !== undefined ? { trialId } : {}),
+      });
+      this.opts.onWarning?.(code, `bridge: ${message}`);
+      return null;
+    }
     if (m.type === "spikes") {
       const outside = this.outsideSpan(m.channels);
       if (outside) {
         this.error(ws, "EPHYS_BAD_VALUE", outside, m.seq);
         return null;
       }
+      const packed = packSpikes(m.seq, m.trialId, m.channels, this.windows);
+      if (m.onset) packed.onset = m.onset;
+      return packed;
     }
-    return m.type === "spikes"
-      ? packSpikes(m.seq, m.trialId, m.channels, this.windows)
-      : packCounts(m.seq, m.trialId, m.channels);
+    return packCounts(m.seq, m.trialId, m.channels);
   }
 
   /** The first spike time outside the accepted span, as an error sentence naming its field; null if none. */

@@ -3,6 +3,7 @@
 // the bridge sent) with an offset table.
 // Built by the fast parser (spikes-parser.ts) or from a zod-validated message, and carrying a digest of the
 // message's data so that a repeated seq with other data can be told from a plain duplicate.
+import type { TrialOnset } from "../wire/acquisition.ts";
 import type { NamedWindows } from "./windows.ts";
 
 /** A window a `counts` message did not name (it counts as 0 but is not stored as a name). */
@@ -23,6 +24,8 @@ export interface PackedTrial {
   spikes: Float64Array | null;
   /** 16 hex digits over type, trial and every channel's data, independent of the order of channels and windows. */
   digest: string;
+  /** The spikes message's onset (timing QA); not part of the digest. */
+  onset?: TrialOnset;
 }
 
 /** The protocol's windows as parallel arrays, the form the counting loops take. */

@@ -4,7 +4,12 @@
 // pseudo-terminal, no socat); a child process runs the rest of the virtual rig (acquisition bridge with
 // ground-truth neurons, headless display). A part that cannot start ends the day at once: the session is aborted
 // (and still gets its report), one error names the part, the cause and the fix, and the exit code is 1.
+// With --acquisition openephys the child publishes the neurons as an Open Ephys Event Broadcaster would (the box's
+// event words reach it over IPC), and the real `ephysloop bridge openephys` runs between it and the daemon.
 import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Config } from "../../config/index.ts";
@@ -25,6 +30,8 @@ export type DemoFault = SimulateFault | "box";
 export interface DemoOptions {
   protocolPath: string;
   fault?: DemoFault;
+  /** direct: the simulated bridge speaks /acquisition; openephys: emulated Event Broadcaster + the bridge command. */
+  acquisition?: "direct" | "openephys";
 }
 
 interface PartFailure {
@@ -73,7 +80,12 @@ export async function demo(config: Config, o: DemoOptions): Promise<void> {
     });
   }
 
+  const openephys =
+    !failure && o.acquisition === "openephys"
+      ? await openEphysSetup(protocol.simulation?.channels ?? 16)
+      : null;
   let child: ChildProcess | null = null;
+  let bridgeChild: ChildProcess | null = null;
   if (!failure) {
     child = spawn(
       process.execPath,
@@ -91,9 +103,44 @@ export async function demo(config: Config, o: DemoOptions): Promise<void> {
         "--feature-cache",
         join(resolvePaths(config).dataDir, "features"),
         ...(o.fault && o.fault !== "box" ? ["--fault", o.fault] : []),
+        ...(openephys ? ["--acquisition", "openephys", "--zmq", openephys.zmq] : []),
       ],
       { stdio: ["ignore", "inherit", "inherit", "ipc"] },
     );
+    if (openephys) {
+      const rig = child;
+      // The acquisition system records the box's event words on its digital inputs: forward them to the emulator.
+      box?.onHostLine((r) => {
+        if (r.line.kind === "evt" && rig.connected) rig.send({ type: "evt", code: r.line.code });
+      });
+      bridgeChild = spawn(
+        process.execPath,
+        [
+          bin,
+          "bridge",
+          "openephys",
+          "--zmq",
+          openephys.zmq,
+          "--url",
+          daemon.wsUrl,
+          "--token",
+          daemon.token,
+          "--channels",
+          openephys.map,
+          "--outbox",
+          join(openephys.dir, "bridge-outbox.db"),
+        ],
+        { stdio: ["ignore", "inherit", "inherit"] },
+      );
+      bridgeChild.on("exit", (code, signal) => {
+        if (!ended)
+          fail({
+            part: "acquisition bridge",
+            cause: `ephysloop bridge openephys exited during the day (${signal ? `signal ${signal}` : `code ${code}`})`,
+            fix: "see its messages above",
+          });
+      });
+    }
     child.on("message", (m: { type?: string } & Partial<PartFailure>) => {
       if (m.type === "failed")
         fail({ part: m.part ?? "virtual rig process", cause: m.cause ?? "unknown", fix: m.fix ?? "" });
@@ -116,6 +163,7 @@ export async function demo(config: Config, o: DemoOptions): Promise<void> {
   const row = daemon.store.getSession(daemon.sessionId)!;
   const report = daemon.store.artifacts(daemon.sessionId, "report")[0];
   child?.kill("SIGTERM");
+  bridgeChild?.kill("SIGTERM");
   await box?.close();
   await daemon.stop();
   console.log("");
@@ -124,4 +172,19 @@ export async function demo(config: Config, o: DemoOptions): Promise<void> {
   const f = failure as PartFailure | null;
   if (f) console.error(`\nerror: the virtual rig's ${f.part} failed: ${f.cause}\nfix: ${f.fix}`);
   process.exitCode = final === "done" ? 0 : 1;
+}
+
+/** A free port for the emulated Event Broadcaster and the channel map a lab would write for it. */
+async function openEphysSetup(channels: number): Promise<{ zmq: string; map: string; dir: string }> {
+  const { emulatorChannelMap } = await import("../simulate/openephys-broadcaster.ts");
+  const port = await new Promise<number>((resolve) => {
+    const srv = createServer().listen(0, "127.0.0.1", () => {
+      const p = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(p));
+    });
+  });
+  const dir = mkdtempSync(join(tmpdir(), "ephysloop-openephys-"));
+  const map = join(dir, "openephys-channels.yaml");
+  writeFileSync(map, emulatorChannelMap(channels));
+  return { zmq: `tcp://127.0.0.1:${port}`, map, dir };
 }

@@ -46,6 +46,8 @@ export type HeadlessDisplayEvents = {
   closed: [code: number, reason: string];
   /** A lost connection was re-established (hello sent and welcomed again). */
   reconnected: [];
+  /** A show command arrived (the Open Ephys emulator takes the stimulus of each presentation from here). */
+  show: [req: { trialId: number; stimulusId: string; durationMs: number }];
 };
 
 export class HeadlessDisplayError extends Error {
@@ -228,6 +230,11 @@ export class HeadlessDisplay {
         return;
       case "show":
         this.queue.push({ trialId: msg.trialId, stimulusId: msg.stimulusId, durationMs: msg.durationMs });
+        this.emitter.emit("show", {
+          trialId: msg.trialId,
+          stimulusId: msg.stimulusId,
+          durationMs: msg.durationMs,
+        });
         this.startNext();
         return;
       case "clear":

@@ -11,6 +11,7 @@ import { stimulusKey } from "../session/prepare.ts";
 import { type BridgeFaults, SimulatedBridge, type SimulatedTrialTruth } from "./bridge.ts";
 import { HeadlessDisplay } from "./headless-display.ts";
 import { buildGroundTruth } from "./neurons.ts";
+import { OpenEphysBroadcaster } from "./openephys-broadcaster.ts";
 import { VirtualRigBox } from "./virtual-box.ts";
 
 /** The parts of the virtual rig, as the operator's error names them. */
@@ -51,10 +52,23 @@ export interface SimulateOptions {
   featureCache?: string;
   /** Called with every trial's simulated spikes (tests compare the store with it). */
   onTruth?: (t: SimulatedTrialTruth) => void;
+  /**
+   * "openephys": no bridge here; the neurons and the rig box's event words are published as an Open Ephys Event
+   * Broadcaster would (openephys-broadcaster.ts) for `ephysloop bridge openephys` to turn into /acquisition.
+   */
+  acquisition?: "direct" | "openephys";
+  openephys?: {
+    endpoint?: string;
+    format?: "json" | "binary";
+    photodiodeJitterMs?: number;
+    dropWords?: ReadonlySet<number>;
+  };
 }
 
 export interface RunningSimulation {
+  /** The direct bridge; null with acquisition "openephys" (then `broadcaster`). */
   bridge: SimulatedBridge | null;
+  broadcaster: OpenEphysBroadcaster | null;
   box: VirtualRigBox | null;
   display: HeadlessDisplay | null;
   stop(): Promise<void>;
@@ -147,31 +161,74 @@ export async function startSimulation(o: SimulateOptions): Promise<RunningSimula
   box?.startFixationModel();
   const truthOut = o.truthFile ? createWriteStream(o.truthFile) : null;
   const token = (which: SimulateFault) => (o.fault === which ? `${o.token}-broken-by-fault` : o.token);
-  const bridge = o.without?.acquisition
-    ? null
-    : new SimulatedBridge({
-        url: o.url,
-        token: token("acquisition"),
-        channels,
-        rate: (channelId, stimulusId) => {
-          if (phase2Ids.has(stimulusId)) phase = 2;
-          return truth.rate(channelId, stimulusId, phase);
-        },
-        baselineRate: sim.baselineRate,
-        latencyMs: sim.latencyMs,
-        stimulusMs: p.presentation.stimulusMs,
-        seed: p.seed + 1,
-        sendAfterMs: (p.windows.response.endMs + 20) * sim.timeScale,
-        faults: o.faults,
-        onTruth: (t) => {
-          truthOut?.write(`${JSON.stringify(t)}\n`);
-          o.onTruth?.(t);
-        },
+  const rateOf = (channelId: string, stimulusId: string) => {
+    if (phase2Ids.has(stimulusId)) phase = 2;
+    return truth.rate(channelId, stimulusId, phase);
+  };
+  const openephys = o.acquisition === "openephys" && !o.without?.acquisition;
+  const bridge =
+    o.without?.acquisition || openephys
+      ? null
+      : new SimulatedBridge({
+          url: o.url,
+          token: token("acquisition"),
+          channels,
+          rate: rateOf,
+          baselineRate: sim.baselineRate,
+          latencyMs: sim.latencyMs,
+          stimulusMs: p.presentation.stimulusMs,
+          seed: p.seed + 1,
+          sendAfterMs: (p.windows.response.endMs + 20) * sim.timeScale,
+          faults: o.faults,
+          onTruth: (t) => {
+            truthOut?.write(`${JSON.stringify(t)}\n`);
+            o.onTruth?.(t);
+          },
+        });
+  // With acquisition "openephys" the neurons and the event words go out as an Event Broadcaster would publish them,
+  // for `ephysloop bridge openephys`; the words come from the rig box's EVT lines (this process's box, or the box
+  // of the `ephysloop demo` that started this process, forwarded over IPC).
+  const broadcaster = openephys
+    ? await part(
+        "acquisition bridge",
+        "see the message; the emulator needs a free TCP port on 127.0.0.1",
+        () =>
+          OpenEphysBroadcaster.start({
+            endpoint: o.openephys?.endpoint,
+            format: o.openephys?.format ?? "json",
+            timeScale: sim.timeScale,
+            electrodes: nChannels,
+            rate: (e, stimulusId) => rateOf(channels[e].id, stimulusId),
+            baselineRate: sim.baselineRate,
+            latencyMs: sim.latencyMs,
+            responseMs: p.presentation.stimulusMs,
+            photodiodeJitterMs: o.openephys?.photodiodeJitterMs,
+            dropWords: o.openephys?.dropWords,
+            seed: p.seed + 1,
+          }),
+      )
+    : null;
+  if (broadcaster) {
+    if (box)
+      box.onHostLine((r) => {
+        if (r.line.kind === "evt") broadcaster.eventWord(r.line.code);
       });
+    else if (process.send)
+      process.on("message", (m: { type?: string; code?: number }) => {
+        if (m.type === "evt" && typeof m.code === "number") broadcaster.eventWord(m.code);
+      });
+    else
+      throw new VirtualRigError(
+        "rig box",
+        "--acquisition openephys needs the event words of a rig box",
+        "give --box-host and --box (a virtual box on a socat pty), or run it through `ephysloop demo --acquisition openephys`",
+      );
+  }
   const stopAll = async (display: HeadlessDisplay | null) => {
     bridge?.close();
     await display?.close();
     await box?.close();
+    await broadcaster?.close();
     await new Promise<void>((r) => (truthOut ? truthOut.end(() => r()) : r()));
   };
   let display: HeadlessDisplay | null = null;
@@ -180,7 +237,7 @@ export async function startSimulation(o: SimulateOptions): Promise<RunningSimula
       await part("acquisition bridge", reach, () =>
         retry(() => bridge.connect(), connectTimeoutMs, refusedForGood),
       );
-    if (!o.without?.display)
+    if (!o.without?.display) {
       display = await part("display", reach, () =>
         retry(
           () => HeadlessDisplay.connect({ url: `${o.url}/display`, token: token("display"), seed: p.seed }),
@@ -188,11 +245,13 @@ export async function startSimulation(o: SimulateOptions): Promise<RunningSimula
           refusedForGood,
         ),
       );
+      if (broadcaster) display.on("show", (req) => broadcaster.show(req.stimulusId));
+    }
   } catch (e) {
     await stopAll(display);
     throw e;
   }
-  return { bridge, box, display, stop: () => stopAll(display) };
+  return { bridge, broadcaster, box, display, stop: () => stopAll(display) };
 }
 
 /** Breaks per second of fixation for the virtual box, from the protocol's per-presentation break probability. */
@@ -243,7 +302,8 @@ export async function simulate(o: SimulateOptions): Promise<void> {
     return;
   }
   console.log(
-    `virtual rig connected to ${o.url}${running.box ? ` (rig box on ${running.box.hostPath})` : ""}`,
+    `virtual rig connected to ${o.url}${running.box ? ` (rig box on ${running.box.hostPath})` : ""}` +
+      (running.broadcaster ? `; Event Broadcaster on ${running.broadcaster.endpoint}` : ""),
   );
   tell({ type: "ready" });
   if (o.fault === "rig-process") process.exit(3); // a crash, as far as the parent can tell

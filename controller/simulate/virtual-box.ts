@@ -141,6 +141,8 @@ export class VirtualRigBox {
   readonly boxPath: string;
   /** Every host line the box received, in order, with box time in ms. */
   readonly received: ReceivedLine[] = [];
+  /** Listeners of every host line the box received (the Open Ephys emulator takes EVT codes from here). */
+  private readonly lineListeners = new Set<(line: ReceivedLine) => void>();
   /** Every FIX line the box sent. */
   readonly fixationsSent: Array<{ fixating: boolean; boxMs: number }> = [];
   /** When false the box swallows EVT/REWARD/PING without answering (to test timeouts). */
@@ -205,6 +207,12 @@ export class VirtualRigBox {
     const box = new VirtualRigBox(hostPath, boxPath, options, tempDir);
     await box.replug();
     return box;
+  }
+
+  /** Call `listener` with every well-formed host line from now on; returns the unsubscribe. */
+  onHostLine(listener: (line: ReceivedLine) => void): () => void {
+    this.lineListeners.add(listener);
+    return () => this.lineListeners.delete(listener);
   }
 
   /** EVT codes received, in order. */
@@ -333,7 +341,9 @@ export class VirtualRigBox {
       this.reply({ kind: "err", text: `${raw.trim()} ${error}` });
       return;
     }
-    this.received.push({ atMs: this.now(), line });
+    const received = { atMs: this.now(), line };
+    this.received.push(received);
+    for (const l of this.lineListeners) l(received);
     if (!this.responding) return;
     if (line.kind === "evt") this.reply({ kind: "ack", command: `EVT ${line.code}` });
     else if (line.kind === "reward") this.reply({ kind: "ack", command: `REWARD ${line.ms}` });

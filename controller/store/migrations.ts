@@ -257,4 +257,21 @@ export const migrations: Migration[] = [
       }
     },
   },
+  {
+    version: 5,
+    description:
+      "each trial's onset on the acquisition clock as a bridge reported it (photodiode or event word)",
+    sql: `
+      CREATE TABLE trial_onsets (
+        session_id TEXT NOT NULL,
+        trial_id INTEGER NOT NULL,
+        seq INTEGER NOT NULL,              -- the spikes message that brought it (the first one is kept)
+        source TEXT NOT NULL,              -- 'photodiode' | 'event'
+        sample INTEGER NOT NULL,           -- the onset's acquisition sample number
+        sample_rate REAL NOT NULL,
+        photodiode_minus_event_ms REAL,    -- NULL without a photodiode onset
+        PRIMARY KEY (session_id, trial_id)
+      );
+    `,
+  },
 ];

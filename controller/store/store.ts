@@ -9,6 +9,15 @@ import { blob, f64, u32 } from "./packing.ts";
 
 export type Db = Database.Database;
 
+export interface TrialOnsetRecord {
+  trialId: number;
+  seq: number;
+  source: "photodiode" | "event";
+  sample: number;
+  sampleRate: number;
+  photodiodeMinusEventMs: number | null;
+}
+
 export interface SessionRow {
   id: string;
   created_at: string;
@@ -172,6 +181,10 @@ export class SessionStore {
       ),
       seqInsert: db.prepare(
         "INSERT INTO acquisition_messages (session_id, seq, trial_id, received_at, digest) VALUES (?, ?, ?, ?, ?)",
+      ),
+      onsetInsert: db.prepare(
+        `INSERT OR IGNORE INTO trial_onsets (session_id, trial_id, seq, source, sample, sample_rate,
+           photodiode_minus_event_ms) VALUES (?, ?, ?, ?, ?, ?, ?)`,
       ),
       trialParts: db.prepare("SELECT channel_set FROM trial_data WHERE session_id = ? AND trial_id = ?"),
       dataInsert: db.prepare(
@@ -438,6 +451,16 @@ export class SessionStore {
           return same ? { outcome: "duplicate" } : { outcome: "conflict", storedTrialId: prior.trial_id };
         }
         this.stmts.seqInsert.run(sessionId, m.seq, m.trialId, received, m.digest);
+        if (m.onset)
+          this.stmts.onsetInsert.run(
+            sessionId,
+            m.trialId,
+            m.seq,
+            m.onset.source,
+            m.onset.sample,
+            m.onset.sampleRate,
+            m.onset.photodiodeMinusEventMs,
+          );
         let part: PackedTrial = m;
         let kept: number[] | null = null;
         const earlier = this.stmts.trialParts.all(sessionId, m.trialId) as Array<{ channel_set: number }>;
@@ -539,6 +562,32 @@ export class SessionStore {
       counts: u32(r.counts),
       offsets: r.offsets ? u32(r.offsets) : null,
       spikes: r.spikes ? f64(r.spikes) : null,
+    }));
+  }
+
+  /** Each trial's onset as the bridge reported it (photodiode or event word; timing QA), in trial order. */
+  trialOnsets(sessionId: string): TrialOnsetRecord[] {
+    return (
+      this.db
+        .prepare(
+          `SELECT trial_id, seq, source, sample, sample_rate, photodiode_minus_event_ms FROM trial_onsets
+           WHERE session_id = ? ORDER BY trial_id`,
+        )
+        .all(sessionId) as Array<{
+        trial_id: number;
+        seq: number;
+        source: "photodiode" | "event";
+        sample: number;
+        sample_rate: number;
+        photodiode_minus_event_ms: number | null;
+      }>
+    ).map((r) => ({
+      trialId: r.trial_id,
+      seq: r.seq,
+      source: r.source,
+      sample: r.sample,
+      sampleRate: r.sample_rate,
+      photodiodeMinusEventMs: r.photodiode_minus_event_ms,
     }));
   }
 

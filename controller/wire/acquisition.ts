@@ -52,6 +52,17 @@ export const spikesMessage = z.strictObject({
   trialId,
   /** Spike times in ms relative to stimulus onset, per channel id. */
   channels: z.record(channelId, z.array(z.number().finite()).max(100_000)),
+  /** Where the onset came from on the acquisition clock (timing QA); stored per trial, first one kept. */
+  onset: z
+    .strictObject({
+      source: z.enum(["photodiode", "event"]),
+      /** The onset's sample number on the acquisition clock. */
+      sample: z.number().int(),
+      sampleRate: z.number().positive(),
+      /** Photodiode onset − event-word onset, ms; null without a photodiode onset. */
+      photodiodeMinusEventMs: z.number().finite().nullable(),
+    })
+    .optional(),
 });
 
 export const countsMessage = z.strictObject({
@@ -62,17 +73,28 @@ export const countsMessage = z.strictObject({
   channels: z.record(channelId, z.record(z.string().min(1).max(64), z.number().int().min(0).max(MAX_COUNT))),
 });
 
+/** Something the bridge saw that the day should know (a missing or extra event code, …): an event record. */
+export const noticeMessage = z.strictObject({
+  type: z.literal("notice"),
+  code: z.string().regex(/^EPHYS_[A-Z0-9_]{1,58}$/, "a code like EPHYS_BRIDGE_MISSING_CODE"),
+  message: z.string().min(1).max(2000),
+  trialId: trialId.optional(),
+});
+
 export const acquisitionClientMessage = z.discriminatedUnion("type", [
   acquisitionHello,
   spikesMessage,
   countsMessage,
+  noticeMessage,
 ]);
 export type AcquisitionClientMessage = z.infer<typeof acquisitionClientMessage>;
 export type SpikesMessage = z.infer<typeof spikesMessage>;
 export type CountsMessage = z.infer<typeof countsMessage>;
+export type NoticeMessage = z.infer<typeof noticeMessage>;
+export type TrialOnset = NonNullable<SpikesMessage["onset"]>;
 
 export type AcquisitionServerMessage =
   | { type: "welcome"; sessionId: string; lastAckedSeq: number; window: { preMs: number; postMs: number } }
-  | { type: "trial"; trialId: number; eventCode: number; stimulusId: string }
+  | { type: "trial"; trialId: number; eventCode: number; stimulusId: string; replay?: true }
   | { type: "ack"; seq: number }
   | { type: "error"; seq?: number; code: string; message: string };
