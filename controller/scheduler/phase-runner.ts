@@ -2,7 +2,9 @@
 // voids the current presentation and re-queues its stimulus in the same block; a reward after each completed
 // sequence. Every presentation is stored as pending before it is announced, then settled as shown or voided.
 // A presentation the display never reports (show timeout) is voided and re-queued the same way, with a warning
-// record; only a run of maxDisplayTimeouts of them in a row fails the phase.
+// record; only a run of maxDisplayTimeouts of them in a row fails the phase. A display that goes away (the page
+// closed, the network dropped) voids the presentation on screen; the phase waits for a display to come back,
+// preloads the phase's stimuli on it again, and goes on.
 import type { Protocol } from "../../protocols/schema.ts";
 import type { SessionStore } from "../store/store.ts";
 import { BlockQueue, planBlocks, remainingBlocks } from "./blocks.ts";
@@ -78,8 +80,18 @@ export async function runPhase(
   const unsubscribe = box.onFixation((fix) => {
     if (!fix) breaks++;
   });
+  /** The display, once one is connected and has the phase's stimuli; one lost meanwhile is waited for again. */
+  const connectDisplay = async (): Promise<DisplayPort> => {
+    for (;;) {
+      try {
+        return await abortable(o.display(), signal);
+      } catch (e) {
+        if ((e as { code?: unknown }).code !== "EPHYS_DISPLAY_LOST") throw e;
+      }
+    }
+  };
   try {
-    const display = await o.display();
+    let display = await connectDisplay();
     o.onProgress?.({ phase, shown, planned, voided });
     while (queue.remaining > 0) {
       await acquireFixation(box, scale(pres.fixationAcquireMs), signal);
@@ -103,6 +115,20 @@ export async function runPhase(
         try {
           report = await display.show(trialId, p.stimulusId, scale(pres.stimulusMs));
         } catch (e) {
+          if ((e as { code?: unknown }).code === "EPHYS_DISPLAY_LOST") {
+            store.settleTrial(sessionId, trialId, { status: "voided", reason: "display lost" });
+            store.appendEvent(sessionId, "display", "lost", {
+              trialId,
+              stimulusId: p.stimulusId,
+              message: (e as Error).message,
+            });
+            queue.requeue(p);
+            voided++;
+            completed = false;
+            o.onProgress?.({ phase, shown, planned, voided });
+            display = await connectDisplay();
+            break;
+          }
           if ((e as { code?: unknown }).code !== "EPHYS_DISPLAY_TIMEOUT") throw e;
           // The display never reported this presentation: void it and show its stimulus again later, as after a
           // fixation break; the sequence ends without a reward.
@@ -175,6 +201,25 @@ export async function runPhase(
   } finally {
     unsubscribe();
   }
+}
+
+/** p, or an AbortedError as soon as the signal fires (a paused phase must not go on when a display turns up). */
+function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(new AbortedError("stopped"));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new AbortedError("stopped"));
+    signal.addEventListener("abort", onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(e);
+      },
+    );
+  });
 }
 
 function timing(r: { onset: number; offset: number; droppedFrames: number }) {

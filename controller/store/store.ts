@@ -1,5 +1,8 @@
 // The session database: better-sqlite3 in WAL mode. Writes that belong together are one transaction; every
 // insert of trial data is idempotent (a replayed message is a no-op). Data are durable when a method returns.
+// Every write transaction begins IMMEDIATE: two connections write (this one and the ingest writer thread's), and a
+// deferred transaction that reads first and then writes gets SQLITE_BUSY at once, without the busy timeout, when
+// the other connection committed in between.
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
@@ -154,7 +157,7 @@ export function migrate(db: Db): number {
       db.exec(m.sql);
       m.run?.(db);
       db.pragma(`user_version = ${m.version}`);
-    })();
+    }).immediate();
   }
   return db.pragma("user_version", { simple: true }) as number;
 }
@@ -228,7 +231,7 @@ export class SessionStore {
           s.subject ?? null,
         );
       this.appendEvent(s.id, "session", "created", { protocol: s.protocolName, sha256: s.protocolSha256 });
-    })();
+    }).immediate();
     return this.getSession(s.id)!;
   }
 
@@ -260,7 +263,7 @@ export class SessionStore {
         )
         .run(state, JSON.stringify(snapshot), failedReason ?? null, now(), ended, sessionId);
       this.appendEvent(sessionId, "state", state, failedReason ? { reason: failedReason } : {});
-    })();
+    }).immediate();
   }
 
   setWeightsHash(sessionId: string, sha256: string): void {
@@ -299,7 +302,7 @@ export class SessionStore {
     );
     this.db.transaction(() => {
       for (const c of channels) stmt.run(sessionId, c.id, c.probe, c.index);
-    })();
+    }).immediate();
   }
 
   channels(sessionId: string): ChannelRecord[] {
@@ -320,7 +323,7 @@ export class SessionStore {
     );
     this.db.transaction(() => {
       for (const s of stimuli) stmt.run(sessionId, s.id, s.setId, s.category, s.role, s.path, s.sha256);
-    })();
+    }).immediate();
   }
 
   stimuli(sessionId: string): StimulusRecord[] {
@@ -363,7 +366,7 @@ export class SessionStore {
       if (r.changes > 0 && outcome.status === "voided")
         this.appendEvent(sessionId, "trial", "voided", { trialId, reason: outcome.reason ?? "" });
       return r.changes > 0;
-    })();
+    }).immediate();
   }
 
   /** After a restart: presentations that were announced but never settled are voided, never reused. */
@@ -498,7 +501,7 @@ export class SessionStore {
     );
     let result: IngestOutcome[];
     try {
-      result = outcomes();
+      result = outcomes.immediate();
     } catch (e) {
       this.lastSet = null; // it may name a set whose insert was rolled back
       throw e;
@@ -664,7 +667,7 @@ export class SessionStore {
     );
     this.db.transaction(() => {
       for (const [id, split] of Object.entries(splits)) stmt.run(sessionId, id, split);
-    })();
+    }).immediate();
   }
 
   splits(sessionId: string): Record<string, "train" | "validation" | "test"> {
@@ -690,7 +693,7 @@ export class SessionStore {
       for (const m of models)
         stmt.run(sessionId, m.channelId, m.kind, JSON.stringify(m.params), JSON.stringify(m.metrics), now());
       this.appendEvent(sessionId, "models", "saved", { channels: models.length });
-    })();
+    }).immediate();
   }
 
   models(sessionId: string): Array<{ channelId: string; kind: string; params: unknown; metrics: unknown }> {
@@ -717,7 +720,7 @@ export class SessionStore {
     this.db.transaction(() => {
       for (const c of choices) stmt.run(sessionId, c.channelId, c.stimulusId, c.rule, c.score);
       this.appendEvent(sessionId, "selection", "saved", { choices: choices.length });
-    })();
+    }).immediate();
   }
 
   selections(
@@ -754,7 +757,7 @@ export class SessionStore {
         );
       for (const c of decisions) d.run(sessionId, c.channelId, c.included ? 1 : 0, c.reason);
       this.appendEvent(sessionId, "checks", "saved", { channels: decisions.length });
-    })();
+    }).immediate();
   }
 
   checkResults(sessionId: string): CheckResultRecord[] {

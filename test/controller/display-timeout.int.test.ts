@@ -1,6 +1,7 @@
 // A display that does not report some presentations, against a real daemon over a real WebSocket: each show it
 // ignores voids that presentation only (re-queued in its block, a display/timeout warning record), a success
-// resets the run, and only rig.maxConsecutiveDisplayTimeouts ignored shows in a row fail the phase.
+// resets the run, and only rig.maxConsecutiveDisplayTimeouts ignored shows in a row fail the phase. A display that
+// goes away mid-show voids that presentation, and the phase goes on with the next display that connects.
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -130,5 +131,37 @@ describe("display show timeouts", () => {
     );
     expect(events(d, "display", "timeout").map((c) => c.consecutive)).toEqual([1, 2, 3]);
     expect(d.store.trials(d.sessionId, 1).filter((t) => t.status === "shown")).toHaveLength(3);
+  }, 120_000);
+});
+
+describe("a display that goes away mid-show", () => {
+  it("voids the presentation on screen, waits for a display, preloads again and completes the phase", async () => {
+    const d = await startDay(3);
+    // The first display closes its socket when the 4th show arrives, without answering it.
+    const first = connectDisplay(d, (n) => {
+      if (n === 4) setImmediate(() => display?.terminate());
+      return n === 4;
+    });
+    await waitFor("the display loss", () => events(d, "display", "lost").length === 1);
+    const lost = events(d, "display", "lost")[0];
+    expect(lost.trialId).toBe(first.shows[3].trialId);
+    // The phase waits; a new display is preloaded and takes over.
+    let preloads = 0;
+    const second = connectDisplay(d, () => false);
+    display!.on("message", (raw) => {
+      if (JSON.parse(raw.toString()).type === "preload") preloads++;
+    });
+    await waitFor(
+      "phase 1 to end",
+      () => !d.status().state.startsWith("phase1") && d.status().state !== "preparing",
+    );
+    expect(d.status().state).toBe("fitting");
+    expect(preloads).toBe(1);
+    const trials = d.store.trials(d.sessionId, 1);
+    expect(trials.filter((t) => t.status === "voided").map((t) => t.trialId)).toEqual([lost.trialId]);
+    const shown = trials.filter((t) => t.status === "shown");
+    const stimuli = d.store.stimuli(d.sessionId).filter((s) => s.role === "preferred");
+    expect(shown.map((t) => t.stimulusId).sort()).toEqual(stimuli.map((s) => s.id).sort());
+    expect(second.shows.length).toBe(stimuli.length - 3);
   }, 120_000);
 });
