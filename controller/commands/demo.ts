@@ -56,6 +56,7 @@ export async function demo(config: Config, o: DemoOptions): Promise<void> {
   log.info(
     `simulated day: session ${daemon.sessionId}; virtual rig starting (rig box on an in-memory cable)`,
   );
+  console.log(`dashboard: ${daemon.url}/monitor/?token=${daemon.token}`);
 
   let failure: PartFailure | null = null;
   let ended = false;
