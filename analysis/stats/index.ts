@@ -13,8 +13,9 @@ export {
   type MannWhitneyResult,
   mannWhitneyU,
 } from "./mannWhitney.ts";
+export { type ProjectedReliability, projectedReliability } from "./projected-reliability.ts";
 export { averageRanks, tieTerm } from "./ranks.ts";
-export { isResponsive, netRate } from "./rates.ts";
+export { isResponsive, netRate, netRateOf } from "./rates.ts";
 export {
   noiseCorrectedR2,
   type SplitHalfOptions,

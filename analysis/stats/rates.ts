@@ -3,6 +3,19 @@ import { StatsInputError } from "./errors.ts";
 import { requireFiniteVector } from "./validate.ts";
 
 /**
+ * The net-rate formula, unchecked (the ingest and monitor paths, whose counts and windows were validated on the
+ * way in): spikes/s in the response window minus spikes/s in the baseline window.
+ */
+export function netRateOf(
+  responseCount: number,
+  responseMs: number,
+  baselineCount: number,
+  baselineMs: number,
+): number {
+  return (responseCount * 1000) / responseMs - (baselineCount * 1000) / baselineMs;
+}
+
+/**
  * Net firing rate in spikes/s: responseCount / (responseMs/1000) − baselineCount / (baselineMs/1000).
  * Counts may be trial means (non-integer); negative or non-finite counts and durations ≤ 0 throw EPHYS_BAD_STATS_INPUT.
  */
@@ -39,7 +52,7 @@ export function netRate(
     Number.isFinite(baselineMs) && baselineMs > 0,
     "a finite window length > 0 ms",
   );
-  return (responseCount * 1000) / responseMs - (baselineCount * 1000) / baselineMs;
+  return netRateOf(responseCount, responseMs, baselineCount, baselineMs);
 }
 
 // Protocol rule "spikes/s net for at least one stimulus": true iff max(meanNetRates) ≥ minRate;

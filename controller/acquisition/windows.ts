@@ -1,18 +1,8 @@
 // Spike times (ms from stimulus onset) → counts in the protocol's named windows, and PSTH bins for the monitor.
+import { netRateOf } from "../../analysis/stats/index.ts";
 import type { ResponseWindow } from "../../protocols/schema.ts";
 
 export type NamedWindows = Record<string, ResponseWindow>;
-
-/** Count spikes in each window, [startMs, endMs). */
-export function countInWindows(spikesMs: readonly number[], windows: NamedWindows): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const [name, w] of Object.entries(windows)) {
-    let n = 0;
-    for (const t of spikesMs) if (t >= w.startMs && t < w.endMs) n++;
-    out[name] = n;
-  }
-  return out;
-}
 
 /** The span a bridge must send around each onset: welcome.window. */
 export function spanOf(windows: NamedWindows): { preMs: number; postMs: number } {
@@ -37,13 +27,10 @@ export function netRateFromCounts(counts: Record<string, number>, windows: Named
   return windowNetRate(counts.response ?? 0, counts.baseline ?? 0, windows);
 }
 
-/**
- * Net rate (spikes/s) from the response- and baseline-window spike counts: analysis/stats/rates.ts netRate's
- * formula without its input checks (the ingest path; counts and windows were validated on the way in).
- */
+/** Net rate (spikes/s) from the response- and baseline-window spike counts (analysis/stats netRateOf). */
 export function windowNetRate(response: number, baseline: number, windows: NamedWindows): number {
-  const rate = (n: number, w: ResponseWindow) => (n * 1000) / (w.endMs - w.startMs);
-  return rate(response, windows.response) - rate(baseline, windows.baseline);
+  const length = (w: ResponseWindow) => w.endMs - w.startMs;
+  return netRateOf(response, length(windows.response), baseline, length(windows.baseline));
 }
 
 /**

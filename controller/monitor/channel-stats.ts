@@ -1,11 +1,11 @@
 // Per-channel live statistics for the monitor: PSTH and net rates per phase from each stored trial, the phase-1
-// split-half reliability projected to the planned repeats (reliability-rule.ts), running test/retest r in phase 2,
+// split-half reliability projected to the planned repeats (analysis/stats/projected-reliability.ts), running test/retest r in phase 2,
 // and how long the channel has been silent. Plain accumulators over arrays; the monitor state feeds them and
 // decides what to publish and when.
 import { retestStability, type TrialRates } from "../../analysis/checks/channel-checks.ts";
+import { type ProjectedReliability, projectedReliability } from "../../analysis/stats/index.ts";
 import { addToPsth, type NamedWindows, netRateFromCounts } from "../acquisition/windows.ts";
 import type { ChannelDetail, ChannelLive, ChannelStatus, MonitorThresholds } from "../wire/monitor.ts";
-import { type ProjectedReliability, projectedReliability } from "./reliability-rule.ts";
 
 export interface PsthSpec {
   preMs: number;
@@ -178,7 +178,7 @@ export class ChannelStats {
    * Below the phase's stability threshold, once there are enough data to say so. `alerted`: the channel was
    * already called unstable, and stays so until it has recovered (hysteresis).
    *
-   * Phase 1 (controller/monitor/reliability-rule.ts, docs/monitor.md): with at least min(minSplitHalfStimuli,
+   * Phase 1 (analysis/stats/projected-reliability.ts, docs/monitor.md): with at least min(minSplitHalfStimuli,
    * stimuli) images seen twice or more, unstable when the (1 − α) upper bound of the split-half reliability
    * projected to the planned repeats is below splitHalfMinR; once every such image has all its planned repeats,
    * when the estimate itself is (the decision the phase-end check takes). An alerted channel recovers when the

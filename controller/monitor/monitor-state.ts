@@ -28,7 +28,7 @@ export interface MonitorStateOptions {
   stabilityEveryMs?: number;
   /** Consecutive trials without a spike that make a channel silent (default 20). */
   silentTrials?: number;
-  /** One-sided level of the phase-1 split-half bound (default 0.05; reliability-rule.ts). */
+  /** One-sided level of the phase-1 split-half bound (default 0.05; analysis/stats/projected-reliability.ts). */
   splitHalfAlpha?: number;
   /**
    * Fixation-break spike: breaks per presentation over the last `breakWindow` sequences (× the protocol's

@@ -1,6 +1,6 @@
 // A simulated acquisition bridge: connects to /acquisition, answers each announced trial with Poisson spike
 // trains from the ground-truth neurons, keeps every message until it is acked, replays after reconnects, and can
-// inject faults (dropped connections, duplicates, reordering, delays) to test the daemon's ingest.
+// inject faults (dropped connections, duplicates, reordering, delays, malformed frames) to test the daemon's ingest.
 import { WebSocket } from "ws";
 import { mulberry32, type Random } from "../../analysis/random.ts";
 import type { AcquisitionServerMessage } from "../wire/acquisition.ts";
@@ -14,7 +14,18 @@ export interface BridgeFaults {
   reorder?: number;
   /** Extra delay before sending, ms. */
   delayMs?: number;
+  /** Probability that a malformed frame (not JSON, a wrong field, an unknown type) goes out before a message. */
+  garbage?: number;
 }
+
+/** Malformed frames a faulty bridge might send; each gets an error frame and changes nothing. */
+const GARBAGE = [
+  "{not json",
+  JSON.stringify({ type: "spikes", seq: "x", trialId: 1, channels: {} }),
+  JSON.stringify({ type: "nonsense" }),
+  JSON.stringify({ type: "counts", seq: 1, trialId: 1, channels: { "<b>": { response: 1 } } }),
+  "",
+];
 
 export interface SimulatedTrialTruth {
   trialId: number;
@@ -174,6 +185,7 @@ export class SimulatedBridge {
       setTimeout(() => this.releaseHeld(), 50);
       return;
     }
+    if (f.garbage && this.random() < f.garbage) ws.send(GARBAGE[Math.floor(this.random() * GARBAGE.length)]);
     ws.send(text);
     this.releaseHeld();
     if (f.duplicate && this.random() < f.duplicate) ws.send(text);

@@ -194,6 +194,11 @@ export class HeadlessDisplay {
     return bestClockOffset(this.samples)?.offsetMs ?? 0;
   }
 
+  /** Cuts the connection as a network fault would (no close frame); it reconnects like after any loss. */
+  drop(): void {
+    this.ws?.terminate();
+  }
+
   /** Closes the socket and waits until it is closed. */
   close(): Promise<void> {
     this.closing = true;

@@ -211,27 +211,29 @@ export class SessionStore {
   }
 
   createSession(s: NewSession): SessionRow {
-    this.db.transaction(() => {
-      this.db
-        .prepare(
-          `INSERT INTO sessions (id, created_at, protocol_name, protocol_path, protocol_text, protocol_sha256,
+    this.db
+      .transaction(() => {
+        this.db
+          .prepare(
+            `INSERT INTO sessions (id, created_at, protocol_name, protocol_path, protocol_text, protocol_sha256,
              code_version, software, seed, rig, subject, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'preparing')`,
-        )
-        .run(
-          s.id,
-          now(),
-          s.protocolName,
-          s.protocolPath,
-          s.protocolText,
-          s.protocolSha256,
-          s.codeVersion,
-          JSON.stringify(s.software),
-          s.seed,
-          s.rig ?? null,
-          s.subject ?? null,
-        );
-      this.appendEvent(s.id, "session", "created", { protocol: s.protocolName, sha256: s.protocolSha256 });
-    }).immediate();
+          )
+          .run(
+            s.id,
+            now(),
+            s.protocolName,
+            s.protocolPath,
+            s.protocolText,
+            s.protocolSha256,
+            s.codeVersion,
+            JSON.stringify(s.software),
+            s.seed,
+            s.rig ?? null,
+            s.subject ?? null,
+          );
+        this.appendEvent(s.id, "session", "created", { protocol: s.protocolName, sha256: s.protocolSha256 });
+      })
+      .immediate();
     return this.getSession(s.id)!;
   }
 
@@ -254,16 +256,18 @@ export class SessionStore {
 
   /** Persist the machine snapshot with every transition, together with its event record. */
   saveSnapshot(sessionId: string, state: string, snapshot: unknown, failedReason?: string): void {
-    this.db.transaction(() => {
-      const ended = ["done", "failed", "aborted"].includes(state) ? now() : null;
-      this.db
-        .prepare(
-          `UPDATE sessions SET state = ?, snapshot = ?, failed_reason = COALESCE(?, failed_reason),
+    this.db
+      .transaction(() => {
+        const ended = ["done", "failed", "aborted"].includes(state) ? now() : null;
+        this.db
+          .prepare(
+            `UPDATE sessions SET state = ?, snapshot = ?, failed_reason = COALESCE(?, failed_reason),
              started_at = COALESCE(started_at, ?), ended_at = COALESCE(?, ended_at) WHERE id = ?`,
-        )
-        .run(state, JSON.stringify(snapshot), failedReason ?? null, now(), ended, sessionId);
-      this.appendEvent(sessionId, "state", state, failedReason ? { reason: failedReason } : {});
-    }).immediate();
+          )
+          .run(state, JSON.stringify(snapshot), failedReason ?? null, now(), ended, sessionId);
+        this.appendEvent(sessionId, "state", state, failedReason ? { reason: failedReason } : {});
+      })
+      .immediate();
   }
 
   setWeightsHash(sessionId: string, sha256: string): void {
@@ -300,9 +304,11 @@ export class SessionStore {
     const stmt = this.db.prepare(
       "INSERT INTO channels (session_id, id, probe, idx) VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET probe = excluded.probe, idx = excluded.idx",
     );
-    this.db.transaction(() => {
-      for (const c of channels) stmt.run(sessionId, c.id, c.probe, c.index);
-    }).immediate();
+    this.db
+      .transaction(() => {
+        for (const c of channels) stmt.run(sessionId, c.id, c.probe, c.index);
+      })
+      .immediate();
   }
 
   channels(sessionId: string): ChannelRecord[] {
@@ -321,9 +327,11 @@ export class SessionStore {
     const stmt = this.db.prepare(
       "INSERT OR IGNORE INTO stimuli (session_id, id, set_id, category, role, path, sha256) VALUES (?, ?, ?, ?, ?, ?, ?)",
     );
-    this.db.transaction(() => {
-      for (const s of stimuli) stmt.run(sessionId, s.id, s.setId, s.category, s.role, s.path, s.sha256);
-    }).immediate();
+    this.db
+      .transaction(() => {
+        for (const s of stimuli) stmt.run(sessionId, s.id, s.setId, s.category, s.role, s.path, s.sha256);
+      })
+      .immediate();
   }
 
   stimuli(sessionId: string): StimulusRecord[] {
@@ -349,24 +357,26 @@ export class SessionStore {
       reason?: string;
     },
   ): boolean {
-    return this.db.transaction(() => {
-      const r = this.db
-        .prepare(
-          `UPDATE trials SET status = ?, onset_ms = ?, offset_ms = ?, dropped_frames = ?
+    return this.db
+      .transaction(() => {
+        const r = this.db
+          .prepare(
+            `UPDATE trials SET status = ?, onset_ms = ?, offset_ms = ?, dropped_frames = ?
            WHERE session_id = ? AND trial_id = ? AND status = 'pending'`,
-        )
-        .run(
-          outcome.status,
-          outcome.onsetMs ?? null,
-          outcome.offsetMs ?? null,
-          outcome.droppedFrames ?? null,
-          sessionId,
-          trialId,
-        );
-      if (r.changes > 0 && outcome.status === "voided")
-        this.appendEvent(sessionId, "trial", "voided", { trialId, reason: outcome.reason ?? "" });
-      return r.changes > 0;
-    }).immediate();
+          )
+          .run(
+            outcome.status,
+            outcome.onsetMs ?? null,
+            outcome.offsetMs ?? null,
+            outcome.droppedFrames ?? null,
+            sessionId,
+            trialId,
+          );
+        if (r.changes > 0 && outcome.status === "voided")
+          this.appendEvent(sessionId, "trial", "voided", { trialId, reason: outcome.reason ?? "" });
+        return r.changes > 0;
+      })
+      .immediate();
   }
 
   /** After a restart: presentations that were announced but never settled are voided, never reused. */
@@ -665,9 +675,11 @@ export class SessionStore {
     const stmt = this.db.prepare(
       "INSERT INTO splits (session_id, stimulus_id, split) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET split = excluded.split",
     );
-    this.db.transaction(() => {
-      for (const [id, split] of Object.entries(splits)) stmt.run(sessionId, id, split);
-    }).immediate();
+    this.db
+      .transaction(() => {
+        for (const [id, split] of Object.entries(splits)) stmt.run(sessionId, id, split);
+      })
+      .immediate();
   }
 
   splits(sessionId: string): Record<string, "train" | "validation" | "test"> {
@@ -689,11 +701,20 @@ export class SessionStore {
        ON CONFLICT DO UPDATE SET kind = excluded.kind, params = excluded.params, metrics = excluded.metrics,
        created_at = excluded.created_at`,
     );
-    this.db.transaction(() => {
-      for (const m of models)
-        stmt.run(sessionId, m.channelId, m.kind, JSON.stringify(m.params), JSON.stringify(m.metrics), now());
-      this.appendEvent(sessionId, "models", "saved", { channels: models.length });
-    }).immediate();
+    this.db
+      .transaction(() => {
+        for (const m of models)
+          stmt.run(
+            sessionId,
+            m.channelId,
+            m.kind,
+            JSON.stringify(m.params),
+            JSON.stringify(m.metrics),
+            now(),
+          );
+        this.appendEvent(sessionId, "models", "saved", { channels: models.length });
+      })
+      .immediate();
   }
 
   models(sessionId: string): Array<{ channelId: string; kind: string; params: unknown; metrics: unknown }> {
@@ -717,10 +738,12 @@ export class SessionStore {
     const stmt = this.db.prepare(
       "INSERT OR REPLACE INTO selections (session_id, channel_id, stimulus_id, rule, score) VALUES (?, ?, ?, ?, ?)",
     );
-    this.db.transaction(() => {
-      for (const c of choices) stmt.run(sessionId, c.channelId, c.stimulusId, c.rule, c.score);
-      this.appendEvent(sessionId, "selection", "saved", { choices: choices.length });
-    }).immediate();
+    this.db
+      .transaction(() => {
+        for (const c of choices) stmt.run(sessionId, c.channelId, c.stimulusId, c.rule, c.score);
+        this.appendEvent(sessionId, "selection", "saved", { choices: choices.length });
+      })
+      .immediate();
   }
 
   selections(
@@ -744,20 +767,22 @@ export class SessionStore {
     const d = this.db.prepare(
       "INSERT OR REPLACE INTO channel_decisions (session_id, channel_id, included, reason) VALUES (?, ?, ?, ?)",
     );
-    this.db.transaction(() => {
-      for (const c of results)
-        r.run(
-          sessionId,
-          c.channelId,
-          c.name,
-          c.value,
-          c.threshold,
-          c.passed ? 1 : 0,
-          JSON.stringify(c.details),
-        );
-      for (const c of decisions) d.run(sessionId, c.channelId, c.included ? 1 : 0, c.reason);
-      this.appendEvent(sessionId, "checks", "saved", { channels: decisions.length });
-    }).immediate();
+    this.db
+      .transaction(() => {
+        for (const c of results)
+          r.run(
+            sessionId,
+            c.channelId,
+            c.name,
+            c.value,
+            c.threshold,
+            c.passed ? 1 : 0,
+            JSON.stringify(c.details),
+          );
+        for (const c of decisions) d.run(sessionId, c.channelId, c.included ? 1 : 0, c.reason);
+        this.appendEvent(sessionId, "checks", "saved", { channels: decisions.length });
+      })
+      .immediate();
   }
 
   checkResults(sessionId: string): CheckResultRecord[] {

@@ -5,13 +5,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { loadConfig } from "../../config/index.ts";
-import { countInWindows } from "../../controller/acquisition/windows.ts";
 import { startDaemon } from "../../controller/commands/serve.ts";
 import type { Daemon } from "../../controller/daemon.ts";
 import { silentLogger } from "../../controller/log.ts";
 import type { SimulatedTrialTruth } from "../../controller/simulate/bridge.ts";
 import { type RunningSimulation, startSimulation } from "../../controller/simulate/run.ts";
-import { simulatedProtocol, stall, waitFor } from "./simulated-day.ts";
+import { countInWindows, simulatedProtocol, stall, waitFor } from "./simulated-day.ts";
 
 let daemon: Daemon | undefined;
 let sim: RunningSimulation | undefined;

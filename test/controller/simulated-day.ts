@@ -4,6 +4,20 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fromPromise } from "xstate";
 
+/** Count spikes in each window, [startMs, endMs): the test's own count, to compare the daemon's with. */
+export function countInWindows(
+  spikesMs: readonly number[],
+  windows: Record<string, { startMs: number; endMs: number }>,
+): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [name, w] of Object.entries(windows)) {
+    let n = 0;
+    for (const t of spikesMs) if (t >= w.startMs && t < w.endMs) n++;
+    out[name] = n;
+  }
+  return out;
+}
+
 /** A step actor that never settles: the day stays in that state. */
 export const stall = () => fromPromise<void, { sessionId: string }>(() => new Promise<void>(() => {}));
 

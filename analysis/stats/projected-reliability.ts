@@ -1,4 +1,5 @@
-// When the monitor calls a phase-1 channel unstable: the rule behind the channel-unstable alert (docs/monitor.md).
+// When the monitor calls a phase-1 channel unstable: the rule behind the channel-unstable alert (docs/monitor.md),
+// beside the phase-end split-half estimator it projects to (reliability.ts).
 //
 // The phase-end check compares the split-half reliability of the R-trial mean (R = the protocol's repetitions,
 // Spearman–Brown corrected) with checks.splitHalfMinR. Mid-phase, each image has been seen k < R times, and the

@@ -1,11 +1,11 @@
-// The phase-1 instability rule (controller/monitor/reliability-rule.ts): its numbers against SciPy (f_oneway,
+// The phase-1 instability rule (analysis/stats/projected-reliability.ts): its numbers against SciPy (f_oneway,
 // f.ppf, f.cdf; test/reference/monitor_reliability_reference.py), the bound and the test agreeing with each other,
 // and the bound's coverage on simulated balanced data whose true reliability sits exactly at the threshold.
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { mulberry32 } from "../../analysis/random.ts";
 import { normalQuantile } from "../../analysis/stats/distributions.ts";
-import { projectedReliability } from "../../controller/monitor/reliability-rule.ts";
+import { projectedReliability } from "../../analysis/stats/index.ts";
 
 interface Case {
   name: string;
