@@ -81,8 +81,16 @@ export interface ReadoutFitOptions {
   epochs: number;
   /** Data term: squared errors summed over training rows ("sum", default) or averaged ("mean"). */
   reduction?: "sum" | "mean";
-  /** Epochs without a new best validation loss before a channel stops; default ⌈epochs/10⌉; Infinity = never. */
+  /**
+   * Epochs without a new best validation loss before a channel stops; default max(⌈epochs/10⌉, 50), so that it
+   * does not shrink to nothing on a short fit; Infinity = never.
+   */
   patience?: number;
+  /**
+   * Epochs every channel trains before its best parameters are chosen or it may stop; default min(epochs − 1, 50).
+   * Without it a noisy validation set can keep a channel's epoch-0 parameters (an untrained model).
+   */
+  warmupEpochs?: number;
   /** δ of the smoothed penalty; default 1e-6 (w in standardized response units). */
   smoothing?: number;
   /** Feature scale φ: "rms" (default: the training rows' root mean square) or a given number (1 = raw). */
@@ -167,6 +175,11 @@ function checkInput(input: ReadoutFitInput, options: ReadoutFitOptions): void {
   }
   if (options.patience !== undefined && !(options.patience >= 1))
     bad("patience", "a number ≥ 1", options.patience);
+  if (
+    options.warmupEpochs !== undefined &&
+    !(Number.isInteger(options.warmupEpochs) && options.warmupEpochs >= 0 && options.warmupEpochs < epochs)
+  )
+    bad("warmupEpochs", `an integer in [0, epochs − 1 = ${epochs - 1}]`, options.warmupEpochs);
   if (options.workers !== undefined && !(Number.isInteger(options.workers) && options.workers >= 1)) {
     bad("workers", "an integer ≥ 1", options.workers);
   }
@@ -379,7 +392,8 @@ export async function fitGaussianReadouts(
   const K = channels.length;
   const extraRows = input.extraTraining?.targetRows ?? [];
   const penalty: Penalty = { ...options.penalty, smoothing: options.smoothing ?? 1e-6 };
-  const patience = options.patience ?? Math.ceil(options.epochs / 10);
+  const patience = options.patience ?? Math.max(Math.ceil(options.epochs / 10), 50);
+  const warmup = options.warmupEpochs ?? Math.min(options.epochs - 1, 50);
   const reduction = options.reduction ?? "sum";
   const progressEvery = options.progressEvery ?? 50;
   const random = mulberry32(options.seed ?? 0);
@@ -536,7 +550,7 @@ export async function fitGaussianReadouts(
         loss /= nVal;
         curves[k].push(loss);
         const bk = best[k];
-        if (loss < bk.loss) {
+        if (epoch >= warmup && loss < bk.loss) {
           bk.loss = loss;
           bk.epoch = epoch;
           bk.mu = [mu[2 * k], mu[2 * k + 1]];
@@ -544,7 +558,7 @@ export async function fitGaussianReadouts(
           bk.w.set(w.subarray(k * c, (k + 1) * c));
           bk.b = b[k];
         }
-        if (epoch - bk.epoch < patience) still.push(k);
+        if (epoch < warmup || epoch - bk.epoch < patience) still.push(k);
       }
       active = still;
       const last = epoch === options.epochs - 1 || active.length === 0;
@@ -566,6 +580,9 @@ export async function fitGaussianReadouts(
         bias: bk.b * sd + mean,
         bestEpoch: bk.epoch,
         valLossCurve: curves[k],
+        bestValLoss: bk.loss,
+        // Predicting the training mean: 0 in standardized units, so its loss is the mean squared target.
+        meanValLoss: yVal[k].reduce((a, y) => a + y * y, 0) / Math.max(1, yVal[k].length),
         testR: null,
       };
       if (testFeatures && split.test.length >= 3) {

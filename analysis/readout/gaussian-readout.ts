@@ -20,6 +20,9 @@ export interface GaussianReadout {
   bestEpoch: number;
   /** Validation MSE after each epoch, in units of the training-target variance (1 ≈ predicting the mean). */
   valLossCurve: number[];
+  /** The validation loss at bestEpoch, and that of predicting the training mean (a model worse than it is flagged). */
+  bestValLoss?: number;
+  meanValLoss?: number;
   /** Pearson r of predictions with responses on the held-out test images (null when there were < 3). */
   testR: number | null;
 }
@@ -38,6 +41,8 @@ export function readoutToJSON(readout: GaussianReadout): GaussianReadoutJSON {
     bias: readout.bias,
     bestEpoch: readout.bestEpoch,
     valLossCurve: [...readout.valLossCurve],
+    ...(readout.bestValLoss !== undefined ? { bestValLoss: readout.bestValLoss } : {}),
+    ...(readout.meanValLoss !== undefined ? { meanValLoss: readout.meanValLoss } : {}),
     testR: readout.testR,
   };
 }

@@ -144,6 +144,10 @@ export async function fitStep(ctx: StepContext, signal?: AbortSignal): Promise<v
         testR: r.testR,
         bestEpoch: r.bestEpoch,
         finalValLoss: r.valLossCurve.at(-1) ?? null,
+        bestValLoss: r.bestValLoss ?? null,
+        meanValLoss: r.meanValLoss ?? null,
+        // The validation images are predicted worse than by the training mean: the model explains nothing.
+        worseThanMean: r.bestValLoss !== undefined && r.meanValLoss !== undefined && r.bestValLoss > r.meanValLoss,
         seconds: (Date.now() - started) / 1000,
         silhouettes: extraTraining?.images.length ?? 0,
       },

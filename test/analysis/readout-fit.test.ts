@@ -134,13 +134,54 @@ describe("fitGaussianReadouts: penalty and early stopping", () => {
     const noisy = simulate([truths[1]], 1.0, 9);
     const [r] = await fitGaussianReadouts(
       { features, channels: noisy, split: small },
-      { ...options, penalty: { kind: "l1", weight: 0 }, learningRate: 0.02, epochs: 2000, patience: 40 },
+      {
+        ...options,
+        penalty: { kind: "l1", weight: 0 },
+        learningRate: 0.02,
+        epochs: 2000,
+        patience: 40,
+        warmupEpochs: 0,
+      },
     );
     const curve = r.valLossCurve;
     expect(curve.length).toBeLessThan(2000);
     expect(curve.length).toBe(r.bestEpoch + 40 + 1);
     expect(curve[r.bestEpoch]).toBe(Math.min(...curve));
     expect(curve.at(-1)!).toBeGreaterThan(curve[r.bestEpoch]);
+  }, 60_000);
+
+  it("trains every channel through the warm-up before it chooses or stops, and flags a model worse than the mean", async () => {
+    // Pure noise targets: validation loss is lowest at the start, which a bare patience rule would keep.
+    const small = { train: rows.slice(0, 30), validation: rows.slice(140, 170), test: rows.slice(170) };
+    const random = mulberry32(31);
+    const noise = simulate([truths[1]], 1.0, 9).map((ch) => ({
+      ...ch,
+      responses: Float32Array.from(ch.responses, () => random()),
+    }));
+    const [r] = await fitGaussianReadouts(
+      { features, channels: noise, split: small },
+      {
+        ...options,
+        penalty: { kind: "l1", weight: 0 },
+        learningRate: 0.02,
+        epochs: 400,
+        patience: 20,
+        warmupEpochs: 60,
+      },
+    );
+    expect(r.bestEpoch).toBeGreaterThanOrEqual(60);
+    expect(r.valLossCurve.length).toBeGreaterThanOrEqual(60 + 20);
+    expect(r.bestValLoss).toBe(r.valLossCurve[r.bestEpoch]);
+    // The mean predictor's loss, computed here from the responses: standardized by the training rows' mean and sd.
+    const y = noise[0].responses;
+    const train = small.train.map((i) => y[i]);
+    const mean = train.reduce((a, b) => a + b, 0) / train.length;
+    const sd = Math.sqrt(train.reduce((a, b) => a + (b - mean) ** 2, 0) / train.length);
+    const meanLoss =
+      small.validation.reduce((a, i) => a + ((y[i] - mean) / sd) ** 2, 0) / small.validation.length;
+    expect(r.meanValLoss).toBeCloseTo(meanLoss, 4);
+    // Noise is not predicted: the best validation loss after the warm-up is no better than the mean's.
+    expect(r.bestValLoss!).toBeGreaterThan(r.meanValLoss!);
   }, 60_000);
 });
 
