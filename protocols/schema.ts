@@ -133,27 +133,49 @@ export const simulationSchema = z.strictObject({
   nonSelectiveChannels: z.array(z.number().int().min(0)).default([]),
 });
 
-export const protocolSchema = z.strictObject({
-  version: z.literal(1, { error: "expected version: 1" }),
-  name: z.string().min(1),
-  description: z.string().default(""),
-  seed: positiveInt("seed for every random choice of the day").min(0),
-  stimulusSets: z
-    .array(stimulusSetSchema)
-    .min(1, "expected at least one stimulus set")
-    .refine((sets) => sets.some((s) => s.role === "preferred"), {
-      message: "expected a set with role: preferred (the phase-1 images)",
-    }),
-  presentation: presentationSchema,
-  phase2: phase2Schema,
-  windows: windowsSchema,
-  model: modelSchema,
-  selection: selectionSchema,
-  checks: checksSchema,
-  visualization: visualizationSchema,
-  synthesis: synthesisSchema.optional(),
-  simulation: simulationSchema.optional(),
-});
+export const protocolSchema = z
+  .strictObject({
+    version: z.literal(1, { error: "expected version: 1" }),
+    name: z.string().min(1),
+    description: z.string().default(""),
+    seed: positiveInt("seed for every random choice of the day").min(0),
+    stimulusSets: z
+      .array(stimulusSetSchema)
+      .min(1, "expected at least one stimulus set")
+      .refine((sets) => sets.some((s) => s.role === "preferred"), {
+        message: "expected a set with role: preferred (the phase-1 images)",
+      }),
+    presentation: presentationSchema,
+    phase2: phase2Schema,
+    windows: windowsSchema,
+    model: modelSchema,
+    selection: selectionSchema,
+    checks: checksSchema,
+    visualization: visualizationSchema,
+    synthesis: synthesisSchema.optional(),
+    simulation: simulationSchema.optional(),
+  })
+  .superRefine((p, ctx) => {
+    // The selectivity check compares one mean per stimulus: with n objects and m control bodies per channel, the
+    // smallest two-sided exact Mann-Whitney p is 2 / C(n + m, n). A design where it cannot reach α is refused.
+    const s = p.selection;
+    const n = s.topObjects + s.bottomObjects + s.mostSimilarObjects;
+    const m = s.controlTop + s.controlBottom + s.controlMostSimilar;
+    const alpha = p.checks.selectivityAlpha;
+    if (n === 0 || m === 0) return;
+    let ways = 1;
+    for (let i = 1; i <= n; i++) ways = (ways * (m + i)) / i;
+    const smallest = Math.min(1, 2 / ways);
+    if (smallest >= alpha)
+      ctx.addIssue({
+        code: "custom",
+        path: ["checks", "selectivityAlpha"],
+        message:
+          `an α above ${smallest.toPrecision(3)}, the smallest two-sided Mann-Whitney p that ${n} objects against ` +
+          `${m} control bodies per channel (selection.*) can reach over per-stimulus means, or more of them per ` +
+          "channel (4 and 4 reach 0.029): as it stands no channel can pass selectivity",
+      });
+  });
 
 export type Protocol = z.infer<typeof protocolSchema>;
 export type StimulusSetSpec = z.infer<typeof stimulusSetSchema>;

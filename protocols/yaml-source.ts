@@ -38,6 +38,18 @@ export function pathToString(path: ReadonlyArray<PropertyKey>): string {
   return out;
 }
 
+/** A refinement over the whole file (its input holds the issue path's first key): the found value is the field's. */
+function refinesWholeFile(issue: { code: string; path: PropertyKey[]; input?: unknown }): boolean {
+  const input = issue.input;
+  return (
+    issue.code === "custom" &&
+    issue.path.length > 1 &&
+    typeof input === "object" &&
+    input !== null &&
+    String(issue.path[0]) in input
+  );
+}
+
 function describe(value: unknown): string {
   if (value === undefined) return "(missing)";
   const text = JSON.stringify(value);
@@ -97,7 +109,9 @@ export function parseYamlWith<S extends z.ZodType>(schema: S, text: string, file
     const found =
       issue.code === "unrecognized_keys"
         ? `unknown key ${describe(issue.keys[0])}`
-        : describe((issue as { input?: unknown }).input);
+        : refinesWholeFile(issue)
+          ? describe(doc.getIn(issue.path)) // a refinement of the whole file names the field it points at
+          : describe((issue as { input?: unknown }).input);
     const expected =
       issue.code === "unrecognized_keys"
         ? "only the documented keys (check the spelling)"

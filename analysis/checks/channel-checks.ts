@@ -1,5 +1,7 @@
 // A channel's quality checks after phase 2, each with every number behind it, and the keep/exclude decision:
-// test/retest stability, body selectivity (Mann-Whitney U), responsiveness, split-half reliability, Kruskal-Wallis.
+// test/retest stability, body selectivity (Mann-Whitney U on per-stimulus means: the channel's own selected objects
+// against its own control bodies, two-sided, as Lappe et al. 2024), responsiveness, split-half reliability, and
+// Kruskal-Wallis across the phase-1 bodies (does the channel tell the bodies apart at all).
 import { isResponsive, kruskalWallis, mannWhitneyU, pearson, splitHalfReliability } from "../stats/index.ts";
 
 /** Per-trial net rates (spikes/s) per stimulus id. */
@@ -13,7 +15,7 @@ export interface ChannelCheckInput {
   retestIds: string[];
   /** Objects chosen for this channel (top, bottom, similar). */
   objectIds: string[];
-  /** Control bodies shown in phase 2. */
+  /** Control bodies chosen for this channel (top, bottom, similar). */
   controlIds: string[];
   seed: number;
 }
@@ -79,22 +81,32 @@ export function checkChannel(
     details: { retestStimuli: stab.n, measure: "Pearson r of mean net rates, phase 1 vs phase 2" },
   });
 
-  const objects = input.objectIds.flatMap((id) => input.phase2.get(id) ?? []);
-  const controls = input.controlIds.flatMap((id) => input.phase2.get(id) ?? []);
+  // One value per stimulus (its mean net rate over the phase-2 repeats), not per trial: the repeats of one image
+  // are not independent samples of the category.
+  const perStimulus = (ids: string[]) =>
+    ids
+      .map((id) => input.phase2.get(id) ?? [])
+      .filter((xs) => xs.length > 0)
+      .map(mean);
+  const objects = perStimulus(input.objectIds);
+  const controls = perStimulus(input.controlIds);
   if (objects.length > 0 && controls.length > 0) {
-    const mw = mannWhitneyU(controls, objects, { alternative: "greater" });
+    const mw = mannWhitneyU(controls, objects, { alternative: "two-sided" });
+    const bodiesHigher = mean(controls) > mean(objects);
     results.push({
       channelId,
       name: "selectivity",
       value: mw.p,
       threshold: t.selectivityAlpha,
-      passed: mw.p < t.selectivityAlpha,
+      // A significant difference with the bodies on top: a body-selective site.
+      passed: mw.p < t.selectivityAlpha && bodiesHigher,
       details: {
         u: mw.u,
         method: mw.method,
-        alternative: "control bodies > selected objects",
-        nControlTrials: controls.length,
-        nObjectTrials: objects.length,
+        test: "Mann-Whitney U, two-sided, on per-stimulus mean net rates (phase 2)",
+        direction: bodiesHigher ? "control bodies higher" : "selected objects higher",
+        nControlStimuli: controls.length,
+        nObjectStimuli: objects.length,
         meanControl: mean(controls),
         meanObject: mean(objects),
       },
@@ -155,7 +167,14 @@ export function checkChannel(
     value: kw?.p ?? null,
     threshold: t.kruskalWallisMaxP,
     passed: kw !== null && kw.p < t.kruskalWallisMaxP,
-    details: kw ? { h: kw.h, df: kw.df, stimuli: groups.length } : { reason: "fewer than 2 stimuli" },
+    details: kw
+      ? {
+          test: "Kruskal-Wallis H across the phase-1 bodies (per-trial net rates)",
+          h: kw.h,
+          df: kw.df,
+          stimuli: groups.length,
+        }
+      : { reason: "fewer than 2 stimuli" },
   });
 
   const failed = results.filter((r) => !r.passed);

@@ -175,10 +175,10 @@ ${figs.trials ? figure(figs.trials, "trials", "Shown, voided (fixation break or 
 
 const CRITERION: Record<string, string> = {
   stability: "r &gt; threshold",
-  selectivity: "p &lt; α",
+  selectivity: "p &lt; α (two-sided, per stimulus), bodies higher",
   responsiveness: "rate ≥ threshold",
   "split-half": "r &gt; threshold",
-  "kruskal-wallis": "p &lt; threshold",
+  "kruskal-wallis": "p &lt; threshold (across phase-1 bodies)",
 };
 
 export function checksSection(data: ReportData): string {

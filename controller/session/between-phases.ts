@@ -147,7 +147,8 @@ export async function fitStep(ctx: StepContext, signal?: AbortSignal): Promise<v
         bestValLoss: r.bestValLoss ?? null,
         meanValLoss: r.meanValLoss ?? null,
         // The validation images are predicted worse than by the training mean: the model explains nothing.
-        worseThanMean: r.bestValLoss !== undefined && r.meanValLoss !== undefined && r.bestValLoss > r.meanValLoss,
+        worseThanMean:
+          r.bestValLoss !== undefined && r.meanValLoss !== undefined && r.bestValLoss > r.meanValLoss,
         seconds: (Date.now() - started) / 1000,
         silhouettes: extraTraining?.images.length ?? 0,
       },
@@ -230,9 +231,7 @@ export function checkStep(ctx: StepContext): void {
         phase2: r2.get(id) ?? new Map(),
         retestIds,
         objectIds: [...new Set(mine.filter((s) => s.rule.endsWith("-object")).map((s) => s.stimulusId))],
-        controlIds: [
-          ...new Set(selections.filter((s) => controls.has(s.stimulusId)).map((s) => s.stimulusId)),
-        ],
+        controlIds: [...new Set(mine.filter((s) => controls.has(s.stimulusId)).map((s) => s.stimulusId))],
         seed: p.seed,
       },
       p.checks,

@@ -1,5 +1,8 @@
-// A channel's checks when it never got data: excluded with that reason, every check unanswered — never a thrown
-// error that would fail the day (analysis/checks/channel-checks.ts).
+// A channel's checks (analysis/checks/channel-checks.ts): selectivity as the paper does it — the channel's own
+// selected objects against its own control bodies, one mean per stimulus, two-sided — against SciPy
+// (test/reference/selectivity_reference.py); and a channel that never got data, excluded with that reason, every
+// check unanswered — never a thrown error that would fail the day.
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { checkChannel, type Thresholds } from "../../analysis/checks/channel-checks.ts";
 
@@ -10,6 +13,55 @@ const thresholds: Thresholds = {
   splitHalfMinR: 0.5,
   kruskalWallisMaxP: 0.01,
 };
+
+interface SelectivityCase {
+  name: string;
+  objects: Record<string, number[]>;
+  controls: Record<string, number[]>;
+  u: number;
+  p: number;
+  passed: boolean;
+}
+const reference = JSON.parse(readFileSync("test/fixtures/stats/selectivity_reference.json", "utf8")) as {
+  cases: SelectivityCase[];
+};
+
+describe("selectivity: per-stimulus means, own objects vs own control bodies, two-sided (SciPy)", () => {
+  for (const c of reference.cases)
+    it(c.name, () => {
+      // Phase-2 trials of the channel's stimuli, plus trials of another channel's control body, which must not count.
+      const phase2 = new Map<string, number[]>([
+        ...Object.entries(c.objects),
+        ...Object.entries(c.controls),
+        ["control-bodies/not-mine", [1000, 1000, 1000]],
+      ]);
+      const phase1 = new Map([
+        ["bodies/a", [20, 22]],
+        ["bodies/b", [30, 28]],
+        ["bodies/c", [10, 12]],
+      ]);
+      const { results } = checkChannel(
+        {
+          channelId: "ch001",
+          phase1,
+          phase2,
+          retestIds: [],
+          objectIds: Object.keys(c.objects),
+          controlIds: Object.keys(c.controls),
+          seed: 1,
+        },
+        thresholds,
+      );
+      const sel = results.find((r) => r.name === "selectivity")!;
+      expect(sel.value!).toBeCloseTo(c.p, 12);
+      expect(sel.details.u).toBe(c.u);
+      expect(sel.passed).toBe(c.passed);
+      expect(sel.details).toMatchObject({
+        nObjectStimuli: Object.keys(c.objects).length,
+        nControlStimuli: Object.keys(c.controls).length,
+      });
+    });
+});
 
 describe("checkChannel", () => {
   it("excludes a channel without phase-1 data, naming why, with every check unanswered", () => {

@@ -33,7 +33,7 @@ describe("protocol files", () => {
       augmentation: { silhouettes: true },
     });
     expect(protocol.model.penalty).toEqual({ kind: "l1/2", weight: 6 });
-    expect(protocol.selection.retestCount).toBe(75);
+    expect(protocol.selection).toMatchObject({ topObjects: 3, controlTop: 3, retestCount: 75 });
     expect(protocol.checks).toMatchObject({
       stabilityMinR: 0.6,
       responsivenessMinRate: 5,
@@ -86,6 +86,31 @@ describe("protocol files", () => {
       expect(p!.found).toBe(found);
     },
   );
+
+  it("refuses a selection whose per-stimulus selectivity test can never reach α, pointing at the α", () => {
+    // 9 objects against 1 control body: the smallest two-sided Mann-Whitney p is 2 / C(10, 1) = 0.2.
+    const text = bodyPatch.replace(
+      /controlTop: 3 .*\n {2}controlBottom: 3\n {2}controlMostSimilar: 3/,
+      "controlTop: 1\n  controlBottom: 0\n  controlMostSimilar: 0",
+    );
+    expect(text).not.toBe(bodyPatch);
+    const p = problemsOf(text).find((x) => x.path === "checks.selectivityAlpha");
+    expect(p).toBeDefined();
+    expect(p!.line).toBe(lineOf(text, "selectivityAlpha:"));
+    expect(p!.expected).toContain("an α above 0.200");
+    expect(p!.found).toBe("0.05");
+    // 4 against 4 reach 0.029 < 0.05: accepted.
+    const four = bodyPatch
+      .replace(
+        /controlTop: 3 .*\n {2}controlBottom: 3\n {2}controlMostSimilar: 3/,
+        "controlTop: 4\n  controlBottom: 0\n  controlMostSimilar: 0",
+      )
+      .replace(
+        /topObjects: 3 .*\n {2}bottomObjects: 3 .*\n {2}mostSimilarObjects: 3/,
+        "topObjects: 4\n  bottomObjects: 0\n  mostSimilarObjects: 0",
+      );
+    expect(() => parseProtocol(four, "p.yaml")).not.toThrow();
+  });
 
   it("reports unknown keys, missing sections and YAML syntax errors", () => {
     const typo = problemsOf(bodyPatch.replace("isiMs: 250", "isiMS: 250"));
