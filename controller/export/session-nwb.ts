@@ -1,0 +1,40 @@
+// A session's NWB file as one of its artifacts: export it (controller/export/nwb) and record the file with kind
+// "nwb" and what a reader needs to know before opening it (complete or not, sizes, sha256).
+import type { Config } from "../../config/index.ts";
+import type { SessionStore } from "../store/store.ts";
+import { exportSessionNwb, type NwbExportResult, type NwbProgress } from "./nwb/export-nwb.ts";
+
+export interface SessionNwb extends NwbExportResult {
+  artifactId: number;
+}
+
+export async function writeSessionNwb(
+  store: SessionStore,
+  sessionId: string,
+  path: string,
+  o: { config: Config; nwbSchemaDir?: string; onProgress?: (p: NwbProgress) => void },
+): Promise<SessionNwb> {
+  const result = await exportSessionNwb(store, sessionId, path, {
+    nwbSchemaDir: o.nwbSchemaDir ?? o.config.export.nwbSchemaDir,
+    onProgress: o.onProgress,
+  });
+  const artifactId = store.addArtifact(sessionId, {
+    kind: "nwb",
+    path: result.path,
+    meta: {
+      format: "nwb",
+      nwbVersion: result.nwbVersion,
+      bytes: result.bytes,
+      sha256: result.sha256,
+      complete: result.completeness.complete,
+      state: result.completeness.state,
+      units: result.units,
+      spikes: result.spikes,
+      trials: result.trials,
+      templates: result.templates,
+      specifications: result.specifications,
+      notes: result.notes,
+    },
+  });
+  return { ...result, artifactId };
+}
