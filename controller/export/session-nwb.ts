@@ -1,8 +1,9 @@
-// A session's NWB file as one of its artifacts: export it (controller/export/nwb) and record the file with kind
-// "nwb" and what a reader needs to know before opening it (complete or not, sizes, sha256).
+// A session's NWB file as one of its artifacts: export it (controller/export/nwb, in a worker thread) and record
+// the file with kind "nwb" and what a reader needs to know before opening it (complete or not, sizes, sha256).
 import type { Config } from "../../config/index.ts";
 import type { SessionStore } from "../store/store.ts";
-import { exportSessionNwb, type NwbExportResult, type NwbProgress } from "./nwb/export-nwb.ts";
+import { exportSessionNwbInWorker } from "./nwb/export-job.ts";
+import type { NwbExportResult, NwbProgress } from "./nwb/export-nwb.ts";
 
 export interface SessionNwb extends NwbExportResult {
   artifactId: number;
@@ -14,10 +15,15 @@ export async function writeSessionNwb(
   path: string,
   o: { config: Config; nwbSchemaDir?: string; onProgress?: (p: NwbProgress) => void },
 ): Promise<SessionNwb> {
-  const result = await exportSessionNwb(store, sessionId, path, {
-    nwbSchemaDir: o.nwbSchemaDir ?? o.config.export.nwbSchemaDir,
-    onProgress: o.onProgress,
-  });
+  const result = await exportSessionNwbInWorker(
+    {
+      dbPath: store.db.name,
+      sessionId,
+      path,
+      options: { nwbSchemaDir: o.nwbSchemaDir ?? o.config.export.nwbSchemaDir },
+    },
+    o.onProgress,
+  );
   const artifactId = store.addArtifact(sessionId, {
     kind: "nwb",
     path: result.path,

@@ -16,7 +16,8 @@ import { type Config, loadConfig } from "../../config/index.ts";
 import { exportCommand } from "../../controller/commands/export.ts";
 import { startDaemon } from "../../controller/commands/serve.ts";
 import type { Daemon } from "../../controller/daemon.ts";
-import { exportSessionNwb, type NwbExportResult } from "../../controller/export/nwb/export-nwb.ts";
+import { exportSessionNwbInWorker } from "../../controller/export/nwb/export-job.ts";
+import type { NwbExportResult } from "../../controller/export/nwb/export-nwb.ts";
 import { silentLogger } from "../../controller/log.ts";
 import { type RunningSimulation, startSimulation } from "../../controller/simulate/run.ts";
 import {
@@ -124,12 +125,10 @@ function smallDay(dir: string): string {
     ["control-bodies", 4],
   ] as const) {
     const m = JSON.parse(readFileSync(join(REPO, "stimuli", "demo", set, "manifest.json"), "utf8"));
-    m.images = m.images
-      .slice(0, n)
-      .map((im: { path: string }) => ({
-        ...im,
-        path: relative(dir, join(REPO, "stimuli", "demo", set, im.path)),
-      }));
+    m.images = m.images.slice(0, n).map((im: { path: string }) => ({
+      ...im,
+      path: relative(dir, join(REPO, "stimuli", "demo", set, im.path)),
+    }));
     writeFileSync(join(dir, `${set}.json`), JSON.stringify(m));
     replace.push([join(REPO, "stimuli", "demo", set, "manifest.json"), join(dir, `${set}.json`)]);
   }
@@ -318,7 +317,12 @@ describe("NWB export of a recorded day", () => {
     const store = new SessionStore(join(dir, "ephysloop.db"));
     const file = join(dir, "partial.nwb");
     // Small chunks, so the streamed datasets cross many chunk boundaries.
-    const result = await exportSessionNwb(store, sessionId, file, { nwbSchemaDir: SCHEMA, chunkRows: 16 });
+    const result = await exportSessionNwbInWorker({
+      dbPath: join(dir, "ephysloop.db"),
+      sessionId,
+      path: file,
+      options: { nwbSchemaDir: SCHEMA, chunkRows: 16 },
+    });
     partial = { file, result, snap: snapshot(store, sessionId), voided: voidReasonsOf(store, sessionId) };
     store.close();
 

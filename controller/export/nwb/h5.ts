@@ -133,6 +133,7 @@ export class RegionWriter {
   private readonly written: number[];
   private readonly buffers: Array<Float64Array | null>;
   private readonly filled: number[];
+  private readonly one = new Float64Array(1);
 
   constructor(
     private readonly ds: Dataset,
@@ -156,25 +157,38 @@ export class RegionWriter {
   /** Append `values` (rows × width, row-major) to stream `k`'s region. */
   push(k: number, values: ArrayLike<number>): void {
     const w = this.width;
-    const rows = values.length / w;
+    const typed = ArrayBuffer.isView(values) ? (values as unknown as Float64Array) : null;
     let buffer = this.buffers[k];
     if (!buffer) {
       buffer = new Float64Array(this.chunkRows * w);
       this.buffers[k] = buffer;
     }
-    for (let r = 0; r < rows; r++) {
+    let rows = values.length / w;
+    let from = 0;
+    while (rows > 0) {
       const at = this.written[k] + this.filled[k];
       if (at >= this.end[k])
         throw new RegionOverflowError(
           `stream ${k}: more rows than the ${this.end[k] - this.start[k]} counted for its region`,
         );
-      for (let j = 0; j < w; j++) buffer[this.filled[k] * w + j] = values[r * w + j];
-      this.filled[k]++;
-      // Write when the buffered rows end on a chunk boundary (or fill the buffer, or end the region).
-      const next = at + 1;
-      if (next % this.chunkRows === 0 || this.filled[k] === this.chunkRows || next === this.end[k])
-        this.flush(k);
+      // Rows until the next chunk boundary of the file or the end of the region: then the buffer is written.
+      const untilWrite = Math.min(this.chunkRows - (at % this.chunkRows), this.end[k] - at);
+      const n = Math.min(rows, untilWrite);
+      const to = this.filled[k] * w;
+      const m = n * w;
+      if (typed && m > 16) buffer.set(typed.subarray(from * w, from * w + m), to);
+      else for (let i = 0; i < m; i++) buffer[to + i] = values[from * w + i];
+      this.filled[k] += n;
+      from += n;
+      rows -= n;
+      if (n === untilWrite) this.flush(k);
     }
+  }
+
+  /** Append one row of width 1. */
+  pushOne(k: number, value: number): void {
+    this.one[0] = value;
+    this.push(k, this.one);
   }
 
   /** Write what every stream holds; each region must be complete. */

@@ -76,27 +76,27 @@ function readNamespace(dir: string, file: string, name: string): NamespaceDoc {
   return ns;
 }
 
-/** The JSON of each YAML source of a namespace, keyed by the dataset name (the file name without ".yaml"). */
+/** Each YAML source of a namespace, parsed, keyed by the dataset name (the file name without ".yaml"). */
 function namespaceSources(
   dir: string,
   ns: NamespaceDoc,
-): { namespace: string; sources: Map<string, string> } {
-  const sources = new Map<string, string>();
+): { namespace: string; sources: Map<string, unknown> } {
+  const sources = new Map<string, unknown>();
   const schema = ns.schema.map((s) => {
     if (typeof s.source !== "string") return s;
     const name = s.source.replace(/\.ya?ml$/, "");
-    sources.set(name, JSON.stringify(parse(readFileSync(join(dir, s.source), "utf8"))));
+    sources.set(name, parse(readFileSync(join(dir, s.source), "utf8")));
     return { ...s, source: name };
   });
   return { namespace: JSON.stringify({ namespaces: [{ ...ns, schema }] }), sources };
 }
 
-/** The nwb_version value NWBFile declares in core's nwb.file.yaml (to refuse caching another version). */
-function declaredVersion(coreDir: string): string | null {
-  const doc = parse(readFileSync(join(coreDir, "nwb.file.yaml"), "utf8")) as {
+/** The nwb_version value NWBFile declares in core's nwb.file source (to refuse caching another version). */
+function declaredVersion(fileSpec: unknown): string | null {
+  const doc = fileSpec as {
     groups?: Array<{ neurodata_type_def?: string; attributes?: Array<{ name: string; value?: unknown }> }>;
-  };
-  const file = doc.groups?.find((g) => g.neurodata_type_def === "NWBFile");
+  } | null;
+  const file = doc?.groups?.find((g) => g.neurodata_type_def === "NWBFile");
   const v = file?.attributes?.find((a) => a.name === "nwb_version")?.value;
   return typeof v === "string" ? v : null;
 }
@@ -112,24 +112,27 @@ export function cacheSpecifications(
   const problems = [...sources.problems];
   const cached: Record<string, string> = {};
   if (!sources.core) return { cached, problems };
-  const version = declaredVersion(sources.core);
+  const coreNs = readNamespace(sources.core, "nwb.namespace.yaml", "core");
+  const core = namespaceSources(sources.core, coreNs);
+  const version = declaredVersion(core.sources.get("nwb.file"));
   if (version !== NWB_VERSION) {
     problems.push(
       `${sources.core}: NWBFile declares nwb_version ${JSON.stringify(version)}; this exporter writes ${NWB_VERSION}, so that schema was not cached`,
     );
     return { cached, problems };
   }
-  const todo: Array<[dir: string, file: string, name: string]> = [];
-  if (sources.hdmfCommon) todo.push([sources.hdmfCommon, "namespace.yaml", "hdmf-common"]);
-  todo.push([sources.core, "nwb.namespace.yaml", "core"]);
+  const todo: Array<{ name: string; version: string; parsed: ReturnType<typeof namespaceSources> }> = [];
+  if (sources.hdmfCommon) {
+    const ns = readNamespace(sources.hdmfCommon, "namespace.yaml", "hdmf-common");
+    todo.push({ name: "hdmf-common", version: ns.version, parsed: namespaceSources(sources.hdmfCommon, ns) });
+  }
+  todo.push({ name: "core", version: coreNs.version, parsed: core });
   const specs: Group = file.create_group("specifications");
-  for (const [dir, nsFile, name] of todo) {
-    const ns = readNamespace(dir, nsFile, name);
-    const { namespace, sources: files } = namespaceSources(dir, ns);
-    const group = specs.create_group(name).create_group(ns.version);
-    textDataset(group, "namespace", namespace);
-    for (const [source, json] of files) textDataset(group, source, json);
-    cached[name] = ns.version;
+  for (const { name, version: v, parsed } of todo) {
+    const group = specs.create_group(name).create_group(v);
+    textDataset(group, "namespace", parsed.namespace);
+    for (const [source, doc] of parsed.sources) textDataset(group, source, JSON.stringify(doc));
+    cached[name] = v;
   }
   refAttr(file, ".specloc", specs);
   return { cached, problems };

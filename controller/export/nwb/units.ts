@@ -114,6 +114,7 @@ export async function writeUnits(file: Group, o: UnitsInput): Promise<UnitsSumma
   const lastTime = new Float64Array(n).fill(Number.NEGATIVE_INFINITY);
   const unsorted = new Set<number>();
   let scratch = new Float64Array(256);
+  const window = new Float64Array(2);
   let outside = 0;
 
   for await (const rows of trialDataPages(o.store, o.sessionId, { until, spikes: true })) {
@@ -122,6 +123,8 @@ export async function writeUnits(file: Group, o: UnitsInput): Promise<UnitsSumma
       if (onset === undefined || !row.offsets) continue;
       const start = o.span ? o.clock.spikeSeconds(onset, -o.span.preMs) : 0;
       const end = o.span ? o.clock.spikeSeconds(onset, o.span.postMs) : 0;
+      window[0] = start;
+      window[1] = end;
       const offsets = row.offsets;
       const stored = row.spikes!;
       for (let c = 0; c < row.channelIds.length; c++) {
@@ -143,9 +146,9 @@ export async function writeUnits(file: Group, o: UnitsInput): Promise<UnitsSumma
           if (o.span) for (let i = 0; i < k; i++) if (times[i] < start || times[i] > end) outside++;
         }
         spikes.push(u, times);
-        windows?.push(u, [start, end]);
-        trialIds.push(u, [row.trialId]);
-        counts.push(u, [k]);
+        windows?.push(u, window);
+        trialIds.pushOne(u, row.trialId);
+        counts.pushOne(u, k);
       }
     }
     o.onProgress?.("write", rows.at(-1)!.trialId, lastTrial);
