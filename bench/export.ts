@@ -10,11 +10,13 @@
 // columns and every template (hashed and decoded by the same generator) — written to .npy files with positional writes from per-unit
 // buffers of the same size. So the ratio is what HDF5 through h5wasm (and NWB's structure) costs over a flat file.
 // The export runs as the day and `ephysloop export` run it: in a worker thread (its own store connection, h5wasm
-// loaded outside tsx's loader). Memory: resident set size of the process (worker included) sampled every 20 ms
-// during each writer; a first NWB export of a session with 1/4 of the presentations shows whether the peak grows
-// with the session.
+// loaded outside tsx's loader). Memory: each writer again alone in a fresh process, its peak resident set size
+// (worker threads included; process.resourceUsage().maxRSS) next to the process's size at start; the NWB export of
+// a session with 1/4 of the presentations shows whether the peak grows with the session.
 //
 //   npm run bench:export        (BENCH_BLOCKS=8 blocks of 475, BENCH_CHANNELS=384; BENCH_QUICK=1: 2 blocks, 96 channels)
+
+import { execFileSync } from "node:child_process";
 import {
   closeSync,
   mkdirSync,
@@ -29,9 +31,10 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
+import { fileURLToPath } from "node:url";
 import { mulberry32, type Random } from "../analysis/random.ts";
 import { exportSessionNwbInWorker } from "../controller/export/nwb/export-job.ts";
-import { decodedTemplates } from "../controller/export/nwb/stimulus-templates.ts";
+import { decodedTemplates } from "../controller/export/shown-images.ts";
 import { trialDataPages } from "../controller/export/trial-data-pages.ts";
 import { SessionStore, type StimulusRecord } from "../controller/store/store.ts";
 import { sha256File } from "../stimuli/hash.ts";
@@ -145,24 +148,46 @@ async function buildSession(
   return { store, sessionId };
 }
 
-/** Resident set size sampled every 20 ms while `work` runs. */
-async function measured<T>(
-  work: () => Promise<T>,
-): Promise<{ value: T; seconds: number; peakRss: number; startRss: number }> {
-  (globalThis as { gc?: () => void }).gc?.();
-  const startRss = process.memoryUsage().rss;
-  let peakRss = startRss;
-  const timer = setInterval(() => {
-    peakRss = Math.max(peakRss, process.memoryUsage().rss);
-  }, 20);
+/** Time a writer in this process. */
+async function timed<T>(work: () => Promise<T>): Promise<{ value: T; seconds: number }> {
   const t = performance.now();
-  try {
-    const value = await work();
-    peakRss = Math.max(peakRss, process.memoryUsage().rss);
-    return { value, seconds: (performance.now() - t) / 1000, peakRss, startRss };
-  } finally {
-    clearInterval(timer);
-  }
+  const value = await work();
+  return { value, seconds: (performance.now() - t) / 1000 };
+}
+
+interface ChildRun {
+  writer: "npy" | "nwb";
+  db: string;
+  sessionId: string;
+  out: string;
+}
+
+/** A writer alone in a fresh process: its peak resident set size (worker threads included) and the start's. */
+function inChild(run: ChildRun): { startMB: number; peakMB: number; bytes: number; seconds: number } {
+  const out = execFileSync(process.execPath, ["--import", "tsx", fileURLToPath(import.meta.url)], {
+    env: { ...process.env, BENCH_CHILD: JSON.stringify(run) },
+    encoding: "utf8",
+    maxBuffer: 1 << 20,
+  });
+  return JSON.parse(out.trim().split("\n").at(-1)!);
+}
+
+async function child(run: ChildRun): Promise<void> {
+  const startMB = process.memoryUsage().rss / MB;
+  const t = performance.now();
+  let bytes: number;
+  if (run.writer === "npy") {
+    const store = new SessionStore(run.db);
+    mkdirSync(run.out, { recursive: true });
+    bytes = await exportNpy(store, run.sessionId, run.out);
+    store.close();
+  } else
+    bytes = (
+      await exportSessionNwbInWorker({ dbPath: run.db, sessionId: run.sessionId, path: run.out, options: {} })
+    ).bytes;
+  const seconds = (performance.now() - t) / 1000;
+  const peakMB = (process.resourceUsage().maxRSS * 1024) / MB;
+  console.log(JSON.stringify({ startMB, peakMB, bytes, seconds }));
 }
 
 /** A .npy v1.0 header for a little-endian array of `descr` ('<f8', '<u4', '<i4', '|u1') and `shape`. */
@@ -333,53 +358,61 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "bench-export-"));
   try {
     const built = performance.now();
-    const { store, sessionId } = await buildSession(dir, BLOCKS);
-    const small = await buildSession(dir, Math.max(1, BLOCKS / 4));
-    const m = process.memoryUsage();
+    const full = await buildSession(dir, BLOCKS);
+    const quarter = await buildSession(dir, Math.max(1, BLOCKS / 4));
     log(
-      `memory before the writers: RSS ${(m.rss / MB).toFixed(0)} MB, JS heap ${(m.heapUsed / MB).toFixed(0)} MB, ` +
-        `external ${(m.external / MB).toFixed(0)} MB, array buffers ${(m.arrayBuffers / MB).toFixed(0)} MB; gc ${typeof (globalThis as { gc?: unknown }).gc}`,
+      `session: ${CHANNELS} channels, ${BLOCKS} × ${STIMULI} presentations (and a ¼ session); built in ${((performance.now() - built) / 1000).toFixed(1)} s`,
     );
-    log(
-      `session: ${CHANNELS} channels, ${BLOCKS} × ${STIMULI} presentations, ${store.trialData(sessionId, 1)[0].spikes!.length} spikes in the first; built in ${((performance.now() - built) / 1000).toFixed(1)} s`,
-    );
-    const npyDir = join(dir, "npy");
-    mkdirSync(npyDir);
-    const npy = await measured(() => exportNpy(store, sessionId, npyDir));
+    // Throughput, both writers in this process on the same store.
+    mkdirSync(join(dir, "npy"));
+    const npy = await timed(() => exportNpy(full.store, full.sessionId, join(dir, "npy")));
     const npyRate = npy.value / MB / npy.seconds;
     log(
-      `.npy: ${(npy.value / MB).toFixed(1)} MB in ${npy.seconds.toFixed(2)} s = ${npyRate.toFixed(1)} MB/s; ` +
-        `peak RSS ${(npy.peakRss / MB).toFixed(0)} MB (+${((npy.peakRss - npy.startRss) / MB).toFixed(0)} MB)`,
+      `.npy: ${(npy.value / MB).toFixed(1)} MB in ${npy.seconds.toFixed(2)} s = ${npyRate.toFixed(1)} MB/s`,
     );
-    const nwbExport = (s: { store: SessionStore; sessionId: string }, file: string) =>
+    const nwb = await timed(() =>
       exportSessionNwbInWorker({
-        dbPath: s.store.db.name,
-        sessionId: s.sessionId,
-        path: join(dir, file),
+        dbPath: full.store.db.name,
+        sessionId: full.sessionId,
+        path: join(dir, "bench.nwb"),
         options: {},
-      });
-    const smallRun = await measured(() => nwbExport(small, "small.nwb"));
-    const nwb = await measured(() => nwbExport({ store, sessionId }, "bench.nwb"));
+      }),
+    );
     const r = nwb.value;
     const rate = r.bytes / MB / nwb.seconds;
     log(
-      `nwb ¼: ${(smallRun.value.bytes / MB).toFixed(1)} MB (${smallRun.value.spikes} spikes) in ${smallRun.seconds.toFixed(2)} s; ` +
-        `peak RSS ${(smallRun.peakRss / MB).toFixed(0)} MB`,
-    );
-    log(
       `nwb: ${(r.bytes / MB).toFixed(1)} MB (${r.spikes} spikes, ${r.trials} presentations, ${r.templates} images) in ` +
-        `${nwb.seconds.toFixed(2)} s = ${rate.toFixed(1)} MB/s; peak RSS ${(nwb.peakRss / MB).toFixed(0)} MB ` +
-        `(+${((nwb.peakRss - nwb.startRss) / MB).toFixed(0)} MB over the start)`,
+        `${nwb.seconds.toFixed(2)} s = ${rate.toFixed(1)} MB/s (in a worker thread, as the day and the command run it)`,
     );
-    log(
-      `peak memory: nwb ${(nwb.peakRss / MB).toFixed(0)} MB for the full session, ${(smallRun.peakRss / MB).toFixed(0)} MB for ¼; .npy ${(npy.peakRss / MB).toFixed(0)} MB`,
-    );
-    store.close();
-    small.store.close();
+    full.store.close();
+    quarter.store.close();
+    // Peak memory, each writer alone in a fresh process (the same code; tsx's own footprint is the start).
+    const runs: Array<[string, ChildRun]> = [
+      [
+        ".npy, full",
+        { writer: "npy", db: full.store.db.name, sessionId: full.sessionId, out: join(dir, "npy-child") },
+      ],
+      [
+        "nwb, ¼",
+        { writer: "nwb", db: quarter.store.db.name, sessionId: quarter.sessionId, out: join(dir, "q.nwb") },
+      ],
+      [
+        "nwb, full",
+        { writer: "nwb", db: full.store.db.name, sessionId: full.sessionId, out: join(dir, "f.nwb") },
+      ],
+    ];
+    for (const [name, run] of runs) {
+      const c = inChild(run);
+      log(
+        `peak memory ${name}: ${c.peakMB.toFixed(0)} MB resident (process start ${c.startMB.toFixed(0)} MB) ` +
+          `writing ${(c.bytes / MB).toFixed(1)} MB in ${c.seconds.toFixed(2)} s`,
+      );
+    }
     log(`export: ${rate.toFixed(1)} MB/s (${(rate / npyRate).toFixed(2)}× .npy)`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-await main();
+if (process.env.BENCH_CHILD) await child(JSON.parse(process.env.BENCH_CHILD) as ChildRun);
+else await main();

@@ -1,18 +1,24 @@
-// The NWB exporter's parts without a session: the region writer that streams units' spike times (chunk-aligned
-// writes from interleaved streams, read back by h5py), DynamicTable columns as hdmf reads them
-// (test/reference/nwb_read.py), the clock, the completeness mark and the spec cache's version guard.
+// The NWB exporter's parts: the region writer that streams units' spike times (chunk-aligned writes from
+// interleaved streams, read back by h5py), DynamicTable columns as hdmf defines them (test/reference/nwb_read.py),
+// the clock, the completeness mark, the spec cache's guards, the photodiode column, and a hand-built aborted session
+// with a changed, a missing and a corrupt stimulus file and spike data of a voided presentation: exported valid
+// (hdmf's validator), marked incomplete, with what it could not export in the notes.
 import { execFileSync } from "node:child_process";
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { mulberry32 } from "../../analysis/random.ts";
 import { ClockError, sessionClock } from "../../controller/export/nwb/clock.ts";
+import { exportSessionNwb } from "../../controller/export/nwb/export-nwb.ts";
 import { completenessOf } from "../../controller/export/nwb/file-metadata.ts";
 import { chunkedDataset, createH5, H5, RegionWriter } from "../../controller/export/nwb/h5.ts";
 import { endsOf, safeNames, TableWriter } from "../../controller/export/nwb/hdmf.ts";
 import { cacheSpecifications, locateSpecSources } from "../../controller/export/nwb/spec-cache.ts";
-import { REPO } from "./stored-session.ts";
+import { writeTrials } from "../../controller/export/nwb/trials.ts";
+import { SessionStore } from "../../controller/store/store.ts";
+import { sha256File } from "../../stimuli/hash.ts";
+import { createDemoSession, REPO } from "./stored-session.ts";
 
 const PYTHON = "/usr/bin/python3";
 const SCHEMA = resolve(REPO, "..", "shared", "nwb-schema");
@@ -199,5 +205,157 @@ describe("the cached specification", () => {
     f.close();
     expect(r.cached).toEqual({});
     expect(r.problems.join()).toMatch(/declares nwb_version "2\.7\.0"; this exporter writes 2\.6\.0/);
+  });
+});
+
+const readBack = (file: string) =>
+  JSON.parse(execFileSync(PYTHON, ["test/reference/nwb_read.py", file], { cwd: REPO, encoding: "utf8" })) as {
+    tables: Record<string, { id: number[]; columns: Record<string, unknown[]> }>;
+    images: Record<string, Array<{ name: string }>>;
+    general: Record<string, { value: string; attrs: Record<string, unknown> }>;
+    datasets: Record<string, string>;
+  };
+
+describe("a session with bad parts", () => {
+  it("exports what it can, valid and marked incomplete: changed, missing and corrupt stimuli, unplaced data", async () => {
+    const store = new SessionStore(join(dir, "bad.db"));
+    const id = "bad-day";
+    createDemoSession(store, id, readFileSync(join(REPO, "protocols", "demo.yaml"), "utf8"));
+    store.upsertChannels(id, [
+      { id: "ch1", probe: "shank/1", index: 0 },
+      { id: "ch2", probe: "shank/1", index: 1 },
+    ]);
+    const real = join(REPO, "stimuli", "demo", "bodies", "body-cow.png");
+    const changed = join(dir, "changed.png");
+    copyFileSync(real, changed);
+    const corrupt = join(dir, "corrupt.png");
+    writeFileSync(corrupt, "not an image");
+    store.insertStimuli(id, [
+      {
+        id: "s/good",
+        setId: "s",
+        category: "body",
+        role: "preferred",
+        path: real,
+        sha256: await sha256File(real),
+      },
+      {
+        id: "s/changed",
+        setId: "s",
+        category: "body",
+        role: "preferred",
+        path: changed,
+        sha256: "0".repeat(64),
+      },
+      {
+        id: "s/gone",
+        setId: "s",
+        category: "body",
+        role: "preferred",
+        path: join(dir, "gone.png"),
+        sha256: "1".repeat(64),
+      },
+      {
+        id: "s/corrupt",
+        setId: "s",
+        category: "body",
+        role: "preferred",
+        path: corrupt,
+        sha256: await sha256File(corrupt),
+      },
+    ]);
+    const t0 = Date.parse(store.getSession(id)!.created_at);
+    const show = (trialId: number, stimulusId: string, status: "shown" | "voided" | "pending") => {
+      store.recordTrial(id, { trialId, phase: 1, block: 0, stimulusId, eventCode: 10, status: "pending" });
+      if (status === "shown")
+        store.settleTrial(id, trialId, {
+          status,
+          onsetMs: t0 + 1000 * trialId,
+          offsetMs: t0 + 1000 * trialId + 200,
+        });
+      if (status === "voided") store.settleTrial(id, trialId, { status, reason: "fixation break" });
+    };
+    show(1, "s/good", "shown");
+    show(2, "s/changed", "shown");
+    show(3, "s/gone", "shown");
+    show(4, "s/corrupt", "shown");
+    show(5, "s/good", "voided");
+    show(6, "s/good", "pending");
+    const spikes = (trialId: number) => ({
+      seq: trialId,
+      trialId,
+      channels: [{ channelId: "ch1", counts: { response: 2 }, spikes: new Float32Array([60.5, 10]) }],
+    });
+    store.ingest(id, [spikes(1), spikes(2), spikes(5)]);
+    store.saveSnapshot(id, "aborted", { value: "aborted" }, "stopped by the experimenter");
+    const file = join(dir, "bad.nwb");
+    const r = await exportSessionNwb(store, id, file, { nwbSchemaDir: SCHEMA });
+    store.close();
+
+    const v = JSON.parse(
+      execFileSync(PYTHON, ["test/reference/nwb_validate.py", file, SCHEMA], { cwd: REPO, encoding: "utf8" }),
+    ) as { errors: string[] };
+    expect(v.errors).toEqual([]);
+    expect(r.completeness).toEqual({
+      complete: false,
+      state: "aborted",
+      reason: "the session ended aborted (stopped by the experimenter)",
+    });
+    const notes = r.notes.join("\n");
+    expect(notes).toMatch(/no longer matches.*s\/changed/);
+    expect(notes).toMatch(/no longer on disk.*s\/gone/);
+    expect(notes).toMatch(/s\/corrupt could not be decoded/);
+    expect(notes).toMatch(
+      /1 stored spike-data message\(s\) belong to presentations that were voided or never settled/,
+    );
+    const back = readBack(file);
+    expect(back.datasets.session_description).toMatch(/INCOMPLETE: the session ended aborted/);
+    expect(back.general.notes.attrs).toMatchObject({ complete: 0, state: "aborted" });
+    expect(back.images["/stimulus/templates/presented_images"].map((i) => i.name)).toEqual(["s:good"]);
+    const trials = back.tables["/intervals/trials"].columns;
+    expect(trials.stimulus_template).toEqual([0, -1, -1, -1, 0, 0]);
+    expect(trials.status).toEqual(["shown", "shown", "shown", "shown", "voided", "pending"]);
+    expect(trials.void_reason).toEqual(["", "", "", "", "fixation break", ""]);
+    const units = back.tables["/units"].columns;
+    // Spikes of trials 1 and 2 (shown), each presentation's ascending; trial 5 (voided) is not placed.
+    expect(units.spike_times).toEqual([[1.01, 1.0605, 2.01, 2.0605], []]);
+    expect(units.presentation_trial_id).toEqual([[1, 2], []]);
+    expect(units.included).toEqual([-1, -1]);
+    expect(back.tables["/general/extracellular_ephys/electrodes"].columns.group_name).toEqual([
+      "shank:1",
+      "shank:1",
+    ]);
+  });
+
+  it("writes photodiode_onset once the store's trials carry one", async () => {
+    const f = await createH5(join(dir, "photodiode.h5"));
+    const clock = sessionClock("2024-05-17T09:30:00.000Z");
+    const base = {
+      phase: 1 as const,
+      block: 0,
+      stimulusId: "s/a",
+      eventCode: 10,
+      createdAt: "2024-05-17T09:30:01.000Z",
+    };
+    writeTrials(
+      f.create_group("intervals"),
+      [
+        {
+          ...base,
+          trialId: 1,
+          status: "shown",
+          onsetMs: clock.t0Ms + 2000,
+          offsetMs: clock.t0Ms + 2200,
+          photodiodeOnsetMs: clock.t0Ms + 2016.5,
+        },
+        { ...base, trialId: 2, status: "shown", onsetMs: clock.t0Ms + 3000, offsetMs: clock.t0Ms + 3200 },
+      ] as Parameters<typeof writeTrials>[1],
+      { voided: new Map(), states: [] },
+      clock,
+      new Map(),
+    );
+    f.close();
+    const back = readBack(join(dir, "photodiode.h5"));
+    expect(back.tables["/intervals/trials"].columns.photodiode_onset).toEqual([2.0165, null]);
   });
 });

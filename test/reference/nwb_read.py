@@ -100,11 +100,12 @@ def main():
     out = {"root": attrs(f, f), "datasets": {}, "general": {}, "tables": {}, "images": {}}
     for name in ("identifier", "session_description", "session_start_time", "timestamps_reference_time",
                  "file_create_date"):
-        out["datasets"][name] = plain(f[name][()], f)
-    for name, ds in f["general"].items():
+        if name in f:
+            out["datasets"][name] = plain(f[name][()], f)
+    for name, ds in (f["general"].items() if "general" in f else []):
         if isinstance(ds, h5py.Dataset):
             out["general"][name] = {"value": plain(ds[()], f), "attrs": attrs(ds, f)}
-    if "subject" in f["general"]:
+    if "general/subject" in f:
         out["general"]["subject"] = {k: plain(v[()], f) for k, v in f["general/subject"].items()}
 
     def visit(name, obj):

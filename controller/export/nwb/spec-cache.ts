@@ -112,21 +112,31 @@ export function cacheSpecifications(
   const problems = [...sources.problems];
   const cached: Record<string, string> = {};
   if (!sources.core) return { cached, problems };
-  const coreNs = readNamespace(sources.core, "nwb.namespace.yaml", "core");
-  const core = namespaceSources(sources.core, coreNs);
-  const version = declaredVersion(core.sources.get("nwb.file"));
-  if (version !== NWB_VERSION) {
-    problems.push(
-      `${sources.core}: NWBFile declares nwb_version ${JSON.stringify(version)}; this exporter writes ${NWB_VERSION}, so that schema was not cached`,
-    );
+  // Everything is read and parsed before anything is written: a broken schema folder leaves no half cache.
+  const todo: Array<{ name: string; version: string; parsed: ReturnType<typeof namespaceSources> }> = [];
+  try {
+    const coreNs = readNamespace(sources.core, "nwb.namespace.yaml", "core");
+    const core = namespaceSources(sources.core, coreNs);
+    const version = declaredVersion(core.sources.get("nwb.file"));
+    if (version !== NWB_VERSION) {
+      problems.push(
+        `${sources.core}: NWBFile declares nwb_version ${JSON.stringify(version)}; this exporter writes ${NWB_VERSION}, so that schema was not cached`,
+      );
+      return { cached, problems };
+    }
+    if (sources.hdmfCommon) {
+      const ns = readNamespace(sources.hdmfCommon, "namespace.yaml", "hdmf-common");
+      todo.push({
+        name: "hdmf-common",
+        version: ns.version,
+        parsed: namespaceSources(sources.hdmfCommon, ns),
+      });
+    }
+    todo.push({ name: "core", version: coreNs.version, parsed: core });
+  } catch (e) {
+    problems.push(`the schema could not be read (${(e as Error).message})`);
     return { cached, problems };
   }
-  const todo: Array<{ name: string; version: string; parsed: ReturnType<typeof namespaceSources> }> = [];
-  if (sources.hdmfCommon) {
-    const ns = readNamespace(sources.hdmfCommon, "namespace.yaml", "hdmf-common");
-    todo.push({ name: "hdmf-common", version: ns.version, parsed: namespaceSources(sources.hdmfCommon, ns) });
-  }
-  todo.push({ name: "core", version: coreNs.version, parsed: core });
   const specs: Group = file.create_group("specifications");
   for (const { name, version: v, parsed } of todo) {
     const group = specs.create_group(name).create_group(v);

@@ -1,15 +1,13 @@
 // /stimulus/templates/presented_images: every image the session presented, as the display showed it: the file's
 // pixels at its own size, EXIF orientation applied and any transparency composited onto the display's gray
-// (stimuli/image.ts loadImageRGBBytes, native size), as uint8 RGBImage [height, width, 3] (rows first, as numpy reads
+// (controller/export/shown-images.ts), as uint8 RGBImage [height, width, 3] (rows first, as numpy reads
 // an image). Each image is named after its stimulus id ("/" → ":") and described with the id, file and sha256;
 // order_of_images fixes their indices. A file that is gone, or whose bytes no longer hash to the sha256 stored
 // with the session, is not what was shown: it is left out and named in the notes.
 // /stimulus/presentation/presentations: an IndexSeries of the shown presentations, data = template index,
 // timestamps = onsets (s), linked to those images.
-import { existsSync } from "node:fs";
-import { sha256File } from "../../../stimuli/hash.ts";
-import { loadImageRGBBytes } from "../../../stimuli/image.ts";
 import type { StimulusRecord } from "../../store/store.ts";
+import { decodedTemplates } from "../shown-images.ts";
 import type { SessionClock } from "./clock.ts";
 import { type Dataset, type Group, H5, numberAttr, numericDataset, refDataset, textAttr } from "./h5.ts";
 import { markType, safeNames, typedGroup } from "./hdmf.ts";
@@ -22,35 +20,6 @@ export interface TemplatesSummary {
   index: Map<string, number>;
   images: number;
   notes: string[];
-}
-
-export interface DecodedTemplate {
-  stimulus: StimulusRecord;
-  /** uint8 [height, width, 3]; absent when the file is gone or changed. */
-  image?: { data: Uint8Array; width: number; height: number };
-  problem?: "missing" | "changed";
-}
-
-async function decode(s: StimulusRecord): Promise<DecodedTemplate> {
-  if (!existsSync(s.path)) return { stimulus: s, problem: "missing" };
-  if ((await sha256File(s.path)) !== s.sha256) return { stimulus: s, problem: "changed" };
-  return { stimulus: s, image: await loadImageRGBBytes(s.path) };
-}
-
-/**
- * The stimuli's pixels as shown, in order, with `ahead` files hashed and decoded concurrently (libvips uses the
- * other cores meanwhile); at most `ahead` decoded images are held.
- */
-export async function* decodedTemplates(
-  stimuli: StimulusRecord[],
-  ahead = 3,
-): AsyncGenerator<DecodedTemplate> {
-  const pending: Array<Promise<DecodedTemplate>> = [];
-  let next = 0;
-  while (next < stimuli.length || pending.length) {
-    while (next < stimuli.length && pending.length < ahead) pending.push(decode(stimuli[next++]));
-    yield await pending.shift()!;
-  }
 }
 
 /** Write the templates of the stimuli that `trials` presented (in the session's stimulus order). */
@@ -75,11 +44,13 @@ export async function writeTemplates(
   const changed: string[] = [];
   let group: Group | null = null;
   let i = 0;
-  for await (const { stimulus: s, image, problem } of decodedTemplates(todo)) {
+  for await (const { stimulus: s, image, problem, message } of decodedTemplates(todo)) {
     onProgress?.(i, todo.length);
     const name = names[i++];
     if (!image) {
-      (problem === "missing" ? missing : changed).push(`${s.id} (${s.path})`);
+      if (problem === "unreadable")
+        notes.push(`Stimulus ${s.id} could not be decoded, so has no template: ${message}.`);
+      else (problem === "missing" ? missing : changed).push(`${s.id} (${s.path})`);
       continue;
     }
     group ??= imagesGroup(templates);
