@@ -14,6 +14,7 @@ import type { SessionStore } from "../../store/store.ts";
 import { writeAnalysisTables } from "./analysis-tables.ts";
 import { sessionClock } from "./clock.ts";
 import { writeElectrodes } from "./electrodes.ts";
+import { NwbExportError } from "./errors.ts";
 import { type Completeness, completenessOf, writeFileMetadata, writeNotes } from "./file-metadata.ts";
 import { createH5 } from "./h5.ts";
 import { writeProcessing } from "./processing.ts";
@@ -21,18 +22,6 @@ import { cacheSpecifications, locateSpecSources, NWB_VERSION } from "./spec-cach
 import { writePresentations, writeTemplates } from "./stimulus-templates.ts";
 import { readSessionEvents, writeEpochs, writeTrials } from "./trials.ts";
 import { writeUnits } from "./units.ts";
-
-export type NwbExportCode = "EPHYS_NO_SESSION" | "EPHYS_NWB_WRITE";
-
-export class NwbExportError extends Error {
-  constructor(
-    readonly code: NwbExportCode,
-    message: string,
-  ) {
-    super(message);
-    this.name = "NwbExportError";
-  }
-}
 
 export interface NwbProgress {
   stage: "templates" | "count spikes" | "write spikes" | "tables";
