@@ -565,10 +565,10 @@ export class SessionStore {
     const rows = this.db
       .prepare(
         `SELECT id, trial_id, seq, channel_set, windows, counts, offsets, ${o.spikes === false ? "NULL AS" : ""} spikes
-         FROM trial_data WHERE session_id = ? AND id <= ? AND (trial_id > ? OR (trial_id = ? AND id > ?))
+         FROM trial_data WHERE session_id = ? AND trial_id >= ? AND (trial_id > ? OR id > ?) AND id <= ?
          ORDER BY trial_id, id LIMIT ?`,
       )
-      .all(sessionId, o.until, after.trialId, after.trialId, after.rowId, o.limit) as Array<
+      .all(sessionId, after.trialId, after.trialId, after.rowId, o.until, o.limit) as Array<
       TrialDataRow & { id: number }
     >;
     const windows = new Map<string, string[]>();
