@@ -20,6 +20,7 @@ export const envKeys: Record<string, string[]> = {
   EPHYSLOOP_VARIANT: ["weights", "variant"],
   EPHYSLOOP_SERIAL: ["rig", "serialPath"],
   EPHYSLOOP_LOG_LEVEL: ["logLevel"],
+  EPHYSLOOP_NWB_SCHEMA: ["export", "nwbSchemaDir"],
 };
 const numericKeys = new Set(["port", "threads", "baudRate", "maxConsecutiveDisplayTimeouts"]);
 

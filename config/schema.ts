@@ -38,6 +38,12 @@ export const configSchema = z.strictObject({
       maxConsecutiveDisplayTimeouts: z.number().int().min(1, "expected at least 1 timeout").default(5),
     })
     .default({ baudRate: 115200, maxConsecutiveDisplayTimeouts: 5 }),
+  export: z
+    .strictObject({
+      /** NWB schema folder (core/nwb.namespace.yaml) cached in exported files; absent = ../shared/nwb-schema. */
+      nwbSchemaDir: z.string().min(1).optional(),
+    })
+    .default({}),
   logLevel: z.enum(["trace", "debug", "info", "warn", "error"]).default("info"),
 });
 

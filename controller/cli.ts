@@ -1,5 +1,5 @@
-// The `ephysloop` command line: serve, simulate, demo (npm start), bridge openephys, validate, sessions, status, features, saliency,
-// explain, optvis, concepts, report.
+// The `ephysloop` command line: serve, simulate, demo (npm start), bridge openephys, validate, sessions, status,
+// features, saliency, explain, optvis, concepts, report, export.
 import { Command, Option } from "commander";
 import { type Config, loadConfig, resolvePaths } from "../config/index.ts";
 import { validateProtocolFile } from "./commands/validate.ts";
@@ -404,6 +404,18 @@ export async function main(argv: string[]): Promise<void> {
       console.error(`error${err.code ? ` ${err.code}` : ""}: ${err.message}`);
       process.exitCode = 1;
     }
+  });
+
+  withConfigOptions(
+    program
+      .command("export")
+      .argument("<session>", "session id (see `ephysloop sessions`)")
+      .description("write the stored session as an NWB 2.6.0 file (see docs/nwb.md)")
+      .option("--nwb <file>", "the NWB file to write (FILE.nwb)")
+      .option("--nwb-schema <dir>", "NWB schema folder cached in the file (default ../shared/nwb-schema)"),
+  ).action(async (session: string, opts) => {
+    const { exportCli } = await import("./commands/export.ts");
+    await exportCli(configFrom(opts), session, { nwb: opts.nwb, nwbSchema: opts.nwbSchema });
   });
 
   await program.parseAsync(argv);

@@ -66,6 +66,18 @@ export async function loadImageRGB(
   size?: ImageSize,
   options: LoadImageOptions = {},
 ): Promise<RGBImage> {
+  const { data: bytes, width, height } = await loadImageRGBBytes(path, size, options);
+  const data = new Float32Array(width * height * 3);
+  for (let i = 0; i < data.length; i++) data[i] = bytes[i];
+  return { width, height, data };
+}
+
+/** loadImageRGB's pixels as bytes (HWC, 0..255), without the float copy: what a display shows, for files. */
+export async function loadImageRGBBytes(
+  path: string,
+  size?: ImageSize,
+  options: LoadImageOptions = {},
+): Promise<{ width: number; height: number; data: Uint8Array }> {
   const target = size === undefined ? undefined : checkSize(path, size);
   const background = { r: BACKGROUND_GRAY, g: BACKGROUND_GRAY, b: BACKGROUND_GRAY, alpha: 1 };
   let raw: { data: Buffer; info: OutputInfo };
@@ -89,9 +101,7 @@ export async function loadImageRGB(
   }
   const { width, height, channels } = raw.info;
   if (channels !== 3) throw new ImageError(path, `decoded to ${channels} channels, expected 3 (RGB)`);
-  const data = new Float32Array(width * height * 3);
-  for (let i = 0; i < data.length; i++) data[i] = raw.data[i];
-  return { width, height, data };
+  return { width, height, data: new Uint8Array(raw.data.buffer, raw.data.byteOffset, raw.data.byteLength) };
 }
 
 /** Clamp and round a float RGB image (0..255) to bytes. */

@@ -1,9 +1,10 @@
 // The report step: assemble ReportData from the session store (and the feature cache, for object predictions),
 // build the self-contained HTML page (analysis/report, pure) and write it to <dataDir>/sessions/<id>/report.html,
-// recorded as an artifact of kind "report". The `ephysloop report` command does the same for any stored session.
+// recorded as an artifact of kind "report"; at the end of the day also <session>.nwb beside it (controller/export).
+// The `ephysloop report` command writes the report for any stored session (`ephysloop export` the NWB file).
 import { createHash, randomBytes } from "node:crypto";
 import { mkdir, readdir, readFile, rename, stat, writeFile } from "node:fs/promises";
-import { extname, join } from "node:path";
+import { dirname, extname, join } from "node:path";
 import { cacheDir, entryPath, readEntry } from "../../analysis/features/store.ts";
 import type { GaussianReadoutJSON } from "../../analysis/readout/index.ts";
 import { predict, readoutFromJSON } from "../../analysis/readout/index.ts";
@@ -21,6 +22,7 @@ import {
 import { type Config, resolvePaths } from "../../config/index.ts";
 import { parseProtocol } from "../../protocols/load.ts";
 import type { Protocol } from "../../protocols/schema.ts";
+import { writeSessionNwb } from "../export/session-nwb.ts";
 import type { SessionStore, StimulusRecord } from "../store/store.ts";
 import { CONCEPT_FILES } from "./concepts-job.ts";
 import type { StepContext } from "./pipeline.ts";
@@ -580,7 +582,10 @@ export async function writeSessionReport(
   return { path, artifactId, bytes, sha256, figures };
 }
 
-/** The day's report step (after visualizing): writes report.html and logs its path. */
+/**
+ * The day's report step (after visualizing): writes report.html and, beside it, <session>.nwb (artifact "nwb"),
+ * and logs their paths. A failed NWB export is logged and recorded as an event; it does not fail the day.
+ */
 export async function reportStep(ctx: StepContext, signal?: AbortSignal): Promise<ReportFiles> {
   const files = await writeSessionReport(ctx.store, ctx.sessionId, {
     config: ctx.config,
@@ -588,5 +593,23 @@ export async function reportStep(ctx: StepContext, signal?: AbortSignal): Promis
     signal,
   });
   ctx.log.info(`report: ${files.path} (${(files.bytes / 1024).toFixed(0)} kB, ${files.figures} figures)`);
+  try {
+    const nwb = await writeSessionNwb(
+      ctx.store,
+      ctx.sessionId,
+      join(dirname(files.path), `${ctx.sessionId}.nwb`),
+      {
+        config: ctx.config,
+      },
+    );
+    ctx.log.info(`nwb: ${nwb.path} (${(nwb.bytes / 1e6).toFixed(1)} MB, ${nwb.spikes} spikes)`);
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    ctx.log.error(`nwb: ${err.message}`);
+    ctx.store.appendEvent(ctx.sessionId, "export", "nwb-failed", {
+      code: err.code ?? null,
+      message: err.message,
+    });
+  }
   return files;
 }

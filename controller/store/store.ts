@@ -111,6 +111,23 @@ export interface StoredTrialPart {
   spikes: Float64Array | null;
 }
 
+/** Where a paged read of trial data stands: the last row returned (see SessionStore.trialDataPage). */
+export interface TrialDataCursor {
+  trialId: number;
+  rowId: number;
+}
+
+/** A trial_data row as SQLite returns it. */
+interface TrialDataRow {
+  trial_id: number;
+  seq: number | null;
+  channel_set: number;
+  windows: string;
+  counts: Buffer;
+  offsets: Buffer | null;
+  spikes: Buffer | null;
+}
+
 /** One channel check as saveChecks stores it and checkResults reads it back. */
 export interface CheckResultRecord {
   channelId: string;
@@ -557,17 +574,53 @@ export class SessionStore {
         `SELECT trial_id, seq, channel_set, windows, counts, offsets, spikes FROM trial_data
          WHERE session_id = ? ${trialId !== undefined ? "AND trial_id = ?" : ""} ORDER BY trial_id, id`,
       )
-      .all(...(trialId !== undefined ? [sessionId, trialId] : [sessionId])) as Array<{
-      trial_id: number;
-      seq: number | null;
-      channel_set: number;
-      windows: string;
-      counts: Buffer;
-      offsets: Buffer | null;
-      spikes: Buffer | null;
-    }>;
+      .all(...(trialId !== undefined ? [sessionId, trialId] : [sessionId])) as TrialDataRow[];
     const windows = new Map<string, string[]>();
-    return rows.map((r) => ({
+    return rows.map((r) => this.decodeTrialRow(sessionId, r, windows));
+  }
+
+  /** The id of the newest trial_data row of the session (0 when none): the end of a paged read's snapshot. */
+  lastTrialDataRowId(sessionId: string): number {
+    const r = this.db.prepare("SELECT MAX(id) AS m FROM trial_data WHERE session_id = ?").get(sessionId) as {
+      m: number | null;
+    };
+    return r.m ?? 0;
+  }
+
+  /**
+   * One page of stored trial data, decoded, in the order of trialData (trial, then storage order): up to `limit`
+   * rows after `after`, none newer than row `until`. Reads a large session in bounded memory without holding a
+   * statement open between pages (the connection stays free for writers); `spikes: false` leaves the spike times
+   * unread (counts and offsets only). `next` is the cursor of the following page, absent after the last.
+   */
+  trialDataPage(
+    sessionId: string,
+    o: { after?: TrialDataCursor; until: number; limit: number; spikes?: boolean },
+  ): { rows: StoredTrialPart[]; next?: TrialDataCursor } {
+    const after = o.after ?? { trialId: Number.MIN_SAFE_INTEGER, rowId: 0 };
+    const rows = this.db
+      .prepare(
+        `SELECT id, trial_id, seq, channel_set, windows, counts, offsets, ${o.spikes === false ? "NULL AS" : ""} spikes
+         FROM trial_data WHERE session_id = ? AND trial_id >= ? AND (trial_id > ? OR id > ?) AND id <= ?
+         ORDER BY trial_id, id LIMIT ?`,
+      )
+      .all(sessionId, after.trialId, after.trialId, after.rowId, o.until, o.limit) as Array<
+      TrialDataRow & { id: number }
+    >;
+    const windows = new Map<string, string[]>();
+    const last = rows.at(-1);
+    return {
+      rows: rows.map((r) => this.decodeTrialRow(sessionId, r, windows)),
+      ...(last && rows.length === o.limit ? { next: { trialId: last.trial_id, rowId: last.id } } : {}),
+    };
+  }
+
+  private decodeTrialRow(
+    sessionId: string,
+    r: TrialDataRow,
+    windows: Map<string, string[]>,
+  ): StoredTrialPart {
+    return {
       trialId: r.trial_id,
       seq: r.seq,
       channelIds: this.channelSet(sessionId, r.channel_set),
@@ -575,7 +628,7 @@ export class SessionStore {
       counts: u32(r.counts),
       offsets: r.offsets ? u32(r.offsets) : null,
       spikes: r.spikes ? f64(r.spikes) : null,
-    }));
+    };
   }
 
   /** Each trial's onset as the bridge reported it (photodiode or event word; timing QA), in trial order. */

@@ -72,8 +72,10 @@ describe("channel checks on a simulated day", () => {
     const decisions = d.store.decisions(d.sessionId);
     expect(decisions.find((x) => x.channelId === "ch002")).toMatchObject({ included: false });
     expect(decisions.find((x) => x.channelId === "ch002")!.reason).toContain("stability");
+    // One mean per stimulus: the channel's own 9 objects against its own control bodies.
     expect(get("ch003", "selectivity").details).toMatchObject({
-      alternative: "control bodies > selected objects",
+      test: "Mann-Whitney U, two-sided, on per-stimulus mean net rates (phase 2)",
+      nObjectStimuli: 9,
     });
 
     // A restarted daemon resumes in the same state with the same decisions.

@@ -76,7 +76,10 @@ describe("session report", () => {
       sha256: files.sha256,
       figures: 5,
     });
-    expect(readdirSync(join(dir, "day", "sessions", day.sessionId))).toEqual(["report.html"]); // no temp file left
+    // No temp file left; the day's NWB file is beside the report (docs/nwb.md).
+    expect(readdirSync(join(dir, "day", "sessions", day.sessionId)).sort()).toEqual(
+      [`${day.sessionId}.nwb`, "report.html"].sort(),
+    );
   });
 
   it("renders a full day in Chromium: every section, the check table, the failed channel, five figures", async () => {
