@@ -2,11 +2,13 @@
 // and spikes on the acquisition clock (sample numbers): event words and photodiode edges (event-words.ts), onsets
 // paired with the daemon's announcements in order (trial-matcher.ts), each trial's spikes cut around its onset
 // (spike-buffer.ts) once onset + postMs has passed on the acquisition clock, committed to the outbox and sent
-// (outbox.ts, daemon-link.ts). Mismatches and timing problems go to the daemon as notices (event log, monitor).
+// (outbox.ts, daemon-link.ts). Mismatches and timing problems go to the daemon as notices (event log, monitor),
+// repeats of one code collapsed into periodic summaries (notice-limiter.ts).
 // An input module (openephys/input.ts; SpikeGLX later) calls ttlLine/ttlWord/spike; nothing here knows its format.
 
 import type { DaemonLink, Notice } from "./daemon-link.ts";
 import { EventWordDecoder, type EventWordOptions, type LineEvent } from "./event-words.ts";
+import { NoticeLimiter, type NoticeLimits } from "./notice-limiter.ts";
 import type { Outbox } from "./outbox.ts";
 import { SpikeBuffer } from "./spike-buffer.ts";
 import { type AnnouncedTrial, type Clock, type MatchOutcome, TrialMatcher } from "./trial-matcher.ts";
@@ -37,6 +39,8 @@ export interface BridgeCoreOptions {
   channelIds: string[];
   words: EventWordOptions;
   timing?: Partial<BridgeTiming>;
+  /** How repeats of one notice code are collapsed (notice-limiter.ts). */
+  noticeLimits?: Partial<NoticeLimits>;
   outbox: Outbox;
   link: Pick<DaemonLink, "send" | "notice">;
   log?: (level: "info" | "warn" | "error", message: string) => void;
@@ -79,10 +83,15 @@ export class BridgeCore {
   private pendingAnnouncements: Array<{ trial: AnnouncedTrial; wallMs: number }> = [];
   private readonly revoked = new Set<number>();
   private timer: NodeJS.Timeout | null = null;
+  private readonly notices: NoticeLimiter;
 
   constructor(private readonly o: BridgeCoreOptions) {
     this.timing = { ...defaultTiming, ...o.timing };
     this.decoder = new EventWordDecoder(o.words);
+    this.notices = new NoticeLimiter((n) => {
+      o.log?.("warn", `${n.code}: ${n.message}`);
+      o.link.notice(n);
+    }, o.noticeLimits);
   }
 
   get sampleRate(): number {
@@ -122,9 +131,11 @@ export class BridgeCore {
     this.timer ??= setInterval(() => this.service(), everyMs);
   }
 
+  /** Stops the timer; held notices go out as their summaries. */
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    this.notices.flush(Date.now());
   }
 
   /** A presentation announced by the daemon (`replay`: re-announced at connect, announced before we were). */
@@ -177,13 +188,14 @@ export class BridgeCore {
     } else this.lastInputWall = Date.now();
   }
 
+  /** Something the day should know: to the daemon and the log, repeats of one code collapsed. */
   notice(n: Notice): void {
-    this.o.log?.("warn", `${n.code}: ${n.message}`);
-    this.o.link.notice(n);
+    this.notices.push(n, Date.now());
   }
 
   /** Expiries, photodiode deadlines, finished windows, old spikes; runs on every clock step and on the timer. */
   service(): void {
+    this.notices.tick(Date.now());
     if (!this.matcher || !this.rate) return;
     const now = this.now();
     this.lineEvents(this.decoder.advance(now.sample));
@@ -200,9 +212,15 @@ export class BridgeCore {
         ready.push(t);
     }
     if (ready.length) this.emit(ready);
+    // Keep the spikes and photodiode rises that an open trial, or an onset still waiting for its announcement (held
+    // up to graceMs of both clocks), may need: at 50× real time (the demo) the acquisition clock passes a whole
+    // trial while an announcement is a few wall ms late.
     const horizon = this.open.reduce(
       (m, t) => Math.min(m, t.wordSample),
-      now.sample - (this.timing.photodiodeMaxMs + this.timing.settleMs + this.window.postMs) * perMs,
+      Math.min(
+        now.sample - (this.timing.photodiodeMaxMs + this.timing.settleMs + this.window.postMs) * perMs,
+        this.matcher.oldestHeldSample ?? Number.POSITIVE_INFINITY,
+      ),
     );
     this.spikes.dropBefore(horizon - (this.window.preMs + 1) * perMs);
     while (this.rises.length && this.rises[0] < horizon - this.timing.photodiodeMaxMs * perMs)
