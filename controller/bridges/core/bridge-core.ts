@@ -34,6 +34,11 @@ export const defaultTiming: BridgeTiming = {
   idleMs: 500,
 };
 
+/** A spike further behind the clock than this (s) is a clock reset, not a late spike. */
+const LATE_LIMIT_S = 1;
+/** How many of the last sent trials a late spike is checked against. */
+const SENT_WINDOWS_KEPT = 32;
+
 export interface BridgeCoreOptions {
   /** Channel ids, in the order of the input's channel indices. */
   channelIds: string[];
@@ -84,6 +89,10 @@ export class BridgeCore {
   private readonly revoked = new Set<number>();
   private timer: NodeJS.Timeout | null = null;
   private readonly notices: NoticeLimiter;
+  /** The furthest behind the stream's clock a spike has arrived (samples, up to LATE_LIMIT_S): added to settleMs. */
+  private lateSamples = 0;
+  /** The windows of the last trials sent (a spike arriving late into one of them is reported). */
+  private readonly sentWindows: Array<{ trialId: number; from: number; to: number }> = [];
 
   constructor(private readonly o: BridgeCoreOptions) {
     this.timing = { ...defaultTiming, ...o.timing };
@@ -185,7 +194,27 @@ export class BridgeCore {
       this.input(sample);
       this.lineEvents(this.decoder.advance(sample));
       if (this.open.length || this.matcher?.waitingTrials.length) this.service();
-    } else this.lastInputWall = Date.now();
+    } else {
+      this.lastInputWall = Date.now();
+      if (sample < this.clockSample && channels.length) this.late(sample);
+    }
+  }
+
+  /**
+   * A spike behind the stream's clock (a processing block whose events are not in sample order): every later trial
+   * waits that much longer before it is cut; one whose data already went out without it is reported.
+   */
+  private late(sample: number): void {
+    const behind = this.clockSample - sample;
+    if (!this.rate || behind > LATE_LIMIT_S * this.rate) return; // a clock reset, not a late spike
+    if (behind > this.lateSamples) this.lateSamples = behind;
+    const w = this.sentWindows.find((x) => sample >= x.from && sample <= x.to);
+    if (w)
+      this.notice({
+        code: "EPHYS_BRIDGE_LATE_SPIKE",
+        message: `trial ${w.trialId}: a spike at sample ${sample} arrived ${((behind * 1000) / this.rate).toFixed(1)} ms behind the stream, after the trial's data had gone out without it; later trials now wait ${(this.timing.settleMs + (this.lateSamples * 1000) / this.rate).toFixed(1)} ms past their window (raise --settle-ms to start with that)`,
+        trialId: w.trialId,
+      });
   }
 
   /** Something the day should know: to the daemon and the log, repeats of one code collapsed. */
@@ -207,7 +236,7 @@ export class BridgeCore {
       if (t.onset === undefined) this.resolveOnset(t, now.sample);
       if (
         t.onset !== undefined &&
-        now.sample >= t.onset + (this.window.postMs + this.timing.settleMs) * perMs
+        now.sample >= t.onset + (this.window.postMs + this.timing.settleMs) * perMs + this.lateSamples
       )
         ready.push(t);
     }
@@ -218,7 +247,9 @@ export class BridgeCore {
     const horizon = this.open.reduce(
       (m, t) => Math.min(m, t.wordSample),
       Math.min(
-        now.sample - (this.timing.photodiodeMaxMs + this.timing.settleMs + this.window.postMs) * perMs,
+        now.sample -
+          (this.timing.photodiodeMaxMs + this.timing.settleMs + this.window.postMs) * perMs -
+          this.lateSamples,
         this.matcher.oldestHeldSample ?? Number.POSITIVE_INFINITY,
       ),
     );
@@ -345,6 +376,13 @@ export class BridgeCore {
       };
     });
     const committed = this.o.outbox.add(items);
+    for (const t of ready)
+      this.sentWindows.push({
+        trialId: t.trial.trialId,
+        from: t.onset! - w.preMs * perMs,
+        to: t.onset! + w.postMs * perMs,
+      });
+    this.sentWindows.splice(0, this.sentWindows.length - SENT_WINDOWS_KEPT);
     for (const t of ready) this.open.splice(this.open.indexOf(t), 1);
     this.o.link.send(committed);
     for (const [i, c] of committed.entries())
