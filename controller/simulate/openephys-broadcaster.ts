@@ -4,6 +4,8 @@
 // Detector on the virtual rig's neurons. The acquisition clock runs at sampleRate / timeScale samples per wall
 // second (the simulated day runs faster than real time); messages go out in sample order, lagMs of wall time after
 // the samples they describe, as the GUI's processing blocks do. Every presentation and spike is kept as ground truth.
+// With a strobe line, the box's word lines may settle one after another (lineSkewMs) and the strobe rises once they
+// hold the whole word: the acquisition system's record of a box that cannot set all lines in the same sample.
 import * as zmq from "zeromq";
 import { mulberry32, type Random } from "../../analysis/random.ts";
 import { type BroadcastFormat, encodeSpike, encodeTtl } from "../bridges/openephys/broadcast-format.ts";
@@ -25,6 +27,10 @@ export interface BroadcasterOptions {
   /** Event word lines (LSB first) on the acquisition board's TTL channel; the photodiode's line. */
   eventLines?: number[];
   photodiodeLine?: number;
+  /** A strobe line on the same TTL channel: it rises once every word line holds the word. */
+  strobeLine?: number;
+  /** Bit i of the word changes i × lineSkewMs after bit 0 (a box that sets its lines one by one); default 0. */
+  lineSkewMs?: number;
   /** How long the box holds a word before returning the lines to 0, ms. */
   wordPulseMs?: number;
   /** Photodiode onset after the event word, ms, plus a uniform jitter in [0, jitterMs). */
@@ -38,11 +44,14 @@ export interface BroadcasterOptions {
   lagMs?: number;
 }
 
+type Settings = Required<Omit<BroadcasterOptions, "dropWords" | "endpoint" | "strobeLine">> &
+  Pick<BroadcasterOptions, "dropWords" | "strobeLine">;
+
 export interface PresentationTruth {
   /** 1-based count of EVT codes received. */
   evt: number;
   code: number;
-  /** null when the word was dropped (fault injection). */
+  /** Where the word is whole (the strobe's rise with a strobe line); null when it was dropped (fault injection). */
   wordSample: number | null;
   photodiodeSample: number;
   stimulusId: string | null;
@@ -64,13 +73,14 @@ const SPIKE_NODE = 105;
 /** The channel map a lab would write for this emulator (docs/openephys.md). */
 export function emulatorChannelMap(
   electrodes: number,
-  o: { photodiode?: boolean; binary?: boolean } = {},
+  o: { photodiode?: boolean; binary?: boolean; strobeLine?: number } = {},
 ): string {
   const lines = [
     `stream: ${o.binary ? 0 : STREAM}`,
     ...(o.binary ? ["sampleRate: 30000"] : []),
     "eventLines: [0, 1, 2, 3, 4, 5, 6, 7]",
     ...(o.photodiode === false ? [] : ["photodiodeLine: 8"]),
+    ...(o.strobeLine === undefined ? [] : [`strobeLine: ${o.strobeLine}`]),
     "channels:",
   ];
   for (let i = 0; i < electrodes; i++)
@@ -85,8 +95,7 @@ export class OpenEphysBroadcaster {
   /** Spike sample numbers of each electrode, in order. */
   readonly spikes: number[][];
   private readonly socket = new zmq.Publisher({ sendHighWaterMark: 1_000_000 });
-  private readonly o: Required<Omit<BroadcasterOptions, "dropWords" | "endpoint">> &
-    Pick<BroadcasterOptions, "dropWords">;
+  private readonly o: Settings;
   private readonly random: Random;
   private readonly t0 = performance.now();
   private sent = 0;
@@ -98,23 +107,30 @@ export class OpenEphysBroadcaster {
   private readonly drive: Array<{ from: number; to: number; stimulusId: string }> = [];
   private timer: NodeJS.Timeout | null = null;
   private evts = 0;
+  /** Stimuli shown before their word arrived (the display's show and the box's EVT travel different ways). */
+  private readonly shownEarly: string[] = [];
   private sending = Promise.resolve();
   endpoint = "";
 
   private constructor(o: BroadcasterOptions) {
+    // An option given as undefined takes its default (a caller passing its own optional settings through must not
+    // turn the photodiode's time into NaN: such a photodiode never rises and the neurons never respond).
+    const given = Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
     this.o = {
       sampleRate: 30000,
       timeScale: 1,
       eventLines: [0, 1, 2, 3, 4, 5, 6, 7],
       photodiodeLine: 8,
+      lineSkewMs: 0,
       wordPulseMs: 10,
       photodiodeLatencyMs: 12,
       photodiodeJitterMs: 0,
       seed: 1,
       tickMs: 5,
       lagMs: 30,
-      ...o,
-    };
+      ...given,
+    } as Settings;
+    checkOptions(this.o);
     this.random = mulberry32(this.o.seed);
     this.spikes = Array.from({ length: o.electrodes }, () => []);
     this.next = Array.from({ length: o.electrodes }, () => 0);
@@ -140,9 +156,9 @@ export class OpenEphysBroadcaster {
   /** The rig box put `code` on the digital inputs (it got `EVT code`): the word, then the photodiode. */
   eventWord(code: number): void {
     const evt = ++this.evts;
-    const at = Math.max(this.sampleNow(), this.horizon() + 1);
+    const start = Math.max(this.sampleNow(), this.sent + 1);
     const dropped = this.o.dropWords?.has(evt) ?? false;
-    if (!dropped) this.word(at, code);
+    const at = dropped ? this.wordEnd(start) : this.word(start, code);
     const pd = at + this.ms(this.o.photodiodeLatencyMs + this.random() * this.o.photodiodeJitterMs);
     this.changes.push({ sample: pd, node: CROSSING_NODE, line: this.o.photodiodeLine, state: true });
     this.changes.push({
@@ -158,12 +174,13 @@ export class OpenEphysBroadcaster {
       photodiodeSample: pd,
       stimulusId: null,
     });
+    const early = this.shownEarly.shift();
+    if (early !== undefined) this.show(early);
   }
 
   /** A code no presentation sent (a glitch on the digital inputs). */
   spuriousWord(code: number): void {
-    const at = Math.max(this.sampleNow(), this.horizon() + 1);
-    this.word(at, code);
+    const at = this.word(Math.max(this.sampleNow(), this.sent + 1), code);
     this.presentations.push({
       evt: 0,
       code,
@@ -174,10 +191,17 @@ export class OpenEphysBroadcaster {
     });
   }
 
-  /** The display shows `stimulusId`: the newest presentation without a stimulus gets it (its neurons respond). */
+  /**
+   * The display shows `stimulusId`: the newest presentation without a stimulus gets it (its neurons respond). The
+   * daemon sends the show after the box has the code, but the two reach the emulator by different ways (a serial
+   * line, or the demo's IPC, and a WebSocket): a show that comes first waits for its word.
+   */
   show(stimulusId: string): void {
     const p = [...this.presentations].reverse().find((x) => x.stimulusId === null && !x.spurious);
-    if (!p) return;
+    if (!p) {
+      this.shownEarly.push(stimulusId);
+      return;
+    }
     p.stimulusId = stimulusId;
     const from = p.photodiodeSample + this.ms(this.o.latencyMs);
     this.drive.push({ from, to: from + this.ms(this.o.responseMs), stimulusId });
@@ -190,17 +214,40 @@ export class OpenEphysBroadcaster {
     this.socket.close();
   }
 
-  private word(at: number, code: number): void {
+  /**
+   * Puts `code` on the event lines from `start` (bit i at i × lineSkewMs), with the strobe's rise once all hold it,
+   * and every line back to 0 wordPulseMs later; returns the sample where the word is whole (the strobe's rise).
+   */
+  private word(start: number, code: number): number {
+    const at = this.wordEnd(start);
+    const off = at + this.ms(this.o.wordPulseMs);
     this.o.eventLines.forEach((line, bit) => {
       if (code & (1 << bit)) {
-        this.changes.push({ sample: at, node: ACQ_NODE, line, state: true });
-        this.changes.push({ sample: at + this.ms(this.o.wordPulseMs), node: ACQ_NODE, line, state: false });
+        this.changes.push({
+          sample: start + this.ms(bit * this.o.lineSkewMs),
+          node: ACQ_NODE,
+          line,
+          state: true,
+        });
+        this.changes.push({ sample: off, node: ACQ_NODE, line, state: false });
       }
     });
+    const strobe = this.o.strobeLine;
+    if (strobe !== undefined) {
+      this.changes.push({ sample: at, node: ACQ_NODE, line: strobe, state: true });
+      this.changes.push({ sample: off, node: ACQ_NODE, line: strobe, state: false });
+    }
+    return at;
   }
 
-  /** The last sample already sent. */
-  private horizon(): number {
+  /** Where a word begun at `start` is whole: after the last line's change, and one sample later for the strobe. */
+  private wordEnd(start: number): number {
+    const last = start + this.ms((this.o.eventLines.length - 1) * this.o.lineSkewMs);
+    return this.o.strobeLine === undefined ? start : last + 1;
+  }
+
+  /** The last sample already published (ground truth up to here is final). */
+  get publishedUpTo(): number {
     return this.sent;
   }
 
@@ -304,4 +351,37 @@ export class OpenEphysBroadcaster {
       this.o.format,
     );
   }
+}
+
+/** Every option of the emulator, checked: the message names the option, the value and what was expected. */
+function checkOptions(o: Settings): void {
+  const fail = (name: string, expected: string, value: unknown) => {
+    throw Object.assign(
+      new Error(
+        `Open Ephys emulator: ${name}: expected ${expected}, got ${JSON.stringify(value) ?? String(value)}`,
+      ),
+      { code: "EPHYS_BAD_OPTION" },
+    );
+  };
+  const positive = ["sampleRate", "timeScale", "tickMs"] as const;
+  for (const k of positive) if (!(Number.isFinite(o[k]) && o[k] > 0)) fail(k, "a number > 0", o[k]);
+  const nonNegative = [
+    "baselineRate",
+    "latencyMs",
+    "responseMs",
+    "wordPulseMs",
+    "lineSkewMs",
+    "photodiodeLatencyMs",
+    "photodiodeJitterMs",
+    "lagMs",
+  ] as const;
+  for (const k of nonNegative) if (!(Number.isFinite(o[k]) && o[k] >= 0)) fail(k, "a number >= 0", o[k]);
+  if (!(Number.isInteger(o.electrodes) && o.electrodes >= 1))
+    fail("electrodes", "an integer >= 1", o.electrodes);
+  const isLine = (l: unknown) => Number.isInteger(l) && (l as number) >= 0 && (l as number) < 64;
+  if (!Array.isArray(o.eventLines) || o.eventLines.length === 0 || !o.eventLines.every(isLine))
+    fail("eventLines", "a non-empty list of TTL lines 0..63", o.eventLines);
+  if (!isLine(o.photodiodeLine)) fail("photodiodeLine", "a TTL line 0..63", o.photodiodeLine);
+  if (o.strobeLine !== undefined && (!isLine(o.strobeLine) || o.eventLines.includes(o.strobeLine)))
+    fail("strobeLine", "a TTL line 0..63 that is not an event line", o.strobeLine);
 }

@@ -62,6 +62,9 @@ export interface SimulateOptions {
     format?: "json" | "binary";
     photodiodeJitterMs?: number;
     dropWords?: ReadonlySet<number>;
+    /** A strobe on this TTL line, and the word's lines set one by one this many ms apart (see the emulator). */
+    strobeLine?: number;
+    lineSkewMs?: number;
   };
 }
 
@@ -204,6 +207,8 @@ export async function startSimulation(o: SimulateOptions): Promise<RunningSimula
             responseMs: p.presentation.stimulusMs,
             photodiodeJitterMs: o.openephys?.photodiodeJitterMs,
             dropWords: o.openephys?.dropWords,
+            strobeLine: o.openephys?.strobeLine,
+            lineSkewMs: o.openephys?.lineSkewMs,
             seed: p.seed + 1,
           }),
       )

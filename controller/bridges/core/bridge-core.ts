@@ -2,11 +2,13 @@
 // and spikes on the acquisition clock (sample numbers): event words and photodiode edges (event-words.ts), onsets
 // paired with the daemon's announcements in order (trial-matcher.ts), each trial's spikes cut around its onset
 // (spike-buffer.ts) once onset + postMs has passed on the acquisition clock, committed to the outbox and sent
-// (outbox.ts, daemon-link.ts). Mismatches and timing problems go to the daemon as notices (event log, monitor).
+// (outbox.ts, daemon-link.ts). Mismatches and timing problems go to the daemon as notices (event log, monitor),
+// repeats of one code collapsed into periodic summaries (notice-limiter.ts).
 // An input module (openephys/input.ts; SpikeGLX later) calls ttlLine/ttlWord/spike; nothing here knows its format.
 
 import type { DaemonLink, Notice } from "./daemon-link.ts";
 import { EventWordDecoder, type EventWordOptions, type LineEvent } from "./event-words.ts";
+import { NoticeLimiter, type NoticeLimits } from "./notice-limiter.ts";
 import type { Outbox } from "./outbox.ts";
 import { SpikeBuffer } from "./spike-buffer.ts";
 import { type AnnouncedTrial, type Clock, type MatchOutcome, TrialMatcher } from "./trial-matcher.ts";
@@ -32,11 +34,18 @@ export const defaultTiming: BridgeTiming = {
   idleMs: 500,
 };
 
+/** A spike further behind the clock than this (s) is a clock reset, not a late spike. */
+const LATE_LIMIT_S = 1;
+/** How many of the last sent trials a late spike is checked against. */
+const SENT_WINDOWS_KEPT = 32;
+
 export interface BridgeCoreOptions {
   /** Channel ids, in the order of the input's channel indices. */
   channelIds: string[];
   words: EventWordOptions;
   timing?: Partial<BridgeTiming>;
+  /** How repeats of one notice code are collapsed (notice-limiter.ts). */
+  noticeLimits?: Partial<NoticeLimits>;
   outbox: Outbox;
   link: Pick<DaemonLink, "send" | "notice">;
   log?: (level: "info" | "warn" | "error", message: string) => void;
@@ -79,10 +88,19 @@ export class BridgeCore {
   private pendingAnnouncements: Array<{ trial: AnnouncedTrial; wallMs: number }> = [];
   private readonly revoked = new Set<number>();
   private timer: NodeJS.Timeout | null = null;
+  private readonly notices: NoticeLimiter;
+  /** The furthest behind the stream's clock a spike has arrived (samples, up to LATE_LIMIT_S): added to settleMs. */
+  private lateSamples = 0;
+  /** The windows of the last trials sent (a spike arriving late into one of them is reported). */
+  private readonly sentWindows: Array<{ trialId: number; from: number; to: number }> = [];
 
   constructor(private readonly o: BridgeCoreOptions) {
     this.timing = { ...defaultTiming, ...o.timing };
     this.decoder = new EventWordDecoder(o.words);
+    this.notices = new NoticeLimiter((n) => {
+      o.log?.("warn", `${n.code}: ${n.message}`);
+      o.link.notice(n);
+    }, o.noticeLimits);
   }
 
   get sampleRate(): number {
@@ -122,9 +140,11 @@ export class BridgeCore {
     this.timer ??= setInterval(() => this.service(), everyMs);
   }
 
+  /** Stops the timer; held notices go out as their summaries. */
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    this.notices.flush(Date.now());
   }
 
   /** A presentation announced by the daemon (`replay`: re-announced at connect, announced before we were). */
@@ -174,16 +194,37 @@ export class BridgeCore {
       this.input(sample);
       this.lineEvents(this.decoder.advance(sample));
       if (this.open.length || this.matcher?.waitingTrials.length) this.service();
-    } else this.lastInputWall = Date.now();
+    } else {
+      this.lastInputWall = Date.now();
+      if (sample < this.clockSample && channels.length) this.late(sample);
+    }
   }
 
+  /**
+   * A spike behind the stream's clock (a processing block whose events are not in sample order): every later trial
+   * waits that much longer before it is cut; one whose data already went out without it is reported.
+   */
+  private late(sample: number): void {
+    const behind = this.clockSample - sample;
+    if (!this.rate || behind > LATE_LIMIT_S * this.rate) return; // a clock reset, not a late spike
+    if (behind > this.lateSamples) this.lateSamples = behind;
+    const w = this.sentWindows.find((x) => sample >= x.from && sample <= x.to);
+    if (w)
+      this.notice({
+        code: "EPHYS_BRIDGE_LATE_SPIKE",
+        message: `trial ${w.trialId}: a spike at sample ${sample} arrived ${((behind * 1000) / this.rate).toFixed(1)} ms behind the stream, after the trial's data had gone out without it; later trials now wait ${(this.timing.settleMs + (this.lateSamples * 1000) / this.rate).toFixed(1)} ms past their window (raise --settle-ms to start with that)`,
+        trialId: w.trialId,
+      });
+  }
+
+  /** Something the day should know: to the daemon and the log, repeats of one code collapsed. */
   notice(n: Notice): void {
-    this.o.log?.("warn", `${n.code}: ${n.message}`);
-    this.o.link.notice(n);
+    this.notices.push(n, Date.now());
   }
 
   /** Expiries, photodiode deadlines, finished windows, old spikes; runs on every clock step and on the timer. */
   service(): void {
+    this.notices.tick(Date.now());
     if (!this.matcher || !this.rate) return;
     const now = this.now();
     this.lineEvents(this.decoder.advance(now.sample));
@@ -195,14 +236,22 @@ export class BridgeCore {
       if (t.onset === undefined) this.resolveOnset(t, now.sample);
       if (
         t.onset !== undefined &&
-        now.sample >= t.onset + (this.window.postMs + this.timing.settleMs) * perMs
+        now.sample >= t.onset + (this.window.postMs + this.timing.settleMs) * perMs + this.lateSamples
       )
         ready.push(t);
     }
     if (ready.length) this.emit(ready);
+    // Keep the spikes and photodiode rises that an open trial, or an onset still waiting for its announcement (held
+    // up to graceMs of both clocks), may need: at 50× real time (the demo) the acquisition clock passes a whole
+    // trial while an announcement is a few wall ms late.
     const horizon = this.open.reduce(
       (m, t) => Math.min(m, t.wordSample),
-      now.sample - (this.timing.photodiodeMaxMs + this.timing.settleMs + this.window.postMs) * perMs,
+      Math.min(
+        now.sample -
+          (this.timing.photodiodeMaxMs + this.timing.settleMs + this.window.postMs) * perMs -
+          this.lateSamples,
+        this.matcher.oldestHeldSample ?? Number.POSITIVE_INFINITY,
+      ),
     );
     this.spikes.dropBefore(horizon - (this.window.preMs + 1) * perMs);
     while (this.rises.length && this.rises[0] < horizon - this.timing.photodiodeMaxMs * perMs)
@@ -327,6 +376,13 @@ export class BridgeCore {
       };
     });
     const committed = this.o.outbox.add(items);
+    for (const t of ready)
+      this.sentWindows.push({
+        trialId: t.trial.trialId,
+        from: t.onset! - w.preMs * perMs,
+        to: t.onset! + w.postMs * perMs,
+      });
+    this.sentWindows.splice(0, this.sentWindows.length - SENT_WINDOWS_KEPT);
     for (const t of ready) this.open.splice(this.open.indexOf(t), 1);
     this.o.link.send(committed);
     for (const [i, c] of committed.entries())

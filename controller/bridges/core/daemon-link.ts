@@ -20,6 +20,8 @@ export interface LinkOptions {
   }) => void;
   onTrial?: (t: { trialId: number; eventCode: number; stimulusId: string; replay: boolean }) => void;
   onError?: (code: string, message: string, seq?: number) => void;
+  /** Every ack, as it arrives (the bench times onset → ack with it). */
+  onAck?: (seq: number) => void;
   onStatus?: (connected: boolean, reason: string) => void;
 }
 
@@ -135,6 +137,7 @@ export class DaemonLink {
       case "ack":
         this.acks++;
         outbox.acked(m.seq);
+        this.o.onAck?.(m.seq);
         break;
       case "error":
         // A stored-failed message stays for the next replay; any other refusal is final: drop it.

@@ -53,6 +53,13 @@ export class TrialMatcher {
     return this.waiting.map((w) => w.trial);
   }
 
+  /** The earliest sample of an onset held for a late announcement (its photodiode rise and spikes must be kept). */
+  get oldestHeldSample(): number | undefined {
+    let oldest: number | undefined;
+    for (const h of this.held) if (oldest === undefined || h.at.sample < oldest) oldest = h.at.sample;
+    return oldest;
+  }
+
   has(trialId: number): boolean {
     return this.waiting.some((w) => w.trial.trialId === trialId);
   }

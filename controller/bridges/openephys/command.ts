@@ -1,7 +1,7 @@
 // `ephysloop bridge openephys`: the Open Ephys Event Broadcaster → /acquisition bridge as its own process (see
 // docs/openephys.md). Runs until SIGINT/SIGTERM; a kill -9 loses nothing committed to the outbox.
 import { resolve } from "node:path";
-import { BridgeCore, type BridgeTiming } from "../core/bridge-core.ts";
+import { BridgeCore, type BridgeCoreOptions, type BridgeTiming } from "../core/bridge-core.ts";
 import { DaemonLink } from "../core/daemon-link.ts";
 import { Outbox } from "../core/outbox.ts";
 import { type ChannelMap, helloChannels, loadChannelMap } from "./channel-map.ts";
@@ -15,6 +15,9 @@ export interface OpenEphysBridgeOptions {
   outboxPath: string;
   timing?: Partial<BridgeTiming>;
   log?: (level: "info" | "warn" | "error", message: string) => void;
+  /** Each trial's message as committed, and each ack (the bench times onset → ack with them). */
+  onTrialSent?: BridgeCoreOptions["onTrialSent"];
+  onAck?: (seq: number) => void;
 }
 
 export interface RunningBridge {
@@ -40,6 +43,7 @@ export function startOpenEphysBridge(o: OpenEphysBridgeOptions): RunningBridge {
     onError: (code, message, seq) =>
       o.log?.("warn", `daemon refused${seq !== undefined ? ` seq ${seq}` : ""}: ${code} ${message}`),
     onStatus: (up, reason) => o.log?.(up ? "info" : "warn", reason),
+    onAck: o.onAck,
   });
   core = new BridgeCore({
     channelIds: channels.map((c) => c.id),
@@ -54,6 +58,7 @@ export function startOpenEphysBridge(o: OpenEphysBridgeOptions): RunningBridge {
     outbox,
     link,
     log: o.log,
+    onTrialSent: o.onTrialSent,
   });
   const input = new OpenEphysInput(o.zmq, o.channelMap, core);
   input.start();
