@@ -236,7 +236,8 @@ export async function fakeDay(dir: string, seed = 11): Promise<FakeDay> {
     }),
   );
 
-  // Select: 3 top and 3 bottom objects per channel (scores = predicted rates), controls, a shared retest subset.
+  // Select: 3 top and 3 bottom objects and one similar per channel (scores = predicted rates), 3 + 3 controls, a
+  // shared retest subset.
   snap(store, sessionId, "selecting");
   const objects = stimuli.filter((s) => s.role === "object").map((s) => s.id);
   const controls = stimuli.filter((s) => s.role === "control").map((s) => s.id);
@@ -249,8 +250,11 @@ export async function fakeDay(dir: string, seed = 11): Promise<FakeDay> {
       choices.push({ channelId: ch, stimulusId: o.id, rule: "bottom-object", score: o.p });
     choices.push({ channelId: ch, stimulusId: ranked[4].id, rule: "similar-object", score: 0.8 });
     const rc = controls.map((id) => ({ id, p: predicted(ch, id) })).sort((a, b) => b.p - a.p);
-    choices.push({ channelId: ch, stimulusId: rc[0].id, rule: "top-control", score: rc[0].p });
-    choices.push({ channelId: ch, stimulusId: rc.at(-1)!.id, rule: "bottom-control", score: rc.at(-1)!.p });
+    // 3 + 3 of the 6 control bodies: enough stimuli for the per-stimulus selectivity test to reach p < 0.05.
+    for (const c of rc.slice(0, 3))
+      choices.push({ channelId: ch, stimulusId: c.id, rule: "top-control", score: c.p });
+    for (const c of rc.slice(-3))
+      choices.push({ channelId: ch, stimulusId: c.id, rule: "bottom-control", score: c.p });
   }
   for (const id of bodies.slice(0, 12))
     choices.push({ channelId: "*", stimulusId: id, rule: "retest", score: 0 });

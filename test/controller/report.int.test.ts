@@ -86,7 +86,7 @@ describe("session report", () => {
     const { page, outside } = await open(files.path);
     for (const id of ["summary", "checks", "models", "responses", "shared-features", "optional-optvis"])
       expect(await page.locator(`section#${id}`).count(), id).toBe(1);
-    expect(await page.locator(".missing").count()).toBe(0);
+    expect(await page.locator(".missing").allTextContents()).toEqual([]);
 
     // Provenance: the stored protocol text verbatim, its hash, seed, weights hash.
     expect(await page.locator("#protocol-text pre").textContent()).toBe(day.loaded.text);
