@@ -606,9 +606,13 @@ export class SerialRigBox {
   }
 }
 
-/** The daemon's clock: ms since the epoch, with sub-millisecond resolution. */
+/**
+ * The daemon's clock, Date.now() (the display's onsets are on it too; performance.timeOrigin + performance.now()
+ * can sit several ms away from it). Date.now() counts whole ms, so the true time is half a ms later on average;
+ * the round trip itself is timed with performance.now().
+ */
 function nowMs(): number {
-  return performance.timeOrigin + performance.now();
+  return Date.now() + 0.5;
 }
 
 function errorText(err: unknown): string {

@@ -8,7 +8,7 @@ import { WebSocket } from "ws";
 import { mulberry32, type Random } from "../../analysis/random.ts";
 import { bestClockOffset, framesForDuration, type SyncSample } from "../../stimuli/display/clock.ts";
 import { TypedEmitter } from "../rig/typed-emitter.ts";
-import type { DisplayServerMessage } from "../wire/display.ts";
+import type { CalibrationTarget, DisplayServerMessage } from "../wire/display.ts";
 
 export interface HeadlessDisplayOptions {
   /** ws://host:port/display */
@@ -46,6 +46,13 @@ export type HeadlessDisplayEvents = {
   closed: [code: number, reason: string];
   /** A lost connection was re-established (hello sent and welcomed again). */
   reconnected: [];
+  /** The eye calibration's target appeared (degrees from the centre) or went away (null). */
+  target: [target: CalibrationTarget | null];
+  /**
+   * A presentation was put on its frames: onset and offset on this process's clock (Date.now()), so a simulated
+   * photodiode can light up then.
+   */
+  presentation: [p: { trialId: number; onsetLocalMs: number; offsetLocalMs: number }];
 };
 
 export class HeadlessDisplayError extends Error {
@@ -234,6 +241,9 @@ export class HeadlessDisplay {
         this.queue.length = 0;
         this.clearNow();
         return;
+      case "target":
+        this.emitter.emit("target", msg.target);
+        return;
       case "error":
         this.emitter.emit("warning", `server error ${msg.code}: ${msg.message}`);
         return;
@@ -289,6 +299,11 @@ export class HeadlessDisplay {
       timer: null,
     };
     this.current = cur;
+    this.emitter.emit("presentation", {
+      trialId: req.trialId,
+      onsetLocalMs: onsetLocal,
+      offsetLocalMs: offsetLocal,
+    });
     const finish = () => this.finish(cur);
     if (this.realTime) cur.timer = setTimeout(finish, Math.max(0, offsetLocal - now));
     else setImmediate(finish);

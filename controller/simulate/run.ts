@@ -9,8 +9,10 @@ import { sha256File } from "../../stimuli/hash.ts";
 import { loadManifest } from "../../stimuli/manifest.ts";
 import { stimulusKey } from "../session/prepare.ts";
 import { type BridgeFaults, SimulatedBridge, type SimulatedTrialTruth } from "./bridge.ts";
+import { FirmwareBox } from "./firmware-box.ts";
 import { HeadlessDisplay } from "./headless-display.ts";
 import { buildGroundTruth } from "./neurons.ts";
+import { SimulatedEye, type TrackerMap } from "./simulated-eye.ts";
 import { VirtualRigBox } from "./virtual-box.ts";
 
 export interface SimulateOptions {
@@ -20,6 +22,14 @@ export interface SimulateOptions {
   /** Pty link the daemon opens (the virtual box creates the pair); both or neither with boxPath. */
   hostPath?: string;
   boxPath?: string;
+  /**
+   * "virtual" (default): the protocol played by VirtualRigBox on a socat pair (hostPath and boxPath);
+   * "firmware": firmware/rigbox in simavr on a pty linked at hostPath, with a simulated eye tracker and a
+   * photodiode that follows the display.
+   */
+  rigBox?: "virtual" | "firmware";
+  /** The simulated eye tracker's gaze → voltage map (rigBox "firmware"). */
+  tracker?: TrackerMap;
   truthFile?: string;
   faults?: BridgeFaults;
   /** Stop after this many ms (default: run until the daemon closes the connections for good). */
@@ -33,6 +43,7 @@ export interface SimulateOptions {
 export interface RunningSimulation {
   bridge: SimulatedBridge;
   box: VirtualRigBox | null;
+  firmware: { box: FirmwareBox; eye: SimulatedEye } | null;
   display: HeadlessDisplay;
   stop(): Promise<void>;
 }
@@ -88,17 +99,23 @@ export async function startSimulation(o: SimulateOptions): Promise<RunningSimula
       .flatMap((set) => stimuli.filter((s) => s.id.startsWith(`${set.id}/`)).map((s) => s.id)),
   );
   let phase: 1 | 2 = 1;
+  // Breaks per second of fixation, from the protocol's per-presentation break probability.
+  const breakRatePerS = sim.fixationBreakRate / ((p.presentation.stimulusMs * sim.timeScale) / 1000 || 1) / 4;
+  const firmware =
+    o.rigBox === "firmware" && o.hostPath
+      ? await FirmwareBox.start({ hostPath: o.hostPath }).then((fw) => ({
+          box: fw,
+          eye: new SimulatedEye(fw, { tracker: o.tracker, breakRatePerS, seed: p.seed }),
+        }))
+      : null;
+  firmware?.eye.start();
   const box =
-    o.hostPath && o.boxPath
+    o.hostPath && o.boxPath && !firmware
       ? await VirtualRigBox.start({
           hostPath: o.hostPath,
           boxPath: o.boxPath,
           // Breaks per second of fixation, from the protocol's per-presentation break probability.
-          fixation: {
-            breakRatePerS:
-              sim.fixationBreakRate / ((p.presentation.stimulusMs * sim.timeScale) / 1000 || 1) / 4,
-            seed: p.seed,
-          },
+          fixation: { breakRatePerS, seed: p.seed },
         })
       : null;
   box?.startFixationModel();
@@ -126,14 +143,21 @@ export async function startSimulation(o: SimulateOptions): Promise<RunningSimula
   const display = await retry(() =>
     HeadlessDisplay.connect({ url: `${o.url}/display`, token: o.token, seed: p.seed }),
   );
+  if (firmware) {
+    display.on("presentation", (q) => firmware.eye.photodiode(q.onsetLocalMs, q.offsetLocalMs));
+    display.on("target", (t) => firmware.eye.lookAt(t));
+  }
   return {
     bridge,
     box,
+    firmware,
     display,
     stop: async () => {
       bridge.close();
       await display.close();
       await box?.close();
+      firmware?.eye.stop();
+      await firmware?.box.close();
       await new Promise<void>((r) => (truthOut ? truthOut.end(() => r()) : r()));
     },
   };

@@ -16,7 +16,8 @@
 //   TX <cycle> <line>           a box line's newline left the UART (the host can have it from here on)
 //   ADC <cycle> <ch> <mV>       a conversion started on channel ch and held mV (with --log-adc)
 //   NOW <cycle>                 answer to "now"
-//   LATE <cycle> <wanted>       a scheduled input arrived after its cycle and was applied at once
+//   LATE <cycle> <wanted>       a scheduled input arrived after its cycle: it, and the inputs scheduled with it,
+//                               are delayed by as much (so a pulse keeps its length), until the queue runs dry
 // stdin, one command a line:
 //   adc <ch> <mV>               set analog input ch (0..7) now
 //   at <cycle> adc <ch> <mV>    set it at that cycle (commands in cycle order)
@@ -255,9 +256,21 @@ static void command(char *line) {
   if (!strcmp(w[0], "adc") && n == 3 && parse_channel(w[1], &ch)) {
     analog_mv[ch] = (uint32_t)strtoul(w[2], NULL, 10);
   } else if (!strcmp(w[0], "at") && n == 5 && !strcmp(w[2], "adc") && parse_channel(w[3], &ch)) {
-    uint64_t cycle = strtoull(w[1], NULL, 10);
+    uint64_t wanted = strtoull(w[1], NULL, 10);
     uint32_t mv = (uint32_t)strtoul(w[4], NULL, 10);
-    if (cycle < avr->cycle) out("LATE %llu %llu", (unsigned long long)avr->cycle, (unsigned long long)cycle);
+    // When the driver falls behind the simulation, late inputs are shifted together rather than squeezed into
+    // one instant: a photodiode pulse sent late still lasts as long. The shift ends once an input arrives in time
+    // with nothing left in the queue.
+    static uint64_t shift;
+    uint64_t cycle = wanted + shift;
+    if (cycle < avr->cycle) {
+      shift += avr->cycle - cycle;
+      cycle = avr->cycle;
+      out("LATE %llu %llu", (unsigned long long)avr->cycle, (unsigned long long)wanted);
+    } else if (schedule_tail == schedule_head && wanted >= avr->cycle) {
+      shift = 0;
+      cycle = wanted;
+    }
     size_t next = (schedule_head + 1) % SCHEDULE_MAX;
     if (next == schedule_tail) {
       fprintf(stderr, "rigbox-sim: schedule full, dropped: at %llu adc %u %u\n", (unsigned long long)cycle, ch,
