@@ -36,8 +36,33 @@ export const configSchema = z.strictObject({
       channels: z.array(z.string().min(1)).optional(),
       /** A `show` the display never reports voids that presentation; this many in a row fail the phase. */
       maxConsecutiveDisplayTimeouts: z.number().int().min(1, "expected at least 1 timeout").default(5),
+      /**
+       * Display pixels per degree of visual angle at the subject's eye, for the eye calibration's targets:
+       * width px / (2 · atan(width cm / 2 / distance cm) in degrees), e.g. 1920 px over 53 cm at 57 cm: 36.6.
+       */
+      pixelsPerDegree: z.number().positive("expected pixels per degree > 0").max(1000).default(36),
+      /** Rig box (protocol version 2) photodiode thresholds, mV at its input: on at onMv, off below offMv. */
+      photodiode: z
+        .strictObject({
+          onMv: z.number().int().min(1).max(5000, "expected 1..5000 mV"),
+          offMv: z.number().int().min(0).max(4999, "expected 0..4999 mV"),
+        })
+        .refine((p) => p.offMv < p.onMv, { message: "expected offMv below onMv", path: ["offMv"] })
+        .default({ onMv: 2500, offMv: 1500 }),
+      /** Rig box EYE lines for the dashboard and the calibration, every this many ms (5..1000; 0 = off). */
+      eyeStreamMs: z
+        .number()
+        .int()
+        .refine((v) => v === 0 || (v >= 5 && v <= 1000), { message: "expected 0 (off) or 5..1000 ms" })
+        .default(20),
     })
-    .default({ baudRate: 115200, maxConsecutiveDisplayTimeouts: 5 }),
+    .default({
+      baudRate: 115200,
+      maxConsecutiveDisplayTimeouts: 5,
+      pixelsPerDegree: 36,
+      photodiode: { onMv: 2500, offMv: 1500 },
+      eyeStreamMs: 20,
+    }),
   export: z
     .strictObject({
       /** NWB schema folder (core/nwb.namespace.yaml) cached in exported files; absent = ../shared/nwb-schema. */

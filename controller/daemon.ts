@@ -18,6 +18,7 @@ import { requestToken, tokenMatches } from "./auth.ts";
 import type { Logger } from "./log.ts";
 import { MonitorState } from "./monitor/monitor-state.ts";
 import { codeVersion, softwareVersions } from "./provenance.ts";
+import { RigSession } from "./rig/rig-session.ts";
 import { AbortedError, runPhase } from "./scheduler/phase-runner.ts";
 import { alwaysFixating, type DisplayPort } from "./scheduler/rig-ports.ts";
 import { type DayEvent, dayMachine, type PhaseInput, stateName } from "./session/machine.ts";
@@ -81,6 +82,8 @@ export class Daemon {
   private display: ReturnType<DisplayFactory> | null = null;
   private displayWaiters: Array<(d: DisplayPort) => void> = [];
   private box: Awaited<ReturnType<BoxFactory>> | null = null;
+  /** Eye, photodiode and calibration of a version 2 rig box (controller/rig/rig-session.ts). */
+  private rig: RigSession | null = null;
   private readonly monitors = new Set<WebSocket>();
   private heartbeat?: NodeJS.Timeout;
   private stopped = false;
@@ -147,6 +150,20 @@ export class Daemon {
       this.box.onStatus(onStatus);
       // The first open may have settled (or started waiting) before the listener was there.
       onStatus(this.box.link.state, this.box.link.reason);
+      this.rig = new RigSession({
+        box: this.box,
+        store: this.store,
+        sessionId: this.sessionId,
+        protocol: this.loaded.protocol,
+        config,
+        log,
+        broadcast: (m) => {
+          const text = JSON.stringify(m);
+          for (const ws of this.monitors) if (ws.readyState === ws.OPEN) ws.send(text);
+        },
+        display: () => this.display,
+        dayState: () => (this.actor ? stateName(this.actor.getSnapshot().value) : "preparing"),
+      });
     } else
       log.warn("no rig box configured (rig.serialPath): fixation is not monitored, rewards are not given");
     this.server = createServer(
@@ -176,6 +193,7 @@ export class Daemon {
     if (this.stopped) return;
     this.stopped = true;
     clearInterval(this.heartbeat);
+    this.rig?.stop();
     this.actor?.stop();
     await this.hub?.close();
     for (const ws of this.wss.clients) ws.terminate();
@@ -206,6 +224,8 @@ export class Daemon {
       displayConnected: this.display !== null,
       boxConnected: this.box?.link.state === "connected",
       rig: this.box ? this.box.link : null,
+      /** The rig box's protocol version (1, 2; null: not known yet, or no box). */
+      boxVersion: this.box?.serial?.version ?? null,
     };
   }
 
@@ -451,6 +471,7 @@ export class Daemon {
     ws.send(JSON.stringify({ type: "welcome", sessionId: this.sessionId, status: this.status() }));
     ws.on("close", () => this.monitors.delete(ws));
     this.monitor.attach(ws);
+    this.rig?.attachMonitor(ws);
   }
 
   private broadcastMonitor(e: {
@@ -536,6 +557,21 @@ export class Daemon {
         message: "missing or wrong token (Authorization: Bearer … or ?token=)",
       });
     if (url.pathname === "/api/status" && req.method === "GET") return json(200, this.status());
+    if (url.pathname.startsWith("/api/calibration")) {
+      if (!this.rig)
+        return json(409, {
+          code: "EPHYS_CALIBRATION_NO_BOX",
+          message: "no rig box configured (rig.serialPath): the eye calibration needs one",
+        });
+      void this.rig
+        .http(req.method ?? "GET", url)
+        .then((r) =>
+          r
+            ? json(r.code, r.body)
+            : json(404, { code: "EPHYS_NOT_FOUND", message: `no route ${req.method} ${url.pathname}` }),
+        );
+      return;
+    }
     const control: Record<string, DayEvent> = {
       "/api/pause": { type: "PAUSE", reason: "paused by the operator" },
       "/api/resume": { type: "RESUME" },

@@ -17,6 +17,7 @@ import { conceptsSection } from "./concepts-section.ts";
 import { criticalR } from "./critical-r.ts";
 import { ReportError } from "./errors.ts";
 import { esc, STYLE } from "./html.ts";
+import { rigQaSection } from "./rig-qa.ts";
 import {
   checksSection,
   type Figures,
@@ -180,11 +181,12 @@ export async function buildReport(data: ReportData): Promise<string> {
 <style>${STYLE}</style></head>
 <body data-session="${esc(s.id)}" data-state="${esc(s.state)}">
 ${header(data)}
-<nav><a href="#summary">Summary</a> · <a href="#checks">Checks</a> · <a href="#models">Models</a> · <a href="#responses">Responses</a> · <a href="#shared-features">Shared features</a>${data.concepts ? ' · <a href="#concepts">Concept maps</a>' : ""}${data.optionalAnalyses
+<nav><a href="#summary">Summary</a> · <a href="#rig-qa">Rig QA</a> · <a href="#checks">Checks</a> · <a href="#models">Models</a> · <a href="#responses">Responses</a> · <a href="#shared-features">Shared features</a>${data.concepts ? ' · <a href="#concepts">Concept maps</a>' : ""}${data.optionalAnalyses
     .map((a) => ` · <a href="#optional-${esc(a.kind)}">${esc(a.title)}</a>`)
     .join("")}</nav>
 <main>
 ${summarySection(data, figs)}
+${rigQaSection(data)}
 ${checksSection(data)}
 ${modelsSection(data, figs)}
 ${responsesSection(data, figs)}

@@ -1,3 +1,5 @@
+import type { ReportRigQa } from "./rig-qa.ts";
+
 // What the report is built from: a plain object of stored results that the controller assembles (no store access
 // here). Every field that may be missing in a real session (an aborted day, a failed step) is optional or nullable,
 // and the report says why it is missing.
@@ -169,6 +171,8 @@ export interface ReportData {
   optionalAnalyses: ReportOptionalAnalysis[];
   /** Concept maps, when an analysis stored them. */
   concepts?: ReportConcepts | null;
+  /** Photodiode timing, fixation and eye calibrations (rig box protocol version 2; see rig-qa.ts). */
+  rig?: ReportRigQa | null;
   /** Remarks of the assembler (e.g. an artifact folder that could not be read). */
   notes: string[];
 }

@@ -5,7 +5,7 @@
 import type { RawData, WebSocket } from "ws";
 import type { z } from "zod";
 import { TypedEmitter } from "../rig/typed-emitter.ts";
-import { type DisplayServerMessage, displayClientMessage } from "../wire/display.ts";
+import { type CalibrationTarget, type DisplayServerMessage, displayClientMessage } from "../wire/display.ts";
 
 export interface DisplayScreen {
   width: number;
@@ -212,6 +212,11 @@ export class DisplayLink {
   }
 
   /** Asks the page to blank the screen now (e.g. on a fixation break); no reply. */
+  /** Draws the eye calibration's target, or removes it (null). */
+  target(target: CalibrationTarget | null): void {
+    this.send({ type: "target", target });
+  }
+
   clear(): void {
     this.send({ type: "clear" });
   }

@@ -5,7 +5,15 @@ import { stat } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { SerialPortStream } from "@serialport/stream";
 import { ReadlineParser, SerialPort } from "serialport";
-import { type BoxLine, formatHostLine, type HostLine, LineError, parseBoxLine } from "../wire/rig-lines.ts";
+import {
+  type BoxLine,
+  formatHostLine,
+  type HostCommand,
+  LineError,
+  parseBoxLine,
+} from "../wire/rig-lines.ts";
+import { BoxClock } from "./box-clock.ts";
+import { type BoxSettings, settingsCommands, settingsProblem } from "./box-settings.ts";
 import type { BindingInterface } from "./serial-binding.ts";
 import { TypedEmitter } from "./typed-emitter.ts";
 
@@ -22,6 +30,15 @@ export type RigBoxEvents = {
   status: [status: RigBoxStatus, reason: string];
   /** A line that could not be parsed, an unexpected ACK/PONG, or an ERR line from the box. Never fatal. */
   warning: [text: string];
+  /**
+   * The box's protocol version is known: from its HELLO line (version 2 boxes send one at reset and when asked),
+   * or 1 when it answered the host's HELLO with ERR or not at all. `info` names the firmware ("" for version 1).
+   */
+  hello: [version: number, info: string];
+  /** An eye sample from the box's stream (version 2): degrees after calibration, the raw inputs in mV. */
+  eye: [sample: { xDeg: number; yDeg: number; boxMs: number; xMv: number; yMv: number }];
+  /** The photodiode went on (true) or off at `boxMs` (version 2); the first PD line after a reset gives the state. */
+  photodiode: [on: boolean, boxMs: number];
 };
 
 export interface SerialRigBoxOptions {
@@ -45,6 +62,11 @@ export interface SerialRigBoxOptions {
    * error itself, so the path is not watched.
    */
   binding?: BindingInterface;
+  /**
+   * How often a version 2 box is pinged to map its clock onto the daemon's (`clock`); default 1000 ms, 0 = never
+   * (each ping() still adds a sample).
+   */
+  syncIntervalMs?: number;
 }
 
 /** Errors from the rig box carry a stable `code`. */
@@ -56,6 +78,7 @@ export class RigBoxError extends Error {
       | "EPHYS_RIG_OPEN"
       | "EPHYS_RIG_ERROR"
       | "EPHYS_RIG_CLOSED"
+      | "EPHYS_RIG_UNSUPPORTED"
       | "EPHYS_BAD_OPTION",
     message: string,
   ) {
@@ -67,13 +90,15 @@ export class RigBoxError extends Error {
 interface PendingCommand {
   text: string;
   verb: string;
-  resolve: () => void;
+  /** With the box time the command took effect, when the box says it (version 2 "ACK … @<ms>"). */
+  resolve: (boxMs: number | undefined) => void;
   reject: (err: Error) => void;
   timer: NodeJS.Timeout;
 }
 
 interface PendingPing {
   t0: number;
+  sentMs: number;
   resolve: (rttMs: number) => void;
   reject: (err: Error) => void;
   timer: NodeJS.Timeout;
@@ -97,6 +122,9 @@ export class SerialRigBox {
   readonly reconnectIntervalMs: number;
   readonly watchIntervalMs: number;
   private readonly binding?: BindingInterface;
+  readonly syncIntervalMs: number;
+  /** The box's clock on the daemon's (version 2 boxes: PONG carries the box time). */
+  readonly clock = new BoxClock();
 
   private readonly emitter = new TypedEmitter<RigBoxEvents>();
   private port: SerialPortStream | null = null;
@@ -108,6 +136,10 @@ export class SerialRigBox {
   private lastReconnectError = "";
   private lastFixating: boolean | null = null;
   private watchTimer: NodeJS.Timeout | null = null;
+  private boxVersion: number | null = null;
+  private helloTimer: NodeJS.Timeout | null = null;
+  private syncTimer: NodeJS.Timeout | null = null;
+  private readonly desired: BoxSettings = {};
 
   constructor(options: SerialRigBoxOptions) {
     if (typeof options.path !== "string" || options.path.length === 0)
@@ -125,6 +157,8 @@ export class SerialRigBox {
     );
     this.watchIntervalMs = checkPositive("watchIntervalMs", options.watchIntervalMs ?? 250, false);
     this.binding = options.binding;
+    const sync = options.syncIntervalMs ?? 1000;
+    this.syncIntervalMs = sync === 0 ? 0 : checkPositive("syncIntervalMs", sync, false);
   }
 
   on<K extends keyof RigBoxEvents>(event: K, listener: (...args: RigBoxEvents[K]) => void): () => void {
@@ -162,8 +196,56 @@ export class SerialRigBox {
     }
   }
 
+  /**
+   * The protocol version of the box on this connection: 1 or 2, null until known (and while disconnected).
+   */
+  get version(): number | null {
+    return this.boxVersion;
+  }
+
+  /**
+   * Sets the eye calibration, fixation window, EYE stream or photodiode thresholds of a version 2 box. The
+   * settings are kept and sent again whenever the box says HELLO (it reset, or the link came back). Resolves when
+   * the box acknowledged them, or at once when the box is not connected or its version not known yet (they go
+   * out with the HELLO). Rejects EPHYS_BAD_OPTION naming a bad field (nothing is kept or sent),
+   * EPHYS_RIG_UNSUPPORTED when the box speaks version 1 (kept for a later version 2 box).
+   */
+  async configure(settings: BoxSettings): Promise<void> {
+    const problem = settingsProblem(settings);
+    if (problem) throw new RigBoxError("EPHYS_BAD_OPTION", `rig box settings ${problem}`);
+    Object.assign(this.desired, settings);
+    if (this.state !== "connected" || this.boxVersion === null) return;
+    if (this.boxVersion < 2)
+      throw new RigBoxError(
+        "EPHYS_RIG_UNSUPPORTED",
+        `rig box ${this.path} speaks protocol version ${this.boxVersion}; calibration, window, stream and ` +
+          "photodiode settings need version 2 (firmware/rigbox)",
+      );
+    for (const c of settingsCommands(settings)) await this.command(c);
+  }
+
+  /** The settings configure() keeps for the box. */
+  get settings(): Readonly<BoxSettings> {
+    return this.desired;
+  }
+
   /** Sends `EVT <code>` (0..65535); resolves on the box's ACK. */
   sendEvent(code: number): Promise<void> {
+    if (!Number.isInteger(code) || code < 0 || code > 65535)
+      return Promise.reject(
+        new RigBoxError(
+          "EPHYS_BAD_OPTION",
+          `rig box event code: expected an integer 0..65535, found ${code}`,
+        ),
+      );
+    return this.command({ kind: "evt", code }).then(() => {});
+  }
+
+  /**
+   * As sendEvent, resolving with the box time of the word's first strobe (version 2), or undefined from a
+   * version 1 box.
+   */
+  sendEventTimed(code: number): Promise<number | undefined> {
     if (!Number.isInteger(code) || code < 0 || code > 65535)
       return Promise.reject(
         new RigBoxError(
@@ -180,7 +262,7 @@ export class SerialRigBox {
       return Promise.reject(
         new RigBoxError("EPHYS_BAD_OPTION", `rig box reward: expected 0..10000 ms, found ${ms}`),
       );
-    return this.command({ kind: "reward", ms: Math.round(ms) });
+    return this.command({ kind: "reward", ms: Math.round(ms) }).then(() => {});
   }
 
   /** Sends `PING <n>`; resolves with the round trip in ms when `PONG <n>` arrives. */
@@ -201,7 +283,7 @@ export class SerialRigBox {
           ),
         );
       }, this.commandTimeoutMs);
-      this.pings.set(n, { t0: performance.now(), resolve, reject, timer });
+      this.pings.set(n, { t0: performance.now(), sentMs: nowMs(), resolve, reject, timer });
       this.port.write(line);
     });
   }
@@ -213,6 +295,7 @@ export class SerialRigBox {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = null;
     this.stopWatch();
+    this.forgetVersion();
     this.rejectAll(new RigBoxError("EPHYS_RIG_CLOSED", `rig box ${this.path} was closed`));
     const port = this.port;
     this.port = null;
@@ -224,9 +307,9 @@ export class SerialRigBox {
     this.emitter.removeAll();
   }
 
-  private command(host: HostLine): Promise<void> {
+  private command(host: HostCommand): Promise<number | undefined> {
     const text = formatHostLine(host).trimEnd();
-    return new Promise<void>((resolve, reject) => {
+    return new Promise<number | undefined>((resolve, reject) => {
       if (!this.port || this.state !== "connected") {
         reject(this.notConnected(text));
         return;
@@ -307,6 +390,7 @@ export class SerialRigBox {
     parser.on("data", (line: string) => {
       if (this.port === port) this.onLine(line);
     });
+    this.askVersion(port);
     port.on("close", (err: Error | null) => {
       if (this.port === port) this.onLoss(err ? errorText(err) : "port closed");
     });
@@ -347,7 +431,7 @@ export class SerialRigBox {
         }
         this.removeCommand(pending);
         clearTimeout(pending.timer);
-        pending.resolve();
+        pending.resolve(line.boxMs);
         return;
       }
       case "pong": {
@@ -361,10 +445,32 @@ export class SerialRigBox {
         }
         this.pings.delete(line.n);
         clearTimeout(pending.timer);
-        pending.resolve(performance.now() - pending.t0);
+        const rtt = performance.now() - pending.t0;
+        if (line.boxMs !== undefined)
+          this.clock.add({ sentMs: pending.sentMs, receivedMs: pending.sentMs + rtt, boxMs: line.boxMs });
+        pending.resolve(rtt);
         return;
       }
+      case "hello":
+        this.onHello(line.version, line.info);
+        return;
+      case "eye":
+        this.emitter.emit("eye", {
+          xDeg: line.xDeg,
+          yDeg: line.yDeg,
+          boxMs: line.boxMs,
+          xMv: line.xMv,
+          yMv: line.yMv,
+        });
+        return;
+      case "pd":
+        this.emitter.emit("photodiode", line.on, line.boxMs);
+        return;
       case "err": {
+        if (this.helloTimer && /^HELLO\b/.test(line.text)) {
+          this.setVersion(1, ""); // a version 1 box refuses the HELLO it does not know
+          return;
+        }
         this.emitter.emit("warning", `rig box ${this.path} reported ERR: ${line.text}`);
         const pending = this.commands.find((c) => line.text.startsWith(c.text));
         if (pending) {
@@ -403,6 +509,7 @@ export class SerialRigBox {
     this.state = "lost";
     this.lastFixating = null;
     this.stopWatch();
+    this.forgetVersion();
     const port = this.port;
     this.port = null;
     if (port) {
@@ -449,6 +556,57 @@ export class SerialRigBox {
     return this.lastReconnectError;
   }
 
+  /** Asks the box which protocol it speaks; no answer within commandTimeoutMs (or ERR) means version 1. */
+  private askVersion(port: SerialPortStream): void {
+    this.helloTimer = setTimeout(() => {
+      this.helloTimer = null;
+      if (this.port === port && this.boxVersion === null) this.setVersion(1, "");
+    }, this.commandTimeoutMs);
+    port.write(formatHostLine({ kind: "hello" }));
+  }
+
+  private onHello(version: number, info: string): void {
+    // A HELLO nobody asked for: the box reset (its clock restarted, its settings are back to defaults).
+    this.clock.reset();
+    this.setVersion(version, info);
+  }
+
+  private setVersion(version: number, info: string): void {
+    if (this.helloTimer) clearTimeout(this.helloTimer);
+    this.helloTimer = null;
+    this.boxVersion = version;
+    this.emitter.emit("hello", version, info);
+    if (version < 2) return;
+    const commands = settingsCommands(this.desired);
+    void (async () => {
+      for (const c of commands)
+        await this.command(c).catch((err: unknown) =>
+          this.emitter.emit("warning", `rig box ${this.path}: setting not applied: ${errorText(err)}`),
+        );
+    })();
+    this.startSync();
+  }
+
+  private startSync(): void {
+    if (this.syncTimer || this.syncIntervalMs === 0) return;
+    const sync = () => {
+      this.ping().catch((err: unknown) => {
+        if ((err as RigBoxError).code === "EPHYS_RIG_TIMEOUT")
+          this.emitter.emit("warning", `rig box ${this.path}: clock sync: ${errorText(err)}`);
+      });
+    };
+    sync();
+    this.syncTimer = setInterval(sync, this.syncIntervalMs);
+  }
+
+  private forgetVersion(): void {
+    if (this.helloTimer) clearTimeout(this.helloTimer);
+    this.helloTimer = null;
+    if (this.syncTimer) clearInterval(this.syncTimer);
+    this.syncTimer = null;
+    this.boxVersion = null;
+  }
+
   private rejectAll(err: RigBoxError): void {
     const commands = this.commands;
     this.commands = [];
@@ -463,6 +621,15 @@ export class SerialRigBox {
       p.reject(err);
     }
   }
+}
+
+/**
+ * The daemon's clock, Date.now() (the display's onsets are on it too; performance.timeOrigin + performance.now()
+ * can sit several ms away from it). Date.now() counts whole ms, so the true time is half a ms later on average;
+ * the round trip itself is timed with performance.now().
+ */
+function nowMs(): number {
+  return Date.now() + 0.5;
 }
 
 function errorText(err: unknown): string {

@@ -158,11 +158,15 @@ export async function runPhase(
           break;
         }
         timeouts = [];
-        if (breaks !== breaksAtOnset || !box.fixating) {
+        const broke = breaks !== breaksAtOnset || !box.fixating; // decided at the report, before measuring
+        // The photodiode's onset and offset (stored beside the display's) and the eye, when the box measures them.
+        const measured = (await box.measure?.(report.onset, report.offset)) ?? {};
+        if (broke) {
           store.settleTrial(sessionId, trialId, {
             status: "voided",
             reason: "fixation break",
             ...timing(report),
+            ...measured,
           });
           queue.requeue(p);
           voided++;
@@ -170,7 +174,7 @@ export async function runPhase(
           o.onProgress?.({ phase, shown, planned, voided });
           break;
         }
-        store.settleTrial(sessionId, trialId, { status: "shown", ...timing(report) });
+        store.settleTrial(sessionId, trialId, { status: "shown", ...timing(report), ...measured });
         shown++;
         o.onProgress?.({ phase, shown, planned, voided });
         const breaksBeforeIsi = breaks;
@@ -228,6 +232,9 @@ function timing(r: { onset: number; offset: number; droppedFrames: number }) {
 
 async function acquireFixation(box: BoxPort, timeoutMs: number, signal: AbortSignal): Promise<void> {
   for (;;) {
+    // Checked every round: a listener added to an already aborted signal never fires, and this loop would go on
+    // presenting after a pause (it did, when a pause came while the display preloaded).
+    if (signal.aborted) throw new AbortedError("stopped");
     if (box.fixating) return;
     const got = await new Promise<boolean>((resolve, reject) => {
       const t = setTimeout(() => finish(false), Math.max(1, timeoutMs));

@@ -19,10 +19,12 @@ import {
   type ReportResponses,
   type ReportSharedFeature,
 } from "../../analysis/report/index.ts";
+import { rigQa } from "../../analysis/report/rig-qa.ts";
 import { type Config, resolvePaths } from "../../config/index.ts";
 import { parseProtocol } from "../../protocols/load.ts";
 import type { Protocol } from "../../protocols/schema.ts";
 import { writeSessionNwb } from "../export/session-nwb.ts";
+import { eyeCalibrations } from "../store/eye-calibrations.ts";
 import type { SessionStore, StimulusRecord } from "../store/store.ts";
 import { CONCEPT_FILES } from "./concepts-job.ts";
 import type { StepContext } from "./pipeline.ts";
@@ -394,6 +396,17 @@ export async function assembleReportData(
     ];
   });
 
+  const rig = rigQa(
+    trials.map((t) => ({ ...t, voidReason: voidReason.get(t.trialId) })),
+    eyeCalibrations(store.db, sessionId).map((c) => ({
+      id: c.id,
+      createdAt: c.createdAt,
+      points: c.points.length,
+      rmsDeg: c.rmsDeg,
+      maxDeg: c.maxDeg,
+    })),
+  );
+
   const stimuli = store.stimuli(sessionId);
   const models = store.models(sessionId);
   const readouts = models
@@ -503,6 +516,7 @@ export async function assembleReportData(
         .map((e) => ({ state: e.subtype, at: new Date(e.t).toISOString() })),
     },
     trials: phases,
+    rig,
     channels,
     checks: store.checkResults(sessionId).map((c) => ({ ...c, details: asRecord(c.details) })),
     decisions: store.decisions(sessionId),

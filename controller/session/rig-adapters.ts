@@ -4,6 +4,7 @@ import type { WebSocket } from "ws";
 import type { z } from "zod";
 import { DisplayLink } from "../display/display-link.ts";
 import type { Logger } from "../log.ts";
+import { RigSignals } from "../rig/rig-signals.ts";
 import type { BindingInterface } from "../rig/serial-binding.ts";
 import { SerialRigBox } from "../rig/serial-box.ts";
 import type { BoxPort } from "../scheduler/rig-ports.ts";
@@ -19,6 +20,10 @@ export type BoxHandle = BoxPort & {
   readonly openAttempts: number;
   onStatus(l: (status: BoxLinkState, reason: string) => void): () => void;
   close(): Promise<void>;
+  /** The serial box itself (protocol version, settings, eye and photodiode events), for the rig session. */
+  serial?: SerialRigBox;
+  /** Its photodiode edges and eye samples (protocol version 2). */
+  signals?: RigSignals;
 };
 
 /** "14:02" in local time, as the operator's clock on the wall says. */
@@ -60,6 +65,14 @@ export async function openRigBox(
     setLink(s, reason);
   });
   box.on("warning", (text) => log.warn({ code: "EPHYS_BAD_SERIAL_LINE" }, `rig box: ${text}`));
+  // Version 2 boxes: photodiode edges and eye samples, mapped onto the daemon's clock through the box's PONGs.
+  const signals = new RigSignals(box.clock);
+  box.on("hello", (version, info) => {
+    signals.reset();
+    log.info(`rig box ${path} speaks protocol version ${version}${info ? ` (${info})` : ""}`);
+  });
+  box.on("photodiode", (on, boxMs) => signals.addPhotodiode(on, boxMs));
+  box.on("eye", (e) => signals.addEye(e));
   let closed = false;
   let wake: (() => void) | null = null;
   const since = Date.now();
@@ -108,6 +121,10 @@ export async function openRigBox(
     },
     sendEvent: (code) => box.sendEvent(code),
     reward: (ms) => box.reward(ms),
+    measure: (onsetMs, offsetMs) =>
+      box.version !== null && box.version >= 2 ? signals.measure(onsetMs, offsetMs) : Promise.resolve({}),
+    serial: box,
+    signals,
     onFixation: (l) => {
       fixListeners.add(l);
       return () => fixListeners.delete(l);

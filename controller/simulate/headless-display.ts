@@ -8,7 +8,7 @@ import { WebSocket } from "ws";
 import { mulberry32, type Random } from "../../analysis/random.ts";
 import { bestClockOffset, framesForDuration, type SyncSample } from "../../stimuli/display/clock.ts";
 import { TypedEmitter } from "../rig/typed-emitter.ts";
-import type { DisplayServerMessage } from "../wire/display.ts";
+import type { CalibrationTarget, DisplayServerMessage } from "../wire/display.ts";
 
 export interface HeadlessDisplayOptions {
   /** ws://host:port/display */
@@ -48,6 +48,13 @@ export type HeadlessDisplayEvents = {
   reconnected: [];
   /** A show command arrived (the Open Ephys emulator takes the stimulus of each presentation from here). */
   show: [req: { trialId: number; stimulusId: string; durationMs: number }];
+  /** The eye calibration's target appeared (degrees from the centre) or went away (null). */
+  target: [target: CalibrationTarget | null];
+  /**
+   * A presentation was put on its frames: onset and offset on this process's clock (Date.now()), so a simulated
+   * photodiode can light up then.
+   */
+  presentation: [p: { trialId: number; onsetLocalMs: number; offsetLocalMs: number }];
 };
 
 export class HeadlessDisplayError extends Error {
@@ -246,6 +253,9 @@ export class HeadlessDisplay {
         this.queue.length = 0;
         this.clearNow();
         return;
+      case "target":
+        this.emitter.emit("target", msg.target);
+        return;
       case "error":
         this.emitter.emit("warning", `server error ${msg.code}: ${msg.message}`);
         return;
@@ -301,6 +311,11 @@ export class HeadlessDisplay {
       timer: null,
     };
     this.current = cur;
+    this.emitter.emit("presentation", {
+      trialId: req.trialId,
+      onsetLocalMs: onsetLocal,
+      offsetLocalMs: offsetLocal,
+    });
     const finish = () => this.finish(cur);
     if (this.realTime) cur.timer = setTimeout(finish, Math.max(0, offsetLocal - now));
     else setImmediate(finish);

@@ -9,9 +9,11 @@ import { sha256File } from "../../stimuli/hash.ts";
 import { loadManifest } from "../../stimuli/manifest.ts";
 import { stimulusKey } from "../session/prepare.ts";
 import { type BridgeFaults, SimulatedBridge, type SimulatedTrialTruth } from "./bridge.ts";
+import { FirmwareBox } from "./firmware-box.ts";
 import { HeadlessDisplay } from "./headless-display.ts";
 import { buildGroundTruth } from "./neurons.ts";
 import { OpenEphysBroadcaster } from "./openephys-broadcaster.ts";
+import { SimulatedEye, type TrackerMap } from "./simulated-eye.ts";
 import { VirtualRigBox } from "./virtual-box.ts";
 
 /** The parts of the virtual rig, as the operator's error names them. */
@@ -40,6 +42,14 @@ export interface SimulateOptions {
   /** Pty link the daemon opens (the virtual box creates the pair with socat); both or neither with boxPath. */
   hostPath?: string;
   boxPath?: string;
+  /**
+   * "virtual" (default): the protocol played by VirtualRigBox on a socat pair (hostPath and boxPath);
+   * "firmware": firmware/rigbox in simavr on a pty linked at hostPath, with a simulated eye tracker and a
+   * photodiode that follows the display.
+   */
+  rigBox?: "virtual" | "firmware";
+  /** The simulated eye tracker's gaze → voltage map (rigBox "firmware"). */
+  tracker?: TrackerMap;
   truthFile?: string;
   faults?: BridgeFaults;
   /** Leave these parts out, so a lab can run its own against the simulated rest. */
@@ -73,6 +83,7 @@ export interface RunningSimulation {
   bridge: SimulatedBridge | null;
   broadcaster: OpenEphysBroadcaster | null;
   box: VirtualRigBox | null;
+  firmware: { box: FirmwareBox; eye: SimulatedEye } | null;
   display: HeadlessDisplay | null;
   stop(): Promise<void>;
 }
@@ -148,8 +159,22 @@ export async function startSimulation(o: SimulateOptions): Promise<RunningSimula
       .flatMap((set) => stimuli.filter((s) => s.id.startsWith(`${set.id}/`)).map((s) => s.id)),
   );
   let phase: 1 | 2 = 1;
+  const { breakRatePerS } = fixationModel(p);
+  const firmware =
+    o.rigBox === "firmware" && o.hostPath
+      ? await part(
+          "rig box",
+          "the emulated firmware needs make, gcc-avr, avr-libc, simavr and libsimavr-dev (test/system-deps.sh)",
+          () =>
+            FirmwareBox.start({ hostPath: o.hostPath! }).then((fw) => ({
+              box: fw,
+              eye: new SimulatedEye(fw, { tracker: o.tracker, breakRatePerS, seed: p.seed }),
+            })),
+        )
+      : null;
+  firmware?.eye.start();
   const box =
-    o.hostPath && o.boxPath
+    o.hostPath && o.boxPath && !firmware
       ? await part(
           "rig box",
           "the pseudo-terminal rig box needs socat (Debian: apt-get install socat); `npm start` needs none",
@@ -157,7 +182,7 @@ export async function startSimulation(o: SimulateOptions): Promise<RunningSimula
             VirtualRigBox.start({
               hostPath: o.hostPath,
               boxPath: o.boxPath,
-              fixation: fixationModel(p),
+              fixation: { breakRatePerS, seed: p.seed },
             }),
         )
       : null;
@@ -233,6 +258,8 @@ export async function startSimulation(o: SimulateOptions): Promise<RunningSimula
     bridge?.close();
     await display?.close();
     await box?.close();
+    firmware?.eye.stop();
+    await firmware?.box.close();
     await broadcaster?.close();
     await new Promise<void>((r) => (truthOut ? truthOut.end(() => r()) : r()));
   };
@@ -251,12 +278,17 @@ export async function startSimulation(o: SimulateOptions): Promise<RunningSimula
         ),
       );
       if (broadcaster) display.on("show", (req) => broadcaster.show(req.stimulusId));
+      if (firmware) {
+        const { eye } = firmware;
+        display.on("presentation", (q) => eye.photodiode(q.onsetLocalMs, q.offsetLocalMs));
+        display.on("target", (t) => eye.lookAt(t));
+      }
     }
   } catch (e) {
     await stopAll(display);
     throw e;
   }
-  return { bridge, broadcaster, box, display, stop: () => stopAll(display) };
+  return { bridge, broadcaster, box, firmware, display, stop: () => stopAll(display) };
 }
 
 /** Breaks per second of fixation for the virtual box, from the protocol's per-presentation break probability. */

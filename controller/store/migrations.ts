@@ -274,4 +274,27 @@ export const migrations: Migration[] = [
       );
     `,
   },
+  {
+    version: 6,
+    description:
+      "rig box version 2: photodiode onset/offset and the eye during each presentation; eye calibrations",
+    sql: `
+      ALTER TABLE trials ADD COLUMN pd_onset_ms REAL;    -- photodiode edges on the daemon's clock; NULL: not measured
+      ALTER TABLE trials ADD COLUMN pd_offset_ms REAL;
+      ALTER TABLE trials ADD COLUMN eye_n INTEGER;       -- EYE samples during the presentation; NULL: no stream
+      ALTER TABLE trials ADD COLUMN eye_mean_x_deg REAL;
+      ALTER TABLE trials ADD COLUMN eye_mean_y_deg REAL;
+      ALTER TABLE trials ADD COLUMN eye_sd_deg REAL;     -- root mean square distance from the mean position
+      CREATE TABLE eye_calibrations (
+        session_id TEXT NOT NULL,
+        id INTEGER NOT NULL,              -- 1, 2, … per session; the highest is the one in use
+        created_at TEXT NOT NULL,
+        points TEXT NOT NULL,             -- JSON [{xDeg, yDeg, xMv, yMv, n}]: each target and the eye inputs on it
+        map TEXT NOT NULL,                -- JSON [ax, bx, cx, ay, by, cy]: degrees from volts, sent to the box as CAL
+        rms_deg REAL NOT NULL,            -- fit residuals over the points
+        max_deg REAL NOT NULL,
+        PRIMARY KEY (session_id, id)
+      );
+    `,
+  },
 ];

@@ -6,6 +6,7 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
+import type { EyeSummary } from "../../analysis/eye/eye-summary.ts";
 import { countsOf, type PackedTrial, packRecords, subsetChannels } from "../acquisition/packed.ts";
 import { migrations } from "./migrations.ts";
 import { blob, f64, u32 } from "./packing.ts";
@@ -79,6 +80,11 @@ export interface TrialRecord {
   onsetMs?: number;
   offsetMs?: number;
   droppedFrames?: number;
+  /** Photodiode on and off on the daemon's clock (rig box version 2); absent when not measured. */
+  pdOnsetMs?: number;
+  pdOffsetMs?: number;
+  /** The eye during the presentation (rig box version 2 EYE stream); absent without samples. */
+  eye?: EyeSummary;
 }
 
 /** One acquisition message's data: per channel, counts per window and optionally the raw spike times. */
@@ -371,6 +377,9 @@ export class SessionStore {
       onsetMs?: number;
       offsetMs?: number;
       droppedFrames?: number;
+      pdOnsetMs?: number;
+      pdOffsetMs?: number;
+      eye?: EyeSummary;
       reason?: string;
     },
   ): boolean {
@@ -378,7 +387,8 @@ export class SessionStore {
       .transaction(() => {
         const r = this.db
           .prepare(
-            `UPDATE trials SET status = ?, onset_ms = ?, offset_ms = ?, dropped_frames = ?
+            `UPDATE trials SET status = ?, onset_ms = ?, offset_ms = ?, dropped_frames = ?, pd_onset_ms = ?,
+             pd_offset_ms = ?, eye_n = ?, eye_mean_x_deg = ?, eye_mean_y_deg = ?, eye_sd_deg = ?
            WHERE session_id = ? AND trial_id = ? AND status = 'pending'`,
           )
           .run(
@@ -386,6 +396,12 @@ export class SessionStore {
             outcome.onsetMs ?? null,
             outcome.offsetMs ?? null,
             outcome.droppedFrames ?? null,
+            outcome.pdOnsetMs ?? null,
+            outcome.pdOffsetMs ?? null,
+            outcome.eye?.n ?? null,
+            outcome.eye?.meanXDeg ?? null,
+            outcome.eye?.meanYDeg ?? null,
+            outcome.eye?.sdDeg ?? null,
             sessionId,
             trialId,
           );
@@ -433,7 +449,8 @@ export class SessionStore {
   trials(sessionId: string, phase?: 1 | 2): Array<TrialRecord & { createdAt: string }> {
     const rows = this.db
       .prepare(
-        `SELECT trial_id, phase, block, stimulus_id, event_code, status, onset_ms, offset_ms, dropped_frames, created_at
+        `SELECT trial_id, phase, block, stimulus_id, event_code, status, onset_ms, offset_ms, dropped_frames,
+           pd_onset_ms, pd_offset_ms, eye_n, eye_mean_x_deg, eye_mean_y_deg, eye_sd_deg, created_at
          FROM trials WHERE session_id = ? ${phase ? "AND phase = ?" : ""} ORDER BY trial_id`,
       )
       .all(...(phase ? [sessionId, phase] : [sessionId])) as Array<Record<string, unknown>>;
@@ -447,6 +464,17 @@ export class SessionStore {
       onsetMs: (r.onset_ms as number | null) ?? undefined,
       offsetMs: (r.offset_ms as number | null) ?? undefined,
       droppedFrames: (r.dropped_frames as number | null) ?? undefined,
+      pdOnsetMs: (r.pd_onset_ms as number | null) ?? undefined,
+      pdOffsetMs: (r.pd_offset_ms as number | null) ?? undefined,
+      eye:
+        r.eye_n === null
+          ? undefined
+          : {
+              n: r.eye_n as number,
+              meanXDeg: r.eye_mean_x_deg as number,
+              meanYDeg: r.eye_mean_y_deg as number,
+              sdDeg: r.eye_sd_deg as number,
+            },
       createdAt: r.created_at as string,
     }));
   }

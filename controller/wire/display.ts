@@ -38,10 +38,22 @@ export const displayClientMessage = z.discriminatedUnion("type", [
 ]);
 export type DisplayClientMessage = z.infer<typeof displayClientMessage>;
 
+export interface CalibrationTarget {
+  xDeg: number;
+  yDeg: number;
+  sizeDeg: number;
+  pixelsPerDegree: number;
+}
+
 export type DisplayServerMessage =
   | { type: "welcome"; sessionId: string }
   | { type: "preload"; stimuli: Array<{ id: string; url: string }> }
   | { type: "show"; trialId: number; stimulusId: string; durationMs: number }
   | { type: "clear" }
+  /**
+   * The eye calibration's fixation target (a dot on the gray screen, `sizeDeg` across, at degrees from the centre,
+   * x right and y up; `pixelsPerDegree` from the rig config), or null to remove it. No reply.
+   */
+  | { type: "target"; target: CalibrationTarget | null }
   | { type: "pong"; n: number; t: number; serverTime: number }
   | { type: "error"; code: string; message: string };

@@ -89,6 +89,41 @@ export interface MonitorThresholds {
   responsivenessMinRate: number;
 }
 
+/** The rig box's eye and photodiode, live (protocol version 2 boxes; see docs/rig-box.md). */
+export interface EyeView {
+  /** EYE samples since the previous message: [daemon ms, x deg, y deg]. */
+  samples: Array<[number, number, number]>;
+  fixating: boolean | null;
+  /** The fixation window the box decides with, degrees. */
+  window: { xDeg: number; yDeg: number; radiusDeg: number } | null;
+  /** The box's protocol version (null: no box or not known yet) and how far its clock mapping may be off. */
+  version: number | null;
+  clockUncertaintyMs: number | null;
+  /** Fixation over the last minute: breaks, and the fraction of the time fixating. */
+  breaksLastMinute: number;
+  fixatingFraction: number | null;
+  /** Over the last 50 presentations with a measurement: photodiode − display onset, and the eye's spread. */
+  photodiode: { n: number; medianMs: number | null; lastMs: number | null };
+  eyeSdDeg: number | null;
+}
+
+/** The eye calibration procedure: targets and what became of each, and the fit when done. */
+export interface CalibrationView {
+  active: boolean;
+  count: number;
+  spacingDeg: number;
+  points: Array<{
+    xDeg: number;
+    yDeg: number;
+    status: "waiting" | "current" | "accepted" | "skipped";
+    xMv?: number;
+    yMv?: number;
+  }>;
+  /** The newest stored calibration of the session (after a procedure finished, or from earlier). */
+  fit: { id: number; map: number[]; rmsDeg: number; maxDeg: number; createdAt: string } | null;
+  message: string;
+}
+
 export type MonitorServerMessage =
   | { type: "welcome"; sessionId: string | null; status?: Record<string, unknown> }
   | { type: "event"; id: number; t: number; eventType: string; subtype: string; content: unknown }
@@ -105,4 +140,6 @@ export type MonitorServerMessage =
   | { type: "summary"; t: number; summary: MonitorSummary }
   | { type: "channel"; t: number; detail: ChannelDetail }
   | { type: "fit"; t: number; fit: FitProgressView }
+  | { type: "eye"; t: number; eye: EyeView }
+  | { type: "calibration"; t: number; calibration: CalibrationView }
   | { type: "error"; code: string; message: string };

@@ -2,8 +2,9 @@
 // Connects with the token from ?token=, says hello with the screen size and a measured refresh rate, syncs
 // its clock to the server's with ping/pong, preloads (decodes) images, and on `show` draws the image centred
 // on gray at the next animation frame with a white photodiode patch (bottom-left) while it is on, removes it
-// after the requested number of frames, and reports onset/offset in server clock and the dropped frames.
-import type { DisplayServerMessage } from "../../controller/wire/display.ts";
+// after the requested number of frames, and reports onset/offset in server clock and the dropped frames. During an
+// eye calibration it draws the fixation target the server places (degrees from the centre).
+import type { CalibrationTarget, DisplayServerMessage } from "../../controller/wire/display.ts";
 import {
   bestClockOffset,
   droppedInInterval,
@@ -33,6 +34,7 @@ const wsUrl =
 const stage = document.getElementById("stage") as HTMLDivElement;
 const diode = document.getElementById("diode") as HTMLDivElement;
 const statusBox = document.getElementById("status") as HTMLDivElement;
+const target = document.getElementById("target") as HTMLDivElement;
 
 const images = new Map<string, HTMLImageElement>();
 const showQueue: ShowRequest[] = [];
@@ -47,6 +49,17 @@ let syncTimer: number | undefined;
 const clientNow = () => performance.timeOrigin + performance.now();
 const toServer = (rafTs: number) =>
   performance.timeOrigin + rafTs + (bestClockOffset(samples)?.offsetMs ?? 0);
+
+/** The eye calibration's target: a white dot with a black centre, on top of everything, or none. */
+function drawTarget(t: CalibrationTarget | null): void {
+  target.style.display = t ? "block" : "none";
+  if (!t) return;
+  const size = Math.max(4, t.sizeDeg * t.pixelsPerDegree);
+  target.style.width = `${size}px`;
+  target.style.height = `${size}px`;
+  target.style.left = `${window.innerWidth / 2 + t.xDeg * t.pixelsPerDegree - size / 2}px`;
+  target.style.top = `${window.innerHeight / 2 - t.yDeg * t.pixelsPerDegree - size / 2}px`;
+}
 
 function setStatus(text: string): void {
   statusBox.textContent = text;
@@ -191,6 +204,9 @@ function onMessage(msg: DisplayServerMessage): void {
     case "clear":
       showQueue.length = 0;
       clearNow();
+      return;
+    case "target":
+      drawTarget(msg.target);
       return;
     case "error":
       console.warn(`server error ${msg.code}: ${msg.message}`);

@@ -2,6 +2,7 @@
 // socket's hello and as a Bearer header for the control API. Shows the session state and phase progress, the
 // fixation-break rate, a grid of every channel coloured by status, one channel's PSTH, responses and stability on
 // click (uPlot), alerts, and the model fit between the phases; pause, resume and abort (confirmed) call the API.
+// The eye panel (eye-panel.ts) shows the rig box's eye trace and window and runs the eye calibration.
 import uPlot from "uplot";
 import type {
   ChannelDetail,
@@ -11,6 +12,7 @@ import type {
   MonitorServerMessage,
   MonitorSummary,
 } from "../../controller/wire/monitor.ts";
+import { createEyePanel } from "./eye-panel.ts";
 
 const params = new URLSearchParams(location.search);
 const token = params.get("token") ?? "";
@@ -26,6 +28,19 @@ let focus: string | null = null;
 let socket: WebSocket | null = null;
 let state = "–";
 const fitHistory: [number[], number[], number[]] = [[], [], []];
+
+const eyePanel = createEyePanel({
+  call: async (action) => {
+    const res = await fetch(`${apiBase}/api/calibration/${action}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}` },
+    });
+    const body = (await res.json()) as { code?: string; message?: string };
+    if (!res.ok) throw new Error(`${body.code ?? res.status}: ${body.message ?? ""}`);
+    return body;
+  },
+  message: (text) => setMessage(text),
+});
 
 function send(m: object): void {
   if (socket?.readyState === WebSocket.OPEN) socket.send(JSON.stringify(m));
@@ -91,6 +106,12 @@ function onMessage(m: MonitorServerMessage): void {
       break;
     case "fit":
       renderFit(m.fit);
+      break;
+    case "eye":
+      eyePanel.onEye(m.eye);
+      break;
+    case "calibration":
+      eyePanel.onCalibration(m.calibration);
       break;
     case "event":
       onEvent(m.eventType, m.subtype, m.content as Record<string, unknown>, m.id, m.t);

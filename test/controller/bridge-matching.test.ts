@@ -41,6 +41,35 @@ describe("event words", () => {
     ];
     expect(out).toEqual([{ kind: "word", sample: 12, code: 3 }]);
   });
+
+  it("with two bytes per code (the rig-box firmware), pairs strobes high byte first; a lone high byte expires", () => {
+    const d = new EventWordDecoder({
+      eventLines: [0, 1, 2, 3, 4, 5, 6, 7],
+      strobeLine: 8,
+      wordBytes: 2,
+      maxByteGapSamples: 30,
+    });
+    const strobe = (sample: number, byte: number) => [
+      ...d.wholeWord("a", 1, sample, BigInt(byte)),
+      ...d.wholeWord("a", 1, sample + 1, BigInt(byte | 0x100)),
+      ...d.wholeWord("a", 1, sample + 7, BigInt(byte)),
+    ];
+    const out = [
+      ...strobe(100, 0x01), // 300 = 0x012c: high byte 1 …
+      ...strobe(112, 0x2c), // … low byte 0x2c
+      ...strobe(200, 0x00), // 7: a zero high byte is a byte like any other
+      ...strobe(212, 0x07),
+      ...strobe(400, 0x05), // a high byte whose low byte never came (lost strobe) …
+      ...strobe(600, 0x00), // … is dropped after 30 samples: this is the next code's high byte
+      ...strobe(612, 0x09),
+      ...d.advance(700),
+    ];
+    expect(out).toEqual([
+      { kind: "word", sample: 101, code: 300 },
+      { kind: "word", sample: 201, code: 7 },
+      { kind: "word", sample: 601, code: 9 },
+    ]);
+  });
 });
 
 describe("trial matching", () => {

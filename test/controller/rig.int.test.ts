@@ -57,7 +57,22 @@ describe("SerialRigBox over a socat pty with the virtual box", () => {
     await expect(rig.sendEvent(70000)).rejects.toMatchObject({ code: "EPHYS_BAD_OPTION" });
     await expect(rig.reward(-1)).rejects.toMatchObject({ code: "EPHYS_BAD_OPTION" });
     await rig.ping();
-    expect(vbox.received.map((r) => r.line.kind)).toEqual(["ping"]);
+    // The first line is the version probe every connection starts with (a version 1 box refuses it).
+    expect(vbox.received.map((r) => r.line.kind)).toEqual(["bad", "ping"]);
+    expect(vbox.received[0].line).toMatchObject({ kind: "bad", text: "HELLO" });
+  });
+
+  it("learns that the virtual box speaks protocol version 1 and keeps version 2 settings out", async () => {
+    const versions: number[] = [];
+    rig.on("hello", (v) => versions.push(v));
+    if (rig.version === null) await waitFor("the version", () => (versions.length > 0 ? true : undefined));
+    expect(rig.version).toBe(1);
+    await expect(rig.configure({ window: { xDeg: 0, yDeg: 0, radiusDeg: 2 } })).rejects.toMatchObject({
+      code: "EPHYS_RIG_UNSUPPORTED",
+    });
+    await rig.ping();
+    expect(vbox.received.filter((r) => r.line.kind !== "bad").map((r) => r.line.kind)).toEqual(["ping"]);
+    expect(warnings).toEqual([]); // the ERR answering the probe is not a warning
   });
 
   it("reports FIX transitions with the box clock, not repeats of the known state", async () => {
@@ -123,7 +138,7 @@ describe("SerialRigBox over a socat pty with the virtual box", () => {
 
   it("turns a malformed line into a warning and keeps working", async () => {
     vbox.sendRaw("FIX 2 banana");
-    vbox.sendRaw("HELLO");
+    vbox.sendRaw("HOWDY");
     vbox.setFixating(false);
     await rig.sendEvent(5);
     await waitFor("the FIX after the bad lines", () => (fixations.length >= 1 ? true : undefined));

@@ -1,7 +1,9 @@
 // Event words and photodiode edges from TTL line changes, for every bridge (Open Ephys today, SpikeGLX later). The
 // rig box puts a stimulus's event code on the acquisition system's digital inputs (docs/rig-box.md) and returns the
 // lines to zero between codes. An event word is the state of the event lines after every change at one sample
-// number, taken when it turns from zero to non-zero, or, with a strobe line, when the strobe rises. Each TTL source
+// number, taken when it turns from zero to non-zero, or, with a strobe line, when the strobe rises. The rig-box
+// firmware (firmware/rigbox) sends a 16-bit code as two strobed bytes, high byte first, on 8 lines: with
+// wordBytes 2, two consecutive strobes make one code, timed at the first. Each TTL source
 // (a processor's event channel) keeps its own word; a line's state is the OR over sources, optionally limited to
 // one source node for the event lines and one for the photodiode. Pure: no I/O, no clock.
 
@@ -23,6 +25,10 @@ export interface EventWordOptions {
   /** Lines of the event word, least significant bit first. */
   eventLines: readonly number[];
   strobeLine?: number;
+  /** Strobes per code (needs strobeLine): 1 (default), or 2 bytes, high byte first (the rig-box firmware). */
+  wordBytes?: 1 | 2;
+  /** With wordBytes 2: a high byte whose low byte has not come within this many samples is dropped. Default 300. */
+  maxByteGapSamples?: number;
   photodiodeLine?: number;
   /** Only sources of this node count for the event lines and strobe / for the photodiode. */
   eventSourceNode?: number;
@@ -41,6 +47,8 @@ export class EventWordDecoder {
   private word = 0;
   private strobe = false;
   private photodiode = false;
+  /** wordBytes 2: the high byte read at the first strobe, waiting for the second. */
+  private high: { sample: number; byte: number } | null = null;
 
   constructor(private readonly o: EventWordOptions) {}
 
@@ -114,11 +122,28 @@ export class EventWordDecoder {
     const { strobeLine } = this.o;
     if (strobeLine !== undefined) {
       const strobe = this.lineState(strobeLine, node);
-      if (strobe && !this.strobe && word !== 0)
-        out.push({ kind: "word", sample: this.groupSample, code: word });
+      if (strobe && !this.strobe) this.strobed(word, out);
       this.strobe = strobe;
     } else if (word !== 0 && this.word === 0)
       out.push({ kind: "word", sample: this.groupSample, code: word });
     this.word = word;
+  }
+
+  /** A strobe rose with `word` on the lines: a whole code, or one byte of a two-byte code. */
+  private strobed(word: number, out: LineEvent[]): void {
+    if ((this.o.wordBytes ?? 1) === 1) {
+      if (word !== 0) out.push({ kind: "word", sample: this.groupSample, code: word });
+      return;
+    }
+    const gap = this.o.maxByteGapSamples ?? 300;
+    if (this.high && this.groupSample - this.high.sample > gap) this.high = null; // its low byte was lost
+    if (!this.high) {
+      this.high = { sample: this.groupSample, byte: word & 0xff };
+      return;
+    }
+    const code = this.high.byte * 256 + (word & 0xff);
+    const sample = this.high.sample;
+    this.high = null;
+    if (code !== 0) out.push({ kind: "word", sample, code });
   }
 }

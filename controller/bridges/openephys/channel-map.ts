@@ -39,6 +39,8 @@ export const channelMapSchema = z
     eventLines: z.array(line).min(1).max(32),
     /** A line that rises when the event word is valid; without it the word is read when it leaves zero. */
     strobeLine: line.optional(),
+    /** Strobes per code: 1, or 2 (two bytes, high byte first, as the rig-box firmware sends 16-bit codes). */
+    wordBytes: z.union([z.literal(1), z.literal(2)]).default(1),
     /** The photodiode's TTL line (a Crossing Detector's output on the analog photodiode signal). */
     photodiodeLine: line.optional(),
     /** Only TTL events of this processor (node id) count for the event word / the photodiode. */
@@ -56,6 +58,13 @@ export const channelMapSchema = z
     };
     for (const [i, l] of m.eventLines.entries()) claim(l, "an event line", ["eventLines", i]);
     if (m.strobeLine !== undefined) claim(m.strobeLine, "the strobe line", ["strobeLine"]);
+    if (m.wordBytes === 2 && m.strobeLine === undefined)
+      ctx.addIssue({
+        code: "custom",
+        path: ["wordBytes"],
+        input: m.wordBytes,
+        message: "wordBytes 1, or a strobeLine: two bytes per code are told apart by their strobes",
+      });
     if (m.photodiodeLine !== undefined) claim(m.photodiodeLine, "the photodiode line", ["photodiodeLine"]);
     const ids = new Set<string>();
     const units = new Set<string>();

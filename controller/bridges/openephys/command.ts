@@ -50,6 +50,7 @@ export function startOpenEphysBridge(o: OpenEphysBridgeOptions): RunningBridge {
     words: {
       eventLines: o.channelMap.eventLines,
       strobeLine: o.channelMap.strobeLine,
+      wordBytes: o.channelMap.wordBytes,
       photodiodeLine: o.channelMap.photodiodeLine,
       eventSourceNode: o.channelMap.eventSourceNode,
       photodiodeSourceNode: o.channelMap.photodiodeSourceNode,

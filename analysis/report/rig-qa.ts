@@ -1,0 +1,144 @@
+// The report's rig QA: how the photodiode's measured onsets compare with the display's reported ones, how well the
+// subject fixated (breaks, the eye's spread and offset during presentations), and the eye calibrations used —
+// computed from stored trials, and rendered as one section. Absent numbers say why.
+import { esc, num, table } from "./html.ts";
+import type { ReportData } from "./types.ts";
+
+/** The per-trial fields the QA reads (a subset of the stored trial). */
+export interface QaTrial {
+  phase: 1 | 2;
+  status: "pending" | "shown" | "voided";
+  onsetMs?: number;
+  offsetMs?: number;
+  pdOnsetMs?: number;
+  pdOffsetMs?: number;
+  eye?: { n: number; meanXDeg: number; meanYDeg: number; sdDeg: number };
+  voidReason?: string;
+}
+
+export interface Distribution {
+  n: number;
+  median: number;
+  p5: number;
+  p95: number;
+  min: number;
+  max: number;
+}
+
+export interface ReportRigQa {
+  /** Photodiode − display onset (ms) over the shown presentations that have both, and how many lack one. */
+  onsetDelta: Distribution | null;
+  /** Photodiode duration − display duration (ms): frames the display dropped or added. */
+  durationDelta: Distribution | null;
+  shownWithoutPhotodiode: number;
+  /** Per phase: presentations shown and voided by fixation breaks. */
+  fixation: Array<{ phase: 1 | 2; shown: number; breaks: number }>;
+  /** The eye during shown presentations (EYE samples): spread and the distance of its mean from the centre. */
+  eyeSpreadDeg: Distribution | null;
+  eyeOffsetDeg: Distribution | null;
+  calibrations: Array<{ id: number; createdAt: string; points: number; rmsDeg: number; maxDeg: number }>;
+}
+
+/** Nearest-rank quantile of sorted values. */
+function quantile(sorted: number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
+}
+
+export function distribution(values: number[]): Distribution | null {
+  const v = values.filter(Number.isFinite).sort((a, b) => a - b);
+  if (v.length === 0) return null;
+  const mid = v.length >> 1;
+  return {
+    n: v.length,
+    median: v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2,
+    p5: quantile(v, 0.05),
+    p95: quantile(v, 0.95),
+    min: v[0],
+    max: v[v.length - 1],
+  };
+}
+
+export function rigQa(trials: QaTrial[], calibrations: ReportRigQa["calibrations"]): ReportRigQa {
+  const shown = trials.filter((t) => t.status === "shown");
+  const timed = shown.filter((t) => t.onsetMs !== undefined && t.pdOnsetMs !== undefined);
+  const both = timed.filter((t) => t.offsetMs !== undefined && t.pdOffsetMs !== undefined);
+  const withEye = shown.filter((t) => t.eye && t.eye.n > 0);
+  return {
+    onsetDelta: distribution(timed.map((t) => t.pdOnsetMs! - t.onsetMs!)),
+    durationDelta: distribution(both.map((t) => t.pdOffsetMs! - t.pdOnsetMs! - (t.offsetMs! - t.onsetMs!))),
+    shownWithoutPhotodiode: shown.length - timed.length,
+    fixation: ([1, 2] as const).flatMap((phase) => {
+      const mine = trials.filter((t) => t.phase === phase);
+      if (mine.length === 0) return [];
+      return [
+        {
+          phase,
+          shown: mine.filter((t) => t.status === "shown").length,
+          breaks: mine.filter((t) => t.status === "voided" && t.voidReason === "fixation break").length,
+        },
+      ];
+    }),
+    eyeSpreadDeg: distribution(withEye.map((t) => t.eye!.sdDeg)),
+    eyeOffsetDeg: distribution(withEye.map((t) => Math.hypot(t.eye!.meanXDeg, t.eye!.meanYDeg))),
+    calibrations,
+  };
+}
+
+function distRow(label: string, d: Distribution | null, unit: string, digits = 1): string[] {
+  if (!d) return [esc(label), "n/a", "", "", "", ""];
+  return [
+    esc(label),
+    String(d.n),
+    `${num(d.median, digits)} ${unit}`,
+    `${num(d.p5, digits)} … ${num(d.p95, digits)} ${unit}`,
+    `${num(d.min, digits)} … ${num(d.max, digits)} ${unit}`,
+  ];
+}
+
+export function rigQaSection(data: ReportData): string {
+  const q = data.rig;
+  const head = '<section id="rig-qa"><h2>Rig QA: timing and fixation</h2>';
+  if (!q)
+    return `${head}<p class="muted">No rig QA: the report was built without trial timing data.</p></section>`;
+  const timing = q.onsetDelta
+    ? table(
+        ["", "presentations", "median", "5 … 95 %", "range"],
+        [
+          distRow("photodiode − display onset", q.onsetDelta, "ms"),
+          distRow("photodiode − display duration", q.durationDelta, "ms"),
+        ],
+      ) +
+      `<p>The photodiode's onset is measured by the rig box on its own clock and mapped onto the daemon's through PING/PONG; the display's onset is the frame the page reported. ${q.shownWithoutPhotodiode} shown presentation(s) have no photodiode onset.</p>`
+    : '<p class="muted">No photodiode onsets were measured: the rig box speaks protocol version 1, or its photodiode input never went on (check the photodiode over the display\'s bottom-left patch and the thresholds, rig.photodiode).</p>';
+  const fixation = table(
+    ["phase", "shown", "fixation breaks", "breaks per presentation started"],
+    q.fixation.map((f) => [
+      String(f.phase),
+      String(f.shown),
+      String(f.breaks),
+      f.shown + f.breaks ? num(f.breaks / (f.shown + f.breaks), 3) : "n/a",
+    ]),
+  );
+  const eye = q.eyeSpreadDeg
+    ? table(
+        ["", "presentations", "median", "5 … 95 %", "range"],
+        [
+          distRow("eye spread during a presentation", q.eyeSpreadDeg, "°", 2),
+          distRow("eye mean − window centre", q.eyeOffsetDeg, "°", 2),
+        ],
+      )
+    : '<p class="muted">No eye samples were stored with the presentations (rig box version 1, or its EYE stream off: rig.eyeStreamMs).</p>';
+  const cals = q.calibrations.length
+    ? table(
+        ["calibration", "made", "targets", "residual rms", "residual max"],
+        q.calibrations.map((c) => [
+          String(c.id),
+          esc(c.createdAt),
+          String(c.points),
+          `${num(c.rmsDeg, 2)}°`,
+          `${num(c.maxDeg, 2)}°`,
+        ]),
+      )
+    : '<p class="muted">No eye calibration was made in this session: the box used its default map (0..5 V = −10..+10°).</p>';
+  return `${head}<h3>Stimulus timing</h3>${timing}<h3>Fixation</h3>${fixation}${eye}<h3>Eye calibrations</h3>${cals}</section>`;
+}
