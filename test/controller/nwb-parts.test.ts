@@ -346,7 +346,7 @@ describe("a session with bad parts", () => {
           status: "shown",
           onsetMs: clock.t0Ms + 2000,
           offsetMs: clock.t0Ms + 2200,
-          photodiodeOnsetMs: clock.t0Ms + 2016.5,
+          pdOnsetMs: clock.t0Ms + 2016.5,
         },
         { ...base, trialId: 2, status: "shown", onsetMs: clock.t0Ms + 3000, offsetMs: clock.t0Ms + 3200 },
       ] as Parameters<typeof writeTrials>[1],

@@ -42,9 +42,9 @@ export function readSessionEvents(store: SessionStore, sessionId: string): Sessi
   }
 }
 
-/** The photodiode onset (daemon ms) of a trial, once the store records it (another change adds the field). */
+/** The photodiode onset (daemon ms) the rig box measured for a trial (protocol-2 boxes), if any. */
 export function photodiodeOnsetMs(t: TrialRecord): number | undefined {
-  const v = (t as TrialRecord & { photodiodeOnsetMs?: unknown }).photodiodeOnsetMs;
+  const v = t.pdOnsetMs;
   return typeof v === "number" && Number.isFinite(v) ? v : undefined;
 }
 
