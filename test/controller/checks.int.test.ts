@@ -27,7 +27,7 @@ describe("channel checks on a simulated day", () => {
       // demo.yaml already has 6 phase-2 repetitions and 20 retest images.
       replace: [
         ["fixationBreakRate: 0.05", "fixationBreakRate: 0"],
-        ["peakRate: 100", "peakRate: 120"],
+        ["peakRate: 100", "peakRate: 200"],
       ],
     });
     const hostPath = join(dir, "box-host");
@@ -72,11 +72,12 @@ describe("channel checks on a simulated day", () => {
     const decisions = d.store.decisions(d.sessionId);
     expect(decisions.find((x) => x.channelId === "ch002")).toMatchObject({ included: false });
     expect(decisions.find((x) => x.channelId === "ch002")!.reason).toContain("stability");
-    // One mean per stimulus: the channel's own 9 objects against its own control bodies.
-    expect(get("ch003", "selectivity").details).toMatchObject({
-      test: "Mann-Whitney U, two-sided, on per-stimulus mean net rates (phase 2)",
-      nObjectStimuli: 9,
-    });
+    // One mean per stimulus: the channel's own objects (up to 9; the rules may pick one twice) against its own
+    // control bodies.
+    const sel = get("ch003", "selectivity").details as { test: string; nObjectStimuli: number };
+    expect(sel.test).toBe("Mann-Whitney U, two-sided, on per-stimulus mean net rates (phase 2)");
+    expect(sel.nObjectStimuli).toBeGreaterThanOrEqual(4);
+    expect(sel.nObjectStimuli).toBeLessThanOrEqual(9);
 
     // A restarted daemon resumes in the same state with the same decisions.
     const sessionId = d.sessionId;

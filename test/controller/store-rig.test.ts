@@ -48,7 +48,7 @@ describe("store: rig box version 2 data", () => {
       .run();
     raw.close();
     const store = new SessionStore(path);
-    expect(store.db.pragma("user_version", { simple: true })).toBe(4);
+    expect(store.db.pragma("user_version", { simple: true })).toBe(migrations.at(-1)!.version);
     expect(store.trials("old")).toEqual([
       {
         trialId: 1,
