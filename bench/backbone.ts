@@ -22,7 +22,7 @@ import "../analysis/backbone/tfjs-gradients.ts";
 import { loadKerasWeights } from "../analysis/backbone/weights-keras.ts";
 import { createFeatureExtractor, type FeatureExtractor } from "../analysis/features/extract.ts";
 import { computeFeatures } from "../analysis/features/store.ts";
-import { createFeaturePool } from "../controller/session/feature-pool.ts";
+import { createFeaturePool } from "../controller/compute/feature-pool.ts";
 import { PytorchWorker } from "./pytorch-worker.ts";
 
 const SIZE = 224;

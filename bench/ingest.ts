@@ -27,17 +27,11 @@ import { WebSocket, WebSocketServer } from "ws";
 import type { z } from "zod";
 import { mulberry32, type Random } from "../analysis/random.ts";
 import { AcquisitionHub } from "../controller/acquisition/acquisition-hub.ts";
-import {
-  countsOf,
-  type PackedTrial,
-  packSpikes,
-  spikesOf,
-  windowTable,
-} from "../controller/acquisition/packed.ts";
 import { SpikesParser } from "../controller/acquisition/spikes-parser.ts";
 import { tokenMatches } from "../controller/auth.ts";
 import { MonitorState } from "../controller/monitor/monitor-state.ts";
 import { inlineWriter, startWriterWorker } from "../controller/store/ingest-writer.ts";
+import { countsOf, type PackedTrial, packSpikes, spikesOf, windowTable } from "../controller/store/packed.ts";
 import { SessionStore } from "../controller/store/store.ts";
 import {
   ACQUISITION_VERSION,

@@ -16,9 +16,9 @@ import { loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import Database from "better-sqlite3";
-import { spikesOf } from "../controller/acquisition/packed.ts";
 import type { SimulatedTrialTruth } from "../controller/simulate/bridge.ts";
 import { startSimulation } from "../controller/simulate/run.ts";
+import { spikesOf } from "../controller/store/packed.ts";
 import { SessionStore } from "../controller/store/store.ts";
 
 const QUICK = process.env.BENCH_QUICK === "1";

@@ -9,23 +9,21 @@ import { extname, join, normalize } from "node:path";
 import type { Duplex } from "node:stream";
 import { pipeline } from "node:stream";
 import { type WebSocket, WebSocketServer } from "ws";
-import { type Actor, createActor, fromCallback } from "xstate";
+import { type Actor, createActor } from "xstate";
 import type { z } from "zod";
 import { type Config, ensureToken, resolvePaths } from "../config/index.ts";
 import { type LoadedProtocol, loadProtocol, parseProtocol } from "../protocols/load.ts";
 import { AcquisitionHub } from "./acquisition/acquisition-hub.ts";
 import { requestToken, tokenMatches } from "./auth.ts";
+import { createDayActors, type DaySteps } from "./day/actors.ts";
+import { stepContext } from "./day/context.ts";
+import { createDayMachine, type DayEvent, type DayMachine, stateName } from "./day/machine.ts";
 import type { Logger } from "./log.ts";
 import { MonitorState } from "./monitor/monitor-state.ts";
 import { codeVersion, softwareVersions } from "./provenance.ts";
+import type { BoxHandle, BoxLinkState } from "./rig/box-handle.ts";
 import { RigSession } from "./rig/rig-session.ts";
-import { AbortedError, runPhase } from "./scheduler/phase-runner.ts";
 import { alwaysFixating, type DisplayPort } from "./scheduler/rig-ports.ts";
-import { type DayEvent, dayMachine, type PhaseInput, stateName } from "./session/machine.ts";
-import { type PipelineSteps, pipelineSteps } from "./session/pipeline.ts";
-import { eventCodes, prepareStimuli } from "./session/prepare.ts";
-import { writeSessionReport } from "./session/report-step.ts";
-import type { BoxHandle, BoxLinkState } from "./session/rig-adapters.ts";
 import { inlineWriter, startWriterWorker } from "./store/ingest-writer.ts";
 import { SessionStore } from "./store/store.ts";
 import { ACQUISITION_VERSION, acquisitionHello } from "./wire/acquisition.ts";
@@ -53,7 +51,7 @@ export interface DaemonOptions {
   createDisplay: DisplayFactory;
   createBox?: BoxFactory;
   /** Overrides of the step implementations (tests). */
-  steps?: Partial<PipelineSteps>;
+  steps?: Partial<DaySteps>;
   /** Where the built display page lives (served at /display/). */
   displayDir?: string;
   /** Where the built monitor dashboard lives (served at /monitor/). */
@@ -73,7 +71,7 @@ export class Daemon {
   readonly token: string;
   sessionId!: string;
   loaded!: LoadedProtocol;
-  actor!: Actor<typeof dayMachine>;
+  actor!: Actor<DayMachine>;
   hub!: AcquisitionHub;
   /** Live per-channel statistics and alerts for /monitor (controller/monitor). */
   monitor!: MonitorState;
@@ -141,10 +139,7 @@ export class Daemon {
       const onStatus = (status: BoxLinkState, reason: string) => {
         if (this.stopped) return;
         this.store.appendEvent(this.sessionId, "rig", status, { reason, path: config.rig.serialPath });
-        if (status === "lost") {
-          log.warn(reason);
-          this.actor?.send({ type: "PAUSE", reason });
-        } else if (status === "waiting") log.warn(reason);
+        if (status === "lost" || status === "waiting") log.warn(reason);
         else log.info(reason);
       };
       this.box.onStatus(onStatus);
@@ -266,33 +261,28 @@ export class Daemon {
 
   private startMachine(): void {
     const row = this.store.getSession(this.sessionId)!;
-    const steps = { ...pipelineSteps, ...this.opts.steps };
-    const machine = dayMachine.provide({
-      actors: {
-        prepare: steps.prepare(this.context()),
-        fit: steps.fit(this.context()),
-        select: steps.select(this.context()),
-        check: steps.check(this.context()),
-        visualize: steps.visualize(this.context()),
-        report: steps.report(this.context()),
-        runPhase: fromCallback<DayEvent, PhaseInput>(({ sendBack, input }) => {
-          const controller = new AbortController();
-          this.phase(input.phase, controller.signal).then(
-            () => sendBack({ type: "PHASE_DONE" }),
-            (e: unknown) => {
-              if (e instanceof AbortedError || controller.signal.aborted) return;
-              sendBack({ type: "PHASE_FAILED", reason: (e as Error).message });
-            },
-          );
-          return () => {
-            controller.abort();
-            // A presentation cut short by a pause or an abort is void; its stimulus is shown again later.
-            if (!this.stopped)
-              this.store.voidPendingTrials(this.sessionId, "interrupted (paused or stopped)");
-          };
-        }),
-      },
+    const ctx = stepContext({
+      store: this.store,
+      sessionId: this.sessionId,
+      loaded: this.loaded,
+      config: this.opts.config,
+      log: this.opts.log,
     });
+    const machine = createDayMachine(
+      createDayActors({
+        ctx,
+        box: this.box,
+        rig: {
+          box: this.box ?? alwaysFixating,
+          display: (ids) => this.waitForDisplay(ids),
+          acquisition: this.hub,
+          timeScale: this.opts.timeScale ?? 1,
+          dataTimeoutMs: this.opts.dataTimeoutMs,
+          stopping: () => this.stopped,
+        },
+        steps: this.opts.steps,
+      }),
+    );
     const snapshot = row.snapshot ? JSON.parse(row.snapshot) : undefined;
     this.actor = createActor(machine, {
       input: { sessionId: this.sessionId },
@@ -309,27 +299,15 @@ export class Daemon {
           name,
           this.actor.getPersistedSnapshot(),
           snap.context.failedReason ?? undefined,
+          snap.context.abortedBy ?? undefined,
         );
-        if (snap.context.failedReason) this.opts.log.error(`${name}: ${snap.context.failedReason}`);
+        if (snap.context.failedReason && name === "failing")
+          this.opts.log.error(`${name}: ${snap.context.failedReason}`);
         else
           this.opts.log.info(
             `state ${name}${snap.context.pauseReason ? ` (${snap.context.pauseReason})` : ""}`,
           );
-        if (snap.status === "done") {
-          // A day that failed or was aborted still gets its honest report.
-          if (name !== "done")
-            writeSessionReport(this.store, this.sessionId, {
-              config: this.opts.config,
-              protocol: this.loaded.protocol,
-            }).then(
-              () => this.resolveFinished(name),
-              (e: unknown) => {
-                this.opts.log.error(`report: ${(e as Error).message}`);
-                this.resolveFinished(name);
-              },
-            );
-          else this.resolveFinished(name);
-        }
+        if (snap.status === "done") this.resolveFinished(name);
       },
       error: (err) => {
         this.opts.log.error({ err }, "day machine error");
@@ -337,41 +315,6 @@ export class Daemon {
       },
     });
     this.actor.start();
-  }
-
-  private context() {
-    return {
-      store: this.store,
-      sessionId: this.sessionId,
-      loaded: this.loaded,
-      config: this.opts.config,
-      log: this.opts.log,
-    };
-  }
-
-  private async phase(phase: 1 | 2, signal: AbortSignal): Promise<void> {
-    const stimuli = await prepareStimuli(this.store, this.sessionId, this.loaded.path);
-    const codes = eventCodes(stimuli);
-    let ids: string[];
-    if (phase === 1) ids = stimuli.filter((s) => s.role === "preferred").map((s) => s.id);
-    else ids = [...new Set(this.store.selections(this.sessionId).map((s) => s.stimulusId))];
-    if (ids.length === 0) throw new Error(`phase ${phase} has no stimuli`);
-    const phaseStimuli = ids.map((id) => ({ id, eventCode: codes.get(id)! }));
-    await runPhase({
-      store: this.store,
-      sessionId: this.sessionId,
-      phase,
-      protocol: this.loaded.protocol,
-      stimuli: phaseStimuli,
-      box: this.box ?? alwaysFixating,
-      display: () => this.waitForDisplay(phaseStimuli.map((s) => s.id)),
-      acquisition: this.hub,
-      timeScale: this.opts.timeScale ?? 1,
-      signal,
-      dataTimeoutMs: this.opts.dataTimeoutMs,
-      maxDisplayTimeouts: this.opts.config.rig.maxConsecutiveDisplayTimeouts,
-      onProgress: (p) => this.store.appendEvent(this.sessionId, "progress", `phase${p.phase}`, p),
-    });
   }
 
   private async waitForDisplay(stimulusIds: string[]): Promise<DisplayPort> {

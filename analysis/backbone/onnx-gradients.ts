@@ -5,7 +5,7 @@
 import { availableParallelism } from "node:os";
 import type { FoldedWeights, NetworkDescription } from "./description.ts";
 import { BackboneError } from "./errors.ts";
-import type { GradientBackbone, ImageBatch } from "./gradient-engine.ts";
+import type { GradientBackbone, ImageBatch } from "./gradient-backbone.ts";
 import { type BackboneFeatures, checkDims, loadOrt, ortSessionOptions } from "./onnx-executor.ts";
 import { buildOnnxModel, ONNX_FEATURES, ONNX_PIXELS } from "./onnx-graph.ts";
 import {

@@ -2,7 +2,9 @@
 // subject fixated (breaks, the eye's spread and offset during presentations), and the eye calibrations used —
 // computed from stored trials, and rendered as one section. Absent numbers say why.
 import { esc, num, table } from "./html.ts";
-import type { ReportData } from "./types.ts";
+import type { Distribution, ReportData, ReportRigQa } from "./types.ts";
+
+export type { Distribution, ReportRigQa };
 
 /** The per-trial fields the QA reads (a subset of the stored trial). */
 export interface QaTrial {
@@ -14,29 +16,6 @@ export interface QaTrial {
   pdOffsetMs?: number;
   eye?: { n: number; meanXDeg: number; meanYDeg: number; sdDeg: number };
   voidReason?: string;
-}
-
-export interface Distribution {
-  n: number;
-  median: number;
-  p5: number;
-  p95: number;
-  min: number;
-  max: number;
-}
-
-export interface ReportRigQa {
-  /** Photodiode − display onset (ms) over the shown presentations that have both, and how many lack one. */
-  onsetDelta: Distribution | null;
-  /** Photodiode duration − display duration (ms): frames the display dropped or added. */
-  durationDelta: Distribution | null;
-  shownWithoutPhotodiode: number;
-  /** Per phase: presentations shown and voided by fixation breaks. */
-  fixation: Array<{ phase: 1 | 2; shown: number; breaks: number }>;
-  /** The eye during shown presentations (EYE samples): spread and the distance of its mean from the centre. */
-  eyeSpreadDeg: Distribution | null;
-  eyeOffsetDeg: Distribution | null;
-  calibrations: Array<{ id: number; createdAt: string; points: number; rmsDeg: number; maxDeg: number }>;
 }
 
 /** Nearest-rank quantile of sorted values. */

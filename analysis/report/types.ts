@@ -1,5 +1,3 @@
-import type { ReportRigQa } from "./rig-qa.ts";
-
 // What the report is built from: a plain object of stored results that the controller assembles (no store access
 // here). Every field that may be missing in a real session (an aborted day, a failed step) is optional or nullable,
 // and the report says why it is missing.
@@ -175,4 +173,28 @@ export interface ReportData {
   rig?: ReportRigQa | null;
   /** Remarks of the assembler (e.g. an artifact folder that could not be read). */
   notes: string[];
+}
+
+/** A summary of values: how many, median, 5th and 95th percentile, extremes (rig-qa.ts). */
+export interface Distribution {
+  n: number;
+  median: number;
+  p5: number;
+  p95: number;
+  min: number;
+  max: number;
+}
+
+export interface ReportRigQa {
+  /** Photodiode − display onset (ms) over the shown presentations that have both, and how many lack one. */
+  onsetDelta: Distribution | null;
+  /** Photodiode duration − display duration (ms): frames the display dropped or added. */
+  durationDelta: Distribution | null;
+  shownWithoutPhotodiode: number;
+  /** Per phase: presentations shown and voided by fixation breaks. */
+  fixation: Array<{ phase: 1 | 2; shown: number; breaks: number }>;
+  /** The eye during shown presentations (EYE samples): spread and the distance of its mean from the centre. */
+  eyeSpreadDeg: Distribution | null;
+  eyeOffsetDeg: Distribution | null;
+  calibrations: Array<{ id: number; createdAt: string; points: number; rmsDeg: number; maxDeg: number }>;
 }

@@ -8,6 +8,7 @@
 import type { WebSocket } from "ws";
 import type { z } from "zod";
 import { type IngestWriter, inlineWriter } from "../store/ingest-writer.ts";
+import { type PackedTrial, packCounts, packSpikes, type WindowTable, windowTable } from "../store/packed.ts";
 import type { IngestOutcome, SessionStore } from "../store/store.ts";
 import {
   type AcquisitionServerMessage,
@@ -15,7 +16,6 @@ import {
   type acquisitionHello,
 } from "../wire/acquisition.ts";
 import { describeIssue } from "../wire/errors.ts";
-import { type PackedTrial, packCounts, packSpikes, type WindowTable, windowTable } from "./packed.ts";
 import { SpikesParser } from "./spikes-parser.ts";
 import { acceptedSpan, type NamedWindows, SPIKE_MARGIN_MS, spanOf } from "./windows.ts";
 

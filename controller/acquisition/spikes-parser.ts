@@ -5,7 +5,7 @@
 // through JSON.parse and zod (and gets their error text). What it accepts it parses to exactly the values
 // JSON.parse gives (a time outside the accepted span also goes the slow way, which words the error): an integer mantissa below 10^15 divided by 10^k (k ≤ 15) is one correctly rounded IEEE
 // division of two exactly representable numbers (Clinger's fast path), which is the correctly rounded decimal.
-import { ChannelHash, finishDigest, type PackedTrial, type WindowTable } from "./packed.ts";
+import { ChannelHash, finishDigest, type PackedTrial, type WindowTable } from "../store/packed.ts";
 
 const MAX_SPIKES_PER_CHANNEL = 100_000; // as the zod schema (controller/wire/acquisition.ts)
 const MAX_ID_LENGTH = 64;

@@ -6,10 +6,11 @@ import { Presets, SingleBar } from "cli-progress";
 import type { ConceptProgress } from "../../analysis/concepts/index.ts";
 import type { GaussianReadoutJSON } from "../../analysis/readout/index.ts";
 import { type Config, resolvePaths } from "../../config/index.ts";
+import { type ConceptSettings, type ConceptSummary, runConceptJob } from "../compute/concepts-job.ts";
+import { backboneSpec } from "../day/compute-inputs.ts";
+import { stepContext } from "../day/context.ts";
+import { reportDir } from "../day/steps/report.ts";
 import { createLogger } from "../log.ts";
-import { backboneSpec } from "../session/between-phases.ts";
-import { type ConceptSettings, type ConceptSummary, runConceptJob } from "../session/concepts-job.ts";
-import { reportDir } from "../session/report-step.ts";
 import { SessionStore } from "../store/store.ts";
 import { wholeFlag } from "./flags.ts";
 import { sessionRow, storedProtocol } from "./stored-session.ts";
@@ -110,7 +111,7 @@ export async function conceptsCommand(
     if (stimuli.length === 0) throw new ConceptsCommandError(`SESSION: ${sessionId} has no stimuli to map`);
     const loaded = storedProtocol(row);
     const log = createLogger({ level: config.logLevel, name: "concepts" });
-    const backbone = backboneSpec({ store, sessionId, loaded, config, log });
+    const backbone = backboneSpec(stepContext({ store, sessionId, loaded, config, log }));
     const dir = `${reportDir(config, sessionId)}/concepts`;
     const started = Date.now();
     const summary = await runConceptJob(

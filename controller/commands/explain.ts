@@ -1,8 +1,9 @@
 // `ephysloop explain SESSION [--channel ID]`: recompute the shared-feature maps of a stored session (every included
 // channel, or one) from its stored protocol, readouts, decisions and recorded responses; new artifacts are added.
 import { type Config, resolvePaths } from "../../config/index.ts";
+import { stepContext } from "../day/context.ts";
+import { type VisualizeOutcome, visualizeStep } from "../day/steps/visualize.ts";
 import { createLogger } from "../log.ts";
-import { type VisualizeOutcome, visualizeStep } from "../session/visualize.ts";
 import { SessionStore } from "../store/store.ts";
 import { sessionRow, storedProtocol } from "./stored-session.ts";
 
@@ -40,7 +41,7 @@ export async function explainCommand(
     const loaded = storedProtocol(row);
     const log = createLogger({ level: config.logLevel, name: "explain" });
     return await visualizeStep(
-      { store, sessionId, loaded, config, log },
+      stepContext({ store, sessionId, loaded, config, log }),
       signal,
       flags.channel !== undefined ? { channels: [flags.channel] } : {},
     );

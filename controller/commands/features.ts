@@ -15,7 +15,7 @@ import { computeFeatures, type FeatureProgress, type StimulusImage } from "../..
 import { type Config, resolvePaths } from "../../config/index.ts";
 import { loadProtocol, resolveManifest } from "../../protocols/load.ts";
 import { hashStimulusSet, sha256File } from "../../stimuli/hash.ts";
-import { createFeaturePool } from "../session/feature-pool.ts";
+import { createFeaturePool } from "../compute/feature-pool.ts";
 import { choiceFlag, wholeFlag } from "./flags.ts";
 
 const IMAGE_EXTENSIONS = new Set([".png", ".jpg", ".jpeg"]);

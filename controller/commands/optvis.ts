@@ -7,8 +7,9 @@
 import { Presets, SingleBar } from "cli-progress";
 import type { SynthesisSettings } from "../../analysis/optvis/settings.ts";
 import { type Config, resolvePaths } from "../../config/index.ts";
+import { stepContext } from "../day/context.ts";
+import { type SynthesizeOutcome, synthesizeStep } from "../day/steps/synthesize.ts";
 import { createLogger } from "../log.ts";
-import { type SynthesizeOutcome, synthesizeStep } from "../session/optvis.ts";
 import { SessionStore } from "../store/store.ts";
 import { choiceFlag } from "./flags.ts";
 import { sessionRow, storedProtocol } from "./stored-session.ts";
@@ -102,7 +103,7 @@ export async function optvisCommand(
     }
     const loaded = storedProtocol(row);
     const log = createLogger({ level: config.logLevel, name: "optvis" });
-    return await synthesizeStep({ store, sessionId, loaded, config, log }, signal, {
+    return await synthesizeStep(stepContext({ store, sessionId, loaded, config, log }), signal, {
       channels: flags.channel !== undefined ? [flags.channel] : undefined,
       settings: overrides,
       onMessage: (m) => {

@@ -6,7 +6,7 @@ import { readFile } from "node:fs/promises";
 import { pathToFileURL } from "node:url";
 import { chromium } from "playwright-core";
 import { type Config, resolvePaths } from "../../config/index.ts";
-import { type ReportFiles, ReportStepError, writeSessionReport } from "../session/report-step.ts";
+import { type ReportFiles, ReportStepError, writeSessionReport } from "../day/steps/report.ts";
 import { SessionStore } from "../store/store.ts";
 
 export const CHROMIUM_PATH = "/usr/bin/chromium";

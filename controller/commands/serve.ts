@@ -5,7 +5,7 @@ import { buildDisplayPage } from "../../stimuli/display/build.ts";
 import { buildMonitorPage } from "../../stimuli/monitor/build.ts";
 import { Daemon, type DaemonOptions } from "../daemon.ts";
 import { createLogger, type Logger } from "../log.ts";
-import { createDisplayLink, openRigBox } from "../session/rig-adapters.ts";
+import { createDisplayLink, openRigBox } from "../rig/box-handle.ts";
 
 export interface ServeOptions {
   protocolPath?: string;

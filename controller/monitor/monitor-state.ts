@@ -4,8 +4,8 @@
 import type { WebSocket } from "ws";
 import type { Protocol } from "../../protocols/schema.ts";
 import type { IngestedTrial } from "../acquisition/acquisition-hub.ts";
-import { ABSENT, spikesOf } from "../acquisition/packed.ts";
 import { spanOf, windowNetRate } from "../acquisition/windows.ts";
+import { ABSENT, spikesOf } from "../store/packed.ts";
 import type { EventRecord, SessionStore } from "../store/store.ts";
 import { describeIssue } from "../wire/errors.ts";
 import {

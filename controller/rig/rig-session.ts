@@ -11,10 +11,10 @@ import type { Config } from "../../config/index.ts";
 import type { Protocol } from "../../protocols/schema.ts";
 import type { Logger } from "../log.ts";
 import type { DisplayPort } from "../scheduler/rig-ports.ts";
-import type { BoxHandle } from "../session/rig-adapters.ts";
 import { eyeCalibrations, saveEyeCalibration } from "../store/eye-calibrations.ts";
 import type { SessionStore } from "../store/store.ts";
 import type { EyeView, MonitorServerMessage } from "../wire/monitor.ts";
+import type { BoxHandle } from "./box-handle.ts";
 import { CalibrationError, EyeCalibration } from "./eye-calibration.ts";
 import type { PresentationMeasures } from "./rig-signals.ts";
 

@@ -7,7 +7,7 @@ import { loadProtocol, resolveManifest } from "../../protocols/load.ts";
 import { type Protocol, simulationSchema } from "../../protocols/schema.ts";
 import { sha256File } from "../../stimuli/hash.ts";
 import { loadManifest } from "../../stimuli/manifest.ts";
-import { stimulusKey } from "../session/prepare.ts";
+import { stimulusKey } from "../day/steps/prepare.ts";
 import { type BridgeFaults, SimulatedBridge, type SimulatedTrialTruth } from "./bridge.ts";
 import { FirmwareBox } from "./firmware-box.ts";
 import { HeadlessDisplay } from "./headless-display.ts";

@@ -3,7 +3,7 @@
 // for its fsync. Either way a write resolves only after its transaction has committed, and rejects when it was
 // rolled back; the acquisition hub sends its acks from there.
 import { Worker } from "node:worker_threads";
-import { type PackedTrial, subsetChannels } from "../acquisition/packed.ts";
+import { type PackedTrial, subsetChannels } from "./packed.ts";
 import type { IngestOutcome, SessionStore } from "./store.ts";
 
 export interface IngestWriter {
@@ -46,7 +46,7 @@ export type WriterReply =
  * Resolves once the worker has opened the database.
  */
 export async function startWriterWorker(dbPath: string): Promise<IngestWriter> {
-  const worker = new Worker(new URL("../session/ts-worker.mjs", import.meta.url), {
+  const worker = new Worker(new URL("../compute/ts-worker.mjs", import.meta.url), {
     workerData: { dbPath, __module: new URL("./writer-worker.ts", import.meta.url).href },
   });
   const pending = new Map<

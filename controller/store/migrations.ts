@@ -297,4 +297,26 @@ export const migrations: Migration[] = [
       );
     `,
   },
+  {
+    version: 7,
+    description:
+      "who or what aborted a session, as a column (it was read out of the persisted machine snapshot)",
+    sql: "ALTER TABLE sessions ADD COLUMN aborted_by TEXT;",
+    run: (db) => {
+      const rows = db.prepare("SELECT id, snapshot FROM sessions WHERE snapshot IS NOT NULL").all() as Array<{
+        id: string;
+        snapshot: string;
+      }>;
+      const update = db.prepare("UPDATE sessions SET aborted_by = ? WHERE id = ?");
+      for (const r of rows) {
+        let by: unknown = null;
+        try {
+          by = (JSON.parse(r.snapshot) as { context?: { abortedBy?: unknown } })?.context?.abortedBy ?? null;
+        } catch {
+          // an unreadable snapshot leaves the column empty
+        }
+        if (typeof by === "string") update.run(by, r.id);
+      }
+    },
+  },
 ];

@@ -3,7 +3,7 @@
 // Blobs are written straight from the arrays' memory, so the host must be little-endian (every platform Node
 // ships for today is); the check below refuses to open a store anywhere else rather than write unreadable data.
 import { endianness } from "node:os";
-import { ABSENT } from "../acquisition/packed.ts";
+import { ABSENT } from "./packed.ts";
 
 if (endianness() !== "LE")
   throw Object.assign(new Error("the session store packs little-endian blobs; this host is big-endian"), {

@@ -7,8 +7,8 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import type { EyeSummary } from "../../analysis/eye/eye-summary.ts";
-import { countsOf, type PackedTrial, packRecords, subsetChannels } from "../acquisition/packed.ts";
 import { migrations } from "./migrations.ts";
+import { countsOf, type PackedTrial, packRecords, subsetChannels } from "./packed.ts";
 import { blob, f64, u32 } from "./packing.ts";
 
 export type Db = Database.Database;
@@ -38,6 +38,8 @@ export interface SessionRow {
   state: string;
   snapshot: string | null;
   failed_reason: string | null;
+  /** Who or what aborted the day (the operator, a virtual-rig part); null unless it was aborted. */
+  aborted_by: string | null;
   started_at: string | null;
   ended_at: string | null;
 }
@@ -278,16 +280,36 @@ export class SessionStore {
   }
 
   /** Persist the machine snapshot with every transition, together with its event record. */
-  saveSnapshot(sessionId: string, state: string, snapshot: unknown, failedReason?: string): void {
+  /**
+   * Persist the day machine's snapshot and its state. The day has ended once it reports (reporting, failing,
+   * aborting) or reached a final state: ended_at is set then, once.
+   */
+  saveSnapshot(
+    sessionId: string,
+    state: string,
+    snapshot: unknown,
+    failedReason?: string,
+    abortedBy?: string,
+  ): void {
     this.db
       .transaction(() => {
-        const ended = ["done", "failed", "aborted"].includes(state) ? now() : null;
+        const ending = ["reporting", "failing", "aborting", "done", "failed", "aborted"];
+        const ended = ending.includes(state) ? now() : null;
         this.db
           .prepare(
             `UPDATE sessions SET state = ?, snapshot = ?, failed_reason = COALESCE(?, failed_reason),
-             started_at = COALESCE(started_at, ?), ended_at = COALESCE(?, ended_at) WHERE id = ?`,
+             aborted_by = COALESCE(?, aborted_by), started_at = COALESCE(started_at, ?),
+             ended_at = COALESCE(?, ended_at) WHERE id = ?`,
           )
-          .run(state, JSON.stringify(snapshot), failedReason ?? null, now(), ended, sessionId);
+          .run(
+            state,
+            JSON.stringify(snapshot),
+            failedReason ?? null,
+            abortedBy ?? null,
+            now(),
+            ended,
+            sessionId,
+          );
         this.appendEvent(sessionId, "state", state, failedReason ? { reason: failedReason } : {});
       })
       .immediate();

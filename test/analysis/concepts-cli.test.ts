@@ -10,8 +10,8 @@ import { promisify } from "node:util";
 import sharp from "sharp";
 import { afterAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../config/index.ts";
-import { CONCEPT_FILES, type ConceptSummary } from "../../controller/session/concepts-job.ts";
-import { writeSessionReport } from "../../controller/session/report-step.ts";
+import { CONCEPT_FILES, type ConceptSummary } from "../../controller/compute/concepts-job.ts";
+import { writeSessionReport } from "../../controller/day/steps/report.ts";
 import { SessionStore } from "../../controller/store/store.ts";
 import {
   createDemoSession,

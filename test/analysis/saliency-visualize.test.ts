@@ -7,8 +7,9 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { readNpy } from "../../analysis/features/npy.ts";
 import { SALIENCY_FILES } from "../../controller/commands/saliency.ts";
+import { stepContext } from "../../controller/day/context.ts";
+import { visualizeStep } from "../../controller/day/steps/visualize.ts";
 import { silentLogger } from "../../controller/log.ts";
-import { visualizeStep } from "../../controller/session/visualize.ts";
 import { SessionStore } from "../../controller/store/store.ts";
 import { parseProtocol } from "../../protocols/load.ts";
 import {
@@ -95,7 +96,7 @@ async function sessionWithData(sessionId: string) {
     sha256: "0".repeat(64),
     path: DEMO_PROTOCOL,
   };
-  return { ctx: { store, sessionId, loaded, config, log: silentLogger }, store, sessionId };
+  return { ctx: stepContext({ store, sessionId, loaded, config, log: silentLogger }), store, sessionId };
 }
 
 describe("visualizeStep", () => {

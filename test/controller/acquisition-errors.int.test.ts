@@ -6,10 +6,10 @@ import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
 import { loadConfig } from "../../config/index.ts";
-import { countsOf, spikesOf } from "../../controller/acquisition/packed.ts";
 import { startDaemon } from "../../controller/commands/serve.ts";
 import type { Daemon } from "../../controller/daemon.ts";
 import { silentLogger } from "../../controller/log.ts";
+import { countsOf, spikesOf } from "../../controller/store/packed.ts";
 import { stall, waitFor } from "./simulated-day.ts";
 
 let daemon: Daemon;

@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { onnxAvailable } from "../../analysis/backbone/onnx-executor.ts";
 import { createFeatureExtractor, type FeatureExtractor } from "../../analysis/features/extract.ts";
 import { mulberry32 } from "../../analysis/random.ts";
-import { createFeaturePool, featurePoolSize } from "../../controller/session/feature-pool.ts";
+import { createFeaturePool, featurePoolSize } from "../../controller/compute/feature-pool.ts";
 import { loadReference } from "../analysis/backbone-fixtures.ts";
 import { firstBitDifference } from "./bit-difference.ts";
 

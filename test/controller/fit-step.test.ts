@@ -21,10 +21,10 @@ import {
 import { pearson } from "../../analysis/stats/index.ts";
 import { sparseGroundTruthReadout } from "../../analysis/synthetic-neurons.ts";
 import { loadConfig } from "../../config/index.ts";
+import { type StepContext, stepContext } from "../../controller/day/context.ts";
+import { fitStep } from "../../controller/day/steps/fit.ts";
+import { hashProtocolStimuli, prepareFeatures } from "../../controller/day/steps/prepare.ts";
 import { silentLogger } from "../../controller/log.ts";
-import { fitStep } from "../../controller/session/between-phases.ts";
-import type { StepContext } from "../../controller/session/pipeline.ts";
-import { hashProtocolStimuli, prepareFeatures } from "../../controller/session/prepare.ts";
 import { SessionStore } from "../../controller/store/store.ts";
 import { loadProtocol } from "../../protocols/load.ts";
 import { writeSilhouettes } from "../../stimuli/silhouette.ts";
@@ -143,7 +143,7 @@ async function day(silhouettes: boolean): Promise<Day> {
       },
     ]);
   });
-  const ctx: StepContext = { store, sessionId, loaded, config, log: silentLogger };
+  const ctx: StepContext = stepContext({ store, sessionId, loaded, config, log: silentLogger });
   const events = (type: string) =>
     store
       .events(sessionId)

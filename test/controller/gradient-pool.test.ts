@@ -7,7 +7,7 @@ import { onnxAvailable } from "../../analysis/backbone/onnx-executor.ts";
 import { tapShape } from "../../analysis/backbone/onnx-vjp-graph.ts";
 import { mulberry32 } from "../../analysis/random.ts";
 import { loadGradientBackbone } from "../../analysis/saliency/load-backbone.ts";
-import { createGradientPool, type GradientPool } from "../../controller/session/gradient-pool.ts";
+import { createGradientPool, type GradientPool } from "../../controller/compute/gradient-pool.ts";
 import { loadReference } from "../analysis/backbone-fixtures.ts";
 import { firstBitDifference } from "./bit-difference.ts";
 

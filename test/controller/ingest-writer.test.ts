@@ -5,13 +5,8 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import {
-  type PackedTrial,
-  packCounts,
-  packSpikes,
-  windowTable,
-} from "../../controller/acquisition/packed.ts";
 import { inlineWriter, startWriterWorker } from "../../controller/store/ingest-writer.ts";
+import { type PackedTrial, packCounts, packSpikes, windowTable } from "../../controller/store/packed.ts";
 import { SessionStore } from "../../controller/store/store.ts";
 
 const w = windowTable({ baseline: { startMs: -50, endMs: 0 }, response: { startMs: 50, endMs: 150 } });

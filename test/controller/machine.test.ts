@@ -1,145 +1,270 @@
+// The day machine (controller/day/machine.ts) with stand-in actors that finish when the test says: every state in
+// order, pause and resume, the rig watcher's PAUSE, failures and aborts with their report, and a persisted snapshot
+// of every state restored into a fresh actor that carries on. No sleeping: each wait is on a state or an actor start.
 import { describe, expect, it } from "vitest";
-import { createActor, fromCallback, fromPromise, waitFor } from "xstate";
-import { type DayEvent, dayMachine, type PhaseInput, stateName } from "../../controller/session/machine.ts";
+import { type Actor, createActor, fromCallback, fromPromise, waitFor } from "xstate";
+import {
+  createDayMachine,
+  type DayActors,
+  type DayEvent,
+  type DayMachine,
+  type PhaseInput,
+  type ReportInput,
+  type StepInput,
+  stateName,
+} from "../../controller/day/machine.ts";
 
-/** Steps that finish when the test says so, so every state can be observed. */
-function controllable() {
-  const gates = new Map<string, () => void>();
-  const step = (name: string) =>
-    fromPromise<void, { sessionId: string }>(
-      () =>
-        new Promise<void>((resolve) => {
-          gates.set(name, resolve);
-        }),
-    );
-  const phaseSenders = new Map<number, (e: DayEvent) => void>();
-  const starts: number[] = [];
-  const machine = dayMachine.provide({
-    actors: {
-      prepare: step("preparing"),
-      fit: step("fitting"),
-      select: step("selecting"),
-      check: step("checking"),
-      visualize: step("visualizing"),
-      report: step("reporting"),
-      runPhase: fromCallback<DayEvent, PhaseInput>(({ sendBack, input }) => {
-        starts.push(input.phase);
-        phaseSenders.set(input.phase, sendBack);
-        return () => phaseSenders.delete(input.phase);
-      }),
-    },
-  });
-  const finish = async (name: string) => {
-    for (let i = 0; i < 50 && !gates.has(name); i++) await new Promise((r) => setTimeout(r, 1));
-    gates.get(name)!();
-    gates.delete(name);
-  };
-  return { machine, finish, phaseSenders, starts };
+/** One run of a step: the test may settle it before or after the step starts; then it is used up. */
+interface Gate {
+  promise: Promise<void>;
+  resolve: () => void;
+  reject: (e: Error) => void;
+  taken: boolean;
+  settled: boolean;
 }
 
-const at = (actor: { getSnapshot(): { value: unknown } }) => stateName(actor.getSnapshot().value);
+/** Stand-in actors: a step's promise settles when the test opens its gate (before or after it starts). */
+function standIns() {
+  const gates = new Map<string, Gate>();
+  const gate = (name: string): Gate => {
+    let g = gates.get(name);
+    if (!g) {
+      let resolve!: () => void;
+      let reject!: (e: Error) => void;
+      const promise = new Promise<void>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      g = { promise, resolve, reject, taken: false, settled: false };
+      gates.set(name, g);
+    }
+    return g;
+  };
+  /** The step started (taken) or the test settled it (settled): whichever comes second uses the gate up. */
+  const use = (name: string, how: "taken" | "settled"): Gate => {
+    const g = gate(name);
+    g[how] = true;
+    if (g.taken && g.settled) gates.delete(name);
+    return g;
+  };
+  const started: string[] = [];
+  const reports: ReportInput[] = [];
+  const phases = new Map<number, (e: DayEvent) => void>();
+  let rig: ((e: DayEvent) => void) | null = null;
+  const step = (name: string) =>
+    fromPromise<void, StepInput>(() => {
+      started.push(name);
+      return use(name, "taken").promise;
+    });
+  const actors: DayActors = {
+    prepare: step("prepare"),
+    fit: step("fit"),
+    select: step("select"),
+    synthesize: step("synthesize"),
+    check: step("check"),
+    visualize: step("visualize"),
+    report: fromPromise<void, ReportInput>(({ input }) => {
+      started.push(`report:${input.outcome}`);
+      reports.push(input);
+      return Promise.resolve();
+    }),
+    runPhase: fromCallback<DayEvent, PhaseInput>(({ sendBack, input }) => {
+      started.push(`phase${input.phase}`);
+      phases.set(input.phase, sendBack);
+      return () => phases.delete(input.phase);
+    }),
+    watchRig: fromCallback<DayEvent, StepInput>(({ sendBack }) => {
+      rig = sendBack;
+      return () => {
+        rig = null;
+      };
+    }),
+  };
+  return {
+    machine: createDayMachine(actors),
+    started,
+    reports,
+    finish: (name: string) => use(name, "settled").resolve(),
+    failStep: (name: string, message: string) => use(name, "settled").reject(new Error(message)),
+    phase: (n: 1 | 2) => phases.get(n),
+    rigSends: (e: DayEvent) => rig!(e),
+  };
+}
+
+type DayActor = Actor<DayMachine>;
+const at = (actor: DayActor) => stateName(actor.getSnapshot().value);
+const reach = (actor: DayActor, name: string) => waitFor(actor, (s) => stateName(s.value) === name);
+
+/** Drives a started actor from `from` one state further (what the state's actor would do to end it). */
+async function advance(actor: DayActor, s: ReturnType<typeof standIns>): Promise<void> {
+  const name = at(actor);
+  const stepOf: Record<string, string> = {
+    preparing: "prepare",
+    fitting: "fit",
+    selecting: "select",
+    synthesizing: "synthesize",
+    checking: "check",
+    visualizing: "visualize",
+  };
+  if (stepOf[name]) s.finish(stepOf[name]);
+  else if (name === "phase1.running" || name === "phase2.running") {
+    const n = name === "phase1.running" ? 1 : 2;
+    await waitFor(actor, () => s.phase(n) !== undefined);
+    s.phase(n)!({ type: "PHASE_DONE" });
+  } else if (name.endsWith(".paused")) actor.send({ type: "RESUME" });
+  await waitFor(actor, (snap) => stateName(snap.value) !== name);
+}
+
+const ORDER = [
+  "preparing",
+  "phase1.running",
+  "fitting",
+  "selecting",
+  "synthesizing",
+  "phase2.running",
+  "checking",
+  "visualizing",
+  "done",
+];
 
 describe("the day machine", () => {
-  it("walks through every state to done", async () => {
-    const c = controllable();
-    const actor = createActor(c.machine, { input: { sessionId: "s" } }).start();
-    const seen: string[] = [];
-    actor.subscribe((s) => {
-      const n = stateName(s.value);
-      if (seen.at(-1) !== n) seen.push(n);
-    });
-    await c.finish("preparing");
-    await waitFor(actor, (s) => stateName(s.value) === "phase1.running");
-    c.phaseSenders.get(1)!({ type: "PHASE_DONE" });
-    await c.finish("fitting");
-    await c.finish("selecting");
-    await waitFor(actor, (s) => stateName(s.value) === "phase2.running");
-    c.phaseSenders.get(2)!({ type: "PHASE_DONE" });
-    await c.finish("checking");
-    await c.finish("visualizing");
-    await c.finish("reporting");
-    await waitFor(actor, (s) => s.status === "done");
-    expect(seen).toEqual([
-      "phase1.running",
-      "fitting",
-      "selecting",
-      "phase2.running",
-      "checking",
-      "visualizing",
-      "reporting",
-      "done",
+  it("walks through every state to done, and the report is told the outcome", async () => {
+    const s = standIns();
+    const actor = createActor(s.machine, { input: { sessionId: "s" } }).start();
+    const seen = [at(actor)];
+    while (actor.getSnapshot().status === "active") {
+      await advance(actor, s);
+      seen.push(at(actor));
+    }
+    expect(seen).toEqual(ORDER);
+    expect(s.started).toEqual([
+      "prepare",
+      "phase1",
+      "fit",
+      "select",
+      "synthesize",
+      "phase2",
+      "check",
+      "visualize",
+      "report:done",
     ]);
+    expect(s.reports).toEqual([{ sessionId: "s", outcome: "done", reason: null }]);
   });
 
-  it("pauses and resumes a phase (the phase actor stops and restarts) and keeps the reason", async () => {
-    const c = controllable();
-    const actor = createActor(c.machine, { input: { sessionId: "s" } }).start();
-    await c.finish("preparing");
-    await waitFor(actor, (s) => at({ getSnapshot: () => s }) === "phase1.running");
-    actor.send({ type: "PAUSE", reason: "rig box lost" });
+  it("pauses and resumes a phase (its actor stops and starts again) and keeps the reason", async () => {
+    const s = standIns();
+    const actor = createActor(s.machine, { input: { sessionId: "s" } }).start();
+    s.finish("prepare");
+    await reach(actor, "phase1.running");
+    actor.send({ type: "PAUSE", reason: "operator" });
     expect(at(actor)).toBe("phase1.paused");
-    expect(actor.getSnapshot().context.pauseReason).toBe("rig box lost");
-    expect(c.phaseSenders.has(1)).toBe(false);
+    expect(actor.getSnapshot().context.pauseReason).toBe("operator");
+    expect(s.phase(1)).toBeUndefined(); // stopped
     actor.send({ type: "RESUME" });
     expect(at(actor)).toBe("phase1.running");
     expect(actor.getSnapshot().context.pauseReason).toBeNull();
-    expect(c.starts).toEqual([1, 1]);
+    expect(s.started.filter((x) => x === "phase1")).toHaveLength(2);
+    // PAUSE outside a phase changes nothing.
+    s.phase(1)!({ type: "PHASE_DONE" });
+    await reach(actor, "fitting");
+    actor.send({ type: "PAUSE", reason: "too late" });
+    expect(at(actor)).toBe("fitting");
   });
 
-  it("aborts from any state and fails with the reason of a failed step", async () => {
-    const c = controllable();
-    const actor = createActor(c.machine, { input: { sessionId: "s" } }).start();
-    actor.send({ type: "ABORT", by: "test" });
-    expect(actor.getSnapshot().status).toBe("done");
-    expect(at(actor)).toBe("aborted");
-    expect(actor.getSnapshot().context.abortedBy).toBe("test");
-
-    const failing = createActor(
-      dayMachine.provide({
-        actors: {
-          prepare: fromPromise<void, { sessionId: string }>(async () => {
-            throw new Error("manifest missing");
-          }),
-        },
-      }),
-      { input: { sessionId: "s" } },
-    ).start();
-    await waitFor(failing, (s) => s.status === "done");
-    expect(at(failing)).toBe("failed");
-    expect(failing.getSnapshot().context.failedReason).toBe("preparing: manifest missing");
-
-    const c2 = controllable();
-    const a2 = createActor(c2.machine, { input: { sessionId: "s" } }).start();
-    await c2.finish("preparing");
-    await waitFor(a2, (s) => stateName(s.value) === "phase1.running");
-    c2.phaseSenders.get(1)!({ type: "PHASE_FAILED", reason: "display lost" });
-    expect(at(a2)).toBe("failed");
-    expect(a2.getSnapshot().context.failedReason).toBe("phase 1: display lost");
+  it("pauses a phase when the rig watcher reports the box lost", async () => {
+    const s = standIns();
+    const actor = createActor(s.machine, { input: { sessionId: "s" } }).start();
+    s.finish("prepare");
+    await reach(actor, "phase1.running");
+    s.rigSends({ type: "PAUSE", reason: "rig box /dev/ttyACM0 disconnected: device vanished" });
+    expect(at(actor)).toBe("phase1.paused");
+    expect(actor.getSnapshot().context.pauseReason).toMatch(/disconnected/);
   });
 
-  it("steps that are not built fail clearly instead of pretending", async () => {
-    const actor = createActor(dayMachine, { input: { sessionId: "s" } }).start();
-    await waitFor(actor, (s) => s.status === "done");
+  it("fails with the step and its reason, writes the failed day's report, then ends failed", async () => {
+    const s = standIns();
+    const actor = createActor(s.machine, { input: { sessionId: "s" } }).start();
+    s.finish("prepare");
+    await reach(actor, "phase1.running");
+    s.phase(1)!({ type: "PHASE_DONE" });
+    s.failStep("fit", "no channel has phase-1 data");
+    await waitFor(actor, (x) => x.status === "done");
     expect(at(actor)).toBe("failed");
-    expect(actor.getSnapshot().context.failedReason).toMatch(/preparing: .*not built/);
+    expect(actor.getSnapshot().context.failedReason).toBe("fitting: no channel has phase-1 data");
+    expect(s.reports).toEqual([
+      { sessionId: "s", outcome: "failed", reason: "fitting: no channel has phase-1 data" },
+    ]);
   });
 
-  it("resumes from a persisted snapshot (JSON round trip) in the same state, restarting the phase actor", async () => {
-    const c = controllable();
-    const actor = createActor(c.machine, { input: { sessionId: "s" } }).start();
-    await c.finish("preparing");
-    await waitFor(actor, (s) => stateName(s.value) === "phase1.running");
-    actor.send({ type: "PAUSE", reason: "operator" });
-    const saved = JSON.parse(JSON.stringify(actor.getPersistedSnapshot()));
-    actor.stop();
+  it("a phase's failure names the phase", async () => {
+    const s = standIns();
+    const actor = createActor(s.machine, { input: { sessionId: "s" } }).start();
+    s.finish("prepare");
+    await reach(actor, "phase1.running");
+    s.phase(1)!({ type: "PHASE_FAILED", reason: "display lost" });
+    await waitFor(actor, (x) => x.status === "done");
+    expect(s.reports.at(-1)).toMatchObject({ outcome: "failed", reason: "phase 1: display lost" });
+  });
 
-    const c2 = controllable();
-    const restored = createActor(c2.machine, { input: { sessionId: "s" }, snapshot: saved }).start();
-    expect(at(restored)).toBe("phase1.paused");
-    expect(restored.getSnapshot().context.pauseReason).toBe("operator");
-    restored.send({ type: "RESUME" });
-    expect(c2.starts).toEqual([1]);
-    c2.phaseSenders.get(1)!({ type: "PHASE_DONE" });
-    expect(at(restored)).toBe("fitting");
+  it("aborts from any state with who did it, reports once, and ignores a second abort", async () => {
+    const s = standIns();
+    const actor = createActor(s.machine, { input: { sessionId: "s" } }).start();
+    s.finish("prepare");
+    await reach(actor, "phase1.running");
+    actor.send({ type: "ABORT", by: "virtual rig: the display failed" });
+    actor.send({ type: "ABORT", by: "operator" });
+    await waitFor(actor, (x) => x.status === "done");
+    expect(at(actor)).toBe("aborted");
+    expect(s.reports).toEqual([
+      { sessionId: "s", outcome: "aborted", reason: "virtual rig: the display failed" },
+    ]);
+    expect(s.phase(1)).toBeUndefined();
+  });
+
+  it("restores a persisted snapshot of every state into a fresh actor that runs that state's work and carries on", async () => {
+    const s = standIns();
+    const actor = createActor(s.machine, { input: { sessionId: "s" } }).start();
+    const snapshots = new Map<string, unknown>();
+    const record = () => snapshots.set(at(actor), JSON.parse(JSON.stringify(actor.getPersistedSnapshot())));
+    record();
+    while (actor.getSnapshot().status === "active") {
+      if (at(actor) === "phase1.running") {
+        await waitFor(actor, () => s.phase(1) !== undefined);
+        actor.send({ type: "PAUSE", reason: "operator" });
+        record(); // phase1.paused
+        actor.send({ type: "RESUME" });
+      }
+      await advance(actor, s);
+      record();
+    }
+    expect([...snapshots.keys()]).toEqual([...ORDER.slice(0, 2), "phase1.paused", ...ORDER.slice(2)]);
+    for (const [name, snapshot] of snapshots) {
+      const fresh = standIns();
+      const restored = createActor(fresh.machine, {
+        input: { sessionId: "s" },
+        snapshot: snapshot as never,
+      }).start();
+      expect(at(restored), name).toBe(name);
+      if (name === "done") {
+        expect(restored.getSnapshot().status).toBe("done");
+        continue;
+      }
+      // The restored state's actor runs again (paused: none until RESUME), and the day reaches done.
+      const expectStarted: Record<string, string> = {
+        preparing: "prepare",
+        "phase1.running": "phase1",
+        fitting: "fit",
+        selecting: "select",
+        synthesizing: "synthesize",
+        "phase2.running": "phase2",
+        checking: "check",
+        visualizing: "visualize",
+      };
+      if (name === "phase1.paused") expect(fresh.started, name).toEqual([]);
+      else await waitFor(restored, () => fresh.started[0] === expectStarted[name]);
+      while (restored.getSnapshot().status === "active") await advance(restored, fresh);
+      expect(at(restored), name).toBe("done");
+      expect(fresh.reports, name).toEqual([{ sessionId: "s", outcome: "done", reason: null }]);
+    }
   });
 });

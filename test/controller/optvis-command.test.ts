@@ -18,7 +18,7 @@ import {
   OPTVIS_FILES,
   type OptvisArtifactMeta,
   type OptvisSummary,
-} from "../../controller/session/optvis.ts";
+} from "../../controller/compute/optvis-job.ts";
 import { SessionStore } from "../../controller/store/store.ts";
 import { loadImageRGB } from "../../stimuli/image.ts";
 import {

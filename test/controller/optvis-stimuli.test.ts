@@ -7,9 +7,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { buildReport } from "../../analysis/report/index.ts";
+import { stepContext } from "../../controller/day/context.ts";
+import { assembleReportData } from "../../controller/day/steps/report.ts";
+import { synthesizedId, synthesizedStimuliStep } from "../../controller/day/steps/synthesize.ts";
 import { silentLogger } from "../../controller/log.ts";
-import { synthesizedId, synthesizedStimuliStep } from "../../controller/session/optvis.ts";
-import { assembleReportData } from "../../controller/session/report-step.ts";
 import { SessionStore } from "../../controller/store/store.ts";
 import { parseProtocol } from "../../protocols/load.ts";
 import { sha256File } from "../../stimuli/hash.ts";
@@ -62,7 +63,7 @@ function session(sessionId: string, synthesized: number) {
     sha256: "0".repeat(64),
     path: DEMO_PROTOCOL,
   };
-  return { store, ctx: { store, sessionId, loaded, config, log: silentLogger } };
+  return { store, ctx: stepContext({ store, sessionId, loaded, config, log: silentLogger }) };
 }
 
 describe("selection.synthesized", () => {

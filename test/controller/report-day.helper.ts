@@ -9,9 +9,9 @@ import { mulberry32, type Random, shuffleInPlace } from "../../analysis/random.t
 import { splitStimuli } from "../../analysis/readout/splits.ts";
 import { pearson } from "../../analysis/stats/index.ts";
 import { type Config, loadConfig } from "../../config/index.ts";
+import { type StepContext, stepContext } from "../../controller/day/context.ts";
+import { checkStep } from "../../controller/day/steps/check.ts";
 import { silentLogger } from "../../controller/log.ts";
-import { checkStep } from "../../controller/session/between-phases.ts";
-import type { StepContext } from "../../controller/session/pipeline.ts";
 import { SessionStore, type StimulusRecord } from "../../controller/store/store.ts";
 import { type LoadedProtocol, loadProtocol } from "../../protocols/load.ts";
 
@@ -161,7 +161,7 @@ function context(
   dataDir: string,
 ): { config: Config; ctx: StepContext } {
   const config = loadConfig({ env: {}, flags: { dataDir } });
-  return { config, ctx: { store, sessionId, loaded, config, log: silentLogger } };
+  return { config, ctx: stepContext({ store, sessionId, loaded, config, log: silentLogger }) };
 }
 
 const snap = (store: SessionStore, id: string, state: string, extra: Record<string, unknown> = {}) =>
@@ -335,6 +335,7 @@ export async function abortedDay(dir: string, seed = 5): Promise<FakeDay> {
       context: { sessionId, pauseReason: null, failedReason: null, abortedBy: "operator (API)" },
     },
     "electrode drift; stopped by the experimenter",
+    "operator (API)",
   );
   const { config, ctx } = context(store, sessionId, loaded, dir);
   return { store, config, loaded, ctx, sessionId, stimuli };

@@ -12,8 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cacheDir, entryPath, writeEntry } from "../../analysis/features/store.ts";
 import { pearson } from "../../analysis/stats/index.ts";
 import { CHROMIUM_ARGS, reportCommand } from "../../controller/commands/report.ts";
-import { assembleReportData, type ReportFiles, reportStep } from "../../controller/session/report-step.ts";
-import { meanRates, trialRates } from "../../controller/session/responses.ts";
+import { meanRates, trialRates } from "../../controller/day/rates.ts";
+import { assembleReportData, type ReportFiles, reportStep } from "../../controller/day/steps/report.ts";
 import { abortedDay, CHANNELS, DEAD_CHANNEL, type FakeDay, fakeDay } from "./report-day.helper.ts";
 
 const artifacts = new URL("../artifacts/", import.meta.url).pathname;
@@ -53,7 +53,10 @@ describe("session report", () => {
     mkdirSync(join(dir, "day"));
     mkdirSync(join(dir, "aborted"));
     [day, aborted] = await Promise.all([fakeDay(join(dir, "day")), abortedDay(join(dir, "aborted"))]);
-    [files, abortedFiles] = await Promise.all([reportStep(day.ctx), reportStep(aborted.ctx)]);
+    [files, abortedFiles] = await Promise.all([
+      reportStep(day.ctx, { outcome: "done", reason: null }),
+      reportStep(aborted.ctx, { outcome: "aborted", reason: "operator (API)" }),
+    ]);
     browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
   });
 

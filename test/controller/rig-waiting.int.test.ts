@@ -6,8 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { silentLogger } from "../../controller/log.ts";
+import { type BoxLinkState, openRigBox } from "../../controller/rig/box-handle.ts";
 import { SerialCable } from "../../controller/rig/serial-cable.ts";
-import { type BoxLinkState, openRigBox } from "../../controller/session/rig-adapters.ts";
 import { VirtualRigBox } from "../../controller/simulate/virtual-box.ts";
 import { simulatedProtocol, waitFor } from "./simulated-day.ts";
 

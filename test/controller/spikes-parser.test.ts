@@ -3,8 +3,8 @@
 // (null) so the slow path decides.
 import { describe, expect, it } from "vitest";
 import { mulberry32 } from "../../analysis/random.ts";
-import { packSpikes, windowTable } from "../../controller/acquisition/packed.ts";
 import { SpikesParser } from "../../controller/acquisition/spikes-parser.ts";
+import { packSpikes, windowTable } from "../../controller/store/packed.ts";
 import { spikesMessage } from "../../controller/wire/acquisition.ts";
 
 // Window edges on decimal values that are not exact binary fractions: a value parsed 1 ulp off lands on the

@@ -4,14 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
-import {
-  countsOf,
-  packCounts,
-  packSpikes,
-  spikesOf,
-  windowTable,
-} from "../../controller/acquisition/packed.ts";
 import { migrations } from "../../controller/store/migrations.ts";
+import { countsOf, packCounts, packSpikes, spikesOf, windowTable } from "../../controller/store/packed.ts";
 import { SessionStore } from "../../controller/store/store.ts";
 
 const dbFile = () => join(mkdtempSync(join(tmpdir(), "ephys-store-")), "s.db");

@@ -1,7 +1,7 @@
 // A job module for test/controller/worker-pool.test.ts: state built from the init data, tasks that square
 // numbers (echoing which worker ran them), fail with a coded error, or kill the worker.
 import { threadId } from "node:worker_threads";
-import { servePool } from "../../controller/session/worker-pool.ts";
+import { servePool } from "../../controller/compute/worker-pool.ts";
 
 interface Init {
   offset: number;

@@ -1,7 +1,7 @@
 // The generic worker pool: per-worker init, tasks spread over idle workers and answered in their own order,
 // coded errors per task, a failed setup, a dead worker failing the pool, and close after the tasks given.
 import { describe, expect, it } from "vitest";
-import { WorkerPool } from "../../controller/session/worker-pool.ts";
+import { WorkerPool } from "../../controller/compute/worker-pool.ts";
 
 const JOB = new URL("./worker-pool.job.ts", import.meta.url);
 type Result = { worker: number; thread: number; values: Float64Array };

@@ -1,6 +1,6 @@
 // exportSessionNwb in a worker thread: HDF5 writes are synchronous WebAssembly calls, so the export runs beside the
 // daemon's event loop, not on it; h5wasm is loaded in the worker before tsx's loader (see ts-worker.mjs).
-import { runMessageJob } from "../../session/worker-job.ts";
+import { runMessageJob } from "../../compute/worker-job.ts";
 import type { NwbExportOptions, NwbExportResult, NwbProgress } from "./export-nwb.ts";
 
 export interface NwbExportJob {

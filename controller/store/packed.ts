@@ -1,10 +1,11 @@
-// One acquisition message as the store keeps it: the channel ids in message order, a [channel][window] table of
+// One acquisition message as the store keeps it (the store owns this row format; the ingest path builds it): the channel ids in message order, a [channel][window] table of
 // counts, and (for `spikes` messages) every channel's spike times back to back as float64 (exactly the numbers
 // the bridge sent) with an offset table.
 // Built by the fast parser (spikes-parser.ts) or from a zod-validated message, and carrying a digest of the
 // message's data so that a repeated seq with other data can be told from a plain duplicate.
+
+import type { ResponseWindow } from "../../protocols/schema.ts";
 import type { TrialOnset } from "../wire/acquisition.ts";
-import type { NamedWindows } from "./windows.ts";
 
 /** A window a `counts` message did not name (it counts as 0 but is not stored as a name). */
 export const ABSENT = 0xffffffff;
@@ -35,7 +36,7 @@ export interface WindowTable {
   ends: Float64Array;
 }
 
-export function windowTable(windows: NamedWindows): WindowTable {
+export function windowTable(windows: Record<string, ResponseWindow>): WindowTable {
   const names = Object.keys(windows);
   return {
     names,

@@ -8,8 +8,8 @@ import { selectImages } from "../../analysis/readout/feature-maps.ts";
 import { bestPair, SaliencyError, sharedFeatureMaps } from "../../analysis/saliency/index.ts";
 import { loadImageRGB } from "../../stimuli/image.ts";
 import { writeSaliencyFiles } from "../commands/saliency.ts";
+import type { SaliencyJob, SaliencyMessage } from "../day/steps/visualize.ts";
 import { createGradientPool } from "./gradient-pool.ts";
-import type { SaliencyJob, SaliencyMessage } from "./visualize.ts";
 
 const job = workerData as SaliencyJob;
 const post = (m: SaliencyMessage) => parentPort!.postMessage(m);

@@ -4,11 +4,11 @@ import type { WebSocket } from "ws";
 import type { z } from "zod";
 import { DisplayLink } from "../display/display-link.ts";
 import type { Logger } from "../log.ts";
-import { RigSignals } from "../rig/rig-signals.ts";
-import type { BindingInterface } from "../rig/serial-binding.ts";
-import { SerialRigBox } from "../rig/serial-box.ts";
 import type { BoxPort } from "../scheduler/rig-ports.ts";
 import type { displayHello } from "../wire/display.ts";
+import { RigSignals } from "./rig-signals.ts";
+import type { BindingInterface } from "./serial-binding.ts";
+import { SerialRigBox } from "./serial-box.ts";
 
 /** The rig box link as the daemon and the dashboard see it: waiting for the device at start, connected, or lost. */
 export type BoxLinkState = "waiting" | "connected" | "lost";

@@ -4,16 +4,16 @@
 // <dataDir>/sessions/<sessionId>/saliency/<channel>/ (see controller/commands/saliency.ts SALIENCY_FILES) and each
 // channel's folder is stored as an artifact of kind "saliency".
 import { join } from "node:path";
-import type { GaussianReadoutJSON } from "../../analysis/readout/index.ts";
-import type { SaliencyMethod } from "../../analysis/saliency/index.ts";
-import { resolvePaths } from "../../config/index.ts";
-import type { SaliencySummary } from "../commands/saliency.ts";
-import type { StimulusRecord } from "../store/store.ts";
-import { backboneSpec } from "./between-phases.ts";
-import type { BackboneSpec } from "./compute-jobs.ts";
-import type { StepContext } from "./pipeline.ts";
-import { meanRates, trialRates } from "./responses.ts";
-import { runMessageJob } from "./worker-job.ts";
+import type { GaussianReadoutJSON } from "../../../analysis/readout/index.ts";
+import type { SaliencyMethod } from "../../../analysis/saliency/index.ts";
+import { resolvePaths } from "../../../config/index.ts";
+import type { SaliencySummary } from "../../commands/saliency.ts";
+import type { BackboneSpec } from "../../compute/compute-jobs.ts";
+import { runMessageJob } from "../../compute/worker-job.ts";
+import type { StimulusRecord } from "../../store/store.ts";
+import { backboneSpec } from "../compute-inputs.ts";
+import type { StepContext } from "../context.ts";
+import { meanRates } from "../rates.ts";
 
 export interface SaliencyCandidate {
   id: string;
@@ -90,7 +90,7 @@ export function runSaliencyJob(
   signal?: AbortSignal,
 ): Promise<void> {
   return runMessageJob<SaliencyMessage>(
-    new URL("./saliency-worker.ts", import.meta.url),
+    new URL("../../compute/saliency-worker.ts", import.meta.url),
     job,
     onMessage,
     signal,
@@ -149,8 +149,8 @@ export async function visualizeStep(
   const stimuli = store.stimuli(sessionId);
   const objects = stimuli.filter((s) => s.role === "object");
   const bodies = stimuli.filter((s) => s.role === "preferred");
-  const r1 = trialRates(store, sessionId, p, 1);
-  const r2 = trialRates(store, sessionId, p, 2);
+  const r1 = ctx.rates(1);
+  const r2 = ctx.rates(2);
   const root = join(resolvePaths(ctx.config).dataDir, "sessions", sessionId, "saliency");
   const channels: SaliencyChannelJob[] = [];
   const skip = (channelId: string, reason: string) => {

@@ -5,9 +5,9 @@
 import { createHash, randomBytes } from "node:crypto";
 import { mkdir, readdir, readFile, rename, stat, writeFile } from "node:fs/promises";
 import { dirname, extname, join } from "node:path";
-import { cacheDir, entryPath, readEntry } from "../../analysis/features/store.ts";
-import type { GaussianReadoutJSON } from "../../analysis/readout/index.ts";
-import { predict, readoutFromJSON } from "../../analysis/readout/index.ts";
+import { cacheDir, entryPath, readEntry } from "../../../analysis/features/store.ts";
+import type { GaussianReadoutJSON } from "../../../analysis/readout/index.ts";
+import { predict, readoutFromJSON } from "../../../analysis/readout/index.ts";
 import {
   buildReport,
   type ReportConcepts,
@@ -18,17 +18,17 @@ import {
   type ReportPhaseTrials,
   type ReportResponses,
   type ReportSharedFeature,
-} from "../../analysis/report/index.ts";
-import { rigQa } from "../../analysis/report/rig-qa.ts";
-import { type Config, resolvePaths } from "../../config/index.ts";
-import { parseProtocol } from "../../protocols/load.ts";
-import type { Protocol } from "../../protocols/schema.ts";
-import { writeSessionNwb } from "../export/session-nwb.ts";
-import { eyeCalibrations } from "../store/eye-calibrations.ts";
-import type { SessionStore, StimulusRecord } from "../store/store.ts";
-import { CONCEPT_FILES } from "./concepts-job.ts";
-import type { StepContext } from "./pipeline.ts";
-import { meanRates, type RateTable, trialRates } from "./responses.ts";
+} from "../../../analysis/report/index.ts";
+import { rigQa } from "../../../analysis/report/rig-qa.ts";
+import { type Config, resolvePaths } from "../../../config/index.ts";
+import { parseProtocol } from "../../../protocols/load.ts";
+import type { Protocol } from "../../../protocols/schema.ts";
+import { CONCEPT_FILES } from "../../compute/concepts-job.ts";
+import { writeSessionNwb } from "../../export/session-nwb.ts";
+import { eyeCalibrations } from "../../store/eye-calibrations.ts";
+import type { SessionStore, StimulusRecord } from "../../store/store.ts";
+import type { StepContext } from "../context.ts";
+import { meanRates, type RateTable, trialRates } from "../rates.ts";
 
 export class ReportStepError extends Error {
   constructor(
@@ -56,6 +56,17 @@ export interface AssembleOptions {
   protocol?: Protocol;
   /** ISO time stamp for the report (default now). */
   now?: string;
+  /**
+   * How the day ended, from the day machine (the report is its last step, so the stored state still says
+   * reporting/failing/aborting); without it the stored state and reasons are shown.
+   */
+  outcome?: DayOutcome;
+}
+
+/** The day's end as the machine tells the report: done, failed (with the reason) or aborted (by whom). */
+export interface DayOutcome {
+  outcome: "done" | "failed" | "aborted";
+  reason: string | null;
 }
 
 const IMAGE_MIME: Record<string, ReportImage["mime"]> = {
@@ -344,17 +355,8 @@ export async function assembleReportData(
   }
 
   const events = allEvents(store, sessionId);
-  const snapshot = (() => {
-    try {
-      return asRecord(JSON.parse(row.snapshot ?? "null"));
-    } catch {
-      return {};
-    }
-  })();
-  const abortedBy =
-    typeof asRecord(snapshot.context).abortedBy === "string"
-      ? (asRecord(snapshot.context).abortedBy as string)
-      : null;
+  const o = opts.outcome;
+  const abortedBy = o ? (o.outcome === "aborted" ? o.reason : null) : row.aborted_by;
   const voidReason = new Map<number, string>();
   for (const e of events)
     if (e.type === "trial" && e.subtype === "voided") {
@@ -508,8 +510,8 @@ export async function assembleReportData(
       createdAt: row.created_at,
       startedAt: row.started_at,
       endedAt: row.ended_at,
-      state: row.state,
-      failedReason: row.failed_reason,
+      state: o ? o.outcome : row.state,
+      failedReason: o ? (o.outcome === "failed" ? o.reason : null) : row.failed_reason,
       abortedBy,
       stateHistory: events
         .filter((e) => e.type === "state")
@@ -597,13 +599,18 @@ export async function writeSessionReport(
 }
 
 /**
- * The day's report step (after visualizing): writes report.html and, beside it, <session>.nwb (artifact "nwb"),
- * and logs their paths. A failed NWB export is logged and recorded as an event; it does not fail the day.
+ * The day's report step (reporting, failing, aborting): writes report.html and, beside it, <session>.nwb (artifact
+ * "nwb"), and logs their paths. A failed NWB export is logged and recorded as an event; it does not fail the day.
  */
-export async function reportStep(ctx: StepContext, signal?: AbortSignal): Promise<ReportFiles> {
+export async function reportStep(
+  ctx: StepContext,
+  outcome: DayOutcome,
+  signal?: AbortSignal,
+): Promise<ReportFiles> {
   const files = await writeSessionReport(ctx.store, ctx.sessionId, {
     config: ctx.config,
     protocol: ctx.loaded.protocol,
+    outcome,
     signal,
   });
   ctx.log.info(`report: ${files.path} (${(files.bytes / 1024).toFixed(0)} kB, ${files.figures} figures)`);

@@ -10,7 +10,7 @@ import { selectTfjsBackend } from "../../analysis/backbone/tfjs-backend.ts";
 import { OptvisError, synthesizeChannel } from "../../analysis/optvis/index.ts";
 import { loadBackboneWeights } from "../../analysis/saliency/load-backbone.ts";
 import { encodePng } from "../../stimuli/image.ts";
-import { OPTVIS_FILES, type OptvisJob, type OptvisMessage, type OptvisSummary } from "./optvis.ts";
+import { OPTVIS_FILES, type OptvisJob, type OptvisMessage, type OptvisSummary } from "./optvis-job.ts";
 
 const job = workerData as OptvisJob;
 const post = (m: OptvisMessage) => parentPort!.postMessage(m);

@@ -1,12 +1,13 @@
 // Preparing a session: read every stimulus set of the protocol, hash each file, store them with their event codes;
 // then compute the features of every stimulus (and of the silhouettes the fit will train on) into the cache, so
 // the animal never waits for them between the phases.
-import { type LoadedProtocol, loadProtocol, resolveManifest } from "../../protocols/load.ts";
-import { hashStimulusSet } from "../../stimuli/hash.ts";
-import type { SessionStore, StimulusRecord } from "../store/store.ts";
-import { backboneSpec, computeProgress, featureRoot, fitImages, image } from "./between-phases.ts";
-import { runComputeJob } from "./compute-jobs.ts";
-import type { StepContext } from "./pipeline.ts";
+import { type LoadedProtocol, loadProtocol, resolveManifest } from "../../../protocols/load.ts";
+import { hashStimulusSet } from "../../../stimuli/hash.ts";
+import { runComputeJob } from "../../compute/compute-jobs.ts";
+import type { SessionStore, StimulusRecord } from "../../store/store.ts";
+import { backboneSpec, computeProgress, featureRoot, image } from "../compute-inputs.ts";
+import type { StepContext } from "../context.ts";
+import { fitImages } from "./fit.ts";
 
 /** Session stimulus id: "<set id>/<image id>", unique across the protocol's sets. */
 export const stimulusKey = (setId: string, imageId: string) => `${setId}/${imageId}`;
