@@ -48,7 +48,7 @@ describe("channel checks on a simulated day", () => {
       boxPath: join(dir, "box"),
     });
     const d = daemon;
-    await waitFor("the checks", () => ["visualizing", "failed"].includes(d.status().state));
+    await waitFor("the checks", () => ["visualizing", "failed"].includes(d.status().state), 240_000);
     expect(d.status().failedReason).toBeNull();
 
     const results = d.store.checkResults(d.sessionId);

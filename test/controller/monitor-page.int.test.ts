@@ -258,7 +258,8 @@ describe("monitor dashboard on a simulated day", () => {
     expect(daemon.status().state).toBe("fitting");
     page.once("dialog", (d) => void d.accept());
     await page.click("#abort");
-    await waitFor("the aborted state", async () => (await text("#state")) === "aborted", 5000);
+    // Aborting writes the day's report first (the aborting state), then the day is aborted.
+    await waitFor("the aborted state", async () => (await text("#state")) === "aborted", 60_000);
     expect(daemon.status().state).toBe("aborted");
     expect(consoleErrors).toEqual([]);
   });

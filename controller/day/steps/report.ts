@@ -511,7 +511,7 @@ export async function assembleReportData(
       startedAt: row.started_at,
       endedAt: row.ended_at,
       state: o ? o.outcome : row.state,
-      failedReason: o ? (o.outcome === "failed" ? o.reason : null) : row.failed_reason,
+      failedReason: o?.outcome === "failed" ? o.reason : row.failed_reason,
       abortedBy,
       stateHistory: events
         .filter((e) => e.type === "state")
@@ -614,6 +614,11 @@ export async function reportStep(
     signal,
   });
   ctx.log.info(`report: ${files.path} (${(files.bytes / 1024).toFixed(0)} kB, ${files.figures} figures)`);
+  // A day that ended before its first presentation has nothing to share: no NWB file (its report says why).
+  if (ctx.store.trials(ctx.sessionId).length === 0) {
+    ctx.log.info("nwb: no presentations in this session; no NWB file");
+    return files;
+  }
   try {
     const nwb = await writeSessionNwb(
       ctx.store,
