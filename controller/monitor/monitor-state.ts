@@ -64,7 +64,6 @@ export class MonitorState {
   private readonly recent = new Map<number, { info: TrialInfo; data: IngestedTrial }>();
   private readonly alerted = new Map<string, Set<string>>();
   private readonly alerts: MonitorAlert[] = [];
-  private readonly trialQuery;
   private readonly unsubscribe: () => void;
   private readonly psth;
   private readonly windows;
@@ -108,9 +107,6 @@ export class MonitorState {
     };
     this.windows = { baseline: o.protocol.windows.baseline, response: o.protocol.windows.response };
     this.psth = { ...spanOf(this.windows), binMs: o.protocol.windows.psthBinMs };
-    this.trialQuery = this.store.db.prepare(
-      "SELECT phase, stimulus_id, status FROM trials WHERE session_id = ? AND trial_id = ?",
-    );
     this.state = this.store.getSession(this.sessionId)?.state ?? "preparing";
     this.phase = this.state.startsWith("phase2") ? 2 : this.state.startsWith("phase1") ? 1 : null;
     this.loadChannels();
@@ -381,17 +377,12 @@ export class MonitorState {
   }
 
   private loadAlerts(): void {
-    const rows = this.store.db
-      .prepare("SELECT * FROM events WHERE session_id = ? AND type = 'alert' ORDER BY id DESC LIMIT ?")
-      .all(this.sessionId, ALERTS_KEPT) as EventRecord[];
-    for (const e of rows.reverse()) this.alerts.push(toAlert(e, safeParse(e.content)));
+    for (const e of this.store.latestEvents(this.sessionId, "alert", ALERTS_KEPT))
+      this.alerts.push(toAlert(e, safeParse(e.content)));
   }
 
   private trialInfo(trialId: number): TrialInfo | null {
-    const r = this.trialQuery.get(this.sessionId, trialId) as
-      | { phase: 1 | 2; stimulus_id: string; status: string }
-      | undefined;
-    return r ? { phase: r.phase, stimulusId: r.stimulus_id, status: r.status } : null;
+    return this.store.trialInfo(this.sessionId, trialId);
   }
 
   private retestFor(channelId: string): string[] {

@@ -11,7 +11,6 @@ import type { Config } from "../../config/index.ts";
 import type { Protocol } from "../../protocols/schema.ts";
 import type { Logger } from "../log.ts";
 import type { DisplayPort } from "../scheduler/rig-ports.ts";
-import { eyeCalibrations, saveEyeCalibration } from "../store/eye-calibrations.ts";
 import type { SessionStore } from "../store/store.ts";
 import type { EyeView, MonitorServerMessage } from "../wire/monitor.ts";
 import type { BoxHandle } from "./box-handle.ts";
@@ -54,7 +53,7 @@ export class RigSession {
 
   constructor(private readonly o: RigSessionOptions) {
     const serial = o.box.serial;
-    const latest = eyeCalibrations(o.store.db, o.sessionId).at(-1);
+    const latest = o.store.eyeCalibrations(o.sessionId).at(-1);
     this.window = { xDeg: 0, yDeg: 0, radiusDeg: o.protocol.presentation.fixationWindowDeg };
     this.calibration = new EyeCalibration(
       {
@@ -75,7 +74,7 @@ export class RigSession {
             .reward(o.protocol.presentation.rewardMs)
             .catch((e: unknown) => o.log.warn(`calibration reward: ${(e as Error).message}`)),
         apply: async (fit, points) => {
-          const id = saveEyeCalibration(o.store.db, o.sessionId, {
+          const id = o.store.saveEyeCalibration(o.sessionId, {
             points,
             map: fit.map,
             rmsDeg: fit.rmsDeg,

@@ -1,7 +1,7 @@
 // The eye_calibrations table (schema version 4): every accepted eye calibration of a session, in order; the newest
 // is the one the rig box uses (sent again whenever the box says HELLO).
 import type { EyeMap } from "../wire/rig-lines.ts";
-import type { Db } from "./store.ts";
+import type { Db } from "./database.ts";
 
 export interface CalibrationPoint {
   /** The target, degrees from the screen centre (right and up positive). */

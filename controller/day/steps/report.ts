@@ -25,7 +25,6 @@ import { parseProtocol } from "../../../protocols/load.ts";
 import type { Protocol } from "../../../protocols/schema.ts";
 import { CONCEPT_FILES } from "../../compute/concepts-job.ts";
 import { writeSessionNwb } from "../../export/session-nwb.ts";
-import { eyeCalibrations } from "../../store/eye-calibrations.ts";
 import type { SessionStore, StimulusRecord } from "../../store/store.ts";
 import type { StepContext } from "../context.ts";
 import { meanRates, type RateTable, trialRates } from "../rates.ts";
@@ -400,7 +399,7 @@ export async function assembleReportData(
 
   const rig = rigQa(
     trials.map((t) => ({ ...t, voidReason: voidReason.get(t.trialId) })),
-    eyeCalibrations(store.db, sessionId).map((c) => ({
+    store.eyeCalibrations(sessionId).map((c) => ({
       id: c.id,
       createdAt: c.createdAt,
       points: c.points.length,
