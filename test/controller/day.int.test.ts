@@ -119,10 +119,15 @@ describe("a simulated day on loopback", () => {
     await waitFor("the pause", () => d.status().state === "phase1.paused", 10_000);
     expect(d.status().pauseReason).toMatch(/disconnected/);
     const atPause = shownCount();
-    await new Promise((r) => setTimeout(r, 500));
     expect(d.store.trials(d.sessionId, 1).filter((t) => t.status === "pending")).toHaveLength(0);
-    expect(shownCount()).toBe(atPause); // nothing presented while paused
     await sim.box!.replug();
+    // The box is back and sends its once-a-second FIX heartbeats; the day stays paused until the operator resumes.
+    // Two heartbeats later (hundreds of presentations' worth at this speed) nothing was presented.
+    await waitFor("the box back", () => d.status().boxConnected);
+    const beats = sim.box!.fixationsSent.length;
+    await waitFor("two box heartbeats", () => sim!.box!.fixationsSent.length >= beats + 2, 10_000);
+    expect(d.status().state).toBe("phase1.paused");
+    expect(shownCount()).toBe(atPause); // nothing presented while paused
     const res = await fetch(`${d.url}/api/resume`, {
       method: "POST",
       headers: { authorization: `Bearer ${d.token}` },

@@ -71,8 +71,9 @@ describe("HeadlessDisplay", () => {
   it("ends a presentation early on clear", async () => {
     await connect({ dropRate: 0 });
     await link.preload([{ id: "a", url: "/img/a.png" }]);
+    const started = new Promise<void>((r) => display.on("show", () => r()));
     const shown = link.show(2, "a", 5000);
-    await new Promise((r) => setTimeout(r, 100));
+    await started; // the display has the show: clear it while it is on
     link.clear();
     const r = await shown;
     expect(r.offset - r.onset).toBeLessThan(1000);

@@ -173,9 +173,11 @@ describe("monitor dashboard on a simulated day", () => {
   it("pause stops the scheduler (no new trials stored) until resume", async () => {
     await page.click("#pause");
     await waitFor("the paused state", async () => (await text("#state")) === "phase1.paused", 5000);
-    await sleep(300); // a presentation already on the screen may still settle
     const atPause = storedTrials();
-    await sleep(1500);
+    // Two of the rig box's once-a-second FIX heartbeats later (hundreds of presentations' worth at this day's
+    // speed), no trial was added.
+    const beats = sim!.box!.fixationsSent.length;
+    await waitFor("two box heartbeats", () => sim!.box!.fixationsSent.length >= beats + 2, 10_000);
     expect(storedTrials()).toBe(atPause);
     expect(await page.isDisabled("#pause")).toBe(true);
     await page.screenshot({ path: join(artifacts, "monitor-paused.png") });
@@ -237,7 +239,7 @@ describe("monitor dashboard on a simulated day", () => {
       async () => (await text("#panel-title")) === `Channel ${UNSTABLE}`,
       5000,
     );
-    await sleep(400);
+    await page.locator("#psth-plot canvas").waitFor();
     await page.screenshot({ path: join(artifacts, "monitor.png"), fullPage: true });
   });
 
@@ -252,10 +254,22 @@ describe("monitor dashboard on a simulated day", () => {
   });
 
   it("abort asks for confirmation first", async () => {
-    page.once("dialog", (d) => void d.dismiss());
+    const dismissed = new Promise<void>((r) =>
+      page.once("dialog", (d) => {
+        void d.dismiss();
+        r();
+      }),
+    );
     await page.click("#abort");
-    await sleep(500);
-    expect(daemon.status().state).toBe("fitting");
+    await dismissed;
+    // The page's fetch would follow the dialog at once; a status request made after it still sees the day going.
+    const status = (await (
+      await fetch(`${daemon.url}/api/status`, { headers: { authorization: `Bearer ${daemon.token}` } })
+    ).json()) as { state: string };
+    expect(status.state).toBe("fitting");
+    expect(
+      daemon.store.events(daemon.sessionId).some((e) => e.type === "control" && e.subtype === "abort"),
+    ).toBe(false);
     page.once("dialog", (d) => void d.accept());
     await page.click("#abort");
     // Aborting writes the day's report first (the aborting state), then the day is aborted.

@@ -99,10 +99,16 @@ describe("SerialRigBox over a socat pty with the virtual box", () => {
     const seen: boolean[] = [];
     late.on("fixation", (f) => seen.push(f));
     try {
-      await new Promise((r) => setTimeout(r, 100));
+      await waitFor("the model's first heartbeats", () =>
+        early.fixationsSent.length >= 2 ? true : undefined,
+      );
       await late.open();
       await waitFor("the heartbeat FIX", () => (seen.length > 0 ? true : undefined));
-      await new Promise((r) => setTimeout(r, 100));
+      // Three more heartbeats repeat the state: none of them is a change, so none is re-emitted.
+      const sent = early.fixationsSent.length;
+      await waitFor("three more heartbeats", () =>
+        early.fixationsSent.length >= sent + 3 ? true : undefined,
+      );
       expect(seen).toEqual([true]);
       expect(early.fixationsSent.length).toBeGreaterThan(3);
     } finally {
@@ -184,9 +190,8 @@ describe("SerialRigBox over a socat pty with the virtual box", () => {
     expect(rig.connected).toBe(false);
     await expect(rig.sendEvent(3)).rejects.toMatchObject({ code: "EPHYS_RIG_DISCONNECTED" });
 
-    // While unplugged the box keeps retrying: give it a few failed attempts.
-    await new Promise((r) => setTimeout(r, 200));
-    expect(rig.reconnectError).not.toBe("");
+    // While unplugged the box keeps retrying, and says why the last try failed.
+    await waitFor("a failed reconnect", () => (rig.reconnectError !== "" ? true : undefined));
     vbox.responding = true;
     await vbox.replug();
     await waitFor("status connected", () => (statuses.length >= 2 ? true : undefined));
