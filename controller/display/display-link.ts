@@ -121,6 +121,8 @@ export class DisplayLink {
   private readonly preloads: PendingPreload[] = [];
   private readonly shows = new Map<number, PendingShow>();
   private closedReason: string | null = null;
+  /** Clock-sync pings answered so far (the page sends a burst of 8 at start, then one now and then). */
+  pingsAnswered = 0;
 
   constructor(
     private readonly ws: WebSocket,
@@ -273,6 +275,7 @@ export class DisplayLink {
     switch (msg.type) {
       case "ping":
         this.send({ type: "pong", n: msg.n, t: msg.t, serverTime: this.now() });
+        this.pingsAnswered++;
         return;
       case "preloaded": {
         const pending = this.preloads.shift();

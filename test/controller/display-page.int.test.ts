@@ -28,8 +28,6 @@ async function pixel(png: Buffer, x: number, y: number): Promise<[number, number
   return [data[i], data[i + 1], data[i + 2]];
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 describe("display page in headless Chromium", () => {
   let dist: string;
   let server: TestDisplayServer;
@@ -103,7 +101,11 @@ describe("display page in headless Chromium", () => {
   });
 
   it("shows a stimulus centred on gray with the photodiode patch lit, then clears it", async () => {
-    await sleep(900); // let the page finish its clock-sync burst (8 pings, 100 ms apart)
+    // The page's clock-sync burst (8 pings, 100 ms apart) is over: its onsets are in server time from now on.
+    for (let t0 = Date.now(); link.pingsAnswered < 8; ) {
+      if (Date.now() - t0 > 10_000) throw new Error(`only ${link.pingsAnswered} clock-sync pings`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
     const sentAt = Date.now();
     const shown = link.show(1, "red", 1500);
     const during = await untilPixel([255, 0, 0]);

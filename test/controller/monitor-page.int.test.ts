@@ -26,7 +26,6 @@ const CHANNELS = 12;
 const REPETITIONS = 3; // 40 bodies × 3 = 120 presentations
 const windows = { baseline: { startMs: -75, endMs: 25 }, response: { startMs: 50, endMs: 250 } };
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * HTTP and WebSocket relay to the daemon. On /acquisition it rewrites the bridge's spikes messages: SILENT sends
