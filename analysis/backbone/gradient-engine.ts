@@ -5,7 +5,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { FoldedWeights, NetworkDescription } from "./description.ts";
 import { BackboneError } from "./errors.ts";
 import type { GradientBackbone, ImageBatch } from "./gradient-backbone.ts";
-import { type BackboneFeatures, checkDims, onnxAvailable } from "./onnx-executor.ts";
+import { checkDims, onnxAvailable } from "./onnx-executor.ts";
 import { tapShape } from "./onnx-vjp-graph.ts";
 import { syncBinding } from "./ort-session.ts";
 import { readoutCotangents } from "./readout-cotangent.ts";

@@ -26,7 +26,6 @@ const CHANNELS = 12;
 const REPETITIONS = 3; // 40 bodies × 3 = 120 presentations
 const windows = { baseline: { startMs: -75, endMs: 25 }, response: { startMs: 50, endMs: 250 } };
 
-
 /**
  * HTTP and WebSocket relay to the daemon. On /acquisition it rewrites the bridge's spikes messages: SILENT sends
  * no spikes after trial SILENT_AFTER_TRIAL, UNSTABLE sends the spikes it fired in the previous message.

@@ -3,7 +3,7 @@
 // phase 2's stimulus list, stored as selections with their rule and score.
 import type { GaussianReadoutJSON } from "../../../analysis/readout/index.ts";
 import { runComputeJob } from "../../compute/compute-jobs.ts";
-import { backboneSpec, byRole, computeProgress, featureRoot, image } from "../compute-inputs.ts";
+import { backboneSpec, byRole, featureRoot, image } from "../compute-inputs.ts";
 import type { StepContext } from "../context.ts";
 import { meanRates } from "../rates.ts";
 
