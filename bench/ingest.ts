@@ -40,7 +40,7 @@ import {
   acquisitionHello,
   type SpikesMessage,
 } from "../controller/wire/acquisition.ts";
-import { describeIssue } from "../controller/wire/errors.ts";
+import { describeIssues } from "../controller/wire/errors.ts";
 import { parseProtocol } from "../protocols/load.ts";
 import type { Protocol } from "../protocols/schema.ts";
 
@@ -354,7 +354,7 @@ async function main(): Promise<void> {
         json = undefined;
       }
       const parsed = acquisitionHello.safeParse(json);
-      if (!parsed.success) return fail("EPHYS_BAD_HELLO", describeIssue(parsed.error), 4400);
+      if (!parsed.success) return fail("EPHYS_BAD_HELLO", describeIssues(parsed.error), 4400);
       if (!tokenMatches(TOKEN, parsed.data.token))
         return fail("EPHYS_UNAUTHORIZED", "the token does not match", 4401);
       if (parsed.data.version !== ACQUISITION_VERSION) return fail("EPHYS_BAD_VERSION", "bad version", 4426);

@@ -28,7 +28,7 @@ import { inlineWriter, startWriterWorker } from "./store/ingest-writer.ts";
 import { SessionStore } from "./store/store.ts";
 import { ACQUISITION_VERSION, acquisitionHello } from "./wire/acquisition.ts";
 import { DISPLAY_VERSION, displayHello } from "./wire/display.ts";
-import { describeIssue } from "./wire/errors.ts";
+import { describeIssues } from "./wire/errors.ts";
 import { MONITOR_VERSION, monitorHello } from "./wire/monitor.ts";
 
 export type DisplayFactory = (
@@ -372,7 +372,7 @@ export class Daemon {
             ? DISPLAY_VERSION
             : MONITOR_VERSION;
       const parsed = schema.safeParse(json);
-      if (!parsed.success) return fail("EPHYS_BAD_HELLO", describeIssue(parsed.error), 4400);
+      if (!parsed.success) return fail("EPHYS_BAD_HELLO", describeIssues(parsed.error, json), 4400);
       if (!tokenMatches(this.token, parsed.data.token))
         return fail("EPHYS_UNAUTHORIZED", "the token does not match", 4401);
       if (parsed.data.version !== version)

@@ -15,7 +15,7 @@ import {
   acquisitionClientMessage,
   type acquisitionHello,
 } from "../wire/acquisition.ts";
-import { describeIssue } from "../wire/errors.ts";
+import { describeIssues } from "../wire/errors.ts";
 import { SpikesParser } from "./spikes-parser.ts";
 import { acceptedSpan, type NamedWindows, SPIKE_MARGIN_MS, spanOf } from "./windows.ts";
 
@@ -293,7 +293,7 @@ export class AcquisitionHub {
     const seq =
       typeof (json as { seq?: unknown })?.seq === "number" ? (json as { seq: number }).seq : undefined;
     if (!parsed.success) {
-      this.error(ws, "EPHYS_BAD_MESSAGE", describeIssue(parsed.error), seq);
+      this.error(ws, "EPHYS_BAD_MESSAGE", describeIssues(parsed.error, json), seq);
       return null;
     }
     const m = parsed.data;

@@ -24,6 +24,7 @@ import {
 } from "../../analysis/saliency/index.ts";
 import type { Config } from "../../config/index.ts";
 import { encodePng, loadImageRGB } from "../../stimuli/image.ts";
+import { describeIssues } from "../wire/errors.ts";
 import { choiceFlag } from "./flags.ts";
 
 export class SaliencyCommandError extends Error {
@@ -149,9 +150,8 @@ async function readReadout(path: string): Promise<{ location: [number, number]; 
   }
   const parsed = readoutFileSchema.safeParse(json);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
     throw new SaliencyCommandError(
-      `--readout: ${path}: ${issue.path.join(".") || "(root)"}: ${issue.message}; expected {location: [x, y] in [−1, 1]², weights: [numbers]}`,
+      `--readout: ${path}: ${describeIssues(parsed.error, json)}; expected {location: [x, y] in [−1, 1]², weights: [numbers]}`,
     );
   }
   return parsed.data as { location: [number, number]; weights: number[] };

@@ -3,9 +3,9 @@
 // which owns everything after that: preload and show requests with their replies and timeouts, clock-sync
 // pings, and validation of every incoming frame (a bad frame gets an `error` frame; the socket stays open).
 import type { RawData, WebSocket } from "ws";
-import type { z } from "zod";
 import { TypedEmitter } from "../rig/typed-emitter.ts";
 import { type CalibrationTarget, type DisplayServerMessage, displayClientMessage } from "../wire/display.ts";
+import { describeIssues } from "../wire/errors.ts";
 
 export interface DisplayScreen {
   width: number;
@@ -87,29 +87,6 @@ function positive(name: string, value: number): number {
       `DisplayLink option ${name}: expected > 0, found ${value}`,
     );
   return value;
-}
-
-/**
- * 'field "trialId" (found "7"): Invalid input: expected number, received string' for the first three zod
- * issues; `input` is the parsed JSON, used to quote the offending value.
- */
-export function describeIssues(error: z.ZodError, input: unknown): string {
-  return error.issues
-    .slice(0, 3)
-    .map((issue) => {
-      const path = issue.path.map(String).join(".");
-      if (!path) return `message: ${issue.message}`;
-      let value: unknown = input;
-      for (const key of issue.path) {
-        value =
-          value !== null && typeof value === "object"
-            ? (value as Record<PropertyKey, unknown>)[key]
-            : undefined;
-      }
-      const found = value === undefined ? "missing" : `found ${JSON.stringify(value)?.slice(0, 40)}`;
-      return `field "${path}" (${found}): ${issue.message}`;
-    })
-    .join("; ");
 }
 
 export class DisplayLink {

@@ -7,7 +7,7 @@ import type { IngestedTrial } from "../acquisition/acquisition-hub.ts";
 import { spanOf, windowNetRate } from "../acquisition/windows.ts";
 import { ABSENT, spikesOf } from "../store/packed.ts";
 import type { EventRecord, SessionStore } from "../store/store.ts";
-import { describeIssue } from "../wire/errors.ts";
+import { describeIssues } from "../wire/errors.ts";
 import {
   type FitProgressView,
   type MonitorAlert,
@@ -139,7 +139,7 @@ export class MonitorState {
         return this.sendTo(ws, {
           type: "error",
           code: "EPHYS_BAD_MESSAGE",
-          message: describeIssue(parsed.error),
+          message: describeIssues(parsed.error, json),
         });
       const m = parsed.data;
       if (m.type === "hello")

@@ -143,11 +143,11 @@ describe("DisplayLink", () => {
   it("answers bad messages with an error frame naming the field and stays open", async () => {
     const cases: Array<[unknown, string]> = [
       ["{not json", "expected a JSON text frame"],
-      [{ type: "shown", trialId: "7", onset: 1, offset: 2, droppedFrames: 0 }, 'field "trialId"'],
-      [{ type: "shown", trialId: 7, onset: 1, offset: 2, droppedFrames: -1 }, 'field "droppedFrames"'],
-      [{ type: "ping", n: 1 }, 'field "t"'],
+      [{ type: "shown", trialId: "7", onset: 1, offset: 2, droppedFrames: 0 }, "trialId:"],
+      [{ type: "shown", trialId: 7, onset: 1, offset: 2, droppedFrames: -1 }, "droppedFrames:"],
+      [{ type: "ping", n: 1 }, "t:"],
       [{ type: "preloaded", ok: true, failed: [], extra: 1 }, "extra"],
-      [{ type: "dance" }, 'field "type"'],
+      [{ type: "dance" }, "type:"],
       [hello, "hello was already received"],
     ];
     for (const [message, expected] of cases) {

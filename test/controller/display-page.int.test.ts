@@ -183,7 +183,7 @@ describe("display page in headless Chromium", () => {
     expect(reply[0]).toEqual({ type: "welcome", sessionId: "test-session" });
     expect(reply[1].type).toBe("error");
     expect(reply[1].code).toBe("EPHYS_BAD_MESSAGE");
-    expect(reply[1].message).toContain('field "onset"');
+    expect(reply[1].message).toContain("onset:");
   });
 
   it("reconnects after the server drops it, and shows again on the new link", async () => {
