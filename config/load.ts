@@ -2,6 +2,7 @@
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { EphysError } from "../analysis/errors.ts";
 import { parseYamlWith, SourceError } from "../protocols/yaml-source.ts";
 import { type Config, configSchema } from "./schema.ts";
 
@@ -111,16 +112,14 @@ function nest(path: string[], value: unknown): Tree {
   return out;
 }
 
-export class ConfigError extends Error {
-  readonly code = "EPHYS_BAD_CONFIG";
+export class ConfigError extends EphysError<"EPHYS_BAD_CONFIG"> {
   constructor(
     message: string,
     readonly key: string,
     readonly found: string,
     readonly expected: string,
   ) {
-    super(message);
-    this.name = "ConfigError";
+    super("EPHYS_BAD_CONFIG", message);
   }
 }
 

@@ -1,6 +1,7 @@
 // YAML text → validated value, with every schema problem located by its YAML path, line and column.
 import { isNode, LineCounter, parseDocument } from "yaml";
 import type { z } from "zod";
+import { EphysError } from "../analysis/errors.ts";
 
 export interface SourceProblem {
   /** Dotted path into the document, e.g. presentation.stimulusMs or stimulusSets[1].role. */
@@ -12,16 +13,15 @@ export interface SourceProblem {
   expected: string;
 }
 
-export class SourceError extends Error {
-  readonly code = "EPHYS_BAD_SOURCE";
+export class SourceError extends EphysError<"EPHYS_BAD_SOURCE"> {
   constructor(
     readonly file: string,
     readonly problems: SourceProblem[],
   ) {
     super(
+      "EPHYS_BAD_SOURCE",
       `${file}: ${problems.length} problem(s)\n${problems.map((p) => formatProblem(file, p)).join("\n")}`,
     );
-    this.name = "SourceError";
   }
 }
 

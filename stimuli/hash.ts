@@ -1,6 +1,7 @@
 // sha256 of stimulus files (streamed, never read whole) and of whole stimulus sets, checked against the manifest.
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
+import { EphysError } from "../analysis/errors.ts";
 import { loadManifest } from "./manifest.ts";
 
 /** Hex sha256 of a file's bytes, read as a stream. */
@@ -39,19 +40,18 @@ export interface HashMismatch {
   actual: string;
 }
 
-export class HashMismatchError extends Error {
-  readonly code = "EPHYS_HASH_MISMATCH";
+export class HashMismatchError extends EphysError<"EPHYS_HASH_MISMATCH"> {
   constructor(
     readonly manifestPath: string,
     readonly mismatches: HashMismatch[],
   ) {
     super(
+      "EPHYS_HASH_MISMATCH",
       `${manifestPath}: ${mismatches.length} file(s) differ from the sha256 recorded in the manifest\n` +
         mismatches
           .map((m) => `  ${m.path} (id ${m.id}): expected sha256 ${m.recorded}; found ${m.actual}`)
           .join("\n"),
     );
-    this.name = "HashMismatchError";
   }
 }
 

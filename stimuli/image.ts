@@ -9,6 +9,7 @@
 // enlarge images whose pixels must align with model coordinates (the demo and model sizes only reduce). fastShrinkOnLoad is off so JPEGs are not
 // pre-shrunk by DCT scaling (which gives slight moiré), keeping results identical whatever the file format.
 import sharp, { type OutputInfo } from "sharp";
+import { EphysError } from "../analysis/errors.ts";
 
 /** The uniform background gray of every stimulus (sRGB 128,128,128). */
 export const BACKGROUND_GRAY = 128;
@@ -25,14 +26,12 @@ export interface RGBImage {
   data: Float32Array;
 }
 
-export class ImageError extends Error {
-  readonly code = "EPHYS_BAD_IMAGE";
+export class ImageError extends EphysError<"EPHYS_BAD_IMAGE"> {
   constructor(
     readonly file: string,
     readonly reason: string,
   ) {
-    super(`${file}: expected a readable image (PNG, JPEG, WebP, ...); ${reason}`);
-    this.name = "ImageError";
+    super("EPHYS_BAD_IMAGE", `${file}: expected a readable image (PNG, JPEG, WebP, ...); ${reason}`);
   }
 }
 

@@ -3,6 +3,7 @@
 import { readFileSync, statSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { z } from "zod";
+import { EphysError } from "../analysis/errors.ts";
 
 const sha256Hex = /^[0-9a-f]{64}$/;
 
@@ -50,17 +51,16 @@ export interface ManifestProblem {
   expected: string;
 }
 
-export class ManifestError extends Error {
-  readonly code = "EPHYS_BAD_MANIFEST";
+export class ManifestError extends EphysError<"EPHYS_BAD_MANIFEST"> {
   constructor(
     readonly file: string,
     readonly problems: ManifestProblem[],
   ) {
     super(
+      "EPHYS_BAD_MANIFEST",
       `${file}: ${problems.length} problem(s) in the stimulus manifest\n` +
         problems.map((p) => `  ${p.field}: expected ${p.expected}; found ${p.found}`).join("\n"),
     );
-    this.name = "ManifestError";
   }
 }
 

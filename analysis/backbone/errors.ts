@@ -1,4 +1,5 @@
 // Errors of the backbone module, each with a stable public `code`.
+import { EphysError } from "../errors.ts";
 
 export type BackboneErrorCode =
   | "EPHYS_BAD_WEIGHTS"
@@ -9,11 +10,4 @@ export type BackboneErrorCode =
   /** onnxruntime-node cannot be used as asked (not loadable, or no synchronous native session). */
   | "EPHYS_ORT_BINDING";
 
-export class BackboneError extends Error {
-  readonly code: BackboneErrorCode;
-  constructor(code: BackboneErrorCode, message: string) {
-    super(message);
-    this.name = "BackboneError";
-    this.code = code;
-  }
-}
+export class BackboneError extends EphysError<BackboneErrorCode> {}

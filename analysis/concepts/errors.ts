@@ -1,18 +1,11 @@
 // Errors of concept discovery (AlignedCut) with stable codes (public API, asserted in tests).
+import { EphysError } from "../errors.ts";
 export type ConceptErrorCode =
   | "EPHYS_BAD_CONCEPTS" // bad input: features, readouts, options
   | "EPHYS_NO_CONVERGENCE" // an eigensolver ran out of iterations
   | "EPHYS_ABORTED";
 
-export class ConceptError extends Error {
-  constructor(
-    readonly code: ConceptErrorCode,
-    message: string,
-  ) {
-    super(message);
-    this.name = "ConceptError";
-  }
-}
+export class ConceptError extends EphysError<ConceptErrorCode> {}
 
 /** Throws EPHYS_ABORTED when `signal` has been aborted. */
 export function checkAborted(signal: AbortSignal | undefined, what: string): void {

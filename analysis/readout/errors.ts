@@ -1,4 +1,5 @@
 // Errors of the readout, split, selection and synthetic-neuron modules, each with a stable public `code`.
+import { EphysError } from "../errors.ts";
 
 export type ReadoutErrorCode =
   | "EPHYS_BAD_FEATURES" // a feature map whose shape or values do not fit
@@ -7,11 +8,4 @@ export type ReadoutErrorCode =
   | "EPHYS_BAD_SELECTION" // selection inputs that do not line up
   | "EPHYS_FIT_ABORTED"; // the fit was cancelled through its AbortSignal
 
-export class ReadoutError extends Error {
-  readonly code: ReadoutErrorCode;
-  constructor(code: ReadoutErrorCode, message: string) {
-    super(message);
-    this.name = "ReadoutError";
-    this.code = code;
-  }
-}
+export class ReadoutError extends EphysError<ReadoutErrorCode> {}

@@ -1,9 +1,9 @@
 // The one error the statistics throw: malformed input, named by argument, value and expectation.
+import { EphysError } from "../errors.ts";
 
 export const BAD_STATS_INPUT = "EPHYS_BAD_STATS_INPUT";
 
-export class StatsInputError extends Error {
-  readonly code = BAD_STATS_INPUT;
+export class StatsInputError extends EphysError<typeof BAD_STATS_INPUT> {
   constructor(
     /** The function that rejected its input, e.g. "pearson". */
     readonly fn: string,
@@ -14,7 +14,6 @@ export class StatsInputError extends Error {
     /** What was expected instead. */
     readonly expected: string,
   ) {
-    super(`${fn}: ${argument}: expected ${expected}; found ${found}`);
-    this.name = "StatsInputError";
+    super(BAD_STATS_INPUT, `${fn}: ${argument}: expected ${expected}; found ${found}`);
   }
 }

@@ -4,6 +4,7 @@
 // <dataDir>/sessions/<id>/concepts/ (CONCEPT_FILES) and the folder is stored as an artifact of kind "concepts".
 import { Presets, SingleBar } from "cli-progress";
 import type { ConceptProgress } from "../../analysis/concepts/index.ts";
+import { EphysError } from "../../analysis/errors.ts";
 import type { GaussianReadoutJSON } from "../../analysis/readout/index.ts";
 import { type Config, resolvePaths } from "../../config/index.ts";
 import { type ConceptSettings, type ConceptSummary, runConceptJob } from "../compute/concepts-job.ts";
@@ -15,11 +16,9 @@ import { SessionStore } from "../store/store.ts";
 import { wholeFlag } from "./flags.ts";
 import { sessionRow, storedProtocol } from "./stored-session.ts";
 
-export class ConceptsCommandError extends Error {
-  readonly code = "EPHYS_BAD_CONCEPTS_COMMAND";
+export class ConceptsCommandError extends EphysError<"EPHYS_BAD_CONCEPTS_COMMAND"> {
   constructor(message: string) {
-    super(message);
-    this.name = "ConceptsCommandError";
+    super("EPHYS_BAD_CONCEPTS_COMMAND", message);
   }
 }
 

@@ -1,5 +1,7 @@
 // `ephysloop explain SESSION [--channel ID]`: recompute the shared-feature maps of a stored session (every included
 // channel, or one) from its stored protocol, readouts, decisions and recorded responses; new artifacts are added.
+
+import { EphysError } from "../../analysis/errors.ts";
 import { type Config, resolvePaths } from "../../config/index.ts";
 import { stepContext } from "../day/context.ts";
 import { type VisualizeOutcome, visualizeStep } from "../day/steps/visualize.ts";
@@ -7,11 +9,9 @@ import { createLogger } from "../log.ts";
 import { SessionStore } from "../store/store.ts";
 import { sessionRow, storedProtocol } from "./stored-session.ts";
 
-export class ExplainCommandError extends Error {
-  readonly code = "EPHYS_BAD_EXPLAIN_COMMAND";
+export class ExplainCommandError extends EphysError<"EPHYS_BAD_EXPLAIN_COMMAND"> {
   constructor(message: string) {
-    super(message);
-    this.name = "ExplainCommandError";
+    super("EPHYS_BAD_EXPLAIN_COMMAND", message);
   }
 }
 

@@ -3,17 +3,16 @@
 // streamed. A session that has not reached its end is exported as it is, marked incomplete, and the command says so.
 import { resolve } from "node:path";
 import { Presets, SingleBar } from "cli-progress";
+import { EphysError } from "../../analysis/errors.ts";
 import { type Config, resolvePaths } from "../../config/index.ts";
 import type { NwbProgress } from "../export/nwb/export-nwb.ts";
 import { type SessionNwb, writeSessionNwb } from "../export/session-nwb.ts";
 import { SessionStore } from "../store/store.ts";
 import { sessionRow } from "./stored-session.ts";
 
-export class ExportCommandError extends Error {
-  readonly code = "EPHYS_BAD_EXPORT_COMMAND";
+export class ExportCommandError extends EphysError<"EPHYS_BAD_EXPORT_COMMAND"> {
   constructor(message: string) {
-    super(message);
-    this.name = "ExportCommandError";
+    super("EPHYS_BAD_EXPORT_COMMAND", message);
   }
 }
 

@@ -9,6 +9,7 @@ import { readdirSync, statSync } from "node:fs";
 import { extname, join, resolve } from "node:path";
 import { Presets, SingleBar } from "cli-progress";
 import type { Arch, Variant } from "../../analysis/backbone/description.ts";
+import { EphysError } from "../../analysis/errors.ts";
 import type { FeatureExtractorOptions } from "../../analysis/features/extract.ts";
 import { writeNpy } from "../../analysis/features/npy.ts";
 import { computeFeatures, type FeatureProgress, type StimulusImage } from "../../analysis/features/store.ts";
@@ -43,11 +44,9 @@ export interface FeaturesJob {
   batchSize: number;
 }
 
-export class FeaturesCommandError extends Error {
-  readonly code = "EPHYS_BAD_FEATURES_COMMAND";
+export class FeaturesCommandError extends EphysError<"EPHYS_BAD_FEATURES_COMMAND"> {
   constructor(message: string) {
-    super(message);
-    this.name = "FeaturesCommandError";
+    super("EPHYS_BAD_FEATURES_COMMAND", message);
   }
 }
 

@@ -5,6 +5,7 @@
 // folder is stored as an "optvis" artifact, which the session report shows. Settings: analysis/optvis defaults <
 // the protocol's `synthesis` section < these flags.
 import { Presets, SingleBar } from "cli-progress";
+import { EphysError } from "../../analysis/errors.ts";
 import type { SynthesisSettings } from "../../analysis/optvis/settings.ts";
 import { type Config, resolvePaths } from "../../config/index.ts";
 import { stepContext } from "../day/context.ts";
@@ -14,11 +15,9 @@ import { SessionStore } from "../store/store.ts";
 import { choiceFlag } from "./flags.ts";
 import { sessionRow, storedProtocol } from "./stored-session.ts";
 
-export class OptvisCommandError extends Error {
-  readonly code = "EPHYS_BAD_OPTVIS_COMMAND";
+export class OptvisCommandError extends EphysError<"EPHYS_BAD_OPTVIS_COMMAND"> {
   constructor(message: string) {
-    super(message);
-    this.name = "OptvisCommandError";
+    super("EPHYS_BAD_OPTVIS_COMMAND", message);
   }
 }
 

@@ -11,6 +11,7 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { z } from "zod";
 import type { Arch, Variant } from "../../analysis/backbone/description.ts";
+import { EphysError } from "../../analysis/errors.ts";
 import { writeNpy } from "../../analysis/features/npy.ts";
 import {
   loadGradientBackbone,
@@ -27,11 +28,9 @@ import { encodePng, loadImageRGB } from "../../stimuli/image.ts";
 import { describeIssues } from "../wire/errors.ts";
 import { choiceFlag } from "./flags.ts";
 
-export class SaliencyCommandError extends Error {
-  readonly code = "EPHYS_BAD_SALIENCY_COMMAND";
+export class SaliencyCommandError extends EphysError<"EPHYS_BAD_SALIENCY_COMMAND"> {
   constructor(message: string) {
-    super(message);
-    this.name = "SaliencyCommandError";
+    super("EPHYS_BAD_SALIENCY_COMMAND", message);
   }
 }
 

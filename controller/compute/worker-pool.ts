@@ -7,6 +7,7 @@
 // the first idle worker, in order, one at a time per worker. A task's error rejects only that task (with the code
 // the worker reported); a worker that dies rejects its task and everything queued, and the pool stays failed.
 import { parentPort, Worker, workerData } from "node:worker_threads";
+import { EphysError } from "../../analysis/errors.ts";
 
 type Request = { type: "task"; id: number; task: unknown } | { type: "close" };
 type Reply =
@@ -21,13 +22,9 @@ export interface PoolJob<T, R> {
 }
 
 /** Errors from a pool keep the code the worker's error carried (e.g. EPHYS_BAD_FEATURE_REQUEST). */
-export class WorkerPoolError extends Error {
-  constructor(
-    message: string,
-    readonly code: string = "EPHYS_WORKER_FAILED",
-  ) {
-    super(message);
-    this.name = "WorkerPoolError";
+export class WorkerPoolError extends EphysError {
+  constructor(message: string, code = "EPHYS_WORKER_FAILED") {
+    super(code, message);
   }
 }
 

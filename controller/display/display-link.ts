@@ -3,6 +3,7 @@
 // which owns everything after that: preload and show requests with their replies and timeouts, clock-sync
 // pings, and validation of every incoming frame (a bad frame gets an `error` frame; the socket stays open).
 import type { RawData, WebSocket } from "ws";
+import { EphysError } from "../../analysis/errors.ts";
 import { TypedEmitter } from "../rig/typed-emitter.ts";
 import { type CalibrationTarget, type DisplayServerMessage, displayClientMessage } from "../wire/display.ts";
 import { describeIssues } from "../wire/errors.ts";
@@ -55,15 +56,7 @@ export type DisplayLinkErrorCode =
   | "EPHYS_DISPLAY_BUSY"
   | "EPHYS_BAD_OPTION";
 
-export class DisplayLinkError extends Error {
-  constructor(
-    readonly code: DisplayLinkErrorCode,
-    message: string,
-  ) {
-    super(message);
-    this.name = "DisplayLinkError";
-  }
-}
+export class DisplayLinkError extends EphysError<DisplayLinkErrorCode> {}
 
 interface PendingPreload {
   stimuli: StimulusRef[];

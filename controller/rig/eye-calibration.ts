@@ -3,6 +3,8 @@
 // reward follows, as in MonkeyLogic), or skips it; the eye inputs of the last ACCEPT_WINDOW_MS are averaged for
 // that target. After the last target the affine map is fitted (analysis/eye), stored with the session and sent
 // to the rig box, which decides fixation with it from then on.
+
+import { EphysError } from "../../analysis/errors.ts";
 import { type AffineFit, calibrationTargets, fitAffine, type TargetCount } from "../../analysis/eye/index.ts";
 import type { CalibrationView } from "../wire/monitor.ts";
 
@@ -13,22 +15,15 @@ export const MIN_SAMPLES = 5;
 /** Target size on the display, degrees. */
 const TARGET_SIZE_DEG = 0.6;
 
-export class CalibrationError extends Error {
-  constructor(
-    readonly code:
-      | "EPHYS_CALIBRATION_BUSY"
-      | "EPHYS_CALIBRATION_NO_BOX"
-      | "EPHYS_CALIBRATION_NO_DISPLAY"
-      | "EPHYS_CALIBRATION_NO_EYE"
-      | "EPHYS_CALIBRATION_IDLE"
-      | "EPHYS_CALIBRATION_DEGENERATE"
-      | "EPHYS_BAD_CALIBRATION_INPUT",
-    message: string,
-  ) {
-    super(message);
-    this.name = "CalibrationError";
-  }
-}
+export class CalibrationError extends EphysError<
+  | "EPHYS_CALIBRATION_BUSY"
+  | "EPHYS_CALIBRATION_NO_BOX"
+  | "EPHYS_CALIBRATION_NO_DISPLAY"
+  | "EPHYS_CALIBRATION_NO_EYE"
+  | "EPHYS_CALIBRATION_IDLE"
+  | "EPHYS_CALIBRATION_DEGENERATE"
+  | "EPHYS_BAD_CALIBRATION_INPUT"
+> {}
 
 export interface CalibrationPorts {
   /** Draw a target (degrees), or remove it. Throws EPHYS_CALIBRATION_NO_DISPLAY without a display. */

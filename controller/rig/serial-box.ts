@@ -5,6 +5,7 @@ import { stat } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { SerialPortStream } from "@serialport/stream";
 import { ReadlineParser, SerialPort } from "serialport";
+import { EphysError } from "../../analysis/errors.ts";
 import {
   type BoxLine,
   formatHostLine,
@@ -70,22 +71,15 @@ export interface SerialRigBoxOptions {
 }
 
 /** Errors from the rig box carry a stable `code`. */
-export class RigBoxError extends Error {
-  constructor(
-    readonly code:
-      | "EPHYS_RIG_TIMEOUT"
-      | "EPHYS_RIG_DISCONNECTED"
-      | "EPHYS_RIG_OPEN"
-      | "EPHYS_RIG_ERROR"
-      | "EPHYS_RIG_CLOSED"
-      | "EPHYS_RIG_UNSUPPORTED"
-      | "EPHYS_BAD_OPTION",
-    message: string,
-  ) {
-    super(message);
-    this.name = "RigBoxError";
-  }
-}
+export class RigBoxError extends EphysError<
+  | "EPHYS_RIG_TIMEOUT"
+  | "EPHYS_RIG_DISCONNECTED"
+  | "EPHYS_RIG_OPEN"
+  | "EPHYS_RIG_ERROR"
+  | "EPHYS_RIG_CLOSED"
+  | "EPHYS_RIG_UNSUPPORTED"
+  | "EPHYS_BAD_OPTION"
+> {}
 
 interface PendingCommand {
   text: string;

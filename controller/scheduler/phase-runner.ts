@@ -5,6 +5,7 @@
 // record; only a run of maxDisplayTimeouts of them in a row fails the phase. A display that goes away (the page
 // closed, the network dropped) voids the presentation on screen; the phase waits for a display to come back,
 // preloads the phase's stimuli on it again, and goes on.
+import { EphysError } from "../../analysis/errors.ts";
 import type { Protocol } from "../../protocols/schema.ts";
 import type { SessionStore } from "../store/store.ts";
 import { BlockQueue, planBlocks, remainingBlocks } from "./blocks.ts";
@@ -31,8 +32,10 @@ export interface PhaseRunOptions {
   onProgress?: (p: { phase: 1 | 2; shown: number; planned: number; voided: number }) => void;
 }
 
-export class AbortedError extends Error {
-  readonly code = "EPHYS_ABORTED";
+export class AbortedError extends EphysError<"EPHYS_ABORTED"> {
+  constructor(message: string) {
+    super("EPHYS_ABORTED", message);
+  }
 }
 
 const sleep = (ms: number, signal: AbortSignal) =>

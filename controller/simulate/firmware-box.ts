@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { EphysError } from "../../analysis/errors.ts";
 
 export const FIRMWARE_DIR = fileURLToPath(new URL("../../firmware/rigbox/", import.meta.url));
 export const FIRMWARE_ELF = join(FIRMWARE_DIR, "build/uno/rigbox.elf");
@@ -31,15 +32,7 @@ export const WIRING = {
   led: (portB: number) => (portB >> 5) & 1,
 };
 
-export class FirmwareBoxError extends Error {
-  constructor(
-    readonly code: "EPHYS_FIRMWARE_BUILD" | "EPHYS_FIRMWARE_SIM",
-    message: string,
-  ) {
-    super(message);
-    this.name = "FirmwareBoxError";
-  }
-}
+export class FirmwareBoxError extends EphysError<"EPHYS_FIRMWARE_BUILD" | "EPHYS_FIRMWARE_SIM"> {}
 
 export interface PortRecord {
   port: "B" | "C" | "D";

@@ -5,6 +5,7 @@
 // and now and then a dropped frame (seeded).
 
 import { WebSocket } from "ws";
+import { EphysError } from "../../analysis/errors.ts";
 import { mulberry32, type Random } from "../../analysis/random.ts";
 import { bestClockOffset, framesForDuration, type SyncSample } from "../../stimuli/display/clock.ts";
 import { TypedEmitter } from "../rig/typed-emitter.ts";
@@ -57,15 +58,7 @@ export type HeadlessDisplayEvents = {
   presentation: [p: { trialId: number; onsetLocalMs: number; offsetLocalMs: number }];
 };
 
-export class HeadlessDisplayError extends Error {
-  constructor(
-    readonly code: "EPHYS_DISPLAY_REFUSED" | "EPHYS_DISPLAY_LOST",
-    message: string,
-  ) {
-    super(message);
-    this.name = "HeadlessDisplayError";
-  }
-}
+export class HeadlessDisplayError extends EphysError<"EPHYS_DISPLAY_REFUSED" | "EPHYS_DISPLAY_LOST"> {}
 
 interface Current {
   req: { trialId: number; stimulusId: string; durationMs: number };

@@ -1,6 +1,7 @@
 // `ephysloop simulate`: the virtual rig as its own process — a rig box on a pseudo-terminal, a headless display and
 // an acquisition bridge whose neurons are ground truth — against a running daemon.
 import { createWriteStream } from "node:fs";
+import { EphysError } from "../../analysis/errors.ts";
 import { computeFeatures, createFeatureExtractor } from "../../analysis/features/index.ts";
 import type { FeatureMaps } from "../../analysis/readout/feature-maps.ts";
 import { loadProtocol, resolveManifest } from "../../protocols/load.ts";
@@ -20,15 +21,13 @@ import { VirtualRigBox } from "./virtual-box.ts";
 export type VirtualRigPart = "rig box" | "display" | "acquisition bridge" | "neurons" | "virtual rig process";
 
 /** A part of the virtual rig that could not start: which, why (the cause's own words) and what to do about it. */
-export class VirtualRigError extends Error {
-  readonly code = "EPHYS_VIRTUAL_RIG";
+export class VirtualRigError extends EphysError<"EPHYS_VIRTUAL_RIG"> {
   constructor(
     readonly part: VirtualRigPart,
     readonly cause_: string,
     readonly fix: string,
   ) {
-    super(`the virtual rig's ${part} could not start: ${cause_}`);
-    this.name = "VirtualRigError";
+    super("EPHYS_VIRTUAL_RIG", `the virtual rig's ${part} could not start: ${cause_}`);
   }
 }
 

@@ -12,19 +12,12 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { SerialPortStream } from "@serialport/stream";
 import { ReadlineParser, SerialPort } from "serialport";
+import { EphysError } from "../../analysis/errors.ts";
 import { mulberry32, type Random } from "../../analysis/random.ts";
 import type { SerialCable } from "../rig/serial-cable.ts";
 import { type BoxLine, formatBoxLine, type HostLine, LineError, parseHostLine } from "../wire/rig-lines.ts";
 
-export class VirtualBoxError extends Error {
-  constructor(
-    readonly code: "EPHYS_SOCAT" | "EPHYS_BAD_OPTION",
-    message: string,
-  ) {
-    super(message);
-    this.name = "VirtualBoxError";
-  }
-}
+export class VirtualBoxError extends EphysError<"EPHYS_SOCAT" | "EPHYS_BAD_OPTION"> {}
 
 export interface PtyPair {
   /** The end the host opens (socat's first address, link=A). */

@@ -6,6 +6,8 @@
 //                  box → host: HELLO <version> <firmware…> | EYE <x deg> <y deg> <box ms> <x mV> <y mV> |
 //                              PD <0|1> <box ms>; ACK may end in "@<box ms>" (when the command took effect) and
 //                              PONG in the box time.
+import { EphysError } from "../../analysis/errors.ts";
+
 export type BoxLine =
   | { kind: "fix"; fixating: boolean; boxMs: number }
   | { kind: "ack"; command: string; boxMs?: number }
@@ -33,13 +35,15 @@ export type HostCommand =
   | { kind: "stream"; everyMs: number }
   | { kind: "pdthr"; onMv: number; offMv: number };
 
-export class LineError extends Error {
-  readonly code = "EPHYS_BAD_SERIAL_LINE";
+export class LineError extends EphysError<"EPHYS_BAD_SERIAL_LINE"> {
   constructor(
     readonly line: string,
     expected: string,
   ) {
-    super(`bad rig box line ${JSON.stringify(line.slice(0, 80))}: expected ${expected}`);
+    super(
+      "EPHYS_BAD_SERIAL_LINE",
+      `bad rig box line ${JSON.stringify(line.slice(0, 80))}: expected ${expected}`,
+    );
   }
 }
 

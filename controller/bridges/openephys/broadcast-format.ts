@@ -5,6 +5,7 @@
 // Spike.cpp). Decoding (the bridge) and encoding (the emulator, controller/simulate/openephys-broadcaster.ts) live
 // here together; test/controller/openephys-format.test.ts checks both against frames built by the plugin's code
 // (test/reference/openephys_broadcaster_fixtures.cpp).
+import { EphysError } from "../../../analysis/errors.ts";
 
 export const TYPE_TTL = 0;
 export const TYPE_SPIKE = 1;
@@ -53,8 +54,10 @@ export interface SpikeMessage {
 
 export type BroadcastMessage = TtlMessage | SpikeMessage;
 
-export class BroadcastError extends Error {
-  readonly code = "EPHYS_BAD_BROADCAST";
+export class BroadcastError extends EphysError<"EPHYS_BAD_BROADCAST"> {
+  constructor(message: string) {
+    super("EPHYS_BAD_BROADCAST", message);
+  }
 }
 
 const bad = (message: string) => new BroadcastError(message);

@@ -5,6 +5,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { mkdir, readdir, readFile, rename, stat, writeFile } from "node:fs/promises";
 import { dirname, extname, join } from "node:path";
+import { EphysError } from "../../../analysis/errors.ts";
 import { cacheDir, entryPath, readEntry } from "../../../analysis/features/store.ts";
 import type { GaussianReadoutJSON } from "../../../analysis/readout/index.ts";
 import { predict, readoutFromJSON } from "../../../analysis/readout/index.ts";
@@ -29,15 +30,7 @@ import type { SessionStore, StimulusRecord } from "../../store/store.ts";
 import type { StepContext } from "../context.ts";
 import { meanRates, type RateTable, trialRates } from "../rates.ts";
 
-export class ReportStepError extends Error {
-  constructor(
-    readonly code: "EPHYS_NO_SESSION" | "EPHYS_REPORT_ABORTED",
-    message: string,
-  ) {
-    super(message);
-    this.name = "ReportStepError";
-  }
-}
+export class ReportStepError extends EphysError<"EPHYS_NO_SESSION" | "EPHYS_REPORT_ABORTED"> {}
 
 export interface ReportFiles {
   /** Absolute path of report.html. */

@@ -7,11 +7,10 @@
 //
 // onset_ms − t0_ms is exact in float64 (two nearby epoch times), so a reader who knows the onset recovers the stored
 // float32 spike time to within float64 rounding.
-export class ClockError extends Error {
-  readonly code = "EPHYS_NWB_BAD_SESSION";
+import { EphysError } from "../../../analysis/errors.ts";
+export class ClockError extends EphysError<"EPHYS_NWB_BAD_SESSION"> {
   constructor(message: string) {
-    super(message);
-    this.name = "ClockError";
+    super("EPHYS_NWB_BAD_SESSION", message);
   }
 }
 

@@ -2,6 +2,7 @@
 // system): typed datasets and attributes with explicit HDF5 types, UTF-8 variable-length text, object references,
 // and a writer that fills pre-sized regions of a chunked dataset from many buffered streams (one per unit).
 import h5wasm, { type Dataset, type File, type Group, type Reference } from "h5wasm/node";
+import { EphysError } from "../../../analysis/errors.ts";
 
 export type { Dataset, File, Group, Reference };
 
@@ -111,11 +112,9 @@ function emptyOf(type: NumericType): NumericArray {
   }
 }
 
-export class RegionOverflowError extends Error {
-  readonly code = "EPHYS_NWB_REGION";
+export class RegionOverflowError extends EphysError<"EPHYS_NWB_REGION"> {
   constructor(message: string) {
-    super(message);
-    this.name = "RegionOverflowError";
+    super("EPHYS_NWB_REGION", message);
   }
 }
 

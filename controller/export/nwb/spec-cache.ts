@@ -10,6 +10,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parse } from "yaml";
+import { EphysError } from "../../../analysis/errors.ts";
 import { type File, type Group, refAttr, textDataset } from "./h5.ts";
 
 /** The NWB version this exporter writes (NWBFile's nwb_version). */
@@ -57,11 +58,9 @@ interface NamespaceDoc {
   [k: string]: unknown;
 }
 
-export class SpecCacheError extends Error {
-  readonly code = "EPHYS_NWB_SCHEMA";
+export class SpecCacheError extends EphysError<"EPHYS_NWB_SCHEMA"> {
   constructor(message: string) {
-    super(message);
-    this.name = "SpecCacheError";
+    super("EPHYS_NWB_SCHEMA", message);
   }
 }
 
