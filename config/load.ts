@@ -19,6 +19,7 @@ export const envKeys: Record<string, string[]> = {
   EPHYSLOOP_WEIGHTS: ["weights", "path"],
   EPHYSLOOP_ARCH: ["weights", "arch"],
   EPHYSLOOP_VARIANT: ["weights", "variant"],
+  EPHYSLOOP_WEIGHTS_KIND: ["weights", "kind"],
   EPHYSLOOP_SERIAL: ["rig", "serialPath"],
   EPHYSLOOP_LOG_LEVEL: ["logLevel"],
   EPHYSLOOP_NWB_SCHEMA: ["export", "nwbSchemaDir"],

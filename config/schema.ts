@@ -3,6 +3,8 @@ import { z } from "zod";
 
 export const executors = ["auto", "onnx", "tfjs"] as const;
 export const tfjsBackends = ["auto", "tensorflow-gpu", "tensorflow", "wasm", "cpu"] as const;
+/** Backbone weights as the lab declares them (config weights.kind). */
+export const weightKinds = ["standard", "robust"] as const;
 
 export const configSchema = z.strictObject({
   bind: z.string().min(1).default("127.0.0.1"), // loopback unless a lab opens it on purpose
@@ -25,8 +27,18 @@ export const configSchema = z.strictObject({
       path: z.string().min(1).optional(),
       arch: z.enum(["resnet50", "resnet18"]).default("resnet50"),
       variant: z.enum(["torchvision", "keras"]).default("torchvision"),
+      /**
+       * What the lab declares the weights in `path` to be: "robust" (adversarially trained, as Lappe et al. used) or
+       * "standard"; named with the file and its sha256 in the report. The embedded weights are standard.
+       */
+      kind: z.enum(weightKinds).default("standard"),
     })
-    .default({ arch: "resnet50", variant: "torchvision" }),
+    .refine((w) => w.kind === "standard" || w.path !== undefined, {
+      path: ["kind"],
+      message:
+        "expected weights.path with it: the embedded Keras ResNet-50 is standard (ImageNet-trained), not robust",
+    })
+    .default({ arch: "resnet50", variant: "torchvision", kind: "standard" }),
   rig: z
     .strictObject({
       /** Serial device of the rig box, e.g. /dev/ttyACM0; absent = no box (the virtual rig provides one). */

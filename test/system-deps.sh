@@ -25,6 +25,8 @@ need python3-scipy pymod scipy                                # statistics refer
 need python3-h5py pymod h5py                                  # NWB files read back by h5py
 need python3-hdmf pymod hdmf                                  # NWB files validated by hdmf
 need python3-zmq pymod zmq                                    # a second ZMQ peer for the bridges
+need python3-torch pymod torch                                # robust-weights conversion, checked against PyTorch
+need python3-torchvision pymod torchvision
 need gcc-avr command -v avr-gcc                               # the rig-box firmware
 need avr-libc test -f /usr/lib/avr/include/avr/io.h
 need simavr command -v simavr                                 # the firmware run on a simulated ATmega328P

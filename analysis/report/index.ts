@@ -18,4 +18,6 @@ export type {
   ReportResponses,
   ReportSession,
   ReportSharedFeature,
+  ReportWeights,
 } from "./types.ts";
+export { weightsThatRan } from "./weights.ts";

@@ -90,9 +90,41 @@ export function header(data: ReportData): string {
 ${statusBanner(data)}</header>`;
 }
 
+/** The weights that ran: file, kind and sha256 of each (a warning when a resumed day changed them). */
+function weightsRows(s: ReportData["session"]): Array<[string, string]> {
+  const ran = s.weights ?? [];
+  if (ran.length === 0) {
+    return [
+      [
+        "Weights sha256",
+        s.weightsSha256
+          ? `<code>${esc(s.weightsSha256)}</code>`
+          : '<span class="muted">not recorded for this session</span>',
+      ],
+    ];
+  }
+  const kind = (k: string | null) =>
+    k ? `<b>${esc(k)}</b>` : '<span class="muted">kind not recorded</span>';
+  const rows = ran.flatMap((w, i): Array<[string, string]> => {
+    const n = ran.length > 1 ? ` ${i + 1}` : "";
+    return [
+      [`Weights${n}`, `${kind(w.kind)} · <code>${esc(w.source)}</code>`],
+      [`Weights${n} sha256`, `<code>${esc(w.sha256)}</code>`],
+    ];
+  });
+  if (ran.length > 1) {
+    rows.push([
+      "Weights changed",
+      `<span class="fail-text">this session ran with ${ran.length} different weights (a day resumed with another config?)</span>`,
+    ]);
+  }
+  return rows;
+}
+
 export function summarySection(data: ReportData, figs: Figures): string {
   const s = data.session;
   const b = s.backbone;
+  const ran = s.weights ?? [];
   const rows: Array<[string, string]> = [
     ["Session", `<code>${esc(s.id)}</code>`],
     ["Protocol", esc(s.protocolName)],
@@ -103,16 +135,11 @@ export function summarySection(data: ReportData, figs: Figures): string {
       "Backbone",
       b
         ? esc(
-            `${b.arch} (${b.variant}) at ${b.layer}, ${b.imageSize} px${b.weightsPath ? `, weights ${b.weightsPath}` : ", embedded weights"}`,
+            `${b.arch} (${b.variant}) at ${b.layer}, ${b.imageSize} px${ran.length > 0 ? "" : b.weightsPath ? `, weights ${b.weightsPath}` : ", embedded weights"}`,
           )
         : "not recorded",
     ],
-    [
-      "Weights sha256",
-      s.weightsSha256
-        ? `<code>${esc(s.weightsSha256)}</code>`
-        : '<span class="muted">not recorded for this session</span>',
-    ],
+    ...weightsRows(s),
     ["Seed", esc(s.seed)],
     ["Subject", esc(s.subject ?? "—")],
     ["Rig", esc(s.rig ?? "—")],

@@ -30,6 +30,11 @@ export interface ReportSession {
     weightsPath: string | null;
   } | null;
   weightsSha256: string | null;
+  /**
+   * The backbone weights that ran (weights.ts: from the session's backbone/loaded records), in the order first
+   * loaded; more than one when a resumed day ran with other weights. Absent or empty: none recorded.
+   */
+  weights?: ReportWeights[];
   createdAt: string;
   startedAt: string | null;
   endedAt: string | null;
@@ -40,6 +45,15 @@ export interface ReportSession {
   abortedBy: string | null;
   /** The states the day went through, in order (from the event log). */
   stateHistory: Array<{ state: string; at: string }>;
+}
+
+/** Weights a compute step loaded: the file, its sha256 and the kind the lab declared (config weights.kind). */
+export interface ReportWeights {
+  /** The .safetensors or model.json path, or "embedded Keras ResNet-50". */
+  source: string;
+  sha256: string;
+  /** "standard" or "robust" (adversarially trained); null when the record does not say (older sessions). */
+  kind: "standard" | "robust" | null;
 }
 
 export interface ReportPhaseTrials {

@@ -10,6 +10,8 @@ export interface BackboneSpec {
   layer: string;
   imageSize: number;
   weightsPath?: string;
+  /** #25 provenance: config weights.kind, echoed in the "weights" progress message (default "standard"). */
+  weightsKind?: "standard" | "robust";
   executor: "auto" | "onnx" | "tfjs";
   tfjsBackend: "auto" | "tensorflow-gpu" | "tensorflow" | "wasm" | "cpu";
   threads?: number;

@@ -51,6 +51,9 @@ async function withExtractor<T>(
     type: "progress",
     stage: "weights",
     weightsSha256: extractor.weightsSha256,
+    // #25 provenance: which file ran and what the lab declared it to be (stored in the backbone/loaded record).
+    weightsSource: extractor.weightsSource,
+    weightsKind: job.backbone.weightsKind ?? "standard",
     executor: extractor.description,
   });
   try {

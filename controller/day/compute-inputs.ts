@@ -16,6 +16,7 @@ export function backboneSpec(ctx: StepContext): BackboneSpec {
     layer: m.layer,
     imageSize: m.imageSize,
     weightsPath: w.path,
+    weightsKind: w.kind, // #25 provenance: the kind the lab declares, recorded with the file and sha256
     executor: ctx.config.compute.executor,
     tfjsBackend: ctx.config.compute.tfjsBackend,
     threads: ctx.config.compute.threads,
@@ -41,7 +42,9 @@ export function computeProgress(
     if (m.stage === "weights") {
       store.setWeightsHash(sessionId, String(m.weightsSha256));
       store.appendEvent(sessionId, "backbone", "loaded", m);
-      log.info(`backbone: ${m.executor}, weights sha256 ${String(m.weightsSha256).slice(0, 16)}…`);
+      log.info(
+        `backbone: ${m.executor}, ${String(m.weightsKind)} weights ${String(m.weightsSource)}, sha256 ${String(m.weightsSha256).slice(0, 16)}…`,
+      );
       return;
     }
     if (m.stage === "augmentation") {

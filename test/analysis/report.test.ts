@@ -7,6 +7,7 @@ import {
   criticalR,
   objectCorrelation,
   type ReportData,
+  weightsThatRan,
   whyMissing,
 } from "../../analysis/report/index.ts";
 import { pearson } from "../../analysis/stats/index.ts";
@@ -185,6 +186,63 @@ describe("whyMissing", () => {
     expect(whyMissing(done, "shared-feature visualizations", "visualizing")).toBe(
       "No shared-feature visualizations were stored, although the session went through the shared-feature visualization.",
     );
+  });
+});
+
+describe("weights that ran", () => {
+  const sha = (c: string) => c.repeat(64);
+  const loaded = (weightsSha256: string, weightsSource: string, weightsKind?: string) => ({
+    weightsSha256,
+    weightsSource,
+    weightsKind,
+    executor: "onnx",
+  });
+
+  it("are the distinct backbone/loaded records, in order; malformed ones are skipped", () => {
+    expect(
+      weightsThatRan([
+        loaded(sha("a"), "/w/robust.safetensors", "robust"),
+        loaded(sha("a"), "/w/robust.safetensors", "robust"),
+        { weightsSha256: "not a hash" },
+        null,
+        loaded(sha("b"), "embedded Keras ResNet-50"),
+      ]),
+    ).toEqual([
+      { source: "/w/robust.safetensors", sha256: sha("a"), kind: "robust" },
+      { source: "embedded Keras ResNet-50", sha256: sha("b"), kind: null },
+    ]);
+  });
+
+  it("the summary names the file, the kind and the sha256, and warns when a day changed them", async () => {
+    const one = await buildReport(
+      baseData({}, { weights: weightsThatRan([loaded(sha("c"), "/w/r50-l2-3.safetensors", "robust")]) }),
+    );
+    const summary = one.slice(one.indexOf('<section id="summary"'), one.indexOf("</section>"));
+    expect(summary).toContain(
+      '<th scope="row">Weights</th><td><b>robust</b> · <code>/w/r50-l2-3.safetensors</code></td>',
+    );
+    expect(summary).toContain(`<th scope="row">Weights sha256</th><td><code>${sha("c")}</code></td>`);
+    expect(summary).not.toContain("embedded weights");
+    const two = await buildReport(
+      baseData(
+        {},
+        {
+          weights: weightsThatRan([
+            loaded(sha("d"), "embedded Keras ResNet-50", "standard"),
+            loaded(sha("e"), "/w/r.safetensors", "robust"),
+          ]),
+        },
+      ),
+    );
+    expect(two).toContain(
+      '<th scope="row">Weights 1</th><td><b>standard</b> · <code>embedded Keras ResNet-50</code></td>',
+    );
+    expect(two).toContain(`<th scope="row">Weights 2 sha256</th><td><code>${sha("e")}</code></td>`);
+    expect(two).toContain("this session ran with 2 different weights");
+    // Nothing recorded (a day that never loaded the backbone): the configured weights and the stored hash, as before.
+    const none = await buildReport(baseData());
+    expect(none).toContain("embedded weights");
+    expect(none).toContain("not recorded for this session");
   });
 });
 

@@ -56,6 +56,18 @@ describe("config", () => {
     }
   });
 
+  it("weights.kind: standard by default, robust only with the lab's own weights.path", () => {
+    expect(loadConfig({ env: {} }).weights.kind).toBe("standard");
+    const env = { EPHYSLOOP_WEIGHTS: "/w/robust.safetensors", EPHYSLOOP_WEIGHTS_KIND: "robust" };
+    expect(loadConfig({ env }).weights).toMatchObject({ path: "/w/robust.safetensors", kind: "robust" });
+    expect(() => loadConfig({ env: { EPHYSLOOP_WEIGHTS_KIND: "robust" } })).toThrow(
+      "config weights.kind: expected weights.path with it: the embedded Keras ResNet-50 is standard",
+    );
+    expect(() => loadConfig({ env: { ...env, EPHYSLOOP_WEIGHTS_KIND: "adversarial" } })).toThrow(
+      /config weights\.kind: .*"standard"\|"robust".*found "adversarial"/,
+    );
+  });
+
   it("generates a token into the data dir on first run and keeps it", () => {
     const dataDir = tmp();
     const c = loadConfig({ env: { EPHYSLOOP_DATA_DIR: dataDir } });

@@ -72,7 +72,13 @@ async function day(silhouettes: boolean): Promise<Day> {
   const loaded = loadProtocol(protocolFile(dataDir, silhouettes));
   const config = loadConfig({
     env: {},
-    flags: { dataDir, "weights.path": WEIGHTS, "weights.variant": "torchvision" },
+    // The kind is what the lab declares (the fixture is a random network); the day records it with the file.
+    flags: {
+      dataDir,
+      "weights.path": WEIGHTS,
+      "weights.variant": "torchvision",
+      "weights.kind": silhouettes ? "robust" : "standard",
+    },
   });
   const store = new SessionStore(join(dataDir, "ephysloop.db"));
   const sessionId = `fit-${silhouettes}`;
@@ -183,6 +189,7 @@ describe("preparing and fitting with and without silhouette augmentation", () =>
   it("trains on the training images' silhouettes when the protocol asks, and recovers the readouts", async () => {
     const d = await day(true);
     await prepareFeatures(d.ctx);
+    expect(d.events("backbone")[0].data).toMatchObject({ weightsSource: WEIGHTS, weightsKind: "robust" });
     const [ready] = d.events("features");
     expect(ready.subtype).toBe("ready");
     // 76 stimuli + 56 silhouettes (one per training image), all computed now; nothing computed twice.
@@ -217,6 +224,15 @@ describe("preparing and fitting with and without silhouette augmentation", () =>
     const d = await day(false);
     await prepareFeatures(d.ctx);
     expect(d.events("features")[0].data).toMatchObject({ images: 76, computed: 76 });
+    // Provenance (#25): the weights that ran — file, sha256 (also the session's weights_sha256) and declared kind.
+    expect(d.events("backbone")[0]).toMatchObject({
+      subtype: "loaded",
+      data: {
+        weightsSource: WEIGHTS,
+        weightsKind: "standard",
+        weightsSha256: d.ctx.store.getSession(d.ctx.sessionId)!.weights_sha256,
+      },
+    });
     await fitStep(d.ctx);
     expect(() => readdirSync(join(d.dataDir, "silhouettes"))).toThrow(/ENOENT/);
     expect(d.events("fit").some((e) => e.subtype === "augmentation")).toBe(false);

@@ -19,6 +19,7 @@ import {
   type ReportPhaseTrials,
   type ReportResponses,
   type ReportSharedFeature,
+  weightsThatRan,
 } from "../../../analysis/report/index.ts";
 import { rigQa } from "../../../analysis/report/rig-qa.ts";
 import { type Config, resolvePaths } from "../../../config/index.ts";
@@ -499,6 +500,12 @@ export async function assembleReportData(
           }
         : null,
       weightsSha256: row.weights_sha256,
+      // #25 provenance: the weights that ran (file, sha256, kind), from the backbone/loaded records.
+      weights: weightsThatRan(
+        events
+          .filter((e) => e.type === "backbone" && e.subtype === "loaded")
+          .map((e) => JSON.parse(e.content)),
+      ),
       createdAt: row.created_at,
       startedAt: row.started_at,
       endedAt: row.ended_at,
