@@ -2,22 +2,20 @@
 // images, and three WebSocket endpoints (/acquisition, /display, /monitor); the day machine with its actors;
 // every transition persisted. A restarted daemon resumes the newest unfinished session where it stopped.
 import { randomUUID } from "node:crypto";
-import { createReadStream, existsSync } from "node:fs";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { extname, join, normalize } from "node:path";
 import type { Duplex } from "node:stream";
-import { pipeline } from "node:stream";
 import { type WebSocket, WebSocketServer } from "ws";
 import { type Actor, createActor } from "xstate";
 import type { z } from "zod";
 import { type Config, ensureToken, resolvePaths } from "../config/index.ts";
 import { type LoadedProtocol, loadProtocol, parseProtocol } from "../protocols/load.ts";
 import { AcquisitionHub } from "./acquisition/acquisition-hub.ts";
-import { requestToken, tokenMatches } from "./auth.ts";
+import { tokenMatches } from "./auth.ts";
 import { createDayActors, type DaySteps } from "./day/actors.ts";
 import { stepContext } from "./day/context.ts";
 import { createDayMachine, type DayEvent, type DayMachine, stateName } from "./day/machine.ts";
+import { handleHttp } from "./http-api.ts";
 import type { Logger } from "./log.ts";
 import { MonitorState } from "./monitor/monitor-state.ts";
 import { codeVersion, softwareVersions } from "./provenance.ts";
@@ -63,8 +61,6 @@ const HELLO_TIMEOUT_MS = 5000;
 const MAX_FRAME_BYTES = 16 * 1024 * 1024;
 const HEARTBEAT_MS = 10_000;
 const MAX_HEADER_BYTES = 16 * 1024;
-/** The control API takes no body; anything larger than this is refused with 413. */
-const MAX_BODY_BYTES = 64 * 1024;
 
 export class Daemon {
   readonly store: SessionStore;
@@ -163,7 +159,21 @@ export class Daemon {
       log.warn("no rig box configured (rig.serialPath): fixation is not monitored, rewards are not given");
     this.server = createServer(
       { maxHeaderSize: MAX_HEADER_BYTES, headersTimeout: 10_000, requestTimeout: 30_000 },
-      (req, res) => this.onHttp(req, res),
+      (req, res) =>
+        handleHttp(
+          {
+            token: this.token,
+            store: this.store,
+            sessionId: this.sessionId,
+            status: () => this.status(),
+            send: (e) => this.actor.send(e),
+            rig: this.rig,
+            displayDir: this.opts.displayDir,
+            monitorDir: this.opts.monitorDir,
+          },
+          req,
+          res,
+        ),
     );
     this.server.on("clientError", (err, socket) => this.httpClientError(err, socket));
     this.wss.on("error", (err) => this.socketError("(server)", err));
@@ -481,78 +491,6 @@ export class Daemon {
       ws.ping();
     }
   }
-
-  private onHttp(req: IncomingMessage, res: ServerResponse): void {
-    const url = new URL(req.url ?? "/", "http://x");
-    const json = (code: number, body: unknown) => {
-      res.writeHead(code, { "content-type": "application/json" });
-      res.end(JSON.stringify(body));
-    };
-    if (url.pathname === "/health") return json(200, { ok: true });
-    if (Number(req.headers["content-length"] ?? 0) > MAX_BODY_BYTES)
-      return json(413, {
-        code: "EPHYS_BODY_TOO_LARGE",
-        message: `request bodies are limited to ${MAX_BODY_BYTES} bytes (the API takes none)`,
-      });
-    if (!tokenMatches(this.token, requestToken(req, url)))
-      return json(401, {
-        code: "EPHYS_UNAUTHORIZED",
-        message: "missing or wrong token (Authorization: Bearer … or ?token=)",
-      });
-    if (url.pathname === "/api/status" && req.method === "GET") return json(200, this.status());
-    if (url.pathname.startsWith("/api/calibration")) {
-      if (!this.rig)
-        return json(409, {
-          code: "EPHYS_CALIBRATION_NO_BOX",
-          message: "no rig box configured (rig.serialPath): the eye calibration needs one",
-        });
-      void this.rig
-        .http(req.method ?? "GET", url)
-        .then((r) =>
-          r
-            ? json(r.code, r.body)
-            : json(404, { code: "EPHYS_NOT_FOUND", message: `no route ${req.method} ${url.pathname}` }),
-        );
-      return;
-    }
-    const control: Record<string, DayEvent> = {
-      "/api/pause": { type: "PAUSE", reason: "paused by the operator" },
-      "/api/resume": { type: "RESUME" },
-      "/api/abort": { type: "ABORT", by: "operator" },
-    };
-    if (control[url.pathname] && req.method === "POST") {
-      this.store.appendEvent(this.sessionId, "control", url.pathname.slice(5), {
-        remote: req.socket.remoteAddress,
-      });
-      this.actor.send(control[url.pathname]);
-      return json(200, this.status());
-    }
-    if (url.pathname.startsWith("/stimuli/") && req.method === "GET") {
-      const id = decodeURIComponent(url.pathname.slice("/stimuli/".length));
-      const s = this.store.stimuli(this.sessionId).find((x) => x.id === id);
-      if (!s || !existsSync(s.path))
-        return json(404, { code: "EPHYS_NO_STIMULUS", message: `no stimulus ${id}` });
-      return sendFile(res, s.path);
-    }
-    for (const [prefix, dir] of [
-      ["/display", this.opts.displayDir],
-      ["/monitor", this.opts.monitorDir],
-    ] as const) {
-      if (!dir || !(url.pathname === prefix || url.pathname.startsWith(`${prefix}/`))) continue;
-      const rel = normalize(url.pathname.slice(prefix.length) || "/index.html").replace(/^(\.\.[/\\])+/, "");
-      const file = join(dir, rel === "/" ? "index.html" : rel);
-      if (!file.startsWith(dir) || !existsSync(file))
-        return json(404, { code: "EPHYS_NOT_FOUND", message: url.pathname });
-      return sendFile(res, file);
-    }
-    json(404, { code: "EPHYS_NOT_FOUND", message: `no route ${req.method} ${url.pathname}` });
-  }
-}
-
-/** A file as the response body; a read error (file gone mid-read) ends the response instead of the process. */
-function sendFile(res: ServerResponse, path: string): void {
-  res.writeHead(200, { "content-type": contentType(path), "cache-control": "no-store" });
-  pipeline(createReadStream(path), res, () => {});
 }
 
 /** allow() is true for the first `n` calls in each window of `ms`. */
@@ -569,18 +507,4 @@ function rateLimit(n: number, ms: number): { allow(): boolean } {
       return ++count <= n;
     },
   };
-}
-
-function contentType(path: string): string {
-  const types: Record<string, string> = {
-    ".png": "image/png",
-    ".jpg": "image/jpeg",
-    ".jpeg": "image/jpeg",
-    ".html": "text/html; charset=utf-8",
-    ".js": "text/javascript",
-    ".css": "text/css",
-    ".json": "application/json",
-    ".svg": "image/svg+xml",
-  };
-  return types[extname(path).toLowerCase()] ?? "application/octet-stream";
 }

@@ -16,6 +16,7 @@ import {
   type MonitorThresholds,
   monitorClientMessage,
 } from "../wire/monitor.ts";
+import { channelAlerts, summarize } from "./alert-rules.ts";
 import { BreakTracker, ChannelStats, type StatusRules } from "./channel-stats.ts";
 
 export interface MonitorStateOptions {
@@ -445,82 +446,16 @@ export class MonitorState {
     }
   }
 
-  /** An alert when a channel enters a bad status (once; again only after it recovered). */
+  /** An alert when a channel enters a bad status (once; again only after it recovered): alert-rules.ts. */
   private checkChannelAlerts(ch: ChannelStats, phase: 1 | 2, stimuli: number): void {
     const active = this.alerted.get(ch.id) ?? new Set<string>();
     this.alerted.set(ch.id, active);
-    const silent = ch.silentTrials >= this.rules.silentTrials;
-    if (silent && !active.has("silent")) {
-      active.add("silent");
-      this.alert("channel-silent", `${ch.id} has not fired in its last ${ch.silentTrials} trials`, {
-        channelId: ch.id,
-        silentTrials: ch.silentTrials,
-      });
-    } else if (!silent) active.delete("silent");
-    const key = `unstable${phase}`;
-    // Once alerted, a channel must recover before it can alert again (ChannelStats.unstable).
-    const unstable = ch.unstable(phase, this.rules, stimuli, active.has(key));
-    if (unstable && !active.has(key)) {
-      active.add(key);
-      if (phase === 1) {
-        const r = ch.reliability!;
-        const bound = r.k0 >= r.repeats ? "" : `, ${100 * (1 - r.alpha)} % upper bound ${r.upper.toFixed(2)}`;
-        this.alert(
-          "channel-unstable",
-          `${ch.id}: split-half r at ${r.repeats} repeats ${r.projected.toFixed(2)}${bound} below the threshold ` +
-            `${this.rules.splitHalfMinR} (${r.stimuli} images, ${r.k0.toFixed(1)} trials each)`,
-          {
-            channelId: ch.id,
-            phase,
-            measure: "split-half r",
-            value: r.projected,
-            threshold: this.rules.splitHalfMinR,
-            upper: r.upper,
-            p: r.p,
-            alpha: r.alpha,
-            stimuli: r.stimuli,
-            trialsPerStimulus: r.k0,
-            repeats: r.repeats,
-          },
-        );
-      } else
-        this.alert(
-          "channel-unstable",
-          `${ch.id}: test/retest r ${ch.retest.r?.toFixed(2)} below the threshold ${this.rules.stabilityMinR}`,
-          {
-            channelId: ch.id,
-            phase,
-            measure: "test/retest r",
-            value: ch.retest.r,
-            threshold: this.rules.stabilityMinR,
-          },
-        );
-    } else if (!unstable) active.delete(key);
+    for (const a of channelAlerts(ch, phase, stimuli, this.rules, active))
+      this.alert(a.kind, a.message, a.details);
   }
 
   private summary(): MonitorSummary {
-    const s = this.progressSamples;
-    let trialsPerS: number | null = null;
-    if (s.length >= 2) {
-      const dt = (s[s.length - 1].t - s[0].t) / 1000;
-      if (dt > 0) trialsPerS = (s[s.length - 1].shown - s[0].shown) / dt;
-    }
-    const left = Math.max(0, this.progress.planned - this.progress.shown);
-    const rates = this.breaks.rates();
-    return {
-      state: this.state,
-      phase: this.phase,
-      ...this.progress,
-      trialsPerS: trialsPerS === null ? null : Math.round(trialsPerS * 100) / 100,
-      etaS:
-        trialsPerS && trialsPerS > 0
-          ? Math.round(left / trialsPerS)
-          : left === 0 && this.progress.planned > 0
-            ? 0
-            : null,
-      breakRate: rates.overall,
-      recentBreakRate: rates.recent,
-    };
+    return summarize(this.state, this.phase, this.progress, this.progressSamples, this.breaks.rates());
   }
 
   private alert(kind: string, message: string, details: Record<string, unknown> = {}): void {

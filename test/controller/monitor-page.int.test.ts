@@ -219,8 +219,14 @@ describe("monitor dashboard on a simulated day", () => {
       async () => (await silentAlert.count()) === 1 && (await unstableAlert.count()) === 1,
       5000,
     );
-    expect(await page.getAttribute(`#grid .cell[data-id="${SILENT}"]`, "data-status")).toBe("silent");
-    expect(await page.getAttribute(`#grid .cell[data-id="${UNSTABLE}"]`, "data-status")).toBe("unstable");
+    // The grid is redrawn on the next channel update, which may arrive after the alert messages.
+    await waitFor(
+      "the grid to mark both channels",
+      async () =>
+        (await page.getAttribute(`#grid .cell[data-id="${SILENT}"]`, "data-status")) === "silent" &&
+        (await page.getAttribute(`#grid .cell[data-id="${UNSTABLE}"]`, "data-status")) === "unstable",
+      5000,
+    );
     // Alerts are event records: logged with their numbers.
     const logged = daemon.store.events(daemon.sessionId).filter((e) => e.type === "alert");
     const unstable = logged.find(
