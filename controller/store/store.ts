@@ -34,6 +34,10 @@ export interface SessionRow {
   seed: number;
   rig: string | null;
   subject: string | null;
+  /** The probe (model, serial), its depth in µm and the brain region recorded (schema version 8). */
+  probe: string | null;
+  depth_um: number | null;
+  region: string | null;
   weights_sha256: string | null;
   state: string;
   snapshot: string | null;
@@ -44,7 +48,19 @@ export interface SessionRow {
   ended_at: string | null;
 }
 
-export interface NewSession {
+/** What a session records from, stored with it (provenance; `serve --subject --rig --probe --depth-um --region`). */
+export interface SessionMetadata {
+  subject?: string;
+  rig?: string;
+  /** The probe, e.g. "Neuropixels 1.0 #18194823132". */
+  probe?: string;
+  /** The probe's depth, µm (as the lab measures it, e.g. from the dura). */
+  depthUm?: number;
+  /** The brain region recorded, e.g. "MSB body patch, left hemisphere". */
+  region?: string;
+}
+
+export interface NewSession extends SessionMetadata {
   id: string;
   protocolName: string;
   protocolPath: string;
@@ -53,8 +69,6 @@ export interface NewSession {
   codeVersion: string;
   software: Record<string, string>;
   seed: number;
-  rig?: string;
-  subject?: string;
 }
 
 export interface StimulusRecord {
@@ -241,7 +255,8 @@ export class SessionStore {
         this.db
           .prepare(
             `INSERT INTO sessions (id, created_at, protocol_name, protocol_path, protocol_text, protocol_sha256,
-             code_version, software, seed, rig, subject, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'preparing')`,
+             code_version, software, seed, rig, subject, probe, depth_um, region, state)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'preparing')`,
           )
           .run(
             s.id,
@@ -255,6 +270,9 @@ export class SessionStore {
             s.seed,
             s.rig ?? null,
             s.subject ?? null,
+            s.probe ?? null,
+            s.depthUm ?? null,
+            s.region ?? null,
           );
         this.appendEvent(s.id, "session", "created", { protocol: s.protocolName, sha256: s.protocolSha256 });
       })
