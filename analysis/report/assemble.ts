@@ -2,7 +2,9 @@
 // store, the feature cache and the artifact files (controller/day/steps/report.ts); everything computed from them
 // — presentations per phase, provenance, models, predictions, responses, rig QA — is computed here.
 import { asRecord, concepts, finiteOrNull, optionalAnalyses, sharedFeatures } from "./assemble-artifacts.ts";
+import { retest, selection } from "./assemble-phase2.ts";
 import { objectPredictions, responses } from "./assemble-responses.ts";
+import { channelSummary } from "./channel-table.ts";
 import { rigQa } from "./rig-qa.ts";
 import type { ReportSource } from "./source.ts";
 import type { ReportData, ReportPhaseTrials, ReportSession } from "./types.ts";
@@ -70,6 +72,9 @@ function session(src: ReportSource, notes: string[]): ReportSession {
     seed: row.seed,
     rig: row.rig,
     subject: row.subject,
+    probe: row.probe,
+    depthUm: row.depthUm,
+    region: row.region,
     backbone: p
       ? {
           arch: p.model.backbone,
@@ -87,10 +92,25 @@ function session(src: ReportSource, notes: string[]): ReportSession {
     // An aborted day's reason (e.g. "electrode drift") is the stored one; the outcome's reason names who aborted.
     failedReason: o?.outcome === "failed" ? o.reason : row.failedReason,
     abortedBy: o ? (o.outcome === "aborted" ? o.reason : null) : row.abortedBy,
-    stateHistory: src.events
-      .filter((e) => e.type === "state")
-      .map((e) => ({ state: e.subtype, at: new Date(e.t).toISOString() })),
+    stateHistory: history(src),
   };
+}
+
+const REPORT_STATE = { done: "reporting", failed: "failing", aborted: "aborting" } as const;
+
+/**
+ * The states the event log holds; told the outcome, the report step's own state is added when the log does not
+ * have it yet (the machine starts the step before the state is stored), at the time the day ended.
+ */
+function history(src: ReportSource): Array<{ state: string; at: string }> {
+  const out = src.events
+    .filter((e) => e.type === "state")
+    .map((e) => ({ state: e.subtype, at: new Date(e.t).toISOString() }));
+  const o = src.outcome;
+  const at = src.session.endedAt ?? o?.endedAt;
+  const ended = [REPORT_STATE[o?.outcome ?? "done"], "done", "failed", "aborted"];
+  if (o && at && !out.some((h) => ended.includes(h.state))) out.push({ state: REPORT_STATE[o.outcome], at });
+  return out;
 }
 
 /** Everything the report shows, from the stored rows; no HTML here (build-report.ts). */
@@ -110,13 +130,14 @@ export function assembleReport(src: ReportSource): ReportData {
       ),
     ];
   };
-  return {
+  const data: ReportData = {
     generatedAt: src.now,
     session: session(src, notes),
     trials: phaseTrials(src, voidReason),
     rig: rigQa(
       src.trials.map((t) => ({ ...t, voidReason: voidReason.get(t.trialId) })),
       src.calibrations,
+      src.protocol?.stimulusMs ?? null,
     ),
     channels: src.channels,
     checks: src.checks.map((c) => ({ ...c, details: asRecord(c.details) })),
@@ -145,6 +166,11 @@ export function assembleReport(src: ReportSource): ReportData {
     sharedFeatures: shared,
     optionalAnalyses: optionalAnalyses(src),
     concepts: concepts(src.concepts),
+    selection: selection(src),
+    retest: retest(src),
+    psth: src.psth,
     notes,
   };
+  data.channelSummary = channelSummary(data);
+  return data;
 }

@@ -4,7 +4,7 @@
 import type { FeatureMaps } from "../readout/index.ts";
 import type { RateTable } from "../stats/index.ts";
 import type { QaTrial } from "./rig-qa.ts";
-import type { ReportChannel, ReportImage, ReportRigQa } from "./types.ts";
+import type { ReportChannel, ReportImage, ReportPsth, ReportRigQa } from "./types.ts";
 
 /** The session row, as stored. */
 export interface SessionFacts {
@@ -20,6 +20,9 @@ export interface SessionFacts {
   seed: number;
   rig: string | null;
   subject: string | null;
+  probe: string | null;
+  depthUm: number | null;
+  region: string | null;
   weightsSha256: string | null;
   state: string;
   failedReason: string | null;
@@ -38,6 +41,11 @@ export interface OutcomeFacts {
 
 /** The protocol's settings the report needs (null when the stored protocol text could not be parsed). */
 export interface ProtocolFacts {
+  /** Stimulus duration, ms (presentation.stimulusMs). */
+  stimulusMs: number;
+  /** The counting windows (ms from onset) and the PSTH bin width. */
+  windows: { baseline: { startMs: number; endMs: number }; response: { startMs: number; endMs: number } };
+  psthBinMs: number;
   model: { backbone: string; variant: string; layer: string; imageSize: number };
   /** The weights the backbone ran with: the configured file (and its variant) or the embedded ones. */
   weights: { path: string | null; variant: string };
@@ -114,8 +122,13 @@ export interface ReportSource {
     details: unknown;
   }>;
   decisions: Array<{ channelId: string; included: boolean; reason: string }>;
-  /** Phase-2 per-trial net rates (empty without a protocol). */
+  /** Phase-1 and phase-2 per-trial net rates (empty without a protocol). */
+  rates1: RateTable;
   rates2: RateTable;
+  /** Small images of the phase-2 selection's stimuli, by stimulus id (absent where the file could not be read). */
+  thumbnails: Map<string, ReportImage>;
+  /** PSTHs and rasters from the stored spike times (psth.ts accumulates them while the reader pages the rows). */
+  psth: ReportPsth | null;
   /**
    * The backbone features of the phase-2 objects from the feature cache, in the order of `ids`; null when any of
    * them is not cached (the predictions stored with the selection are shown instead).

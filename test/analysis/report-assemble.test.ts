@@ -37,6 +37,9 @@ function source(over: Partial<ReportSource> = {}): ReportSource {
       seed: 7,
       rig: "rig-A",
       subject: "M1",
+      probe: "NP1.0 #42",
+      depthUm: 3150,
+      region: "MSB",
       weightsSha256: "b".repeat(64),
       state: "visualizing",
       failedReason: null,
@@ -46,6 +49,9 @@ function source(over: Partial<ReportSource> = {}): ReportSource {
     },
     outcome: { outcome: "done", reason: null, endedAt: "2024-05-17T17:59:00.000Z" },
     protocol: {
+      stimulusMs: 200,
+      windows: { baseline: { startMs: -75, endMs: 25 }, response: { startMs: 50, endMs: 250 } },
+      psthBinMs: 10,
       model: { backbone: "resnet50", variant: "keras", layer: "layer4.1", imageSize: 224 },
       weights: { path: null, variant: "keras" },
     },
@@ -108,6 +114,9 @@ function source(over: Partial<ReportSource> = {}): ReportSource {
       { channelId: "a", included: true, reason: "passed all checks" },
       { channelId: "b", included: false, reason: "failed stability" },
     ],
+    rates1: new Map(),
+    thumbnails: new Map(),
+    psth: null,
     rates2: new Map([
       [
         "a",
@@ -168,7 +177,10 @@ describe("assembleReport", () => {
     expect(done.stateHistory).toEqual([
       { state: "preparing", at: "2024-05-17T09:00:01.000Z" },
       { state: "phase1.running", at: "2024-05-17T09:01:00.000Z" },
+      // Not in the log yet (the step runs before the machine's state is stored): added at the end time.
+      { state: "reporting", at: "2024-05-17T17:59:00.000Z" },
     ]);
+    expect([done.probe, done.depthUm, done.region]).toEqual(["NP1.0 #42", 3150, "MSB"]);
     // A stored end time (the first time the day ended) wins over the report step's clock.
     const stored = source();
     stored.session.endedAt = "2024-05-17T17:58:30.000Z";
@@ -305,5 +317,103 @@ describe("assembleReport", () => {
     ).concepts!;
     expect(bad.images).toBe(4);
     expect(bad.note).toMatch(/^clusters\.json could not be read from \/c \(/);
+  });
+
+  it("lists each channel's selection in rule order with its score and phase-2 mean; the retest images once", () => {
+    const d = assembleReport(source({ thumbnails: new Map([["o0", PNG]]) }));
+    expect(d.selection!.channels.map((c) => c.channelId)).toEqual(["a"]);
+    expect(
+      d.selection!.channels[0].images.map((i) => [i.rule, i.stimulusId, i.score, i.recorded, i.trials]),
+    ).toEqual([
+      ["top-object", "o0", 30, 15, 2],
+      ["top-object", "o1", 25, 4, 1],
+      ["bottom-object", "o2", 2, 2, 3],
+      ["similar-object", "o3", 0.7, null, 0],
+      ["top-control", "c0", 40, 60, 2],
+    ]);
+    expect(d.selection!.channels[0].images[0].thumbnail).toEqual(PNG);
+    expect(d.selection!.channels[0].images[1].thumbnail).toBeNull();
+    expect(d.selection!.retest).toEqual([{ stimulusId: "b0", score: 0.1, thumbnail: null }]);
+    expect(assembleReport(source({ selections: [] })).selection).toBeNull();
+  });
+
+  it("sets each channel's retest images' phase-1 means against their phase-2 means, with r", () => {
+    const src = source({
+      selections: ["b0", "b1", "b2", "b1"].map((id) => ({
+        channelId: "*",
+        stimulusId: id,
+        rule: "retest",
+        score: 0,
+      })),
+      rates1: new Map([
+        [
+          "a",
+          new Map([
+            ["b0", [10]],
+            ["b1", [20, 30]],
+            ["b2", [5]],
+          ]),
+        ],
+        ["b", new Map([["b0", [1]]])],
+      ]),
+      rates2: new Map([
+        [
+          "a",
+          new Map([
+            ["b0", [12]],
+            ["b1", [22]],
+            ["b2", [2, 6]],
+          ]),
+        ],
+        ["b", new Map([["b0", [3]]])],
+      ]),
+    });
+    const [a, b] = assembleReport(src).retest!;
+    expect(a.points).toEqual([
+      { stimulusId: "b0", phase1: 10, phase2: 12 },
+      { stimulusId: "b1", phase1: 25, phase2: 22 },
+      { stimulusId: "b2", phase1: 5, phase2: 4 },
+    ]);
+    // r by hand: x − x̄ = (−10/3, 35/3, −25/3), y − ȳ = (−2/3, 28/3, −26/3).
+    const sxy = (20 + 980 + 650) / 9;
+    const sxx = (100 + 1225 + 625) / 9;
+    const syy = (4 + 784 + 676) / 9;
+    expect(a.r).toBeCloseTo(sxy / Math.sqrt(sxx * syy), 14);
+    expect(a.storedR).toBe(0.9);
+    // One retest image in both phases: no r, and no stored check for channel b.
+    expect([b.channelId, b.points.length, b.r, b.storedR]).toEqual(["b", 1, null, null]);
+  });
+
+  it("sums each channel up for channels.csv: decision, checks, held-out and object r, panels", () => {
+    const d = assembleReport(source());
+    expect(d.channelSummary).toMatchObject([
+      {
+        channel: "a",
+        included: true,
+        stabilityR: 0.9,
+        heldoutBodyR: 0.8,
+        heldoutBodies: 1,
+        objects: 3,
+        visualized: true,
+      },
+      {
+        channel: "b",
+        included: false,
+        stabilityR: null,
+        heldoutBodyR: 0.25,
+        objectR: null,
+        objects: 0,
+        visualized: false,
+      },
+    ]);
+    // Object r of channel a over (30, 15), (25, 4), (2, 2).
+    const x = [30, 25, 2];
+    const y = [15, 4, 2];
+    const mx = 19;
+    const my = 7;
+    const r =
+      x.reduce((s, v, i) => s + (v - mx) * (y[i] - my), 0) /
+      Math.sqrt(x.reduce((s, v) => s + (v - mx) ** 2, 0) * y.reduce((s, v) => s + (v - my) ** 2, 0));
+    expect(d.channelSummary![0].objectR).toBeCloseTo(r, 14);
   });
 });

@@ -1,20 +1,16 @@
-// The report's reader: the session's rows from the store, the artifacts' image files, the concept maps' summary
-// and the cached backbone features of the phase-2 objects, as the plain ReportSource that analysis/report
-// assembles (pure). Nothing is computed here beyond what reading needs.
-import { readdir, readFile, stat } from "node:fs/promises";
-import { extname, join } from "node:path";
-import { cacheDir, entryPath, readEntry } from "../../../analysis/features/store.ts";
+// The report's reader: the session's rows from the store (and, through report-media.ts, the artifacts' images,
+// thumbnails, cached object features, the concept summary and the spike times), as the plain ReportSource that
+// analysis/report assembles (pure). Nothing is computed here beyond what reading needs.
 import { shownObjects } from "../../../analysis/report/assemble-responses.ts";
-import type { ReportImage } from "../../../analysis/report/index.ts";
-import type { NamedImage, ReportSource } from "../../../analysis/report/source.ts";
+import type { ReportSource } from "../../../analysis/report/source.ts";
 import type { RateTable } from "../../../analysis/stats/index.ts";
-import { type Config, resolvePaths } from "../../../config/index.ts";
+import type { Config } from "../../../config/index.ts";
 import { parseProtocol } from "../../../protocols/load.ts";
 import type { Protocol } from "../../../protocols/schema.ts";
-import { CONCEPT_FILES } from "../../compute/concepts-job.ts";
 import { eyeCalibrations } from "../../store/eye-calibrations.ts";
-import type { SessionStore, StimulusRecord } from "../../store/store.ts";
+import type { SessionStore } from "../../store/store.ts";
 import { trialRates } from "../rates.ts";
+import { cachedFeatures, conceptFiles, imagesAt, psthOf, thumbnails } from "./report-media.ts";
 
 export class ReportStepError extends Error {
   constructor(
@@ -49,14 +45,6 @@ export interface DayOutcome {
   endedAt?: string;
 }
 
-const IMAGE_MIME: Record<string, ReportImage["mime"]> = {
-  ".png": "image/png",
-  ".jpg": "image/jpeg",
-  ".jpeg": "image/jpeg",
-  ".webp": "image/webp",
-  ".svg": "image/svg+xml",
-};
-
 /** Every event of the session, paged. */
 function allEvents(store: SessionStore, sessionId: string) {
   const out = [];
@@ -66,76 +54,6 @@ function allEvents(store: SessionStore, sessionId: string) {
     if (page.length < 5000) return out;
     after = page[page.length - 1].id;
   }
-}
-
-/** Image files of an artifact path: the file itself, or the images of a folder (sorted by name). */
-async function imagesAt(path: string | null): Promise<NamedImage[]> {
-  if (!path) return [];
-  let files: string[];
-  try {
-    files = (await stat(path)).isDirectory()
-      ? (await readdir(path)).sort().map((f) => join(path, f))
-      : [path];
-  } catch {
-    return [];
-  }
-  const out = [];
-  for (const f of files) {
-    const mime = IMAGE_MIME[extname(f).toLowerCase()];
-    if (!mime) continue;
-    out.push({
-      name: f.slice(f.lastIndexOf("/") + 1),
-      image: { mime, bytes: new Uint8Array(await readFile(f)) },
-    });
-  }
-  return out;
-}
-
-/** The cached backbone features of `objects` stacked in their order; null when any is missing or shapes differ. */
-async function cachedFeatures(
-  config: Config,
-  protocol: Protocol,
-  weightsSha256: string | null,
-  objects: StimulusRecord[],
-): Promise<ReportSource["objectFeatures"]> {
-  if (!weightsSha256 || objects.length === 0) return null;
-  try {
-    const m = protocol.model;
-    const dir = cacheDir(join(resolvePaths(config).dataDir, "features"), {
-      weightsSha256,
-      arch: m.backbone,
-      variant: config.weights.path ? config.weights.variant : m.variant,
-      layer: m.layer,
-      imageSize: m.imageSize,
-    });
-    const entries = [];
-    for (const s of objects) {
-      const e = await readEntry(entryPath(dir, s.sha256));
-      if (!e) return null;
-      entries.push(e);
-    }
-    const { h, w, c } = entries[0];
-    if (entries.some((e) => e.h !== h || e.w !== w || e.c !== c)) return null;
-    const data = new Float32Array(entries.length * h * w * c);
-    for (const [i, e] of entries.entries()) data.set(e.data, i * h * w * c);
-    return { ids: objects.map((s) => s.id), maps: { n: entries.length, h, w, c, data } };
-  } catch {
-    return null;
-  }
-}
-
-/** The newest "concepts" artifact's clusters.json and montage (see controller/compute/concepts-job.ts). */
-async function conceptFiles(store: SessionStore, sessionId: string): Promise<ReportSource["concepts"]> {
-  const a = store.artifacts(sessionId, "concepts").at(-1);
-  if (!a?.path) return null;
-  let summary: { text: string } | { error: string };
-  try {
-    summary = { text: await readFile(join(a.path, CONCEPT_FILES.clusters), "utf8") };
-  } catch (e) {
-    summary = { error: (e as Error).message };
-  }
-  const montage = (await imagesAt(join(a.path, CONCEPT_FILES.montage)))[0]?.image ?? null;
-  return { meta: a.meta, path: a.path, summary, montage };
 }
 
 /** The session's stored rows, artifact files and cached features: what analysis/report assembles the report from. */
@@ -163,7 +81,11 @@ export async function readReportSource(
   }
   const channels = store.channels(sessionId);
   const stimuli = store.stimuli(sessionId);
-  const rates2 = protocol ? (opts.rates?.(2) ?? trialRates(store, sessionId, protocol, 2)) : new Map();
+  const rates = (phase: 1 | 2): RateTable =>
+    protocol ? (opts.rates?.(phase) ?? trialRates(store, sessionId, protocol, phase)) : new Map();
+  const rates2 = rates(2);
+  const trials = store.trials(sessionId);
+  const selections = store.selections(sessionId);
   const artifacts = [];
   // The concepts folder is read by conceptFiles; other kinds without images (report, nwb) read as none.
   for (const a of store.artifacts(sessionId))
@@ -182,6 +104,9 @@ export async function readReportSource(
       seed: row.seed,
       rig: row.rig,
       subject: row.subject,
+      probe: row.probe,
+      depthUm: row.depth_um,
+      region: row.region,
       weightsSha256: row.weights_sha256,
       state: row.state,
       failedReason: row.failed_reason,
@@ -192,6 +117,9 @@ export async function readReportSource(
     outcome: opts.outcome,
     protocol: protocol
       ? {
+          stimulusMs: protocol.presentation.stimulusMs,
+          windows: protocol.windows,
+          psthBinMs: protocol.windows.psthBinMs,
           model: protocol.model,
           weights: { path: opts.config.weights.path ?? null, variant: opts.config.weights.variant },
         }
@@ -199,7 +127,7 @@ export async function readReportSource(
     notes,
     events: allEvents(store, sessionId),
     channels,
-    trials: store.trials(sessionId),
+    trials,
     trialsWithData: channels.length ? store.trialsWithData(sessionId, channels.length) : new Set(),
     calibrations: eyeCalibrations(store.db, sessionId).map((c) => ({
       id: c.id,
@@ -211,10 +139,13 @@ export async function readReportSource(
     stimuli,
     models: store.models(sessionId),
     splits: store.splits(sessionId),
-    selections: store.selections(sessionId),
+    selections,
     checks: store.checkResults(sessionId),
     decisions: store.decisions(sessionId),
+    rates1: rates(1),
     rates2,
+    thumbnails: await thumbnails(stimuli, new Set(selections.map((c) => c.stimulusId))),
+    psth: protocol ? psthOf(store, sessionId, protocol, trials, stimuli, channels) : null,
     objectFeatures: protocol
       ? await cachedFeatures(opts.config, protocol, row.weights_sha256, shownObjects(stimuli, rates2))
       : null,

@@ -1,11 +1,12 @@
 // The report step, its I/O half: read the session (report-source.ts), let analysis/report assemble and build the
-// page (pure), and write report.html to <dataDir>/sessions/<id>/ (artifact "report"); at the end of the day also
-// <session>.nwb beside it (controller/export). The `ephysloop report` command writes the report for any stored
+// page (pure), and write report.html and channels.csv to <dataDir>/sessions/<id>/ (artifacts "report" and
+// "channels-csv"); at the end of the day also <session>.nwb beside them (controller/export). The `ephysloop report` command writes the report for any stored
 // session.
 import { createHash, randomBytes } from "node:crypto";
 import { mkdir, rename, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { assembleReport } from "../../../analysis/report/assemble.ts";
+import { CSV_COLUMNS, channelsCsv } from "../../../analysis/report/channel-table.ts";
 import { buildReport, type ReportData } from "../../../analysis/report/index.ts";
 import { type Config, resolvePaths } from "../../../config/index.ts";
 import { writeSessionNwb } from "../../export/session-nwb.ts";
@@ -23,6 +24,15 @@ export interface ReportFiles {
   bytes: number;
   sha256: string;
   figures: number;
+  /** channels.csv beside the report (artifact "channels-csv"): one row per channel. */
+  csv: { path: string; artifactId: number; rows: number };
+}
+
+/** Write `text` to `path` through a temporary file beside it (a reader never sees half a file). */
+async function writeAtomically(path: string, text: string): Promise<void> {
+  const temp = `${path}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
+  await writeFile(temp, text);
+  await rename(temp, path);
 }
 
 /** Everything the report shows, read from the store (and the feature cache); no HTML here. */
@@ -39,7 +49,10 @@ export function reportDir(config: Config, sessionId: string): string {
   return join(resolvePaths(config).dataDir, "sessions", sessionId);
 }
 
-/** Assemble, build and write report.html (atomically), and record it as an artifact of kind "report". */
+/**
+ * Assemble, build and write report.html and channels.csv (atomically), recorded as artifacts of kind "report" and
+ * "channels-csv".
+ */
 export async function writeSessionReport(
   store: SessionStore,
   sessionId: string,
@@ -52,9 +65,10 @@ export async function writeSessionReport(
   const dir = reportDir(opts.config, sessionId);
   await mkdir(dir, { recursive: true });
   const path = join(dir, "report.html");
-  const temp = `${path}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
-  await writeFile(temp, html);
-  await rename(temp, path);
+  await writeAtomically(path, html);
+  const csvPath = join(dir, "channels.csv");
+  const rows = data.channelSummary ?? [];
+  await writeAtomically(csvPath, channelsCsv(rows));
   const bytes = Buffer.byteLength(html);
   const sha256 = createHash("sha256").update(html).digest("hex");
   const figures = (html.match(/<figure class="chart"/g) ?? []).length;
@@ -70,7 +84,19 @@ export async function writeSessionReport(
       generatedAt: data.generatedAt,
     },
   });
-  return { path, artifactId, bytes, sha256, figures };
+  const csvArtifactId = store.addArtifact(sessionId, {
+    kind: "channels-csv",
+    path: csvPath,
+    meta: { format: "csv", rows: rows.length, columns: CSV_COLUMNS.map(([name]) => name), report: path },
+  });
+  return {
+    path,
+    artifactId,
+    bytes,
+    sha256,
+    figures,
+    csv: { path: csvPath, artifactId: csvArtifactId, rows: rows.length },
+  };
 }
 
 /**
@@ -91,7 +117,9 @@ export async function reportStep(
     rates: (phase) => ctx.rates(phase),
     signal,
   });
-  ctx.log.info(`report: ${files.path} (${(files.bytes / 1024).toFixed(0)} kB, ${files.figures} figures)`);
+  ctx.log.info(
+    `report: ${files.path} (${(files.bytes / 1024).toFixed(0)} kB, ${files.figures} figures); ${files.csv.path} (${files.csv.rows} channels)`,
+  );
   // A day that ended before its first presentation has nothing to share: no NWB file (its report says why).
   if (ctx.store.trials(ctx.sessionId).length === 0) {
     ctx.log.info("nwb: no presentations in this session; no NWB file");
