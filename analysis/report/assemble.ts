@@ -138,6 +138,7 @@ export function assembleReport(src: ReportSource): ReportData {
       src.trials.map((t) => ({ ...t, voidReason: voidReason.get(t.trialId) })),
       src.calibrations,
       src.protocol?.stimulusMs ?? null,
+      src.protocol?.simulationTimeScale ?? null,
     ),
     channels: src.channels,
     checks: src.checks.map((c) => ({ ...c, details: asRecord(c.details) })),

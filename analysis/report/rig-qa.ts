@@ -84,6 +84,7 @@ export function rigQa(
   trials: QaTrial[],
   calibrations: ReportRigQa["calibrations"],
   stimulusMs: number | null = null,
+  simulationTimeScale: number | null = null,
 ): ReportRigQa {
   const phases = ([1, 2] as const).filter((p) => trials.some((t) => t.phase === p));
   const shown = trials.filter((t) => t.status === "shown");
@@ -109,6 +110,7 @@ export function rigQa(
     eyeOffsetDeg: distribution(withEye.map((t) => Math.hypot(t.eye!.meanXDeg, t.eye!.meanYDeg))),
     calibrations,
     stimulusMs,
+    simulationTimeScale,
     timing: phases.map((p) => timing(trials, p)),
     voids: phases.map((p) => voids(trials, p)),
   };
@@ -191,8 +193,12 @@ function phaseTimingTable(q: ReportRigQa): string {
       : "not measured",
   ]);
   if (rows.length === 0) return "";
+  const scale = q.simulationTimeScale;
   const expected = q.stimulusMs
-    ? `the protocol asks for ${esc(q.stimulusMs)} ms`
+    ? `the protocol asks for ${esc(q.stimulusMs)} ms` +
+      (scale && scale !== 1
+        ? ` (a simulated day, as \`npm start\` runs it, scales every duration by the protocol's simulation.timeScale ${esc(scale)}: ${esc(num(q.stimulusMs * scale, 1))} ms, at least one display frame)`
+        : "")
     : "no protocol duration known";
   return (
     table(

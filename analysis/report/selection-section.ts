@@ -18,6 +18,9 @@ const RULES: Record<string, { label: string; score: "predicted" | "s" }> = {
   synthesized: { label: "Synthesized on the channel's model", score: "predicted" },
 };
 
+/** A stimulus id that may wrap after "/" or "-" (set/name ids are long for a thumbnail's width). */
+const idHtml = (id: string) => esc(id).replace(/([/-])/g, "$1<wbr>");
+
 const thumb = (image: ReportImage | null, id: string) =>
   image ? img(image, id) : `<span class="no-thumb" title="image file not readable">no image</span>`;
 
@@ -30,7 +33,7 @@ function cell(im: ReportSelectedImage): string {
         ? `s = ${num(im.score, 2)}`
         : `predicted ${num(im.score, 1)}`;
   const recorded = im.recorded === null ? "not recorded" : `recorded ${num(im.recorded, 1)} (${im.trials})`;
-  return `<figure class="thumb" data-stimulus="${esc(im.stimulusId)}" data-rule="${esc(im.rule)}">${thumb(im.thumbnail, im.stimulusId)}<figcaption><b>${esc(im.stimulusId)}</b><br>${esc(score)}<br>${esc(recorded)}</figcaption></figure>`;
+  return `<figure class="thumb" data-stimulus="${esc(im.stimulusId)}" data-rule="${esc(im.rule)}">${thumb(im.thumbnail, im.stimulusId)}<figcaption><b>${idHtml(im.stimulusId)}</b><br>${esc(score)}<br>${esc(recorded)}</figcaption></figure>`;
 }
 
 export function selectionSection(data: ReportData): string {
@@ -57,7 +60,7 @@ export function selectionSection(data: ReportData): string {
     ? `<h3>Retest images (shown again for every channel)</h3><div class="thumbs" id="retest-list">${sel.retest
         .map(
           (r) =>
-            `<figure class="thumb" data-stimulus="${esc(r.stimulusId)}">${thumb(r.thumbnail, r.stimulusId)}<figcaption><b>${esc(r.stimulusId)}</b><br>mean z ${num(r.score, 2)}</figcaption></figure>`,
+            `<figure class="thumb" data-stimulus="${esc(r.stimulusId)}">${thumb(r.thumbnail, r.stimulusId)}<figcaption><b>${idHtml(r.stimulusId)}</b><br>mean z ${num(r.score, 2)}</figcaption></figure>`,
         )
         .join("")}</div>`
     : "";

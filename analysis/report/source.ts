@@ -43,6 +43,8 @@ export interface OutcomeFacts {
 export interface ProtocolFacts {
   /** Stimulus duration, ms (presentation.stimulusMs). */
   stimulusMs: number;
+  /** The protocol's simulation.timeScale (simulated days, `npm start`, run its durations scaled); null without. */
+  simulationTimeScale: number | null;
   /** The counting windows (ms from onset) and the PSTH bin width. */
   windows: { baseline: { startMs: number; endMs: number }; response: { startMs: number; endMs: number } };
   psthBinMs: number;

@@ -282,6 +282,8 @@ export interface ReportRigQa {
   calibrations: Array<{ id: number; createdAt: string; points: number; rmsDeg: number; maxDeg: number }>;
   /** The protocol's stimulus duration (ms), against which the display's durations are read; null without it. */
   stimulusMs?: number | null;
+  /** The protocol's simulation.timeScale, when it has one (a simulated day shows stimuli for stimulusMs × it). */
+  simulationTimeScale?: number | null;
   /** Per phase: the display's timing of the shown presentations and the photodiode's against it. */
   timing?: ReportPhaseTiming[];
   /** Per phase: voided presentations by reason, and whether their image was shown later in the same block. */

@@ -50,6 +50,7 @@ function source(over: Partial<ReportSource> = {}): ReportSource {
     outcome: { outcome: "done", reason: null, endedAt: "2024-05-17T17:59:00.000Z" },
     protocol: {
       stimulusMs: 200,
+      simulationTimeScale: null,
       windows: { baseline: { startMs: -75, endMs: 25 }, response: { startMs: 50, endMs: 250 } },
       psthBinMs: 10,
       model: { backbone: "resnet50", variant: "keras", layer: "layer4.1", imageSize: 224 },

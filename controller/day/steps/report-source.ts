@@ -118,6 +118,7 @@ export async function readReportSource(
     protocol: protocol
       ? {
           stimulusMs: protocol.presentation.stimulusMs,
+          simulationTimeScale: protocol.simulation?.timeScale ?? null,
           windows: protocol.windows,
           psthBinMs: protocol.windows.psthBinMs,
           model: protocol.model,
