@@ -116,13 +116,26 @@ export async function main(argv: string[]): Promise<void> {
       .command("serve")
       .description("run the daemon: a new session from --protocol, or resume the newest unfinished one")
       .option("--protocol <file>", "protocol file for a new session")
-      .option("--subject <name>", "subject name stored with the session")
+      .option("--subject <name>", "subject stored with a new session (provenance, the report, NWB)")
+      .option("--rig <name>", "rig stored with a new session")
+      .option("--probe <name>", "probe (model, serial number) stored with a new session")
+      .option("--depth-um <um>", "probe depth in µm stored with a new session")
+      .option("--region <name>", "brain region recorded, stored with a new session")
       .option("--time-scale <x>", "multiply every protocol duration (simulation only)", "1"),
   ).action(async (opts) => {
-    const { serve } = await import("./commands/serve.ts");
+    const { serve, sessionMetadata } = await import("./commands/serve.ts");
+    let metadata: ReturnType<typeof sessionMetadata>;
+    try {
+      metadata = sessionMetadata(opts);
+    } catch (e) {
+      const err = e as Error & { code?: string };
+      console.error(`error${err.code ? ` ${err.code}` : ""}: ${err.message}`);
+      process.exitCode = 1;
+      return;
+    }
     await serve(configFrom(opts), {
       protocolPath: opts.protocol,
-      subject: opts.subject,
+      metadata,
       timeScale: Number(opts.timeScale),
     });
   });

@@ -23,7 +23,7 @@ import type { BoxHandle, BoxLinkState } from "./rig/box-handle.ts";
 import { RigSession } from "./rig/rig-session.ts";
 import { alwaysFixating, type DisplayPort } from "./scheduler/rig-ports.ts";
 import { inlineWriter, startWriterWorker } from "./store/ingest-writer.ts";
-import { SessionStore } from "./store/store.ts";
+import { type SessionMetadata, SessionStore } from "./store/store.ts";
 import { ACQUISITION_VERSION, acquisitionHello } from "./wire/acquisition.ts";
 import { DISPLAY_VERSION, displayHello } from "./wire/display.ts";
 import { describeIssues } from "./wire/errors.ts";
@@ -43,7 +43,8 @@ export interface DaemonOptions {
   log: Logger;
   /** Start a new session from this protocol; without it the newest unfinished session resumes. */
   protocolPath?: string;
-  subject?: string;
+  /** Subject, rig, probe, depth and region of a new session (provenance). */
+  metadata?: SessionMetadata;
   /** Multiplies every protocol duration (1 = real time). */
   timeScale?: number;
   createDisplay: DisplayFactory;
@@ -235,7 +236,7 @@ export class Daemon {
   }
 
   private openSession(): void {
-    const { protocolPath, subject } = this.opts;
+    const { protocolPath, metadata } = this.opts;
     if (protocolPath) {
       this.loaded = loadProtocol(protocolPath);
       this.sessionId = `${new Date().toISOString().slice(0, 10)}-${this.loaded.protocol.name}-${randomUUID().slice(0, 8)}`;
@@ -248,7 +249,7 @@ export class Daemon {
         codeVersion: codeVersion(),
         software: softwareVersions(),
         seed: this.loaded.protocol.seed,
-        subject,
+        ...metadata,
       });
       return;
     }

@@ -130,3 +130,21 @@ export async function encodePng(
   const buf = Buffer.from(pixels.buffer, pixels.byteOffset, pixels.byteLength);
   return sharp(buf, { raw: { width, height, channels } }).png({ compressionLevel: 9 }).toBuffer();
 }
+
+/**
+ * A small JPEG of an image file for a report (flattened on the background gray, fitted into `side`×`side` without
+ * cropping); throws ImageError (EPHYS_BAD_IMAGE) for a missing or unreadable file.
+ */
+export async function thumbnailJpeg(path: string, side = 80, quality = 80): Promise<Buffer> {
+  const background = { r: BACKGROUND_GRAY, g: BACKGROUND_GRAY, b: BACKGROUND_GRAY, alpha: 1 };
+  try {
+    return await sharp(path, { failOn: "error", limitInputPixels: 100_000_000 })
+      .rotate()
+      .flatten({ background })
+      .resize(side, side, { kernel: "lanczos3", fit: "inside", withoutEnlargement: true })
+      .jpeg({ quality })
+      .toBuffer();
+  } catch (err) {
+    throw new ImageError(path, `sharp said: ${(err as Error).message}`);
+  }
+}

@@ -1,5 +1,7 @@
 // The session report as a pure function: stored results (ReportData) in, one self-contained HTML page out — CSS
 // inline, figures rendered to SVG on the server with Vega-Lite, images embedded as data: URIs, no external requests.
+
+import { channelSummarySection } from "./channel-table.ts";
 import {
   type CorrelationRow,
   correlationSpec,
@@ -17,6 +19,7 @@ import { conceptsSection } from "./concepts-section.ts";
 import { criticalR } from "./critical-r.ts";
 import { ReportError } from "./errors.ts";
 import { esc, STYLE } from "./html.ts";
+import { psthSection, renderPsthFigures } from "./psth-section.ts";
 import { rigQaSection } from "./rig-qa.ts";
 import {
   checksSection,
@@ -30,6 +33,7 @@ import {
   sharedFeaturesSection,
   summarySection,
 } from "./sections.ts";
+import { renderRetestFigure, retestSection, selectionSection } from "./selection-section.ts";
 import type { ReportData } from "./types.ts";
 
 function validate(data: ReportData): void {
@@ -170,7 +174,11 @@ async function renderFigures(data: ReportData): Promise<Figures> {
 /** One self-contained HTML page for a session (see ReportData for what it is built from). */
 export async function buildReport(data: ReportData): Promise<string> {
   validate(data);
-  const figs = await renderFigures(data);
+  const [figs, retestFig, psthFigs] = await Promise.all([
+    renderFigures(data),
+    renderRetestFigure(data),
+    renderPsthFigures(data),
+  ]);
   const s = data.session;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -181,15 +189,19 @@ export async function buildReport(data: ReportData): Promise<string> {
 <style>${STYLE}</style></head>
 <body data-session="${esc(s.id)}" data-state="${esc(s.state)}">
 ${header(data)}
-<nav><a href="#summary">Summary</a> · <a href="#rig-qa">Rig QA</a> · <a href="#checks">Checks</a> · <a href="#models">Models</a> · <a href="#responses">Responses</a> · <a href="#shared-features">Shared features</a>${data.concepts ? ' · <a href="#concepts">Concept maps</a>' : ""}${data.optionalAnalyses
+<nav><a href="#summary">Summary</a> · <a href="#rig-qa">Rig QA</a> · <a href="#checks">Checks</a> · <a href="#channel-summary">Channels</a> · <a href="#models">Models</a> · <a href="#selection">Selection</a> · <a href="#retest">Retest</a> · <a href="#responses">Responses</a> · <a href="#psth">PSTHs</a> · <a href="#shared-features">Shared features</a>${data.concepts ? ' · <a href="#concepts">Concept maps</a>' : ""}${data.optionalAnalyses
     .map((a) => ` · <a href="#optional-${esc(a.kind)}">${esc(a.title)}</a>`)
     .join("")}</nav>
 <main>
 ${summarySection(data, figs)}
 ${rigQaSection(data)}
 ${checksSection(data)}
+${channelSummarySection(data)}
 ${modelsSection(data, figs)}
+${selectionSection(data)}
+${retestSection(data, retestFig)}
 ${responsesSection(data, figs)}
+${psthSection(data, psthFigs)}
 ${sharedFeaturesSection(data)}
 ${conceptsSection(data)}
 ${optionalSections(data)}

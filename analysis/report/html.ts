@@ -81,7 +81,16 @@ figcaption { color: var(--muted); font-size: 12px; margin-top: 4px; }
 .panel { border: 1px solid var(--line); padding: 10px; break-inside: avoid; page-break-inside: avoid; max-width: 520px; }
 .panel.excluded { border-color: var(--bad); }
 .pair { display: flex; gap: 8px; } .pair figure { margin: 0; } .pair img { width: 220px; height: auto; border: 1px solid var(--line); }
-.muted { color: var(--muted); }
+.muted, .range { color: var(--muted); }
+.thumbs { display: flex; flex-wrap: wrap; gap: 6px; }
+figure.thumb { margin: 0; width: 104px; font-size: 11px; line-height: 1.25; }
+figure.thumb img { width: 80px; height: 80px; object-fit: contain; background: #808080; border: 1px solid var(--line); display: block; }
+figure.thumb figcaption { margin-top: 2px; color: #333; font-size: 11px; overflow-wrap: anywhere; }
+.no-thumb { display: flex; width: 80px; height: 80px; align-items: center; justify-content: center; background: #eee; color: var(--muted); border: 1px dashed #bbb; }
+.rule-groups { display: flex; flex-wrap: wrap; gap: 8px; }
+.rule-group { border: 1px solid var(--line); padding: 4px 6px 6px; }
+.rule-label { font-size: 12px; font-weight: 600; margin-bottom: 4px; max-width: 300px; }
+.selection-channel { break-inside: avoid; page-break-inside: avoid; }
 footer { margin-top: 40px; color: var(--muted); font-size: 12px; border-top: 1px solid var(--line); padding-top: 8px; }
 @page { size: A4; margin: 14mm; }
 @media print { body { padding: 0; max-width: none; } h2, h3 { break-after: avoid; } }

@@ -1,63 +1,13 @@
 // The report's sections, each a function of the ReportData (and pre-rendered figures) returning HTML. A section
 // whose data are absent says so and why (which step produces them and how far the day got).
-import { pearson } from "../stats/index.ts";
+import { median, pearson } from "../stats/index.ts";
 import { criticalR } from "./critical-r.ts";
+import { endedHow, FINAL, lastStage, whyMissing } from "./day-progress.ts";
 import { detailsText, dl, esc, img, num, table } from "./html.ts";
 import type { ReportData, ReportImage } from "./types.ts";
 
-/** The day's stages in order, with the words the report uses for them. */
-const STAGES: Array<[string, string]> = [
-  ["preparing", "preparation"],
-  ["phase1", "phase 1"],
-  ["fitting", "the model fit"],
-  ["selecting", "the phase-2 selection"],
-  ["phase2", "phase 2"],
-  ["checking", "the channel checks"],
-  ["visualizing", "the shared-feature visualization"],
-  ["reporting", "the report"],
-  ["done", "the end of the day"],
-];
-const FINAL = new Set(["done", "failed", "aborted"]);
-const stageOf = (state: string) => state.split(".")[0];
-const label = (stage: string) => STAGES.find(([s]) => s === stage)?.[1] ?? stage;
-
-/** The last working (non-final) stage the day was in. */
-export function lastStage(data: ReportData): string | null {
-  const states = [...data.session.stateHistory.map((h) => h.state), data.session.state].map(stageOf);
-  for (let i = states.length - 1; i >= 0; i--) if (!FINAL.has(states[i])) return states[i];
-  return null;
-}
-
-/** How the day ended (or that it has not), in words; null for a completed day. */
-export function endedHow(data: ReportData): string | null {
-  const s = data.session;
-  const where = lastStage(data);
-  const during = where ? ` during ${label(where)}` : "";
-  if (s.state === "aborted")
-    return `was aborted by ${s.abortedBy ?? "the operator"}${during}${s.failedReason ? ` (${s.failedReason})` : ""}`;
-  if (s.state === "failed") return `failed${during}: ${s.failedReason ?? "no reason stored"}`;
-  if (s.state === "done" || s.state === "reporting") return null;
-  return `has not finished: it is in state ${s.state} (still running, or the daemon stopped and has not resumed it)`;
-}
-
-/** Why a result is missing: which step makes it, and whether the day got there. */
-export function whyMissing(data: ReportData, what: string, producedBy: string): string {
-  const reached = new Set(
-    [...data.session.stateHistory.map((h) => h.state), data.session.state].map(stageOf),
-  );
-  const how = endedHow(data);
-  const order = STAGES.map(([s]) => s);
-  const ended = FINAL.has(data.session.state);
-  const furthest = Math.max(...[...reached].map((s) => order.indexOf(s)));
-  const producer = order.indexOf(producedBy);
-  if (!reached.has(producedBy) && !(data.session.state === "done" && furthest > producer)) {
-    if (ended && how)
-      return `No ${what}: they come from ${label(producedBy)}, which this session never reached — it ${how}.`;
-    return `No ${what} yet: they come from ${label(producedBy)}; the session ${how ?? "has not reached it"}.`;
-  }
-  if (stageOf(lastStage(data) ?? "") === producedBy && how) return `No ${what}: the session ${how}.`;
-  return `No ${what} were stored, although the session went through ${label(producedBy)}.`;
-}
+// How far the day got (day-progress.ts); re-exported for the sections that say what is missing.
+export { endedHow, lastStage, whyMissing };
 
 const missing = (text: string) => `<p class="missing">${esc(text)}</p>`;
 
@@ -83,10 +33,23 @@ function statusBanner(data: ReportData): string {
   return `<div class="banner ${cls}" id="status-banner"><span class="status ${cls}">${esc(s.state)}</span> ${esc(text)}</div>`;
 }
 
+/** Where the session recorded from, as given to `serve` (only what was given). */
+function recordingSite(s: ReportData["session"]): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  if (s.subject) out.push(["Subject", s.subject]);
+  if (s.rig) out.push(["Rig", s.rig]);
+  if (s.probe) out.push(["Probe", s.probe]);
+  if (s.depthUm !== null && s.depthUm !== undefined) out.push(["Depth", `${s.depthUm} µm`]);
+  if (s.region) out.push(["Region", s.region]);
+  return out;
+}
+
 export function header(data: ReportData): string {
   const s = data.session;
   return `<header><h1>Recording session ${esc(s.id)}</h1>
-<div class="muted">protocol <b>${esc(s.protocolName)}</b>${s.subject ? ` · subject ${esc(s.subject)}` : ""}${s.rig ? ` · rig ${esc(s.rig)}` : ""} · report generated ${esc(data.generatedAt)}</div>
+<div class="muted">protocol <b>${esc(s.protocolName)}</b>${recordingSite(s)
+    .map(([k, v]) => ` · ${esc(k.toLowerCase())} ${esc(v)}`)
+    .join("")} · report generated ${esc(data.generatedAt)}</div>
 ${statusBanner(data)}</header>`;
 }
 
@@ -143,6 +106,9 @@ export function summarySection(data: ReportData, figs: Figures): string {
     ["Seed", esc(s.seed)],
     ["Subject", esc(s.subject ?? "—")],
     ["Rig", esc(s.rig ?? "—")],
+    ["Probe", esc(s.probe ?? "—")],
+    ["Depth", s.depthUm === null || s.depthUm === undefined ? "—" : `${esc(s.depthUm)} µm`],
+    ["Region", esc(s.region ?? "—")],
     ["Created", esc(s.createdAt)],
     ["Started", esc(s.startedAt ?? "—")],
     ["Ended", esc(s.endedAt ?? "— (not ended)")],
@@ -205,7 +171,16 @@ const CRITERION: Record<string, string> = {
   selectivity: "p &lt; α (two-sided, per stimulus), bodies higher",
   responsiveness: "rate ≥ threshold",
   "split-half": "r &gt; threshold",
-  "kruskal-wallis": "p &lt; threshold (across phase-1 bodies)",
+  "kruskal-wallis": "p &lt; threshold",
+};
+
+/** What each check is, as the table names it, in the order of docs/checks.md. */
+const CHECK_LABEL: Record<string, string> = {
+  stability: "stability: test/retest r",
+  selectivity: "selectivity: Mann-Whitney U",
+  responsiveness: "responsiveness: largest mean net rate (spikes/s)",
+  "split-half": "split-half reliability",
+  "kruskal-wallis": "Kruskal-Wallis H across phase-1 bodies",
 };
 
 export function checksSection(data: ReportData): string {
@@ -225,7 +200,9 @@ export function checksSection(data: ReportData): string {
   }`;
   const body: string[] = [];
   for (const id of ids) {
-    const mine = data.checks.filter((c) => c.channelId === id);
+    const order = Object.keys(CHECK_LABEL);
+    const at = (name: string) => (order.includes(name) ? order.indexOf(name) : order.length);
+    const mine = data.checks.filter((c) => c.channelId === id).sort((a, b) => at(a.name) - at(b.name));
     const d = decision.get(id);
     const cls = d && !d.included ? "excluded" : "";
     const badge = d
@@ -242,7 +219,7 @@ export function checksSection(data: ReportData): string {
       body.push(
         `<tr class="check-row ${cls}" data-channel="${esc(id)}" data-check="${esc(c.name)}" data-passed="${c.passed}">` +
           (first ? `<td rowspan="${mine.length}"><b>${esc(id)}</b></td>` : "") +
-          `<td>${esc(c.name)}</td><td class="num">${num(c.value)}</td><td class="num">${num(c.threshold)}</td><td>${CRITERION[c.name] ?? "threshold"}</td>` +
+          `<td>${esc(CHECK_LABEL[c.name] ?? c.name)}</td><td class="num">${num(c.value)}</td><td class="num">${num(c.threshold)}</td><td>${CRITERION[c.name] ?? "threshold"}</td>` +
           `<td class="${c.passed ? "pass" : "fail"}">${c.passed ? "✓ pass" : "✗ fail"}</td><td class="details">${esc(detailsText(c.details))}</td>` +
           (first ? `<td rowspan="${mine.length}" class="decision">${badge}</td>` : "") +
           "</tr>",
@@ -308,11 +285,9 @@ export function modelsSection(data: ReportData, figs: Figures): string {
       `<span class="num">${m.bestEpoch ?? "n/a"}</span>`,
     ];
   });
-  const rs = data.models
-    .map((m) => m.testR)
-    .filter((r): r is number => r !== null)
-    .sort((a, b) => a - b);
-  const median = rs.length ? rs[Math.floor((rs.length - 1) / 2)] : null;
+  // The same median as the fit step's log line (analysis/stats median).
+  const rs = data.models.map((m) => m.testR).filter((r): r is number => r !== null);
+  const medianR = rs.length ? median(rs) : null;
   const sigCount = data.models.filter(
     (m) => m.testR !== null && m.nTest >= 3 && m.testR > criticalR(m.nTest),
   ).length;
@@ -324,7 +299,7 @@ export function modelsSection(data: ReportData, figs: Figures): string {
   return `${head}
 <p>Per channel, the Pearson correlation between the model's predicted responses and the recorded ones, for the held-out
 bodies of phase 1 (never used in fitting) and for the objects recorded in phase 2, against the critical r at p &lt; 0.05
-(two-sided) for that number of stimuli (Lappe et al. 2024, Fig. 3a). Held-out bodies: median r = ${num(median)};
+(two-sided) for that number of stimuli (Lappe et al. 2024, Fig. 3a). Held-out bodies: median r = ${num(medianR)} over ${rs.length} channels;
 ${sigCount} of ${data.models.length} channels significant.</p>
 ${table(["Channel", "Bodies r", "n", "critical r", "p &lt; 0.05", "Objects r", "n", "p", "critical r", "p &lt; 0.05", "Best epoch"], rows, "models")}
 ${objectsNote}

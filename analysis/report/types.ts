@@ -22,6 +22,10 @@ export interface ReportSession {
   seed: number;
   rig: string | null;
   subject: string | null;
+  /** The probe, its depth (µm) and the region recorded, as given to `serve` (null: not given). */
+  probe?: string | null;
+  depthUm?: number | null;
+  region?: string | null;
   backbone: {
     arch: string;
     variant: string;
@@ -185,8 +189,87 @@ export interface ReportData {
   concepts?: ReportConcepts | null;
   /** Photodiode timing, fixation and eye calibrations (rig box protocol version 2; see rig-qa.ts). */
   rig?: ReportRigQa | null;
+  /** Each channel's phase-2 images with the rule that chose them, and the shared retest images. */
+  selection?: ReportSelection | null;
+  /** Per channel, the retest images' mean net rates in phase 1 against phase 2 (the stability check's data). */
+  retest?: ReportRetest[];
+  /** PSTHs and rasters per channel and phase, from the stored spike times. */
+  psth?: ReportPsth | null;
+  /** One row per channel: the numbers of channels.csv. */
+  channelSummary?: ReportChannelSummary[];
   /** Remarks of the assembler (e.g. an artifact folder that could not be read). */
   notes: string[];
+}
+
+/** One phase-2 image chosen for a channel. */
+export interface ReportSelectedImage {
+  stimulusId: string;
+  /** top-object, bottom-object, similar-object, top-control, bottom-control, similar-control, synthesized. */
+  rule: string;
+  /** The predicted net rate (top, bottom, synthesized; spikes/s) or the similarity s (similar-*). */
+  score: number | null;
+  /** Mean net rate over the image's phase-2 presentations (spikes/s), null when none was recorded. */
+  recorded: number | null;
+  trials: number;
+  thumbnail: ReportImage | null;
+}
+
+export interface ReportSelection {
+  channels: Array<{ channelId: string; images: ReportSelectedImage[] }>;
+  /** The phase-1 images shown again in phase 2 for every channel, with their retest score (mean z over channels). */
+  retest: Array<{ stimulusId: string; score: number | null; thumbnail: ReportImage | null }>;
+}
+
+/** A channel's retest images: mean net rate in phase 1 and in phase 2 (spikes/s), and Pearson r over them. */
+export interface ReportRetest {
+  channelId: string;
+  points: Array<{ stimulusId: string; phase1: number; phase2: number }>;
+  /** r over the points (null below 3 points or for constant rates). */
+  r: number | null;
+  /** The r stored with the channel's stability check. */
+  storedR: number | null;
+}
+
+/** Spikes per bin summed over a group's presentations, and a raster of some presentations. */
+export interface ReportPsthPhase {
+  phase: 1 | 2;
+  /** One curve per stimulus category; rate = counts / (trials × binMs / 1000). */
+  groups: Array<{ group: string; trials: number; counts: number[] }>;
+  /** Rows of the raster, top to bottom, in presentation order: spike times (ms from onset) within the span. */
+  raster: Array<{ row: number; trialId: number; group: string; spikes: number[] }>;
+}
+
+export interface ReportPsth {
+  binMs: number;
+  /** Left edge of the first bin and the end of the span, ms from stimulus onset. */
+  startMs: number;
+  endMs: number;
+  /** The protocol's counting windows, drawn behind the curves. */
+  windows: Array<{ name: string; startMs: number; endMs: number }>;
+  channels: Array<{ channelId: string; phases: ReportPsthPhase[] }>;
+  /** Shown presentations whose data had no spike times (a bridge that sends counts only). */
+  withoutSpikes: number;
+}
+
+/** A channel's row of channels.csv. */
+export interface ReportChannelSummary {
+  channel: string;
+  probe: string;
+  index: number;
+  /** null: no decision stored (the checks did not run). */
+  included: boolean | null;
+  reason: string;
+  stabilityR: number | null;
+  selectivityP: number | null;
+  responsivenessRate: number | null;
+  splitHalfR: number | null;
+  kruskalWallisP: number | null;
+  heldoutBodyR: number | null;
+  heldoutBodies: number;
+  objectR: number | null;
+  objects: number;
+  /** The channel has shared-feature panels. */
+  visualized: boolean;
 }
 
 /** A summary of values: how many, median, 5th and 95th percentile, extremes (rig-qa.ts). */
@@ -211,4 +294,36 @@ export interface ReportRigQa {
   eyeSpreadDeg: Distribution | null;
   eyeOffsetDeg: Distribution | null;
   calibrations: Array<{ id: number; createdAt: string; points: number; rmsDeg: number; maxDeg: number }>;
+  /** The protocol's stimulus duration (ms), against which the display's durations are read; null without it. */
+  stimulusMs?: number | null;
+  /** The protocol's simulation.timeScale, when it has one (a simulated day shows stimuli for stimulusMs × it). */
+  simulationTimeScale?: number | null;
+  /** Per phase: the display's timing of the shown presentations and the photodiode's against it. */
+  timing?: ReportPhaseTiming[];
+  /** Per phase: voided presentations by reason, and whether their image was shown later in the same block. */
+  voids?: ReportPhaseVoids[];
+}
+
+export interface ReportPhaseTiming {
+  phase: 1 | 2;
+  shown: number;
+  /** Shown presentations without the display's onset and offset. */
+  withoutTiming: number;
+  /** Display offset − onset (ms), as the page reported them. */
+  displayMs: Distribution | null;
+  /** Frames the display reported dropped, summed, and the presentations with any. */
+  droppedFrames: number;
+  withDrops: number;
+  /** Photodiode − display onset (ms) of this phase's presentations that have both. */
+  onsetDelta: Distribution | null;
+}
+
+export interface ReportPhaseVoids {
+  phase: 1 | 2;
+  voided: number;
+  byReason: Record<string, number>;
+  /** Voided presentations whose image was shown later in the same block (re-queued and re-shown). */
+  reshown: number;
+  /** Voided presentations whose image was never shown later in the block (e.g. the day ended first). */
+  notReshown: number;
 }

@@ -13,9 +13,10 @@ export {
   type MannWhitneyResult,
   mannWhitneyU,
 } from "./mannWhitney.ts";
+export { median } from "./median.ts";
 export { type ProjectedReliability, projectedReliability } from "./projected-reliability.ts";
 export { averageRanks, tieTerm } from "./ranks.ts";
-export { isResponsive, netRate, netRateOf } from "./rates.ts";
+export { isResponsive, meanRates, netRate, netRateOf, type RateTable } from "./rates.ts";
 export {
   noiseCorrectedR2,
   type SplitHalfOptions,

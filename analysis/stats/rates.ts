@@ -65,3 +65,14 @@ export function isResponsive(meanNetRates: ArrayLike<number>, minRate: number): 
   for (let i = 0; i < meanNetRates.length; i++) if (meanNetRates[i] >= minRate) return true;
   return false;
 }
+
+/** Per channel id, per stimulus id, the per-trial net rates (spikes/s) of a phase, in trial order. */
+export type RateTable = Map<string, Map<string, number[]>>;
+
+/** Mean net rate per stimulus of `ids` (NaN where a stimulus has no trial). */
+export function meanRates(byStim: Map<string, number[]> | undefined, ids: string[]): Float64Array {
+  return Float64Array.from(ids, (id) => {
+    const xs = byStim?.get(id);
+    return xs?.length ? xs.reduce((a, b) => a + b, 0) / xs.length : Number.NaN;
+  });
+}

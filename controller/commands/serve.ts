@@ -1,15 +1,18 @@
 // `ephysloop serve`: run the daemon until the day ends or the process is stopped (SIGINT/SIGTERM stop it cleanly;
 // a restarted daemon resumes the same session where it stopped).
+import { EphysError } from "../../analysis/errors.ts";
 import { type Config, resolvePaths } from "../../config/index.ts";
 import { buildDisplayPage } from "../../stimuli/display/build.ts";
 import { buildMonitorPage } from "../../stimuli/monitor/build.ts";
 import { Daemon, type DaemonOptions } from "../daemon.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { createDisplayLink, openRigBox } from "../rig/box-handle.ts";
+import type { SessionMetadata } from "../store/store.ts";
 
 export interface ServeOptions {
   protocolPath?: string;
-  subject?: string;
+  /** Subject, rig, probe, depth and region, stored with a new session. */
+  metadata?: SessionMetadata;
   timeScale?: number;
   log?: Logger;
   dataTimeoutMs?: number;
@@ -17,6 +20,37 @@ export interface ServeOptions {
   steps?: DaemonOptions["steps"];
   /** How the rig box is opened (default: the serial device at config.rig.serialPath). */
   createBox?: DaemonOptions["createBox"];
+}
+
+/** A bad `serve` flag (EPHYS_BAD_OPTION), named with what was expected. */
+export class ServeOptionError extends EphysError<"EPHYS_BAD_OPTION"> {}
+
+/**
+ * The session metadata from `serve`'s flags (--subject, --rig, --probe, --depth-um, --region): only those given;
+ * --depth-um must be a number of µm ≥ 0.
+ */
+export function sessionMetadata(flags: {
+  subject?: string;
+  rig?: string;
+  probe?: string;
+  depthUm?: string;
+  region?: string;
+}): SessionMetadata {
+  const out: SessionMetadata = {};
+  for (const key of ["subject", "rig", "probe", "region"] as const) {
+    const v = flags[key]?.trim();
+    if (v) out[key] = v;
+  }
+  if (flags.depthUm !== undefined) {
+    const depth = Number(flags.depthUm);
+    if (flags.depthUm.trim() === "" || !Number.isFinite(depth) || depth < 0)
+      throw new ServeOptionError(
+        "EPHYS_BAD_OPTION",
+        `--depth-um: got ${JSON.stringify(flags.depthUm)}, expected the probe's depth in µm, a number ≥ 0`,
+      );
+    out.depthUm = depth;
+  }
+  return out;
 }
 
 export async function startDaemon(config: Config, o: ServeOptions): Promise<Daemon> {
@@ -27,7 +61,7 @@ export async function startDaemon(config: Config, o: ServeOptions): Promise<Daem
     config,
     log,
     protocolPath: o.protocolPath,
-    subject: o.subject,
+    metadata: o.metadata,
     timeScale: o.timeScale,
     displayDir,
     monitorDir,

@@ -1,11 +1,12 @@
 // Stored spike counts → per-channel, per-stimulus net rates (spikes/s) of every shown trial.
 
+import { meanRates, type RateTable } from "../../analysis/stats/index.ts";
 import type { Protocol } from "../../protocols/schema.ts";
 import { netRateFromCounts } from "../acquisition/windows.ts";
 import type { SessionStore } from "../store/store.ts";
 
-/** channel id → stimulus id → per-trial net rates, in trial order. */
-export type RateTable = Map<string, Map<string, number[]>>;
+// The table's type and the per-stimulus mean are pure (analysis/stats); kept importable from here.
+export { meanRates, type RateTable };
 
 export function trialRates(
   store: SessionStore,
@@ -26,12 +27,4 @@ export function trialRates(
     byStim.set(row.stimulus_id, list);
   }
   return table;
-}
-
-/** Mean net rate per stimulus of `ids` (NaN where a stimulus has no trial). */
-export function meanRates(byStim: Map<string, number[]> | undefined, ids: string[]): Float64Array {
-  return Float64Array.from(ids, (id) => {
-    const xs = byStim?.get(id);
-    return xs?.length ? xs.reduce((a, b) => a + b, 0) / xs.length : Number.NaN;
-  });
 }

@@ -319,4 +319,14 @@ export const migrations: Migration[] = [
       }
     },
   },
+  {
+    version: 8,
+    description:
+      "where a session recorded: the probe, its depth (µm) and the brain region, beside subject and rig",
+    sql: `
+      ALTER TABLE sessions ADD COLUMN probe TEXT;
+      ALTER TABLE sessions ADD COLUMN depth_um REAL;
+      ALTER TABLE sessions ADD COLUMN region TEXT;
+    `,
+  },
 ];

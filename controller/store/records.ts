@@ -24,6 +24,10 @@ export interface SessionRow {
   seed: number;
   rig: string | null;
   subject: string | null;
+  /** The probe (model, serial), its depth in µm and the brain region recorded (schema version 8). */
+  probe: string | null;
+  depth_um: number | null;
+  region: string | null;
   weights_sha256: string | null;
   state: string;
   snapshot: string | null;
@@ -34,7 +38,19 @@ export interface SessionRow {
   ended_at: string | null;
 }
 
-export interface NewSession {
+/** What a session records from, stored with it (provenance; `serve --subject --rig --probe --depth-um --region`). */
+export interface SessionMetadata {
+  subject?: string;
+  rig?: string;
+  /** The probe, e.g. "Neuropixels 1.0 #18194823132". */
+  probe?: string;
+  /** The probe's depth, µm (as the lab measures it, e.g. from the dura). */
+  depthUm?: number;
+  /** The brain region recorded, e.g. "MSB body patch, left hemisphere". */
+  region?: string;
+}
+
+export interface NewSession extends SessionMetadata {
   id: string;
   protocolName: string;
   protocolPath: string;
@@ -43,8 +59,6 @@ export interface NewSession {
   codeVersion: string;
   software: Record<string, string>;
   seed: number;
-  rig?: string;
-  subject?: string;
 }
 
 export interface StimulusRecord {

@@ -16,7 +16,8 @@ export class SessionsTable {
         this.db
           .prepare(
             `INSERT INTO sessions (id, created_at, protocol_name, protocol_path, protocol_text, protocol_sha256,
-             code_version, software, seed, rig, subject, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'preparing')`,
+             code_version, software, seed, rig, subject, probe, depth_um, region, state)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'preparing')`,
           )
           .run(
             s.id,
@@ -30,6 +31,9 @@ export class SessionsTable {
             s.seed,
             s.rig ?? null,
             s.subject ?? null,
+            s.probe ?? null,
+            s.depthUm ?? null,
+            s.region ?? null,
           );
         this.events.append(s.id, "session", "created", {
           protocol: s.protocolName,

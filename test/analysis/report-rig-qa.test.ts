@@ -53,4 +53,66 @@ describe("rig QA", () => {
     expect(html).toContain("No eye calibration was made");
     expect(distribution([])).toBeNull();
   });
+
+  it("per phase: the display's durations and dropped frames, the photodiode's onsets, voids and re-shows", () => {
+    const t = (trialId: number, phase: 1 | 2, stimulusId: string, o: Partial<QaTrial> = {}): QaTrial => ({
+      trialId,
+      phase,
+      block: 0,
+      stimulusId,
+      status: "shown",
+      onsetMs: 1000 * trialId,
+      offsetMs: 1000 * trialId + 200,
+      droppedFrames: 0,
+      ...o,
+    });
+    const q = rigQa(
+      [
+        t(1, 1, "a", {
+          status: "voided",
+          voidReason: "fixation break",
+          onsetMs: undefined,
+          offsetMs: undefined,
+        }),
+        t(2, 1, "b", { pdOnsetMs: 2008 }),
+        t(3, 1, "a", { offsetMs: 3217, droppedFrames: 1, pdOnsetMs: 3010 }), // a, re-shown in its block
+        t(4, 1, "c", { status: "voided", voidReason: "fixation break" }), // c never shown again
+        t(5, 1, "c", { block: 1 }), // … only in the next block
+        t(6, 2, "d", { status: "voided", voidReason: "display timeout" }),
+        t(7, 2, "d", { offsetMs: undefined }),
+      ],
+      [],
+      200,
+    );
+    expect(q.stimulusMs).toBe(200);
+    expect(q.timing).toEqual([
+      {
+        phase: 1,
+        shown: 3,
+        withoutTiming: 0,
+        displayMs: { n: 3, median: 200, p5: 200, p95: 217, min: 200, max: 217 },
+        droppedFrames: 1,
+        withDrops: 1,
+        onsetDelta: { n: 2, median: 9, p5: 8, p95: 10, min: 8, max: 10 },
+      },
+      {
+        phase: 2,
+        shown: 1,
+        withoutTiming: 1,
+        displayMs: null,
+        droppedFrames: 0,
+        withDrops: 0,
+        onsetDelta: null,
+      },
+    ]);
+    expect(q.voids).toEqual([
+      { phase: 1, voided: 2, byReason: { "fixation break": 2 }, reshown: 1, notReshown: 1 },
+      { phase: 2, voided: 1, byReason: { "display timeout": 1 }, reshown: 1, notReshown: 0 },
+    ]);
+    const html = rigQaSection({ rig: q } as ReportData);
+    expect(html).toContain("<td>phase 1</td><td>3</td><td>200 ms");
+    expect(html).toContain('<span class="fail-text">1</span> in 1');
+    expect(html).toContain("the protocol asks for 200 ms");
+    expect(html).toContain("<td>phase 1</td><td>2</td><td>fixation break: 2</td><td>1</td>");
+  });
 });

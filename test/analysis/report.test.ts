@@ -361,6 +361,22 @@ describe("buildReport", () => {
     expect(models.match(/<span class="pass">yes<\/span>/g)?.length).toBe(2); // a: bodies and objects
   });
 
+  it("gives the held-out median of an even number of channels as the mean of the middle two, as the fit logs it", async () => {
+    const model = (channelId: string, testR: number) => ({
+      channelId,
+      kind: "gaussian-readout",
+      testR,
+      nTest: 6,
+      bestEpoch: 1,
+      valLossCurve: [],
+    });
+    const html = await buildReport(
+      baseData({ models: [model("a", 0.9), model("b", 0.2), model("c", 0.6), model("d", 0.4)] }),
+    );
+    // (0.4 + 0.6) / 2; the lower middle (0.4) was the report's, the upper (0.6) the fit log's.
+    expect(html).toContain("median r = 0.500 over 4 channels");
+  });
+
   it("rejects malformed data naming the field (EPHYS_BAD_REPORT_DATA)", async () => {
     const bad = baseData({
       models: [{ channelId: "a", kind: "g", testR: 1.5, nTest: 6, bestEpoch: 1, valLossCurve: [] }],

@@ -8,6 +8,7 @@
 import { mkdtempSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import pino from "pino";
 import { describe, expect, it } from "vitest";
 import { computeFeatures, createFeatureExtractor } from "../../analysis/features/index.ts";
 import {
@@ -18,13 +19,15 @@ import {
   readoutFromJSON,
   selectImages,
 } from "../../analysis/readout/index.ts";
+import { buildReport } from "../../analysis/report/index.ts";
 import { pearson } from "../../analysis/stats/index.ts";
 import { sparseGroundTruthReadout } from "../../analysis/synthetic-neurons.ts";
 import { loadConfig } from "../../config/index.ts";
 import { type StepContext, stepContext } from "../../controller/day/context.ts";
 import { fitStep } from "../../controller/day/steps/fit.ts";
 import { hashProtocolStimuli, prepareFeatures } from "../../controller/day/steps/prepare.ts";
-import { silentLogger } from "../../controller/log.ts";
+import { assembleReportData } from "../../controller/day/steps/report.ts";
+import { type Logger, silentLogger } from "../../controller/log.ts";
 import { SessionStore } from "../../controller/store/store.ts";
 import { loadProtocol } from "../../protocols/load.ts";
 import { writeSilhouettes } from "../../stimuli/silhouette.ts";
@@ -67,7 +70,7 @@ interface Day {
 }
 
 /** A session whose channels are known sparse readouts of the fixture network's layer4.1 features. */
-async function day(silhouettes: boolean): Promise<Day> {
+async function day(silhouettes: boolean, log: Logger = silentLogger): Promise<Day> {
   const dataDir = mkdtempSync(join(tmpdir(), "ephys-fit-"));
   const loaded = loadProtocol(protocolFile(dataDir, silhouettes));
   const config = loadConfig({
@@ -149,7 +152,7 @@ async function day(silhouettes: boolean): Promise<Day> {
       },
     ]);
   });
-  const ctx: StepContext = stepContext({ store, sessionId, loaded, config, log: silentLogger });
+  const ctx: StepContext = stepContext({ store, sessionId, loaded, config, log });
   const events = (type: string) =>
     store
       .events(sessionId)
@@ -221,7 +224,11 @@ describe("preparing and fitting with and without silhouette augmentation", () =>
   }, 240_000);
 
   it("uses no silhouettes when the protocol does not ask, and recovers the readouts", async () => {
-    const d = await day(false);
+    const lines: string[] = [];
+    const d = await day(
+      false,
+      pino({ level: "info" }, { write: (line: string) => lines.push(JSON.parse(line).msg) }),
+    );
     await prepareFeatures(d.ctx);
     expect(d.events("features")[0].data).toMatchObject({ images: 76, computed: 76 });
     // Provenance (#25): the weights that ran — file, sha256 (also the session's weights_sha256) and declared kind.
@@ -244,5 +251,12 @@ describe("preparing and fitting with and without silhouette augmentation", () =>
     );
     // Measured: r 0.57–0.88 from the images' features, 0.73–0.999 from the silhouettes'.
     expectRecovered(rs);
+    // The fit's log line and the report give the same median held-out r (4 channels: the middle two's mean).
+    const logged = lines.map((l) => l.match(/median held-out r (\S+) over (\d+) channels/)).find(Boolean);
+    expect(logged?.[2]).toBe(String(CHANNELS));
+    const html = await buildReport(
+      await assembleReportData(d.ctx.store, d.ctx.sessionId, { config: d.ctx.config }),
+    );
+    expect(html).toContain(`median r = ${logged![1]} over ${CHANNELS} channels`);
   }, 240_000);
 });

@@ -2,7 +2,7 @@
 // stimuli, phase-1 and phase-2 presentations (some voided by fixation breaks), Poisson spike counts via ingest,
 // readout models with held-out r, phase-2 selections, the real channel checks (one channel is unresponsive and
 // fails), saliency and optional-analysis artifacts with PNG overlays. Also a day aborted during phase 1.
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import sharp from "sharp";
 import { mulberry32, type Random, shuffleInPlace } from "../../analysis/random.ts";
@@ -18,17 +18,6 @@ import { type LoadedProtocol, loadProtocol } from "../../protocols/load.ts";
 export const CHANNELS = ["ch0", "ch1", "ch2", "ch3", "ch4", "ch5"];
 /** The channel with no stimulus-driven response: it fails the checks. */
 export const DEAD_CHANNEL = "ch4";
-
-function poisson(random: Random, lambda: number): number {
-  const l = Math.exp(-lambda);
-  let k = 0;
-  let p = 1;
-  do {
-    k++;
-    p *= random();
-  } while (p > l);
-  return k - 1;
-}
 
 const sha = (i: number) => i.toString(16).padStart(64, "0");
 
@@ -53,25 +42,39 @@ function newSession(store: SessionStore, loaded: LoadedProtocol, id: string): vo
     seed: loaded.protocol.seed,
     subject: "M1",
     rig: "rig-A",
+    probe: "Neuropixels 1.0 #18194823132",
+    depthUm: 3150,
+    region: "MSB body patch, left hemisphere",
   });
   store.setWeightsHash(id, "ab".repeat(32));
 }
 
+/** The demo set's images (real photographs), so that the report's thumbnails show real stimuli. */
+const demoImages = (folder: string) => {
+  const dir = new URL(`../../stimuli/demo/${folder}/`, import.meta.url).pathname;
+  return readdirSync(dir)
+    .filter((f) => f.endsWith(".png"))
+    .sort()
+    .map((f) => join(dir, f));
+};
+
 function makeStimuli(): StimulusRecord[] {
   let i = 1;
-  const mk = (prefix: string, n: number, setId: string, category: string, role: string) =>
-    Array.from({ length: n }, (_, k) => ({
+  const mk = (prefix: string, n: number, setId: string, category: string, role: string, folder: string) => {
+    const files = demoImages(folder);
+    return Array.from({ length: n }, (_, k) => ({
       id: `${prefix}${k}`,
       setId,
       category,
       role,
-      path: `/stimuli/${prefix}${k}.png`,
+      path: files[k % files.length],
       sha256: sha(i++),
     }));
+  };
   return [
-    ...mk("body", 40, "bodies", "body", "preferred"),
-    ...mk("obj", 14, "objects", "object", "object"),
-    ...mk("ctl", 6, "control-bodies", "body", "control"),
+    ...mk("body", 40, "bodies", "body", "preferred", "bodies"),
+    ...mk("obj", 14, "objects", "object", "object", "objects"),
+    ...mk("ctl", 6, "control-bodies", "body", "control", "control-bodies"),
   ];
 }
 
@@ -114,28 +117,60 @@ function runPhase(
         queue.push(stimulusId);
         continue;
       }
+      // The display reports its frames; the photodiode sees the patch ~8 ms later; now and then a frame drops.
+      const dropped = random() < 0.04 ? 1 : 0;
+      const onsetMs = trialId * 500;
+      const pdOnsetMs = onsetMs + 7 + 2 * random();
       store.settleTrial(sessionId, trialId, {
         status: "shown",
-        onsetMs: trialId * 500,
-        offsetMs: trialId * 500 + 200,
-        droppedFrames: 0,
+        onsetMs,
+        offsetMs: onsetMs + 200 + dropped * FRAME_MS,
+        droppedFrames: dropped,
+        pdOnsetMs,
+        pdOffsetMs: pdOnsetMs + 200 + dropped * FRAME_MS,
       });
-      const baselineRate = 8;
       store.ingest(sessionId, [
         {
           seq: ++seq.n,
           trialId,
-          channels: CHANNELS.map((channelId) => ({
-            channelId,
-            counts: {
-              baseline: poisson(random, baselineRate * 0.1),
-              response: poisson(random, (baselineRate + truth.get(channelId)!.get(stimulusId)!) * 0.2),
-            },
-          })),
+          channels: CHANNELS.map((channelId) => {
+            const spikes = spikeTrain(random, truth.get(channelId)!.get(stimulusId)!);
+            return { channelId, counts: countWindows(spikes), spikes };
+          }),
         },
       ]);
     }
   }
+}
+
+const FRAME_MS = 1000 / 60;
+const SPAN = { startMs: -75, endMs: 250 };
+const BASELINE_RATE = 8;
+
+/** The response's time course: nothing before 50 ms, a transient peak near 80 ms and a sustained part. */
+const rawShape = (t: number) =>
+  t < 50 ? 0 : Math.min(1, (t - 50) / 15) * (0.55 + 1.6 * Math.exp(-((t - 80) ** 2) / (2 * 25 ** 2)));
+const grid = Array.from({ length: 400 }, (_, k) => rawShape(50 + k / 2));
+const SHAPE_MEAN = grid.reduce((a, b) => a + b, 0) / grid.length;
+/** The time course scaled to mean 1 over the response window 50..250 ms (so the window's rate is the truth). */
+const shape = (t: number) => rawShape(t) / SHAPE_MEAN;
+const SHAPE_MAX = Math.max(...grid) / SHAPE_MEAN;
+
+/** Spike times (ms from onset) over the span: baseline 8 spikes/s plus `rate` × shape(t) (Poisson, by thinning). */
+function spikeTrain(random: Random, rate: number): number[] {
+  const peak = BASELINE_RATE + rate * SHAPE_MAX;
+  const out: number[] = [];
+  for (let t = SPAN.startMs; ; ) {
+    t += (-Math.log(1 - random()) / peak) * 1000;
+    if (t >= SPAN.endMs) return out;
+    if (random() * peak < BASELINE_RATE + rate * shape(t)) out.push(Math.round(t * 1000) / 1000);
+  }
+}
+
+/** Counts in the demo protocol's windows (start ≤ t < end), as the daemon counts spike messages. */
+function countWindows(spikes: number[]): Record<string, number> {
+  const inside = (a: number, b: number) => spikes.filter((t) => t >= a && t < b).length;
+  return { baseline: inside(-75, 25), response: inside(50, 250) };
 }
 
 async function overlayPng(r: number, g: number, b: number): Promise<Buffer> {
@@ -170,8 +205,16 @@ const snap = (store: SessionStore, id: string, state: string, extra: Record<stri
     context: { sessionId: id, pauseReason: null, failedReason: null, abortedBy: null, ...extra },
   });
 
-/** A complete day up to the report step (state "reporting"), in a new store at `dir`/ephysloop.db. */
-export async function fakeDay(dir: string, seed = 11): Promise<FakeDay> {
+/**
+ * A complete day up to the report step (state "reporting"), in a new store at `dir`/ephysloop.db. With
+ * `reportingStored: false` the store's last state is "visualizing", as the day machine leaves it when it starts
+ * the report step (the step runs before the machine's new state is stored).
+ */
+export async function fakeDay(
+  dir: string,
+  seed = 11,
+  o: { reportingStored?: boolean } = {},
+): Promise<FakeDay> {
   const loaded = loadProtocol(new URL("../../protocols/demo.yaml", import.meta.url).pathname);
   const store = new SessionStore(join(dir, "ephysloop.db"));
   const sessionId = "day-20240517";
@@ -295,7 +338,7 @@ export async function fakeDay(dir: string, seed = 11): Promise<FakeDay> {
     path: optFolder,
     meta: { objective: "channel ch0 readout", steps: 256 },
   });
-  snap(store, sessionId, "reporting");
+  if (o.reportingStored !== false) snap(store, sessionId, "reporting");
   return { store, config, loaded, ctx, sessionId, stimuli };
 }
 

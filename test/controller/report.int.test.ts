@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { type Browser, chromium, type Page } from "playwright-core";
+import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cacheDir, entryPath, writeEntry } from "../../analysis/features/store.ts";
 import { pearson } from "../../analysis/stats/index.ts";
@@ -17,7 +18,24 @@ import { assembleReportData, type ReportFiles, reportStep } from "../../controll
 import { abortedDay, CHANNELS, DEAD_CHANNEL, type FakeDay, fakeDay } from "./report-day.helper.ts";
 
 const artifacts = new URL("../artifacts/", import.meta.url).pathname;
+const docsImages = new URL("../../docs/images/", import.meta.url).pathname;
+/** The day's sections, in page order. */
+const SECTIONS = [
+  "summary",
+  "rig-qa",
+  "checks",
+  "channel-summary",
+  "models",
+  "selection",
+  "retest",
+  "responses",
+  "psth",
+  "shared-features",
+  "optional-optvis",
+];
 const CHECKS_PER_CHANNEL = 5;
+/** The five summary figures, the retest scatter and one PSTH/raster figure per channel. */
+const FIGURES = 5 + 1 + CHANNELS.length;
 const criticalFixture = JSON.parse(
   readFileSync(new URL("../fixtures/report/critical_r.json", import.meta.url), "utf8"),
 ) as {
@@ -77,18 +95,17 @@ describe("session report", () => {
       format: "html",
       bytes: html.length,
       sha256: files.sha256,
-      figures: 5,
+      figures: FIGURES,
     });
     // No temp file left; the day's NWB file is beside the report (docs/nwb.md).
     expect(readdirSync(join(dir, "day", "sessions", day.sessionId)).sort()).toEqual(
-      [`${day.sessionId}.nwb`, "report.html"].sort(),
+      [`${day.sessionId}.nwb`, "channels.csv", "report.html"].sort(),
     );
   });
 
-  it("renders a full day in Chromium: every section, the check table, the failed channel, five figures", async () => {
+  it("renders a full day in Chromium: every section, the check table, the failed channel, the figures", async () => {
     const { page, outside } = await open(files.path);
-    for (const id of ["summary", "checks", "models", "responses", "shared-features", "optional-optvis"])
-      expect(await page.locator(`section#${id}`).count(), id).toBe(1);
+    for (const id of SECTIONS) expect(await page.locator(`section#${id}`).count(), id).toBe(1);
     expect(await page.locator(".missing").allTextContents()).toEqual([]);
 
     // Provenance: the stored protocol text verbatim, its hash, seed, weights hash.
@@ -172,8 +189,8 @@ describe("session report", () => {
     }
 
     // Figures: Vega-Lite SVGs with drawn marks.
-    expect(await page.locator("figure.chart").count()).toBe(5);
-    expect(await page.locator("figure.chart svg").count()).toBe(5);
+    expect(await page.locator("figure.chart").count()).toBe(FIGURES);
+    expect(await page.locator("figure.chart svg").count()).toBe(FIGURES);
     for (const name of ["trials", "correlation", "predictions", "loss", "responses"]) {
       const marks = await page
         .locator(`figure[data-figure="${name}"] svg path, figure[data-figure="${name}"] svg line`)
@@ -197,6 +214,25 @@ describe("session report", () => {
     await page.close();
   });
 
+  it("pictures of every section of the day's report (docs/images/report-*.png with UPDATE_DOCS_PICTURES=1)", async () => {
+    const { page } = await open(files.path);
+    const ids = await page.locator("main > section").evaluateAll((els) => els.map((e) => e.id));
+    expect(ids).toEqual(SECTIONS);
+    for (const id of ["header", ...ids]) {
+      const shot = join(artifacts, `report-${id}.png`);
+      await page.locator(id === "header" ? "body > header" : `section#${id}`).screenshot({ path: shot });
+      expect(statSync(shot).size, id).toBeGreaterThan(5000);
+      if (process.env.UPDATE_DOCS_PICTURES === "1") {
+        mkdirSync(docsImages, { recursive: true });
+        // A palette PNG: a quarter of the size for the repository, the same picture to the eye.
+        await sharp(shot)
+          .png({ palette: true, quality: 90, effort: 8 })
+          .toFile(join(docsImages, `report-${id}.png`));
+      }
+    }
+    await page.close();
+  });
+
   it("renders a day aborted in phase 1 honestly: what exists, what is missing and why", async () => {
     const { page, outside } = await open(abortedFiles.path);
     expect(await page.locator("body").getAttribute("data-state")).toBe("aborted");
@@ -215,7 +251,10 @@ describe("session report", () => {
     expect(cells[5]).toContain("session aborted: 1");
     for (const [id, producer] of [
       ["checks", "the channel checks"],
+      ["channel-summary", "the model fit"],
       ["models", "the model fit"],
+      ["selection", "the phase-2 selection"],
+      ["retest", "phase 2"],
       ["responses", "phase 2"],
       ["shared-features", "the shared-feature visualization"],
     ]) {
@@ -224,7 +263,8 @@ describe("session report", () => {
       expect(text, id).toContain("aborted by operator (API) during phase 1");
     }
     expect(await page.locator("tr.check-row").count()).toBe(0);
-    expect(await page.locator("figure.chart svg").count()).toBe(1);
+    // The presentations figure, and each channel's phase-1 PSTH: the spike times recorded before the abort.
+    expect(await page.locator("figure.chart svg").count()).toBe(1 + CHANNELS.length);
     expect(outside).toEqual([]);
     await page.screenshot({ path: join(artifacts, "report-aborted.png"), fullPage: true });
     await page.close();

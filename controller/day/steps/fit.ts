@@ -3,6 +3,7 @@
 // their metrics and the split go to the store.
 import { join } from "node:path";
 import { splitStimuli } from "../../../analysis/readout/splits.ts";
+import { median } from "../../../analysis/stats/index.ts";
 import { resolvePaths } from "../../../config/index.ts";
 import { writeSilhouettes } from "../../../stimuli/silhouette.ts";
 import { runComputeJob } from "../../compute/compute-jobs.ts";
@@ -102,11 +103,9 @@ export async function fitStep(ctx: StepContext, signal?: AbortSignal): Promise<v
       },
     })),
   );
-  const rs = readouts
-    .map((r) => r.testR)
-    .filter((r): r is number => r !== null)
-    .sort((a, b) => a - b);
+  // The report's median and format (analysis/stats median, 3 decimals): the log and the report agree.
+  const rs = readouts.map((r) => r.testR).filter((r): r is number => r !== null);
   log.info(
-    `fitted ${readouts.length} readouts in ${((Date.now() - started) / 1000).toFixed(1)} s; median held-out r ${rs.length ? rs[Math.floor(rs.length / 2)].toFixed(2) : "n/a"}`,
+    `fitted ${readouts.length} readouts in ${((Date.now() - started) / 1000).toFixed(1)} s; median held-out r ${rs.length ? median(rs).toFixed(3) : "n/a"} over ${rs.length} channels`,
   );
 }
