@@ -217,8 +217,16 @@ describe("monitor dashboard on a simulated day", () => {
     await waitFor(
       "both alerts",
       async () => (await silentAlert.count()) === 1 && (await unstableAlert.count()) === 1,
-      5000,
-    );
+      15_000,
+    ).catch(async (e) => {
+      // Which one is missing, and what the log and the page hold: the unstable alert is a statistical judgement.
+      const stored = daemon.store.events(daemon.sessionId).filter((x) => x.type === "alert");
+      console.log(
+        JSON.stringify(stored.map((x) => [x.subtype, x.content])),
+        await page.locator("#alerts").innerText(),
+      );
+      throw e;
+    });
     // The grid is redrawn on the next channel update, which may arrive after the alert messages.
     await waitFor(
       "the grid to mark both channels",
