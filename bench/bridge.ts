@@ -8,6 +8,8 @@
 //   complete window can go). DESIGN.md's budget: p99 under postMs + 50 ms.
 // Firing: multi-unit rates of 5–35 spikes/s per channel (mean 20), doubled 50–250 ms after each onset.
 // BENCH_QUICK=1: fewer trials.
+// Over 400 lines: a benchmark is one script a lab runs and reads top to bottom: the bridge path and the direct
+// path, measured side by side.
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";

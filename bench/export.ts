@@ -15,6 +15,8 @@
 // a session with 1/4 of the presentations shows whether the peak grows with the session.
 //
 //   npm run bench:export        (BENCH_BLOCKS=8 blocks of 475, BENCH_CHANNELS=384; BENCH_QUICK=1: 2 blocks, 96 channels)
+// Over 400 lines: a benchmark is one script a lab runs and reads top to bottom: the session it builds, the NWB
+// and .npy writers it times, the report.
 
 import { execFileSync } from "node:child_process";
 import {

@@ -18,6 +18,8 @@
 //   npm run bench:ingest       (BENCH_TRIALS=3000 measured trials, BENCH_WARMUP=500, BENCH_WINDOW=64;
 //                               BENCH_WRITER=inline to run the transactions on the server thread instead;
 //                               BENCH_SYNCHRONOUS=NORMAL|OFF to see what the fsyncs cost — diagnostic only, inline)
+// Over 400 lines: a benchmark is one script a lab runs and reads top to bottom: server, worker-thread bridge,
+// faults and report in one place.
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";

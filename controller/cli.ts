@@ -1,5 +1,7 @@
 // The `ephysloop` command line: serve, simulate, demo (npm start), bridge openephys, validate, sessions, status,
 // features, saliency, explain, optvis, concepts, report, export.
+// Over 400 lines: the command-line surface: one commander declaration per subcommand, each a few lines that
+// hand off to commands/.
 import { Command, Option } from "commander";
 import { type Config, loadConfig, resolvePaths } from "../config/index.ts";
 import { validateProtocolFile } from "./commands/validate.ts";
@@ -165,6 +167,10 @@ export async function main(argv: string[]): Promise<void> {
       ]),
     )
     .option("--truth <file>", "write the ground truth (every spike sent) as JSON lines")
+    .option(
+      "--truth-neurons <file>",
+      "write the simulated neurons (readouts, drives, rates) as JSON: the report's truth appendix reads it from <session folder>/simulation-truth.json",
+    )
     .option("--feature-cache <dir>", "backbone feature cache to share with the daemon")
     .option("--drop-every <n>", "drop the connection after every n messages", "0")
     .option("--duplicate <p>", "probability of sending a message twice", "0")
@@ -198,6 +204,7 @@ export async function main(argv: string[]): Promise<void> {
         hostPath: opts.box === false ? undefined : opts.boxHost,
         boxPath: typeof opts.box === "string" ? opts.box : undefined,
         truthFile: opts.truth,
+        truthNeuronsFile: opts.truthNeurons,
         featureCache: opts.featureCache,
         without: { acquisition: opts.acquisition === false, display: opts.display === false },
         connectTimeoutMs: Number(opts.connectTimeout),

@@ -1,6 +1,8 @@
 // The daemon: one HTTP server on the configured address with the control API, the display page and stimulus
 // images, and three WebSocket endpoints (/acquisition, /display, /monitor); the day machine with its actors;
 // every transition persisted. A restarted daemon resumes the newest unfinished session where it stopped.
+// Over 400 lines: the composition root: it wires the store, hubs, machine, HTTP routes and sockets together;
+// the logic it calls lives in day/, acquisition/, monitor/ and http-api.ts.
 import { randomUUID } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";

@@ -1,6 +1,8 @@
 // Symmetric eigensolvers: a dense one (Householder tridiagonalization + implicit QL, EISPACK tred2/tql2 as in
 // JAMA) for small matrices, and a thick-restart Lanczos with full reorthogonalization for the top k eigenpairs of a
 // large symmetric operator given only as y = M x.
+// Over 400 lines: two eigensolvers that are each one algorithm (tred2/tql2; thick-restart Lanczos using the
+// dense one for its small problem); splitting them would separate Lanczos from the solver it relies on.
 import { mulberry32, type Random } from "../random.ts";
 import { ConceptError, checkAborted, checkInt } from "./errors.ts";
 

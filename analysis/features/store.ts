@@ -14,6 +14,8 @@
 // Entries are written to a temp file in the same folder and renamed into place, so a crash never leaves a
 // half-written entry under an entry's name (a leftover temp file is never read). Entries that fail their checks
 // (size, header, shape) are recomputed and replaced. Present entries are never recomputed: the computation resumes.
+// Over 400 lines: the cache's file format and the one function that reads, computes and writes through it;
+// they change together.
 import { randomBytes } from "node:crypto";
 import { mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { endianness } from "node:os";

@@ -1,6 +1,8 @@
 // The server side of the live dashboard: per-channel statistics fed by the acquisition hub (onIngested) and the
 // event log (trials voided, progress, state), published to /monitor clients a few times per second at most, and
 // alerts written as event records ("alert", <kind>) so they are logged and streamed like everything else.
+// Over 400 lines: one stateful class that folds ingested trials and events into per-channel statistics and
+// publishes them; its pure rules are in alert-rules.ts and analysis/stats.
 import type { WebSocket } from "ws";
 import type { Protocol } from "../../protocols/schema.ts";
 import type { IngestedTrial } from "../acquisition/acquisition-hub.ts";

@@ -1,6 +1,8 @@
 // The rig box on a serial line (115200 8N1, "\n"-terminated text; protocol in controller/wire/rig-lines.ts).
 // This class owns the I/O: opening, writing commands and matching their ACK/PONG, reporting fixation,
 // and reconnecting when the device disappears. Parsing stays in rig-lines.ts.
+// Over 400 lines: one state machine over one serial link (open, command/ACK matching, pings, loss, reconnect);
+// its parts share the pending-command and link state.
 import { stat } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { SerialPortStream } from "@serialport/stream";
