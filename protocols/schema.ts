@@ -67,6 +67,10 @@ export const modelSchema = z.strictObject({
     .default({ kind: "l1/2", weight: 6 }),
   learningRate: z.number().positive("expected a positive Adam learning rate").default(2e-3),
   epochs: positiveInt("maximum training epochs").min(1).max(100_000).default(2500), // early stopping ends most sooner
+  /** Where the fit starts (analysis/readout/fit-readouts.ts, docs/protocol.md): "scan", the pixel whose features
+   *  correlate most with the responses and zero weights (best on real V4 data); "ridge", the pixel whose features
+   *  predict them best out of sample and the ridge readout there (dense readouts from few images: the demo day). */
+  init: z.enum(["scan", "ridge"]).default("scan"),
   split: z.strictObject({
     train: positiveInt("training images").min(1),
     validation: positiveInt("validation images").min(1),
@@ -101,6 +105,10 @@ export const visualizationSchema = z.strictObject({
   epsilon: z.number().gt(0).lt(1), // dropped β mass ≤ ε·s
   method: z.enum(["gradient", "ig", "unweighted"]).default("gradient"),
   igSteps: positiveInt("integrated-gradients path steps").min(1).default(16),
+  /** Pearson r of the model's predictions with the phase-2 object responses a channel needs for shared-feature
+   *  maps (Lappe et al. 2024 visualize channels with object r > 0.4): maps of a model that does not predict
+   *  objects explain nothing about why objects drive the site. */
+  minObjectR: z.number().min(-1).max(1).default(0.4),
 });
 
 /** Feature visualization on each channel's model (analysis/optvis): used by `ephysloop optvis` and, when
@@ -131,6 +139,12 @@ export const simulationSchema = z.strictObject({
   unstableChannels: z.array(z.number().int().min(0)).default([]),
   /** Channel indices whose neurons do not prefer the preferred category (selectivity must fail). */
   nonSelectiveChannels: z.array(z.number().int().min(0)).default([]),
+  /** The simulated neurons' readout locations are drawn uniformly from [−e, e]² of the feature map's [−1, 1]
+   *  grid; a small e puts the receptive fields under the stimulus, as a recording day centres its stimuli on them. */
+  receptiveFieldExtent: z.number().gt(0).max(1).default(0.8),
+  /** The backbone neurons' response above baseline to images outside their category, as a fraction of what their
+   *  features alone drive (1: a pure readout; a body patch answers even its best objects more weakly than bodies). */
+  objectGain: z.number().min(0).max(1).default(1),
 });
 
 export const protocolSchema = z

@@ -1,8 +1,7 @@
-// The report's artifact-backed parts, from artifacts already read (assemble.ts): the shared-feature panels of the
-// saliency artifacts, the optional analyses (feature visualization, …) with their images, and the concept maps
+// The report's artifact-backed parts, from artifacts already read (assemble.ts): the optional analyses (feature visualization, …) with their images, and the concept maps
 // from the concepts artifact's clusters.json. Pure: the images and texts come in as data.
-import type { ReportSource, SourceArtifact, SourceStimulus } from "./source.ts";
-import type { ReportConcepts, ReportImage, ReportOptionalAnalysis, ReportSharedFeature } from "./types.ts";
+import type { ReportSource, SourceStimulus } from "./source.ts";
+import type { ReportConcepts, ReportImage, ReportOptionalAnalysis } from "./types.ts";
 
 const OPTIONAL_TITLES: Record<string, string> = {
   optvis: "Feature visualization",
@@ -12,7 +11,15 @@ const OPTIONAL_TITLES: Record<string, string> = {
   "integrated-gradients": "Integrated-gradients saliency",
 };
 /** Artifact kinds with a section of their own, or none (the report's own files): never an optional analysis. */
-export const NOT_OPTIONAL = new Set(["saliency", "report", "report-pdf", "concepts", "nwb", "channels-csv"]);
+export const NOT_OPTIONAL = new Set([
+  "saliency",
+  "report",
+  "report-pdf",
+  "concepts",
+  "nwb",
+  "channels-csv",
+  "truth-csv",
+]);
 const MAX_IMAGES_PER_ITEM = 8;
 
 export const finiteOrNull = (v: unknown): number | null =>
@@ -20,44 +27,6 @@ export const finiteOrNull = (v: unknown): number | null =>
 export const asRecord = (v: unknown): Record<string, unknown> =>
   v && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-
-/** The shared-feature panels: one per saliency artifact, with its object and body overlays. */
-export function sharedFeatures(artifacts: SourceArtifact[]): ReportSharedFeature[] {
-  return artifacts
-    .filter((a) => a.kind === "saliency")
-    .map((a) => {
-      const meta = asRecord(a.meta);
-      const objectId = String(meta.objectId ?? "");
-      const bodyId = String(meta.bodyId ?? "");
-      const pick = (id: string, word: string) => {
-        const found =
-          a.images.find((f) => id && f.name.includes(id)) ??
-          a.images.find((f) => f.name.toLowerCase().includes(word));
-        return found ? { ...found.image } : null;
-      };
-      const objectImage = pick(objectId, "object");
-      const bodyImage = pick(bodyId, "body");
-      if (objectImage) objectImage.caption = `object ${objectId} with saliency overlay`;
-      if (bodyImage) bodyImage.caption = `body ${bodyId} with saliency overlay`;
-      return {
-        channelId: a.channelId ?? "(no channel)",
-        objectId,
-        bodyId,
-        s: finiteOrNull(meta.s),
-        k: finiteOrNull(meta.k),
-        dropped: finiteOrNull(meta.dropped),
-        normOut: finiteOrNull(meta.normOut),
-        normIn: finiteOrNull(meta.normIn),
-        objectImage,
-        bodyImage,
-        note: !a.path
-          ? "no overlay folder stored with this artifact"
-          : a.images.length === 0
-            ? `no overlay images found in ${a.path}`
-            : undefined,
-      };
-    });
-}
 
 /** `a/b` joined as node's path.join does for the plain folder + file names of artifacts. */
 const joinPath = (folder: string, name: string) => `${folder.replace(/\/+$/, "")}/${name}`;

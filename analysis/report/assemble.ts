@@ -1,7 +1,7 @@
 // The report's data from the session's stored rows (ReportSource → ReportData), pure: the controller reads the
 // store, the feature cache and the artifact files (controller/day/steps/report.ts); everything computed from them
 // — presentations per phase, provenance, models, predictions, responses, rig QA — is computed here.
-import { asRecord, concepts, finiteOrNull, optionalAnalyses, sharedFeatures } from "./assemble-artifacts.ts";
+import { asRecord, concepts, finiteOrNull, optionalAnalyses } from "./assemble-artifacts.ts";
 import { retest, selection } from "./assemble-phase2.ts";
 import { objectPredictions, responses } from "./assemble-responses.ts";
 import { channelSummary } from "./channel-table.ts";
@@ -120,12 +120,29 @@ function history(src: ReportSource): Array<{ state: string; at: string }> {
   return out;
 }
 
+/** Channels the visualize step skipped, with its reason (the last one logged per channel). */
+function skippedChannels(events: ReportSource["events"]): Array<{ channelId: string; reason: string }> {
+  const out = new Map<string, { channelId: string; reason: string }>();
+  for (const e of events) {
+    if (e.type !== "visualize" || e.subtype !== "channel-skipped") continue;
+    let c: Record<string, unknown>;
+    try {
+      c = asRecord(JSON.parse(e.content));
+    } catch {
+      continue;
+    }
+    if (typeof c.channelId === "string")
+      out.set(c.channelId, { channelId: c.channelId, reason: String(c.reason ?? "") });
+  }
+  return [...out.values()];
+}
+
 /** Everything the report shows, from the stored rows; no HTML here (build-report.ts). */
 export function assembleReport(src: ReportSource): ReportData {
   const notes = [...src.notes];
   const voidReason = voidReasons(src.events);
   const nTest = Object.values(src.splits).filter((s) => s === "test").length;
-  const shared = sharedFeatures(src.artifacts);
+  const shared = src.sharedFeatures.panels;
   const visualizedOf = (channelId: string) => {
     const fromSaliency = shared.filter((f) => f.channelId === channelId && f.objectId).map((f) => f.objectId);
     if (fromSaliency.length) return [...new Set(fromSaliency)];
@@ -159,6 +176,9 @@ export function assembleReport(src: ReportSource): ReportData {
         testR: finiteOrNull(p.testR ?? metrics.testR),
         nTest,
         bestEpoch: finiteOrNull(p.bestEpoch ?? metrics.bestEpoch),
+        // Stored by the visualize step (controller/day/object-predictions.ts): the r that gates the maps.
+        objectR: finiteOrNull(metrics.objectR),
+        objectN: typeof metrics.objectN === "number" ? metrics.objectN : undefined,
         valLossCurve: Array.isArray(p.valLossCurve)
           ? (p.valLossCurve as unknown[]).map((v) => (typeof v === "number" ? v : Number.NaN))
           : [],
@@ -172,6 +192,10 @@ export function assembleReport(src: ReportSource): ReportData {
       visualizedOf,
     ),
     sharedFeatures: shared,
+    sharedFeatureScale: src.sharedFeatures.scale,
+    sharedFeatureSkips: skippedChannels(src.events),
+    minObjectR: src.protocol?.minObjectR ?? null,
+    truth: src.truth,
     optionalAnalyses: optionalAnalyses(src),
     concepts: concepts(src.concepts),
     selection: selection(src),

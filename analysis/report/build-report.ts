@@ -30,10 +30,11 @@ import {
   objectCorrelation,
   optionalSections,
   responsesSection,
-  sharedFeaturesSection,
   summarySection,
 } from "./sections.ts";
 import { renderRetestFigure, retestSection, selectionSection } from "./selection-section.ts";
+import { sharedFeaturesSection } from "./shared-features-section.ts";
+import { truthSection } from "./truth-section.ts";
 import type { ReportData } from "./types.ts";
 
 function validate(data: ReportData): void {
@@ -191,7 +192,7 @@ export async function buildReport(data: ReportData): Promise<string> {
 ${header(data)}
 <nav><a href="#summary">Summary</a> · <a href="#rig-qa">Rig QA</a> · <a href="#checks">Checks</a> · <a href="#channel-summary">Channels</a> · <a href="#models">Models</a> · <a href="#selection">Selection</a> · <a href="#retest">Retest</a> · <a href="#responses">Responses</a> · <a href="#psth">PSTHs</a> · <a href="#shared-features">Shared features</a>${data.concepts ? ' · <a href="#concepts">Concept maps</a>' : ""}${data.optionalAnalyses
     .map((a) => ` · <a href="#optional-${esc(a.kind)}">${esc(a.title)}</a>`)
-    .join("")}</nav>
+    .join("")}${data.truth ? ' · <a href="#truth">Simulation truth</a>' : ""}</nav>
 <main>
 ${summarySection(data, figs)}
 ${rigQaSection(data)}
@@ -205,6 +206,7 @@ ${psthSection(data, psthFigs)}
 ${sharedFeaturesSection(data)}
 ${conceptsSection(data)}
 ${optionalSections(data)}
+${truthSection(data)}
 ${notesSection(data)}
 </main>
 <footer>ephysloop ${esc(s.codeVersion)} · session ${esc(s.id)} · generated ${esc(data.generatedAt)} · self-contained page: no external resources.</footer>

@@ -31,8 +31,9 @@ export function channelSummary(data: ReportData): ReportChannelSummary[] {
       kruskalWallisP: check(c.id, "kruskal-wallis"),
       heldoutBodyR: m?.testR ?? null,
       heldoutBodies: m ? m.nTest : 0,
-      objectR: oc?.r ?? null,
-      objects: oc?.n ?? 0,
+      // The r the visualize step stored (the one that gated the maps) where there is one; else recomputed.
+      objectR: m?.objectR ?? oc?.r ?? null,
+      objects: m?.objectN ?? oc?.n ?? 0,
       visualized: visualized.has(c.id),
     };
   });

@@ -5,6 +5,7 @@ export { criticalR } from "./critical-r.ts";
 export { ReportError, type ReportErrorCode } from "./errors.ts";
 export { endedHow, objectCorrelation, whyMissing } from "./sections.ts";
 export type {
+  PairRate,
   ReportChannel,
   ReportCheck,
   ReportConcepts,

@@ -4,7 +4,7 @@ import { median, pearson } from "../stats/index.ts";
 import { criticalR } from "./critical-r.ts";
 import { endedHow, FINAL, lastStage, whyMissing } from "./day-progress.ts";
 import { detailsText, dl, esc, img, num, table } from "./html.ts";
-import type { ReportData, ReportImage } from "./types.ts";
+import type { ReportData } from "./types.ts";
 
 // How far the day got (day-progress.ts); re-exported for the sections that say what is missing.
 export { endedHow, lastStage, whyMissing };
@@ -329,50 +329,6 @@ and over all bodies shown in phase 2 (Lappe et al. 2024, Fig. 3b).</p>
 ${table(["Channel", "Visualized objects", "Rate", "Mean object (n)", "Mean body (n)"], rows, "responses")}
 ${figs.responses ? figure(figs.responses, "responses", "Circles: visualized objects; triangles: mean over objects; squares: mean over bodies.") : ""}
 </section>`;
-}
-
-const imageOrNote = (image: ReportImage | null, alt: string, caption: string) =>
-  image
-    ? `<figure>${img(image, alt)}<figcaption>${esc(image.caption ?? caption)}</figcaption></figure>`
-    : `<figure><p class="missing">${esc(`${caption}: no overlay image stored`)}</p></figure>`;
-
-export function sharedFeaturesSection(data: ReportData): string {
-  const head = `<section id="shared-features"><h2>Shared features</h2>`;
-  if (data.sharedFeatures.length === 0)
-    return `${head}${missing(whyMissing(data, "shared-feature visualizations", "visualizing"))}</section>`;
-  const excluded = new Set(data.decisions.filter((d) => !d.included).map((d) => d.channelId));
-  const panels = data.sharedFeatures.map((f) => {
-    const numbers = dl([
-      ["similarity s (eq. 2)", num(f.s)],
-      ["bound ‖I‖ ≤ s", f.s === null ? "n/a" : `‖I‖ ≤ ${num(f.s)}`],
-      ["features kept k", num(f.k)],
-      ["dropped β mass (error bound)", num(f.dropped)],
-      ["‖a_out ⊙ w‖ (object)", num(f.normOut)],
-      ["‖a_in ⊙ w‖ (body)", num(f.normIn)],
-    ]);
-    return `<div class="panel${excluded.has(f.channelId) ? " excluded" : ""}" data-channel="${esc(f.channelId)}">
-<h3>${esc(f.channelId)}${excluded.has(f.channelId) ? ' <span class="badge excluded">excluded</span>' : ""}</h3>
-<div class="pair">${imageOrNote(f.objectImage, `object ${f.objectId}`, `object ${f.objectId}`)}${imageOrNote(f.bodyImage, `body ${f.bodyId}`, `body ${f.bodyId}`)}</div>
-${numbers}${f.note ? `<p class="muted">${esc(f.note)}</p>` : ""}</div>`;
-  });
-  return `${head}
-<p>For each channel, the most similar (object, body) pair among its top drivers, with the parallel-backprop saliency
-overlay: β_i = a_in,i w_i a_out,i w_i / (‖a_in⊙w‖ ‖a_out⊙w‖), I(x) = Σ_i β_i · unit(smooth(∂a_i/∂x)), so ‖I‖ ≤ s.
-Only the k features carrying the β mass are backpropagated; the dropped mass bounds the map's error.</p>
-<div class="panels">${panels.join("")}</div>${withoutPanel(data)}</section>`;
-}
-
-/** Channels that have no shared-feature panel, with the reason where the checks give one. */
-function withoutPanel(data: ReportData): string {
-  const have = new Set(data.sharedFeatures.map((f) => f.channelId));
-  const decision = new Map(data.decisions.map((d) => [d.channelId, d]));
-  const rest = data.channels.filter((c) => !have.has(c.id));
-  if (rest.length === 0) return "";
-  const why = (id: string) => {
-    const d = decision.get(id);
-    return d && !d.included ? `excluded by the checks (${d.reason})` : "no saliency artifact stored";
-  };
-  return `<p class="muted" id="no-panel">Without a panel: ${rest.map((c) => `<b>${esc(c.id)}</b> — ${esc(why(c.id))}`).join("; ")}.</p>`;
 }
 
 export function optionalSections(data: ReportData): string {

@@ -2,9 +2,10 @@
 // feature cache and the artifact files into this shape; assemble.ts turns it into ReportData without any I/O).
 
 import type { FeatureMaps } from "../readout/index.ts";
+import type { TruthComparison } from "../simulation-truth.ts";
 import type { RateTable } from "../stats/index.ts";
 import type { QaTrial } from "./rig-qa.ts";
-import type { ReportChannel, ReportImage, ReportPsth, ReportRigQa } from "./types.ts";
+import type { ReportChannel, ReportImage, ReportPsth, ReportRigQa, ReportSharedFeature } from "./types.ts";
 
 /** The session row, as stored. */
 export interface SessionFacts {
@@ -51,6 +52,8 @@ export interface ProtocolFacts {
   model: { backbone: string; variant: string; layer: string; imageSize: number };
   /** The weights the backbone ran with: the configured file (and its variant) or the embedded ones. */
   weights: { path: string | null; variant: string };
+  /** Object prediction r a channel needs for shared-feature panels (visualization.minObjectR). */
+  minObjectR: number;
 }
 
 export interface SourceEvent {
@@ -136,8 +139,15 @@ export interface ReportSource {
    * them is not cached (the predictions stored with the selection are shown instead).
    */
   objectFeatures: { ids: string[]; maps: FeatureMaps } | null;
-  /** Artifacts with their images: saliency panels, optional analyses (report, nwb, … left out by the reader). */
+  /** Artifacts with their images: optional analyses (report, nwb, saliency … left out by the reader). */
   artifacts: SourceArtifact[];
+  /**
+   * The shared-feature panels, drawn by the reader from the saliency artifacts' maps on one intensity scale (`scale`,
+   * null when no maps could be read); see controller/day/steps/report-shared-features.ts.
+   */
+  sharedFeatures: { panels: ReportSharedFeature[]; scale: number | null };
+  /** A simulated day: each fitted model against the simulated neuron it should have found; null otherwise. */
+  truth: TruthComparison | null;
   /** The newest "concepts" artifact: its meta, clusters.json's text (or why it could not be read), the montage. */
   concepts: {
     meta: unknown;

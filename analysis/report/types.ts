@@ -1,3 +1,5 @@
+import type { TruthComparison } from "../simulation-truth.ts";
+
 // What the report is built from: a plain object of stored results that the controller assembles (no store access
 // here). Every field that may be missing in a real session (an aborted day, a failed step) is optional or nullable,
 // and the report says why it is missing.
@@ -101,6 +103,9 @@ export interface ReportModel {
   nTest: number;
   bestEpoch: number | null;
   valLossCurve: number[];
+  /** Pearson r of the model's predictions with the phase-2 object responses (visualize step), and over how many. */
+  objectR?: number | null;
+  objectN?: number;
 }
 
 /** A channel's model predictions vs its phase-2 recorded responses to objects. */
@@ -138,6 +143,47 @@ export interface ReportSharedFeature {
   bodyImage: ReportImage | null;
   /** Why an image is absent, or anything else to say about the panel. */
   note?: string;
+  /**
+   * The fields below come from the maps themselves (out_map.npy, in_map.npy): overlays drawn on one intensity scale
+   * for every panel (ReportData.sharedFeatureScale), the plain images beside them, where the readout reads, how the
+   * pair responded and what the model predicted, and how much of each map lies on the pictured thing.
+   */
+  objectPlain?: ReportImage | null;
+  bodyPlain?: ReportImage | null;
+  /** True when objectImage/bodyImage are drawn on the shared scale (else the stored per-pair overlays). */
+  sharedScale?: boolean;
+  /** The readout location in the [−1, 1] grid of an h×w feature map, and the image side in pixels. */
+  readout?: { location: [number, number]; h: number; w: number; imageSize: number } | null;
+  /** Pearson r of the model with the phase-2 objects (what let the channel be visualized), and its n. */
+  objectR?: number | null;
+  objectN?: number;
+  /** Held-out body r of the model. */
+  testR?: number | null;
+  /** Recorded mean net rate (object: phase 2, body: phase 1), the model's prediction, and its rank among n. */
+  objectRate?: PairRate | null;
+  bodyRate?: PairRate | null;
+  /** Features with the largest |β| (index into the backbone tap's channels). */
+  topFeatures?: Array<{ index: number; beta: number }>;
+  /** Fraction of the map's intensity Σ_c|I_c| on the image's silhouette, and the silhouette's share of the image. */
+  objectMass?: SilhouetteMass | null;
+  bodyMass?: SilhouetteMass | null;
+}
+
+export interface PairRate {
+  recorded: number;
+  predicted: number | null;
+  /** 1 = the channel's highest recorded rate among `of` stimuli of that kind. */
+  rank: number;
+  of: number;
+}
+
+export interface SilhouetteMass {
+  onSilhouette: number;
+  silhouetteArea: number;
+  /** The same within `haloPx` pixels of the silhouette (the maps are smoothed with σ px: haloPx = 2σ). */
+  nearSilhouette?: number;
+  nearArea?: number;
+  haloPx?: number;
 }
 
 /** A section for an optional analysis (feature visualization, concept maps, …) that stored artifacts. */
@@ -184,6 +230,14 @@ export interface ReportData {
   objectPredictions: ReportObjectPredictions[];
   responses: ReportResponses[];
   sharedFeatures: ReportSharedFeature[];
+  /** The intensity (Σ_c|I_c| per pixel) at the top of the shared colour scale; null when no map was read. */
+  sharedFeatureScale?: number | null;
+  /** Channels the visualize step passed over, with its reason (e.g. a model that does not predict objects). */
+  sharedFeatureSkips?: Array<{ channelId: string; reason: string }>;
+  /** Object prediction r needed for a panel (protocol visualization.minObjectR). */
+  minObjectR?: number | null;
+  /** A simulated day: each fitted model against the simulated neuron (truth-section.ts); absent otherwise. */
+  truth?: TruthComparison | null;
   optionalAnalyses: ReportOptionalAnalysis[];
   /** Concept maps, when an analysis stored them. */
   concepts?: ReportConcepts | null;

@@ -12,6 +12,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { SIMULATION_TRUTH_FILE } from "../../analysis/simulation-truth.ts";
 import type { Config } from "../../config/index.ts";
 import { resolvePaths } from "../../config/index.ts";
 import { loadProtocol } from "../../protocols/load.ts";
@@ -103,6 +104,9 @@ export async function demo(config: Config, o: DemoOptions): Promise<void> {
         "5000",
         "--feature-cache",
         join(resolvePaths(config).dataDir, "features"),
+        // The neurons' truth, where the report step looks for it (the truth appendix and truth.csv).
+        "--truth-neurons",
+        join(resolvePaths(config).dataDir, "sessions", daemon.sessionId, SIMULATION_TRUTH_FILE),
         ...(o.fault && o.fault !== "box" ? ["--fault", o.fault] : []),
         ...(openephys ? ["--acquisition", "openephys", "--zmq", openephys.zmq] : []),
       ],

@@ -29,6 +29,8 @@ export type ComputeJob =
       split: { train: number[]; validation: number[]; test: number[] };
       penalty: { kind: "l1/2" | "l1"; weight: number };
       learningRate: number;
+      /** Where the fit starts (protocol model.init). */
+      init?: "scan" | "ridge";
       epochs: number;
       seed: number;
       /** Silhouette augmentation: extra training images, each with the targets of its source's row in `images`. */

@@ -129,6 +129,7 @@ async function run(): Promise<void> {
       {
         penalty: job.penalty,
         learningRate: job.learningRate,
+        initLocation: job.init ?? "scan",
         epochs: job.epochs,
         seed: job.seed,
         signal: abort.signal,

@@ -2,14 +2,20 @@
 // features (Lappe et al. 2024: w = top eigenvector of A_inᵀA_in − A_outᵀA_out at a random location), so the day's
 // models can recover them; or a cheap image statistic (an 8×8 colour thumbnail) where no backbone is wanted.
 // Fault flags make channels unstable between phases or non-selective, to exercise the checks.
+import { mkdir, writeFile } from "node:fs/promises";
+import { dirname } from "node:path";
 import { mulberry32 } from "../../analysis/random.ts";
-import type { FeatureMaps } from "../../analysis/readout/feature-maps.ts";
+import { extractAtLocation, type FeatureMaps, type Location } from "../../analysis/readout/feature-maps.ts";
+import { similarityToReference } from "../../analysis/similarity.ts";
+import type { SimulationTruth, TrueNeuron } from "../../analysis/simulation-truth.ts";
 import { syntheticCategoryNeuron } from "../../analysis/synthetic-neurons.ts";
 import { loadImageRGB } from "../../stimuli/image.ts";
 
 export interface GroundTruth {
   /** Expected firing rate (spikes/s) of a channel in the response period of a stimulus, in phase 1 or 2. */
   rate(channelId: string, stimulusId: string, phase: 1 | 2): number;
+  /** Every neuron as the report's truth appendix compares it with the day's models (analysis/simulation-truth.ts). */
+  truth: SimulationTruth;
 }
 
 export interface NeuronOptions {
@@ -25,6 +31,10 @@ export interface NeuronOptions {
   unstable?: number[];
   /** Channel indices whose neurons ignore the category. */
   nonSelective?: number[];
+  /** Category neurons' locations are uniform in [−e, e]² (default 0.8). */
+  receptiveFieldExtent?: number;
+  /** Category neurons' response above baseline to images outside their category is multiplied by this (default 1). */
+  objectGain?: number;
 }
 
 const THUMB = 8;
@@ -61,12 +71,32 @@ async function thumbnailRates(o: NeuronOptions, k: number, selective: boolean): 
   return out;
 }
 
+/** The neurons' truth as JSON at `file` (folders made), stamped with the protocol's sha256 for the report to check. */
+export async function writeTruthFile(
+  file: string,
+  truth: SimulationTruth,
+  protocolSha256: string,
+): Promise<void> {
+  await mkdir(dirname(file), { recursive: true });
+  await writeFile(file, JSON.stringify({ ...truth, protocolSha256 }));
+}
+
+/** A neuron's location: uniform in [−e, e]², the first two draws of its seed (as syntheticCategoryNeuron's default). */
+export function neuronLocation(seed: number, extent: number): Location {
+  const random = mulberry32(seed);
+  return [2 * extent * random() - extent, 2 * extent * random() - extent];
+}
+
 export async function buildGroundTruth(o: NeuronOptions): Promise<GroundTruth> {
   const phase1 = new Map<string, Map<string, number>>();
   const phase2 = new Map<string, Map<string, number>>();
   const ids = o.stimuli.map((s) => s.id);
+  const extent = o.receptiveFieldExtent ?? 0.8;
+  const neurons: TrueNeuron[] = [];
+  const bodyRows = o.stimuli.flatMap((s, i) => (s.category === o.preferredCategory ? [i] : []));
   for (const [k, ch] of o.channels.entries()) {
     const selective = !o.nonSelective?.includes(k);
+    const unstable = o.unstable?.includes(k) ?? false;
     let rates: number[];
     if (o.features) {
       const random = mulberry32(o.seed * 7919 + k);
@@ -74,16 +104,67 @@ export async function buildGroundTruth(o: NeuronOptions): Promise<GroundTruth> {
       const inCategory = o.stimuli.map((s) =>
         selective ? s.category === o.preferredCategory : random() < 0.5,
       );
+      const seed = o.seed * 1000 + k + 1;
       const neuron = syntheticCategoryNeuron(o.features, inCategory, {
-        seed: o.seed * 1000 + k + 1,
+        seed,
+        location: neuronLocation(seed, extent),
         baselineRate: o.baselineRate,
         peakRate: o.peakRate,
         channelId: ch,
       });
-      rates = Array.from(neuron.rates);
-    } else rates = await thumbnailRates(o, k, selective);
+      // Outside its category the response above baseline is scaled by objectGain (a body patch answers objects
+      // more weakly than their features alone would say); within a category the order of the rates is the drive's.
+      const g = o.objectGain ?? 1;
+      rates = Array.from(neuron.rates, (r, i) =>
+        inCategory[i] ? r : o.baselineRate + g * (r - o.baselineRate),
+      );
+      // What an oracle knows: the drive a(x)·w of every stimulus, and s(x, top body) at the true readout.
+      const { c } = o.features;
+      const a = extractAtLocation(o.features, neuron.readout.location);
+      const w = neuron.readout.weights;
+      const drive = o.stimuli.map((_, i) => {
+        let d = 0;
+        for (let j = 0; j < c; j++) d += a[i * c + j] * w[j];
+        return d;
+      });
+      let top = bodyRows[0] ?? 0;
+      for (const i of bodyRows) if (drive[i] > drive[top]) top = i;
+      const similarity = similarityToReference(a, a.subarray(top * c, (top + 1) * c), w);
+      neurons.push({
+        channelId: ch,
+        index: k,
+        seed,
+        selective,
+        unstable,
+        location: neuron.readout.location,
+        weights: Array.from(w),
+        gain: neuron.gain,
+        baselineRate: neuron.baselineRate,
+        topBody: ids[top],
+        drive,
+        similarity: Array.from(similarity),
+        rate: rates,
+      });
+    } else {
+      rates = await thumbnailRates(o, k, selective);
+      neurons.push({
+        channelId: ch,
+        index: k,
+        seed: o.seed * 1000 + k + 1,
+        selective,
+        unstable,
+        location: null,
+        weights: null,
+        gain: null,
+        baselineRate: o.baselineRate,
+        topBody: null,
+        drive: rates,
+        similarity: null,
+        rate: rates,
+      });
+    }
     phase1.set(ch, new Map(ids.map((id, i) => [id, rates[i]])));
-    if (o.unstable?.includes(k)) {
+    if (unstable) {
       const order = ids.map((_, i) => i);
       const random = mulberry32(o.seed + 31 * k);
       for (let i = order.length - 1; i > 0; i--) {
@@ -96,5 +177,15 @@ export async function buildGroundTruth(o: NeuronOptions): Promise<GroundTruth> {
   return {
     rate: (channelId, stimulusId, phase) =>
       (phase === 1 ? phase1 : phase2).get(channelId)?.get(stimulusId) ?? o.baselineRate,
+    truth: {
+      format: "ephysloop-simulation-truth",
+      version: 1,
+      kind: o.features ? "backbone" : "thumbnail",
+      seed: o.seed,
+      receptiveFieldExtent: extent,
+      objectGain: o.objectGain ?? 1,
+      stimuli: ids,
+      neurons,
+    },
   };
 }

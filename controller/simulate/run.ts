@@ -1,8 +1,14 @@
 // `ephysloop simulate`: the virtual rig as its own process — a rig box on a pseudo-terminal, a headless display and
 // an acquisition bridge whose neurons are ground truth — against a running daemon.
 import { createWriteStream } from "node:fs";
+import { dirname } from "node:path";
 import { EphysError } from "../../analysis/errors.ts";
-import { computeFeatures, createFeatureExtractor } from "../../analysis/features/index.ts";
+import {
+  computeFeatures,
+  countMissing,
+  createFeatureExtractor,
+  type FeatureExtractor,
+} from "../../analysis/features/index.ts";
 import type { FeatureMaps } from "../../analysis/readout/feature-maps.ts";
 import { loadProtocol, resolveManifest } from "../../protocols/load.ts";
 import { type Protocol, simulationSchema } from "../../protocols/schema.ts";
@@ -12,7 +18,7 @@ import { stimulusKey } from "../day/steps/prepare.ts";
 import { type BridgeFaults, SimulatedBridge, type SimulatedTrialTruth } from "./bridge.ts";
 import { FirmwareBox } from "./firmware-box.ts";
 import { HeadlessDisplay } from "./headless-display.ts";
-import { buildGroundTruth } from "./neurons.ts";
+import { buildGroundTruth, writeTruthFile } from "./neurons.ts";
 import { OpenEphysBroadcaster } from "./openephys-broadcaster.ts";
 import { SimulatedEye, type TrackerMap } from "./simulated-eye.ts";
 import { VirtualRigBox } from "./virtual-box.ts";
@@ -50,6 +56,11 @@ export interface SimulateOptions {
   /** The simulated eye tracker's gaze → voltage map (rigBox "firmware"). */
   tracker?: TrackerMap;
   truthFile?: string;
+  /**
+   * Where to write the neurons themselves (SimulationTruth JSON, analysis/simulation-truth.ts): under `ephysloop
+   * demo`, <session folder>/simulation-truth.json, where the report step finds it for its truth appendix.
+   */
+  truthNeuronsFile?: string;
   faults?: BridgeFaults;
   /** Leave these parts out, so a lab can run its own against the simulated rest. */
   without?: { acquisition?: boolean; display?: boolean };
@@ -134,6 +145,9 @@ export async function startSimulation(o: SimulateOptions): Promise<RunningSimula
           stimuli.map(async (s) => ({ id: s.id, path: s.path, sha256: await sha256File(s.path) })),
         );
         try {
+          // The daemon's prepare step computes the same features into the same cache: wait for its entries
+          // instead of computing every image twice on the same cores; compute whatever does not appear.
+          if (o.featureCache) await waitForFeatures(hashed, extractor, o.featureCache);
           return await computeFeatures({ images: hashed, extractor, root: o.featureCache });
         } finally {
           await extractor.dispose();
@@ -150,7 +164,15 @@ export async function startSimulation(o: SimulateOptions): Promise<RunningSimula
     features,
     unstable: sim.unstableChannels,
     nonSelective: sim.nonSelectiveChannels,
+    receptiveFieldExtent: sim.receptiveFieldExtent,
+    objectGain: sim.objectGain,
   });
+  if (o.truthNeuronsFile) {
+    const file = o.truthNeuronsFile;
+    await part("neurons", `check that ${dirname(file)} can be written`, () =>
+      writeTruthFile(file, truth.truth, loaded.sha256),
+    );
+  }
   // The bridge cannot see phases; phase 2 begins with the first object or control image announced.
   const phase2Ids = new Set(
     p.stimulusSets
@@ -288,6 +310,26 @@ export async function startSimulation(o: SimulateOptions): Promise<RunningSimula
     throw e;
   }
   return { bridge, broadcaster, box, firmware, display, stop: () => stopAll(display) };
+}
+
+/**
+ * Waits while another process fills the feature cache: until no entry is missing, or none has appeared for
+ * `quietMs` (the daemon loads its backbone in about the time this process took to load its own).
+ */
+async function waitForFeatures(
+  images: Array<{ id: string; path: string; sha256: string }>,
+  extractor: FeatureExtractor,
+  root: string,
+  quietMs = 20_000,
+): Promise<void> {
+  let missing = await countMissing(images, extractor, root);
+  let progressAt = Date.now();
+  while (missing > 0 && Date.now() - progressAt < quietMs) {
+    await new Promise((r) => setTimeout(r, 500));
+    const now = await countMissing(images, extractor, root);
+    if (now < missing) progressAt = Date.now();
+    missing = now;
+  }
 }
 
 /** Breaks per second of fixation for the virtual box, from the protocol's per-presentation break probability. */

@@ -6,7 +6,7 @@
 //   synthesized image drives the model above every demo stimulus, and images from different seeds are scored
 //   alike by the backbone (rank correlation of layer4.1 features, against shuffled and natural-image baselines);
 // - diversity lowers the batch's Gram similarity; abort and bad settings; no tensor leaks.
-import { readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -37,6 +37,7 @@ import { loadTfjsBackbone } from "../../analysis/saliency/load-backbone.ts";
 import { spearman } from "../../analysis/stats/correlation.ts";
 import { sparseGroundTruthReadout } from "../../analysis/synthetic-neurons.ts";
 import { loadImageRGB } from "../../stimuli/image.ts";
+import { TEST_DAY_IMAGES } from "../test-day-images.ts";
 import { FIXTURES } from "./backbone-fixtures.ts";
 import { cosine } from "./optvis-fixture.ts";
 
@@ -132,10 +133,9 @@ describe("a channel model on ResNet-18 w8 (readout over layer3.1, 48 px, standar
       layer: SCORE,
       weightsPath: WEIGHTS,
     });
-    const files = ["bodies", "objects", "control-bodies"].flatMap((d) =>
-      readdirSync(join(DEMO, d))
-        .filter((f) => f.endsWith(".png"))
-        .map((f) => join(DEMO, d, f)),
+    // The 76 photographs the numbers below were measured on (the demo set has grown since).
+    const files = Object.entries(TEST_DAY_IMAGES).flatMap(([d, ids]) =>
+      ids.map((id) => join(DEMO, d, `${id}.png`)),
     );
     const images = await Promise.all(files.map((f) => loadImageRGB(f, SIZE)));
     const pixels = new Float32Array(images.length * SIZE * SIZE * 3);
@@ -213,7 +213,7 @@ describe("a channel model on ResNet-18 w8 (readout over layer3.1, 48 px, standar
     for (let k = 1; k < 4; k++) expect(avg[k]).toBeGreaterThan(avg[k - 1]);
   });
 
-  it("the synthesized image drives its channel's model above every demo stimulus (76 images)", () => {
+  it("the synthesized image drives its channel's model above every test-day stimulus (76 images)", () => {
     console.log(
       `optvis vs stimuli: ${runs.map((r) => `channel ${r.channel} seed ${r.seed}: ${r.result.final[0].toFixed(1)} (stimulus max ${r.stimulusMax.toFixed(1)})`).join("; ")}`,
     );

@@ -55,6 +55,7 @@ function source(over: Partial<ReportSource> = {}): ReportSource {
       psthBinMs: 10,
       model: { backbone: "resnet50", variant: "keras", layer: "layer4.1", imageSize: 224 },
       weights: { path: null, variant: "keras" },
+      minObjectR: 0.4,
     },
     notes: [],
     events: [
@@ -73,6 +74,13 @@ function source(over: Partial<ReportSource> = {}): ReportSource {
         content: JSON.stringify({ trialId: 9, reason: "fixation break" }),
       },
       { t: 3, type: "trial", subtype: "voided", content: "not json" },
+      {
+        t: 4,
+        type: "visualize",
+        subtype: "channel-skipped",
+        content: JSON.stringify({ channelId: "b", reason: "object r 0.12 < 0.4 (n = 3)" }),
+      },
+      { t: 5, type: "visualize", subtype: "channel-skipped", content: "not json" },
     ],
     channels: [
       { id: "a", probe: "A", index: 0 },
@@ -134,16 +142,6 @@ function source(over: Partial<ReportSource> = {}): ReportSource {
     objectFeatures: null,
     artifacts: [
       {
-        kind: "saliency",
-        channelId: "a",
-        path: "/art/sal/a",
-        meta: { s: 0.6, k: 12, dropped: 0.01, normOut: 2, normIn: 3, objectId: "o0", bodyId: "b1" },
-        images: [
-          { name: "b1-body-overlay.png", image: PNG },
-          { name: "o0-object-overlay.png", image: { ...PNG, bytes: Uint8Array.from([1]) } },
-        ],
-      },
-      {
         kind: "optvis",
         channelId: "a",
         path: "/art/optvis/a",
@@ -154,6 +152,24 @@ function source(over: Partial<ReportSource> = {}): ReportSource {
       { kind: "report", channelId: null, path: "/d/report.html", meta: {}, images: [] },
       { kind: "channels-csv", channelId: null, path: "/d/channels.csv", meta: {}, images: [] },
     ],
+    sharedFeatures: {
+      panels: [
+        {
+          channelId: "a",
+          objectId: "o0",
+          bodyId: "b1",
+          s: 0.6,
+          k: 12,
+          dropped: 0.01,
+          normOut: 2,
+          normIn: 3,
+          objectImage: { ...PNG, bytes: Uint8Array.from([1]) },
+          bodyImage: PNG,
+        },
+      ],
+      scale: 0.25,
+    },
+    truth: null,
     concepts: null,
     ...over,
   };
@@ -272,12 +288,14 @@ describe("assembleReport", () => {
     expect(d.responses.find((r) => r.channelId === "b")!.visualized).toEqual([]);
   });
 
-  it("takes the saliency overlays by stimulus id, captions synthesized images, and skips the report's own files", () => {
+  it("keeps the reader's shared-feature panels and the skipped channels, captions synthesized images, and skips the report's own files", () => {
     const d = assembleReport(source());
-    expect(d.sharedFeatures).toHaveLength(1);
-    const p = d.sharedFeatures[0];
-    expect([p.objectImage?.bytes, p.bodyImage?.bytes]).toEqual([Uint8Array.from([1]), PNG.bytes]);
-    expect(p.objectImage?.caption).toBe("object o0 with saliency overlay");
+    expect(d.sharedFeatures.map((p) => [p.channelId, p.objectId, p.bodyId])).toEqual([["a", "o0", "b1"]]);
+    expect(d.sharedFeatureScale).toBe(0.25);
+    expect(d.minObjectR).toBe(0.4);
+    // The skip event with unreadable content is passed over, not thrown on.
+    expect(d.sharedFeatureSkips).toEqual([{ channelId: "b", reason: "object r 0.12 < 0.4 (n = 3)" }]);
+    expect(d.truth).toBeNull();
     expect(d.optionalAnalyses.map((a) => a.kind)).toEqual(["optvis"]);
     expect(d.optionalAnalyses[0].items[0].images[0].caption).toBe(
       "synth-0.png: predicted 42.3 spikes/s (not a phase-2 stimulus)",

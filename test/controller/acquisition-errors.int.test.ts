@@ -1,8 +1,8 @@
 // /acquisition on a real daemon over loopback: malformed, oversized, unauthenticated and wrong-version messages each
 // get their error; the connection stays open except on a failed hello; stored data are unaffected.
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
 import { loadConfig } from "../../config/index.ts";
@@ -10,20 +10,13 @@ import { startDaemon } from "../../controller/commands/serve.ts";
 import type { Daemon } from "../../controller/daemon.ts";
 import { silentLogger } from "../../controller/log.ts";
 import { countsOf, spikesOf } from "../../controller/store/packed.ts";
-import { stall, waitFor } from "./simulated-day.ts";
+import { simulatedProtocol, stall, waitFor } from "./simulated-day.ts";
 
 let daemon: Daemon;
 
 beforeAll(async () => {
   const dir = mkdtempSync(join(tmpdir(), "ephys-acq-"));
-  const protocolPath = join(dir, "p.yaml");
-  writeFileSync(
-    protocolPath,
-    readFileSync("protocols/demo.yaml", "utf8").replace(
-      /manifest: \.\.\/stimuli/g,
-      `manifest: ${resolve("stimuli")}`,
-    ),
-  );
+  const protocolPath = simulatedProtocol(dir); // the test day's 76 stimuli, not the full demo set
   const config = loadConfig({ env: {}, flags: { dataDir: dir, port: 0 } });
   // No display connects, so phase 1 waits; we announce a trial by hand through the hub.
   daemon = await startDaemon(config, { protocolPath, log: silentLogger, steps: { fit: () => stall() } });

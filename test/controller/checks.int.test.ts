@@ -24,11 +24,8 @@ describe("channel checks on a simulated day", () => {
     const protocolPath = simulatedProtocol(dir, {
       repetitions: 6,
       simulation: ["neurons: thumbnail", "unstableChannels: [1]", "nonSelectiveChannels: [2]"],
-      // demo.yaml already has 6 phase-2 repetitions and 20 retest images.
-      replace: [
-        ["fixationBreakRate: 0.05", "fixationBreakRate: 0"],
-        ["peakRate: 100", "peakRate: 200"],
-      ],
+      // The test day has 6 phase-2 repetitions; demo.yaml 20 retest images and a peak rate of 200 spikes/s.
+      replace: [["fixationBreakRate: 0.05", "fixationBreakRate: 0"]],
     });
     const hostPath = join(dir, "box-host");
     const config = loadConfig({ env: {}, flags: { dataDir: dir, port: 0, "rig.serialPath": hostPath } });

@@ -17,8 +17,11 @@ import { packSpikes, windowTable } from "../../controller/store/packed.ts";
 import { SessionStore } from "../../controller/store/store.ts";
 import type { ChannelDetail, ChannelLive, MonitorServerMessage } from "../../controller/wire/monitor.ts";
 import { loadProtocol } from "../../protocols/load.ts";
+import { pearsonR } from "../by-hand.ts";
 
-const protocol = loadProtocol("protocols/demo.yaml").protocol; // windows −75..25 / 50..250 ms, 10 ms bins
+// demo.yaml's windows (−75..25 / 50..250 ms, 10 ms bins) on the test day's 6 repetitions (the demo day has 4).
+const demo = loadProtocol("protocols/demo.yaml").protocol;
+const protocol = { ...demo, presentation: { ...demo.presentation, repetitions: 6 } };
 const SID = "s1";
 const STIMULI = Array.from({ length: 12 }, (_, i) => `bodies/b${i}`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -293,23 +296,10 @@ describe("MonitorState", () => {
         const net = sentNet.get(`${phase}/${ch}/${id}`)!;
         return net.reduce((x, y) => x + y, 0) / net.length;
       });
-    const pearson = (x: number[], y: number[]) => {
-      const mx = x.reduce((s, v) => s + v, 0) / x.length;
-      const my = y.reduce((s, v) => s + v, 0) / y.length;
-      let sxy = 0;
-      let sxx = 0;
-      let syy = 0;
-      for (let i = 0; i < x.length; i++) {
-        sxy += (x[i] - mx) * (y[i] - my);
-        sxx += (x[i] - mx) ** 2;
-        syy += (y[i] - my) ** 2;
-      }
-      return sxy / Math.sqrt(sxx * syy);
-    };
     for (const ch of ["a", "b"]) {
       const c = live.find((x) => x.id === ch)!;
       expect(c.retestN).toBe(12);
-      expect(c.retestR!).toBeCloseTo(pearson(means(1, ch), means(2, ch)), 3);
+      expect(c.retestR!).toBeCloseTo(pearsonR(means(1, ch), means(2, ch)), 3);
     }
     expect(live.find((x) => x.id === "a")!.status).toBe("ok");
     expect(live.find((x) => x.id === "b")!.status).toBe("unstable");

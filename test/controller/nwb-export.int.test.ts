@@ -130,7 +130,7 @@ function smallDay(dir: string): string {
       path: relative(dir, join(REPO, "stimuli", "demo", set, im.path)),
     }));
     writeFileSync(join(dir, `${set}.json`), JSON.stringify(m));
-    replace.push([join(REPO, "stimuli", "demo", set, "manifest.json"), join(dir, `${set}.json`)]);
+    replace.push([join(dir, "sets", set, "manifest.json"), join(dir, `${set}.json`)]); // testDaySets' file
   }
   return simulatedProtocol(dir, {
     repetitions: 2,
@@ -153,6 +153,7 @@ function smallDay(dir: string): string {
       ["kruskalWallisMaxP: 0.01", "kruskalWallisMaxP: 0.999"],
       ["topObjects: 5", "topObjects: 2"],
       ["topBodies: 15", "topBodies: 3"],
+      ["minObjectR: 0.4", "minObjectR: -1"],
     ],
   });
 }

@@ -235,7 +235,8 @@ export async function fakeDay(
 
   // Fit: splits, and per channel a readout whose predictions are the truth plus model error.
   snap(store, sessionId, "fitting");
-  const split = splitStimuli(bodies, loaded.protocol.model.split, loaded.protocol.seed);
+  // This day's 40 bodies split as the demo's test day does (testDaySets in simulated-day.ts), not demo.yaml's 89.
+  const split = splitStimuli(bodies, { train: 28, validation: 6, test: 6 }, loaded.protocol.seed);
   store.saveSplits(sessionId, {
     ...Object.fromEntries(split.train.map((id) => [id, "train" as const])),
     ...Object.fromEntries(split.validation.map((id) => [id, "validation" as const])),

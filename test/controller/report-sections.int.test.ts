@@ -11,28 +11,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CHROMIUM_ARGS } from "../../controller/commands/report.ts";
 import { assembleReportData, type ReportFiles, reportStep } from "../../controller/day/steps/report.ts";
 import { CHANNELS, type FakeDay, fakeDay } from "./report-day.helper.ts";
+import { mean, netRate, pearsonR } from "./report-reference.ts";
 
-/** The demo protocol's windows: baseline −75..25 ms, response 50..250 ms; PSTH bins of 10 ms from −75 ms. */
-const netRate = (c: Record<string, number>) => (c.response * 1000) / 200 - (c.baseline * 1000) / 100;
+/** PSTH bins of 10 ms from −75 ms (the demo protocol). */
 const BIN = 10;
 const START = -75;
 const BINS = 32; // −75 … 245 ms: the whole 10 ms bins before the span's end at 250 ms
-const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-
-/** Pearson's r, plainly. */
-function pearsonR(x: number[], y: number[]): number {
-  const mx = mean(x);
-  const my = mean(y);
-  let sxy = 0;
-  let sxx = 0;
-  let syy = 0;
-  for (let i = 0; i < x.length; i++) {
-    sxy += (x[i] - mx) * (y[i] - my);
-    sxx += (x[i] - mx) ** 2;
-    syy += (y[i] - my) ** 2;
-  }
-  return sxy / Math.sqrt(sxx * syy);
-}
 
 /** RFC 4180 lines: fields split on commas outside quotes, "" inside quotes a quote. */
 function parseCsv(text: string): string[][] {

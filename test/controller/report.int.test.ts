@@ -11,11 +11,10 @@ import { type Browser, chromium, type Page } from "playwright-core";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cacheDir, entryPath, writeEntry } from "../../analysis/features/store.ts";
-import { pearson } from "../../analysis/stats/index.ts";
 import { CHROMIUM_ARGS, reportCommand } from "../../controller/commands/report.ts";
-import { meanRates, trialRates } from "../../controller/day/rates.ts";
 import { assembleReportData, type ReportFiles, reportStep } from "../../controller/day/steps/report.ts";
 import { abortedDay, CHANNELS, DEAD_CHANNEL, type FakeDay, fakeDay } from "./report-day.helper.ts";
+import { mean, pearsonR, storedNetRates } from "./report-reference.ts";
 
 const artifacts = new URL("../artifacts/", import.meta.url).pathname;
 const docsImages = new URL("../../docs/images/", import.meta.url).pathname;
@@ -164,7 +163,7 @@ describe("session report", () => {
     const rc = criticalFixture.cases.find((c) => c.n === nTest && c.alpha === 0.05)!.r;
     const modelRows = page.locator("table.models tbody tr");
     expect(await modelRows.count()).toBe(CHANNELS.length);
-    const rates2 = trialRates(day.store, day.sessionId, day.loaded.protocol, 2);
+    const rates2 = storedNetRates(day.store, day.sessionId, 2);
     for (const [i, m] of day.store.models(day.sessionId).entries()) {
       const cells = (await modelRows.nth(i).locator("td").allTextContents()).map((t) => t.trim());
       const testR = (m.params as { testR: number }).testR;
@@ -176,15 +175,13 @@ describe("session report", () => {
       const chosen = day.store
         .selections(day.sessionId)
         .filter((c) => c.channelId === m.channelId && /^(top|bottom)-object$/.test(c.rule));
-      const recorded = meanRates(
-        rates2.get(m.channelId),
-        chosen.map((c) => c.stimulusId),
+      const recorded = chosen.map((c) => mean(rates2.get(m.channelId)!.get(c.stimulusId)!));
+      expect(cells[5]).toBe(
+        pearsonR(
+          chosen.map((c) => c.score!),
+          recorded,
+        ).toFixed(3),
       );
-      const ref = pearson(
-        chosen.map((c) => c.score!),
-        recorded,
-      );
-      expect(cells[5]).toBe(ref.r.toFixed(3));
       expect(cells[6]).toBe(String(chosen.length));
     }
 
@@ -198,13 +195,26 @@ describe("session report", () => {
       expect(marks, name).toBeGreaterThan(3);
     }
 
-    // Shared features: a panel per included channel, both overlays decoded by the browser; the excluded one named.
+    // Shared features: a panel per included channel, the plain pair (the 224 px stimuli) and both stored overlays
+    // (96 px on this test day) decoded by the browser; the excluded one named.
     const included = decisions.filter((d) => d.included);
     expect(await page.locator("#shared-features .panel").count()).toBe(included.length);
     const sizes = await page
       .locator("#shared-features .panel img")
-      .evaluateAll((imgs) => imgs.map((i) => (i as HTMLImageElement).naturalWidth));
-    expect(sizes).toEqual(Array(2 * included.length).fill(96));
+      .evaluateAll((imgs) =>
+        imgs.map((i) => [
+          (i as HTMLImageElement).alt.includes("overlay"),
+          (i as HTMLImageElement).naturalWidth,
+        ]),
+      );
+    expect(sizes).toEqual(
+      Array.from({ length: included.length }, () => [
+        [false, 224],
+        [true, 96],
+        [false, 224],
+        [true, 96],
+      ]).flat(),
+    );
     expect(await page.locator("#no-panel").textContent()).toContain(
       `${DEAD_CHANNEL} — excluded by the checks`,
     );
@@ -293,7 +303,7 @@ describe("session report", () => {
       await writeEntry(entryPath(dirKey, s.sha256), { h: 3, w: 3, c: 8, data });
     }
     const data = await assembleReportData(day.store, day.sessionId, { config: day.config });
-    const rates2 = trialRates(day.store, day.sessionId, day.loaded.protocol, 2);
+    const rates2 = storedNetRates(day.store, day.sessionId, 2);
     const shown = objects.filter((s) => CHANNELS.some((ch) => (rates2.get(ch)?.get(s.id)?.length ?? 0) > 0));
     expect(data.objectPredictions).toHaveLength(CHANNELS.length);
     for (const o of data.objectPredictions) {
@@ -303,10 +313,7 @@ describe("session report", () => {
       };
       expect(o.source).toMatch(/cached backbone features of every phase-2 object/);
       expect(o.points.map((q) => q.stimulusId)).toEqual(shown.map((s) => s.id));
-      const recorded = meanRates(
-        rates2.get(o.channelId),
-        shown.map((s) => s.id),
-      );
+      const recorded = shown.map((s) => mean(rates2.get(o.channelId)!.get(s.id)!));
       for (const [i, q] of o.points.entries()) {
         const f = vec.get(q.stimulusId)!;
         const expected = f.reduce((a, v, j) => a + Math.fround(v) * m.weights[j], 0) + m.bias;

@@ -1,8 +1,9 @@
 // Shared pieces of the end-to-end suites: a protocol file for a fast simulated day, a step that never finishes (to
 // stop the day where a test needs it), and polling with a deadline.
-import { readFileSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join, relative, resolve } from "node:path";
 import { fromPromise } from "xstate";
+import { TEST_DAY_IMAGES } from "../test-day-images.ts";
 
 /** Count spikes in each window, [startMs, endMs): the test's own count, to compare the daemon's with. */
 export function countInWindows(
@@ -43,11 +44,53 @@ export interface DayEdits {
   replace?: Array<[string, string]>;
 }
 
-/** protocols/demo.yaml with absolute manifest paths, 100× faster than real time, and the given edits. */
+export { TEST_DAY_IMAGES };
+
+/**
+ * Manifests in `dir`/sets/ with the TEST_DAY_IMAGES of each demo set (paths relative to them, pointing at the
+ * committed images), so that a test day shows the same 76 images whatever the size of the demo set.
+ */
+export function testDaySets(dir: string): Record<keyof typeof TEST_DAY_IMAGES, string> {
+  const out = {} as Record<keyof typeof TEST_DAY_IMAGES, string>;
+  for (const [set, ids] of Object.entries(TEST_DAY_IMAGES) as Array<
+    [keyof typeof TEST_DAY_IMAGES, readonly string[]]
+  >) {
+    const source = resolve("stimuli", "demo", set);
+    const manifest = JSON.parse(readFileSync(join(source, "manifest.json"), "utf8"));
+    const folder = join(dir, "sets", set);
+    mkdirSync(folder, { recursive: true });
+    manifest.images = manifest.images
+      .filter((img: { id: string }) => ids.includes(img.id))
+      .map((img: { path: string }) => ({ ...img, path: relative(folder, join(source, img.path)) }));
+    writeFileSync(join(folder, "manifest.json"), JSON.stringify(manifest));
+    out[set] = join(folder, "manifest.json");
+  }
+  return out;
+}
+
+/**
+ * protocols/demo.yaml as the test day: the demo set's original 40 bodies, 24 objects and 12 control bodies
+ * (TEST_DAY_IMAGES), 6 + 6 repetitions, split 28 / 6 / 6, learning rate 1e-2 and the default start of the fit — the
+ * day the suites were written for,
+ * while `npm start` runs the full demo day — 100× faster than real time, with the given edits.
+ */
 export function simulatedProtocol(dir: string, edits: DayEdits = {}): string {
-  let text = readFileSync("protocols/demo.yaml", "utf8")
-    .replace(/manifest: \.\.\/stimuli/g, `manifest: ${resolve("stimuli")}`)
-    .replace("timeScale: 0.02", "timeScale: 0.01");
+  const sets = testDaySets(dir);
+  let text = readFileSync("protocols/demo.yaml", "utf8").replace("timeScale: 0.02", "timeScale: 0.01");
+  const baseline: Array<[RegExp, string]> = [
+    [/manifest: \.\.\/stimuli\/demo\/bodies\/manifest\.json/, `manifest: ${sets.bodies}`],
+    [/manifest: \.\.\/stimuli\/demo\/objects\/manifest\.json/, `manifest: ${sets.objects}`],
+    [/manifest: \.\.\/stimuli\/demo\/control-bodies\/manifest\.json/, `manifest: ${sets["control-bodies"]}`],
+    [/^presentation:\n {2}repetitions: .*$/m, "presentation:\n  repetitions: 6"],
+    [/^phase2:\n {2}repetitions: .*$/m, "phase2:\n  repetitions: 6"],
+    [/^ {2}split: .*$/m, "  split: { train: 28, validation: 6, test: 6 }"],
+    [/^ {2}learningRate: .*$/m, "  learningRate: 1.0e-2"],
+    [/^ {2}init: .*\n/m, ""],
+  ];
+  for (const [from, to] of baseline) {
+    if (!from.test(text)) throw new Error(`simulatedProtocol: ${from} not found in protocols/demo.yaml`);
+    text = text.replace(from, to);
+  }
   // Every edit must find its text: a change to demo.yaml must not silently leave a suite on the wrong day.
   const replace: Array<[string, string]> = [];
   if (edits.repetitions)

@@ -59,7 +59,7 @@ describe("hashStimulusSet", () => {
   it("hashes the demo bodies to the manifest's recorded sums, with absolute paths", async () => {
     const set = await hashStimulusSet("stimuli/demo/bodies/manifest.json");
     expect(set.set).toBe("demo-bodies");
-    expect(set.images).toHaveLength(40);
+    expect(set.images).toHaveLength(89);
     expect(set.images.map((i) => i.sha256)).toEqual(sha256sum(set.images.map((i) => i.path)));
     for (const img of set.images) expect(img.path.startsWith(resolve("stimuli/demo/bodies/"))).toBe(true);
     expect(set.digest).toMatch(/^[0-9a-f]{64}$/);

@@ -73,18 +73,18 @@ describe("loadImageRGB", () => {
     for (let i = 0; i < want.length; i++) expect(Math.abs(got.data[i] - want[i])).toBeLessThanOrEqual(1);
   });
 
-  it("resizes a 280 px demo stimulus to 224 px with the gray background intact", async () => {
+  it("resizes a 224 px demo stimulus to 112 px with the gray background intact", async () => {
     const native = await loadImageRGB(demoImage);
-    expect([native.width, native.height]).toEqual([280, 280]);
-    const img = await loadImageRGB(demoImage, 224);
-    expect([img.width, img.height, img.data.length]).toEqual([224, 224, 224 * 224 * 3]);
+    expect([native.width, native.height]).toEqual([224, 224]);
+    const img = await loadImageRGB(demoImage, 112);
+    expect([img.width, img.height, img.data.length]).toEqual([112, 112, 112 * 112 * 3]);
     for (const [x, y] of [
       [0, 0],
-      [223, 0],
-      [0, 223],
-      [223, 223],
+      [111, 0],
+      [0, 111],
+      [111, 111],
     ]) {
-      expect(Array.from(img.data.slice((y * 224 + x) * 3, (y * 224 + x) * 3 + 3))).toEqual([128, 128, 128]);
+      expect(Array.from(img.data.slice((y * 112 + x) * 3, (y * 112 + x) * 3 + 3))).toEqual([128, 128, 128]);
     }
     let nonGray = 0;
     for (let i = 0; i < img.data.length; i++) if (img.data[i] !== 128) nonGray++;

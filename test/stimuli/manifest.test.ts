@@ -37,7 +37,7 @@ describe("demo manifests", () => {
         ids.add(img.id);
       }
     }
-    expect(sizes).toEqual({ bodies: 40, objects: 24, "control-bodies": 12 });
+    expect(sizes).toEqual({ bodies: 89, objects: 142, "control-bodies": 30 });
     const split = protocol.model.split;
     expect(split.train + split.validation + split.test).toBeLessThanOrEqual(sizes.bodies);
     expect(protocol.selection.retestCount).toBeLessThanOrEqual(sizes.bodies);

@@ -126,9 +126,9 @@ describe("silhouetteMask", () => {
         y1 = Math.max(y1, y);
       }
     }
-    // The builder scales the object's opaque box to 0.85 × 280 = 238 px on its longer side.
-    expect(Math.max(x1 - x0 + 1, y1 - y0 + 1)).toBeGreaterThanOrEqual(230);
-    expect(Math.max(x1 - x0 + 1, y1 - y0 + 1)).toBeLessThanOrEqual(242);
+    // The builder scales the object's opaque box to 0.85 × 224 = 190 px on its longer side.
+    expect(Math.max(x1 - x0 + 1, y1 - y0 + 1)).toBeGreaterThanOrEqual(184);
+    expect(Math.max(x1 - x0 + 1, y1 - y0 + 1)).toBeLessThanOrEqual(194);
     expect(Math.min(x0, y0)).toBeGreaterThan(10);
     expect(Math.max(x1, y1)).toBeLessThan(img.width - 10);
   });

@@ -75,6 +75,7 @@ export async function fitStep(ctx: StepContext, signal?: AbortSignal): Promise<v
       split: split.rows,
       penalty: p.model.penalty,
       learningRate: p.model.learningRate,
+      init: p.model.init,
       epochs: p.model.epochs,
       seed: p.seed,
       extraTraining,

@@ -3,16 +3,16 @@
 // the PSTH accumulator (analysis/report/psth.ts) so that a day's spikes never sit in memory at once.
 import { readdir, readFile, stat } from "node:fs/promises";
 import { extname, join } from "node:path";
-import { cacheDir, entryPath, readEntry } from "../../../analysis/features/store.ts";
 import type { ReportImage } from "../../../analysis/report/index.ts";
 import { PsthAccumulator, rasterTrials } from "../../../analysis/report/psth.ts";
 import type { NamedImage, ReportSource } from "../../../analysis/report/source.ts";
-import { type Config, resolvePaths } from "../../../config/index.ts";
+import type { Config } from "../../../config/index.ts";
 import type { Protocol } from "../../../protocols/schema.ts";
 import { thumbnailJpeg } from "../../../stimuli/image.ts";
 import { spanOf } from "../../acquisition/windows.ts";
 import { CONCEPT_FILES } from "../../compute/concepts-job.ts";
 import type { SessionStore, StimulusRecord, TrialDataCursor } from "../../store/store.ts";
+import { cachedFeatures } from "../object-predictions.ts";
 
 const IMAGE_MIME: Record<string, ReportImage["mime"]> = {
   ".png": "image/png",
@@ -46,36 +46,14 @@ export async function imagesAt(path: string | null): Promise<NamedImage[]> {
 }
 
 /** The cached backbone features of `objects` stacked in their order; null when any is missing or shapes differ. */
-export async function cachedFeatures(
+export async function objectFeatures(
   config: Config,
   protocol: Protocol,
   weightsSha256: string | null,
   objects: StimulusRecord[],
 ): Promise<ReportSource["objectFeatures"]> {
-  if (!weightsSha256 || objects.length === 0) return null;
-  try {
-    const m = protocol.model;
-    const dir = cacheDir(join(resolvePaths(config).dataDir, "features"), {
-      weightsSha256,
-      arch: m.backbone,
-      variant: config.weights.path ? config.weights.variant : m.variant,
-      layer: m.layer,
-      imageSize: m.imageSize,
-    });
-    const entries = [];
-    for (const s of objects) {
-      const e = await readEntry(entryPath(dir, s.sha256));
-      if (!e) return null;
-      entries.push(e);
-    }
-    const { h, w, c } = entries[0];
-    if (entries.some((e) => e.h !== h || e.w !== w || e.c !== c)) return null;
-    const data = new Float32Array(entries.length * h * w * c);
-    for (const [i, e] of entries.entries()) data.set(e.data, i * h * w * c);
-    return { ids: objects.map((s) => s.id), maps: { n: entries.length, h, w, c, data } };
-  } catch {
-    return null;
-  }
+  const maps = await cachedFeatures(config, protocol, weightsSha256, objects);
+  return maps ? { ids: objects.map((s) => s.id), maps } : null;
 }
 
 /** The newest "concepts" artifact's clusters.json and montage (see controller/compute/concepts-job.ts). */

@@ -1,16 +1,21 @@
 // The report's reader: the session's rows from the store (and, through report-media.ts, the artifacts' images,
 // thumbnails, cached object features, the concept summary and the spike times), as the plain ReportSource that
 // analysis/report assembles (pure). Nothing is computed here beyond what reading needs.
+
+import { join } from "node:path";
 import { EphysError } from "../../../analysis/errors.ts";
-import { shownObjects } from "../../../analysis/report/assemble-responses.ts";
+import { asRecord } from "../../../analysis/report/assemble-artifacts.ts";
+import { readoutsOf, shownObjects } from "../../../analysis/report/assemble-responses.ts";
 import type { ReportSource } from "../../../analysis/report/source.ts";
 import type { RateTable } from "../../../analysis/stats/index.ts";
-import type { Config } from "../../../config/index.ts";
+import { type Config, resolvePaths } from "../../../config/index.ts";
 import { parseProtocol } from "../../../protocols/load.ts";
 import type { Protocol } from "../../../protocols/schema.ts";
 import type { SessionStore } from "../../store/store.ts";
 import { trialRates } from "../rates.ts";
-import { cachedFeatures, conceptFiles, imagesAt, psthOf, thumbnails } from "./report-media.ts";
+import { conceptFiles, imagesAt, objectFeatures, psthOf, thumbnails } from "./report-media.ts";
+import { sharedFeaturePanels } from "./report-shared-features.ts";
+import { simulationTruth } from "./report-truth.ts";
 
 export class ReportStepError extends EphysError<"EPHYS_NO_SESSION" | "EPHYS_REPORT_ABORTED"> {}
 
@@ -35,6 +40,11 @@ export interface DayOutcome {
   reason: string | null;
   /** When the day ended (default: when the report step began), for a store that has no end time yet. */
   endedAt?: string;
+}
+
+/** The report's folder for a session: <dataDir>/sessions/<sessionId> (report.html, channels.csv, truth.csv, NWB). */
+export function reportDir(config: Config, sessionId: string): string {
+  return join(resolvePaths(config).dataDir, "sessions", sessionId);
 }
 
 /** Every event of the session, paged. */
@@ -78,10 +88,14 @@ export async function readReportSource(
   const rates2 = rates(2);
   const trials = store.trials(sessionId);
   const selections = store.selections(sessionId);
+  const models = store.models(sessionId);
+  const readouts = readoutsOf(models);
   const artifacts = [];
-  // The concepts folder is read by conceptFiles; other kinds without images (report, nwb) read as none.
+  // The concepts folder is read by conceptFiles and the saliency folders by sharedFeaturePanels; other kinds
+  // without images (report, nwb) read as none.
   for (const a of store.artifacts(sessionId))
-    if (a.kind !== "concepts") artifacts.push({ ...a, images: await imagesAt(a.path) });
+    if (a.kind !== "concepts" && a.kind !== "saliency")
+      artifacts.push({ ...a, images: await imagesAt(a.path) });
   return {
     now: opts.now ?? new Date().toISOString(),
     session: {
@@ -115,6 +129,7 @@ export async function readReportSource(
           psthBinMs: protocol.windows.psthBinMs,
           model: protocol.model,
           weights: { path: opts.config.weights.path ?? null, variant: opts.config.weights.variant },
+          minObjectR: protocol.visualization.minObjectR,
         }
       : null,
     notes,
@@ -130,7 +145,7 @@ export async function readReportSource(
       maxDeg: c.maxDeg,
     })),
     stimuli,
-    models: store.models(sessionId),
+    models,
     splits: store.splits(sessionId),
     selections,
     checks: store.checkResults(sessionId),
@@ -140,9 +155,29 @@ export async function readReportSource(
     thumbnails: await thumbnails(stimuli, new Set(selections.map((c) => c.stimulusId))),
     psth: protocol ? psthOf(store, sessionId, protocol, trials, stimuli, channels) : null,
     objectFeatures: protocol
-      ? await cachedFeatures(opts.config, protocol, row.weights_sha256, shownObjects(stimuli, rates2))
+      ? await objectFeatures(opts.config, protocol, row.weights_sha256, shownObjects(stimuli, rates2))
       : null,
     artifacts,
+    sharedFeatures: await sharedFeaturePanels({
+      store,
+      sessionId,
+      config: opts.config,
+      protocol,
+      weightsSha256: row.weights_sha256,
+      stimuli,
+      readouts,
+      metrics: new Map(models.map((m) => [m.channelId, asRecord(m.metrics)])),
+      rates1: rates(1),
+      rates2,
+    }),
+    truth: await simulationTruth(
+      reportDir(opts.config, sessionId),
+      row.protocol_sha256,
+      readouts,
+      selections,
+      stimuli,
+      notes,
+    ),
     concepts: await conceptFiles(store, sessionId),
   };
 }

@@ -8,13 +8,20 @@ import { dirname, join } from "node:path";
 import { assembleReport } from "../../../analysis/report/assemble.ts";
 import { CSV_COLUMNS, channelsCsv } from "../../../analysis/report/channel-table.ts";
 import { buildReport, type ReportData } from "../../../analysis/report/index.ts";
-import { type Config, resolvePaths } from "../../../config/index.ts";
+import { truthCsv } from "../../../analysis/simulation-truth.ts";
 import { writeSessionNwb } from "../../export/session-nwb.ts";
 import type { SessionStore } from "../../store/store.ts";
 import type { StepContext } from "../context.ts";
-import { type AssembleOptions, type DayOutcome, ReportStepError, readReportSource } from "./report-source.ts";
+import {
+  type AssembleOptions,
+  type DayOutcome,
+  ReportStepError,
+  readReportSource,
+  reportDir,
+} from "./report-source.ts";
+import { TRUTH_CSV } from "./report-truth.ts";
 
-export { type AssembleOptions, type DayOutcome, ReportStepError };
+export { type AssembleOptions, type DayOutcome, ReportStepError, reportDir };
 
 export interface ReportFiles {
   /** Absolute path of report.html. */
@@ -26,6 +33,8 @@ export interface ReportFiles {
   figures: number;
   /** channels.csv beside the report (artifact "channels-csv"): one row per channel. */
   csv: { path: string; artifactId: number; rows: number };
+  /** truth.csv beside the report on a simulated day (artifact "truth-csv"); null on a recorded day. */
+  truth: { path: string; artifactId: number } | null;
 }
 
 /** Write `text` to `path` through a temporary file beside it (a reader never sees half a file). */
@@ -42,11 +51,6 @@ export async function assembleReportData(
   opts: AssembleOptions,
 ): Promise<ReportData> {
   return assembleReport(await readReportSource(store, sessionId, opts));
-}
-
-/** The report's folder for a session: <dataDir>/sessions/<sessionId>. */
-export function reportDir(config: Config, sessionId: string): string {
-  return join(resolvePaths(config).dataDir, "sessions", sessionId);
 }
 
 /**
@@ -69,6 +73,18 @@ export async function writeSessionReport(
   const csvPath = join(dir, "channels.csv");
   const rows = data.channelSummary ?? [];
   await writeAtomically(csvPath, channelsCsv(rows));
+  // A simulated day: its models against the simulated neurons, as a table (the report's truth appendix).
+  let truth: ReportFiles["truth"] = null;
+  if (data.truth) {
+    const truthPath = join(dir, TRUTH_CSV);
+    await writeAtomically(truthPath, truthCsv(data.truth));
+    const artifactId = store.addArtifact(sessionId, {
+      kind: "truth-csv",
+      path: truthPath,
+      meta: { format: "csv", rows: data.truth.channels.length, report: path },
+    });
+    truth = { path: truthPath, artifactId };
+  }
   const bytes = Buffer.byteLength(html);
   const sha256 = createHash("sha256").update(html).digest("hex");
   const figures = (html.match(/<figure class="chart"/g) ?? []).length;
@@ -96,6 +112,7 @@ export async function writeSessionReport(
     sha256,
     figures,
     csv: { path: csvPath, artifactId: csvArtifactId, rows: rows.length },
+    truth,
   };
 }
 

@@ -1,9 +1,12 @@
-// The visualize step: for every channel the checks kept, the most similar (object, body) pair among its top
+// The visualize step: for every channel the checks kept and whose model predicts the phase-2 objects (Pearson r of
+// predicted and recorded object responses above visualization.minObjectR, stored with every model's metrics as
+// objectR: controller/day/object-predictions.ts), the most similar (object, body) pair among its top
 // recorded drivers (objects recorded in phase 2, bodies in phase 1) and the shared-feature maps of that pair
 // (Lappe et al. 2024), computed in a worker thread (controller/session/saliency-worker.ts). Files go to
 // <dataDir>/sessions/<sessionId>/saliency/<channel>/ (see controller/commands/saliency.ts SALIENCY_FILES) and each
 // channel's folder is stored as an artifact of kind "saliency".
 import { join } from "node:path";
+import { objectPredictionGate } from "../../../analysis/checks/object-prediction.ts";
 import type { GaussianReadoutJSON } from "../../../analysis/readout/index.ts";
 import type { SaliencyMethod } from "../../../analysis/saliency/index.ts";
 import { resolvePaths } from "../../../config/index.ts";
@@ -13,6 +16,7 @@ import { runMessageJob } from "../../compute/worker-job.ts";
 import type { StimulusRecord } from "../../store/store.ts";
 import { backboneSpec } from "../compute-inputs.ts";
 import type { StepContext } from "../context.ts";
+import { objectPredictions } from "../object-predictions.ts";
 import { meanRates } from "../rates.ts";
 
 export interface SaliencyCandidate {
@@ -126,6 +130,43 @@ export async function visualizeStep(
   const p = loaded.protocol;
   const v = p.visualization;
   const outcome: VisualizeOutcome = { done: [], skipped: [] };
+  const models = store.models(sessionId).filter((m) => m.kind === "gaussian-readout");
+  const readouts = new Map(models.map((m) => [m.channelId, m.params as GaussianReadoutJSON]));
+  const skip = (channelId: string, reason: string) => {
+    outcome.skipped.push({ channelId, reason });
+    store.appendEvent(sessionId, "visualize", "channel-skipped", { channelId, reason });
+    log.warn(`visualize: channel ${channelId} skipped: ${reason}`);
+  };
+  // Every model's object prediction, stored with its metrics (the report and channels.csv read it there).
+  const scores = await objectPredictions(
+    { config: ctx.config, protocol: p, weightsSha256: store.getSession(sessionId)?.weights_sha256 ?? null },
+    [...readouts.values()],
+    store.stimuli(sessionId).filter((s) => s.role === "object"),
+    ctx.rates(2),
+  );
+  const score = new Map((scores ?? []).map((o) => [o.channelId, o]));
+  if (models.length > 0)
+    store.saveModels(
+      sessionId,
+      models.map((m) => {
+        const o = score.get(m.channelId);
+        const gate = o ? objectPredictionGate(o, v.minObjectR) : null;
+        return {
+          ...m,
+          metrics: {
+            ...(m.metrics as Record<string, unknown>),
+            objectR: o?.r ?? null,
+            objectP: o?.p ?? null,
+            objectN: o?.n ?? 0,
+            objectCriticalR: o?.criticalR ?? null,
+            minObjectR: v.minObjectR,
+            objectPasses: gate?.passed ?? false,
+          },
+        };
+      }),
+    );
+  if (!scores)
+    log.warn("visualize: object predictions unavailable (phase-2 object features not in the cache)");
   let included = store
     .decisions(sessionId)
     .filter((d) => d.included)
@@ -140,12 +181,6 @@ export async function visualizeStep(
     log.info("visualize: no included channel, nothing to explain");
     return outcome;
   }
-  const readouts = new Map(
-    store
-      .models(sessionId)
-      .filter((m) => m.kind === "gaussian-readout")
-      .map((m) => [m.channelId, m.params as GaussianReadoutJSON]),
-  );
   const stimuli = store.stimuli(sessionId);
   const objects = stimuli.filter((s) => s.role === "object");
   const bodies = stimuli.filter((s) => s.role === "preferred");
@@ -153,15 +188,21 @@ export async function visualizeStep(
   const r2 = ctx.rates(2);
   const root = join(resolvePaths(ctx.config).dataDir, "sessions", sessionId, "saliency");
   const channels: SaliencyChannelJob[] = [];
-  const skip = (channelId: string, reason: string) => {
-    outcome.skipped.push({ channelId, reason });
-    store.appendEvent(sessionId, "visualize", "channel-skipped", { channelId, reason });
-    log.warn(`visualize: channel ${channelId} skipped: ${reason}`);
-  };
   for (const channelId of included) {
     const readout = readouts.get(channelId);
     if (!readout) {
       skip(channelId, "no fitted readout stored");
+      continue;
+    }
+    const o = score.get(channelId);
+    const gate = o
+      ? objectPredictionGate(o, v.minObjectR)
+      : {
+          passed: false,
+          reason: "its model's object prediction is unknown (object features not in the cache)",
+        };
+    if (!gate.passed) {
+      skip(channelId, gate.reason);
       continue;
     }
     const objs = topRecorded(
