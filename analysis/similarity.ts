@@ -3,7 +3,7 @@
 // with a1, a2 the features of x1 and x2 at the channel's readout location and w its readout weights.
 // By definition s = 0 when either weighted vector is zero (no shared drive to speak of).
 
-import { ReadoutError } from "./readout/errors.ts";
+import { ReadoutError } from "./readout/index.ts";
 
 function checkLengths(a1: ArrayLike<number>, a2: ArrayLike<number>, w: ArrayLike<number>): void {
   if (a1.length !== w.length || a2.length !== w.length) {

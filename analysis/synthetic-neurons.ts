@@ -8,9 +8,14 @@
 // M is never formed: Lanczos with full reorthogonalization on the product Mv = A_inᵀ(A_in v) − A_outᵀ(A_out v).
 
 import { mulberry32, type Random } from "./random.ts";
-import { ReadoutError } from "./readout/errors.ts";
-import { extractAtLocation, type FeatureMaps, type Location } from "./readout/feature-maps.ts";
-import { type GaussianReadout, predict } from "./readout/gaussian-readout.ts";
+import {
+  extractAtLocation,
+  type FeatureMaps,
+  type GaussianReadout,
+  type Location,
+  predict,
+  ReadoutError,
+} from "./readout/index.ts";
 
 function gaussian(random: Random): number {
   const u1 = Math.max(random(), 1e-12);

@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { EphysError } from "../analysis/errors.ts";
-import { parseYamlWith, SourceError } from "../protocols/yaml-source.ts";
+import { parseYamlWith, SourceError } from "../protocols/index.ts";
 import { type Config, configSchema } from "./schema.ts";
 
 /** Environment variable → config key path. Values are parsed as numbers where the schema wants numbers. */

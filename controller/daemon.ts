@@ -11,7 +11,7 @@ import { type WebSocket, WebSocketServer } from "ws";
 import { type Actor, createActor } from "xstate";
 import type { z } from "zod";
 import { type Config, ensureToken, resolvePaths } from "../config/index.ts";
-import { type LoadedProtocol, loadProtocol, parseProtocol } from "../protocols/load.ts";
+import { type LoadedProtocol, loadProtocol, parseProtocol } from "../protocols/index.ts";
 import { AcquisitionHub } from "./acquisition/acquisition-hub.ts";
 import { tokenMatches } from "./auth.ts";
 import { createDayActors, type DaySteps } from "./day/actors.ts";

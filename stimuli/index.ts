@@ -16,7 +16,9 @@ export {
   type ImageSize,
   type LoadImageOptions,
   loadImageRGB,
+  loadImageRGBBytes,
   type RGBImage,
+  thumbnailJpeg,
   toUint8,
 } from "./image.ts";
 export {

@@ -1,7 +1,7 @@
 // The cotangent of a bilinear readout at one location: a_k = Σ_c readout[k, c] · f(μ)_c with f(μ) sampled as
 // readout/feature-maps.ts samples it (grid_sample, align_corners=True, border clamp). Its adjoint scatters each row
 // onto the 4 neighbouring map pixels with the bilinear weights, so ⟨activation, cotangent_k⟩ = a_k.
-import { bilinearTaps, type Location } from "../readout/feature-maps.ts";
+import { bilinearTaps, type Location } from "../readout/index.ts";
 import { BackboneError } from "./errors.ts";
 
 /** [h·w] map of the bilinear weights of `location` (4 pixels non-zero at most; they sum to 1). */

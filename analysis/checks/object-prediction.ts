@@ -4,7 +4,7 @@
 // (protocol visualization.minObjectR; the paper visualizes channels with object r > 0.4): a model that does not
 // predict objects says nothing about why objects drive the site. Every channel records every phase-2 stimulus, so
 // the objects are all those shown in phase 2 with data on the channel, not only the ones chosen for it.
-import { criticalR } from "../report/critical-r.ts";
+import { criticalR } from "../report/index.ts";
 import { pearson } from "../stats/index.ts";
 
 export interface ObjectPrediction {

@@ -1,7 +1,7 @@
 // Channel alignment (AlignedCut's brain-aligned space): every pixel's backbone features f ∈ R^C are mapped into the
 // space of the day's recorded channels by the fitted readouts, x = Wᵀ f + b with W = [w_1 … w_channels] (C ×
 // channels): x_j is what channel j's readout would predict were its location at that pixel.
-import type { FeatureMaps } from "../readout/feature-maps.ts";
+import type { FeatureMaps } from "../readout/index.ts";
 import type { NodeMatrix } from "./affinity.ts";
 import { badOption, ConceptError, checkAborted } from "./errors.ts";
 

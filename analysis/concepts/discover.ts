@@ -2,7 +2,7 @@
 // space (align.ts) → normalized cut with the Nyström-like approximation (nystrom.ts) → 3-D colours per node
 // (color.ts) → concepts by k-means on the embedding and the channels they drive (channel-clusters.ts).
 import { mulberry32, shuffleInPlace } from "../random.ts";
-import type { FeatureMaps } from "../readout/feature-maps.ts";
+import type { FeatureMaps } from "../readout/index.ts";
 import { unitRows } from "./affinity.ts";
 import { alignFeatures, type ChannelNormalization, type ChannelReadout } from "./align.ts";
 import { type ChannelClusterTable, channelClusterTable, embeddingRows } from "./channel-clusters.ts";

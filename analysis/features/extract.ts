@@ -20,7 +20,7 @@ import {
   type NamedTensor,
   parseSafetensors,
 } from "../backbone/weights-safetensors.ts";
-import type { FeatureMaps } from "../readout/feature-maps.ts";
+import type { FeatureMaps } from "../readout/index.ts";
 import { FeatureError } from "./errors.ts";
 
 export type ExecutorChoice = "auto" | "onnx" | "tfjs";

@@ -6,6 +6,7 @@ export {
   type FeatureExtractor,
   type FeatureExtractorOptions,
   inferResNetShape,
+  tapFeatureShape,
 } from "./extract.ts";
 export { decodeFloat16, encodeFloat16, FLOAT16_MAX, fromFloat16Bits, toFloat16Bits } from "./float16.ts";
 export { decodeNpy, encodeNpy, type NpyArray, npyHeader, readNpy, writeNpy } from "./npy.ts";

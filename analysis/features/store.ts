@@ -21,7 +21,7 @@ import { mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { endianness } from "node:os";
 import { join } from "node:path";
 import type { Arch, Variant } from "../backbone/description.ts";
-import type { FeatureMaps } from "../readout/feature-maps.ts";
+import type { FeatureMaps } from "../readout/index.ts";
 import { FeatureError } from "./errors.ts";
 import type { FeatureExtractor } from "./extract.ts";
 import { decodeFloat16, encodeFloat16, FLOAT16_MAX } from "./float16.ts";

@@ -3,7 +3,7 @@
 // description that the stored parameters and the report print, e.g.
 //   "channel ch3 (readout at (0.10, −0.20) over layer4.1) − 0.0001·L2(x − 0.5) − 1e-5·TV(x)".
 import * as tf from "@tensorflow/tfjs-core";
-import { bilinearTaps, type Location } from "../readout/feature-maps.ts";
+import { bilinearTaps, type Location } from "../readout/index.ts";
 import { check } from "./errors.ts";
 
 /** What an objective sees during one step. */

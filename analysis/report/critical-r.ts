@@ -1,6 +1,6 @@
 // The significance threshold of a correlation (the dashed line of Fig. 3a, Lappe et al. 2024): the smallest |r|
 // whose two-sided p from t = r·√((n−2)/(1−r²)) is below α, i.e. r_c = t_c / √(n − 2 + t_c²), t_c = t_{1−α/2, n−2}.
-import { tTwoSidedP } from "../stats/distributions.ts";
+import { tTwoSidedP } from "../stats/index.ts";
 import { ReportError } from "./errors.ts";
 
 /** Student-t quantile t_{1−α/2, df} by bisection on the two-sided p (monotone in t); 1e-13 relative. */

@@ -7,6 +7,7 @@ export {
   loadGradientBackbone,
   loadTfjsBackbone,
 } from "./load-backbone.ts";
+export { dilateMask, massOnMask } from "./mask-mass.ts";
 export {
   mapIntensity,
   overlayHeatMap,

@@ -13,7 +13,7 @@ import {
 import { createTfjsBackbone, type TfjsBackbone } from "../backbone/tfjs-executor.ts";
 import { embeddedWeightsPath, loadKerasWeights } from "../backbone/weights-keras.ts";
 import { foldTorchvisionWeights, parseSafetensors } from "../backbone/weights-safetensors.ts";
-import { inferResNetShape } from "../features/extract.ts";
+import { inferResNetShape } from "../features/index.ts";
 
 export interface BackboneSource {
   arch: Arch;

@@ -1,6 +1,6 @@
 // The image pair to explain for a channel: among its top recorded out-of-category images (objects) and top
 // recorded in-category images (bodies), the pair with the highest neuron-specific similarity s (eq. 2).
-import { checkFeatureMaps, extractAtLocation, type FeatureMaps } from "../readout/feature-maps.ts";
+import { checkFeatureMaps, extractAtLocation, type FeatureMaps } from "../readout/index.ts";
 import { neuronSimilarity } from "../similarity.ts";
 import { SaliencyError } from "./errors.ts";
 import type { SaliencyReadout } from "./shared-features.ts";

@@ -6,7 +6,7 @@
 // whichever engine the GradientBackbone runs (ONNX Runtime's VJP graph, or tfjs).
 import type { NetworkDescription } from "../backbone/description.ts";
 import type { GradientBackbone } from "../backbone/gradient-engine.ts";
-import { extractAtLocation, type Location } from "../readout/feature-maps.ts";
+import { extractAtLocation, type Location } from "../readout/index.ts";
 import { neuronSimilarity } from "../similarity.ts";
 import { beta, massSelection } from "./beta.ts";
 import { SaliencyError } from "./errors.ts";

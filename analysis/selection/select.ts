@@ -9,14 +9,14 @@
 // `retestCount` equal-width rank strata (stratified quantiles with a seeded jitter).
 
 import { mulberry32 } from "../random.ts";
-import { ReadoutError } from "../readout/errors.ts";
+import type { GaussianReadout } from "../readout/index.ts";
 import {
   checkFeatureMaps,
   extractAtLocation,
   type FeatureMaps,
+  ReadoutError,
   selectImages,
-} from "../readout/feature-maps.ts";
-import type { GaussianReadout } from "../readout/gaussian-readout.ts";
+} from "../readout/index.ts";
 import { similarityToReference } from "../similarity.ts";
 
 export type SelectionRule =

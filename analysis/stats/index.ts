@@ -1,7 +1,7 @@
 // Public API of the statistics: correlation, rank tests, reliability and response rates (pure functions).
 
 export { type Correlation, fisherZInterval, pearson, spearman } from "./correlation.ts";
-export { normalQuantile } from "./distributions.ts";
+export { normalQuantile, tTwoSidedP } from "./distributions.ts";
 export { BAD_STATS_INPUT, StatsInputError } from "./errors.ts";
 export { type KruskalWallisResult, kruskalWallis } from "./kruskalWallis.ts";
 export {

@@ -1,6 +1,6 @@
 // Spike times (ms from stimulus onset) → counts in the protocol's named windows, and PSTH bins for the monitor.
 import { netRateOf } from "../../analysis/stats/index.ts";
-import type { ResponseWindow } from "../../protocols/schema.ts";
+import type { ResponseWindow } from "../../protocols/index.ts";
 
 export type NamedWindows = Record<string, ResponseWindow>;
 

@@ -15,7 +15,7 @@ import { fileURLToPath } from "node:url";
 import { SIMULATION_TRUTH_FILE } from "../../analysis/simulation-truth.ts";
 import type { Config } from "../../config/index.ts";
 import { resolvePaths } from "../../config/index.ts";
-import { loadProtocol } from "../../protocols/load.ts";
+import { loadProtocol } from "../../protocols/index.ts";
 import { createLogger } from "../log.ts";
 import { openRigBox } from "../rig/box-handle.ts";
 import { SerialCable } from "../rig/serial-cable.ts";

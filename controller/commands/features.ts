@@ -10,12 +10,16 @@ import { extname, join, resolve } from "node:path";
 import { Presets, SingleBar } from "cli-progress";
 import type { Arch, Variant } from "../../analysis/backbone/description.ts";
 import { EphysError } from "../../analysis/errors.ts";
-import type { FeatureExtractorOptions } from "../../analysis/features/extract.ts";
-import { writeNpy } from "../../analysis/features/npy.ts";
-import { computeFeatures, type FeatureProgress, type StimulusImage } from "../../analysis/features/store.ts";
+import type { FeatureExtractorOptions } from "../../analysis/features/index.ts";
+import {
+  computeFeatures,
+  type FeatureProgress,
+  type StimulusImage,
+  writeNpy,
+} from "../../analysis/features/index.ts";
 import { type Config, resolvePaths } from "../../config/index.ts";
-import { loadProtocol, resolveManifest } from "../../protocols/load.ts";
-import { hashStimulusSet, sha256File } from "../../stimuli/hash.ts";
+import { loadProtocol, resolveManifest } from "../../protocols/index.ts";
+import { hashStimulusSet, sha256File } from "../../stimuli/index.ts";
 import { createFeaturePool } from "../compute/feature-pool.ts";
 import { choiceFlag, wholeFlag } from "./flags.ts";
 

@@ -6,7 +6,7 @@
 // the protocol's `synthesis` section < these flags.
 import { Presets, SingleBar } from "cli-progress";
 import { EphysError } from "../../analysis/errors.ts";
-import type { SynthesisSettings } from "../../analysis/optvis/settings.ts";
+import type { SynthesisSettings } from "../../analysis/optvis/index.ts";
 import { type Config, resolvePaths } from "../../config/index.ts";
 import { stepContext } from "../day/context.ts";
 import { type SynthesizeOutcome, synthesizeStep } from "../day/steps/synthesize.ts";

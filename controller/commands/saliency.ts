@@ -12,7 +12,7 @@ import { join, resolve } from "node:path";
 import { z } from "zod";
 import type { Arch, Variant } from "../../analysis/backbone/description.ts";
 import { EphysError } from "../../analysis/errors.ts";
-import { writeNpy } from "../../analysis/features/npy.ts";
+import { writeNpy } from "../../analysis/features/index.ts";
 import {
   loadGradientBackbone,
   pairOverlay,
@@ -24,7 +24,7 @@ import {
   sharedFeatureMaps,
 } from "../../analysis/saliency/index.ts";
 import type { Config } from "../../config/index.ts";
-import { encodePng, loadImageRGB } from "../../stimuli/image.ts";
+import { encodePng, loadImageRGB } from "../../stimuli/index.ts";
 import { describeIssues } from "../wire/errors.ts";
 import { choiceFlag } from "./flags.ts";
 

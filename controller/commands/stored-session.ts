@@ -1,6 +1,6 @@
 // The SESSION argument of the commands that work on a stored session (explain, optvis, concepts): its row, and its
 // protocol as stored with it (the stored text, whatever the file says now).
-import { type LoadedProtocol, parseProtocol } from "../../protocols/load.ts";
+import { type LoadedProtocol, parseProtocol } from "../../protocols/index.ts";
 import type { SessionRow, SessionStore } from "../store/store.ts";
 
 /** The session's row; a missing session throws `new Fail("SESSION: no session … in <dbPath>")`. */

@@ -2,10 +2,9 @@
 // and what was expected; then the stimulus manifests it names (warnings while they are absent).
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { parseProtocol, resolveManifest } from "../../protocols/load.ts";
-import type { Protocol } from "../../protocols/schema.ts";
-import { formatProblem, SourceError } from "../../protocols/yaml-source.ts";
-import { loadManifest } from "../../stimuli/manifest.ts";
+import type { Protocol } from "../../protocols/index.ts";
+import { formatProblem, parseProtocol, resolveManifest, SourceError } from "../../protocols/index.ts";
+import { loadManifest } from "../../stimuli/index.ts";
 
 export interface ValidationReport {
   ok: boolean;

@@ -8,7 +8,7 @@ import {
   countMissing,
   type FeatureExtractor,
 } from "../../analysis/features/index.ts";
-import type { FeatureMaps } from "../../analysis/readout/feature-maps.ts";
+import type { FeatureMaps } from "../../analysis/readout/index.ts";
 import {
   fitGaussianReadouts,
   type GaussianReadoutJSON,

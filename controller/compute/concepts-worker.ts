@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { parentPort, workerData } from "node:worker_threads";
 import { conceptMap, discoverConcepts } from "../../analysis/concepts/index.ts";
 import { computeFeatures, createFeatureExtractor } from "../../analysis/features/index.ts";
-import { encodePng, loadImageRGB, toUint8 } from "../../stimuli/image.ts";
+import { encodePng, loadImageRGB, toUint8 } from "../../stimuli/index.ts";
 import { CONCEPT_FILES, type ConceptJob, type ConceptMessage, type ConceptSummary } from "./concepts-job.ts";
 
 const job = workerData as ConceptJob;

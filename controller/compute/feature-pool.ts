@@ -9,14 +9,14 @@
 // per thread. One worker means no pool: the extractor runs in this thread.
 import { availableParallelism } from "node:os";
 import { onnxAvailable } from "../../analysis/backbone/onnx-executor.ts";
-import { FeatureError } from "../../analysis/features/errors.ts";
 import {
   createFeatureExtractor,
+  FeatureError,
   type FeatureExtractor,
   type FeatureExtractorOptions,
   tapFeatureShape,
-} from "../../analysis/features/extract.ts";
-import type { FeatureMaps } from "../../analysis/readout/feature-maps.ts";
+} from "../../analysis/features/index.ts";
+import type { FeatureMaps } from "../../analysis/readout/index.ts";
 import type { FeatureTask, FeatureWorkerInfo, FeatureWorkerInit } from "./feature-worker.ts";
 import { partBounds, WorkerPool } from "./worker-pool.ts";
 

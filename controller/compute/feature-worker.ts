@@ -1,8 +1,8 @@
 // Job module of the feature pool (feature-pool.ts): one worker thread = one feature extractor (its own ONNX
 // Runtime session with its share of the threads, or its own tfjs backend); a task is one batch of images.
 import type { NetworkDescription } from "../../analysis/backbone/description.ts";
-import { createFeatureExtractor, type FeatureExtractorOptions } from "../../analysis/features/extract.ts";
-import type { FeatureMaps } from "../../analysis/readout/feature-maps.ts";
+import { createFeatureExtractor, type FeatureExtractorOptions } from "../../analysis/features/index.ts";
+import type { FeatureMaps } from "../../analysis/readout/index.ts";
 import { movable, servePool } from "./worker-pool.ts";
 
 export interface FeatureWorkerInit {

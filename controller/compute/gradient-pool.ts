@@ -19,7 +19,7 @@ import {
 } from "../../analysis/backbone/gradient-engine.ts";
 import { checkDims } from "../../analysis/backbone/onnx-executor.ts";
 import { tapShape } from "../../analysis/backbone/onnx-vjp-graph.ts";
-import { type BackboneSource, loadGradientBackbone } from "../../analysis/saliency/load-backbone.ts";
+import { type BackboneSource, loadGradientBackbone } from "../../analysis/saliency/index.ts";
 import { featurePoolSize } from "./feature-pool.ts";
 import type {
   GradientResult,

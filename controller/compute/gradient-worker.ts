@@ -2,7 +2,7 @@
 // Runtime VJP session with its share of the threads, or its own tfjs backend); a task is one part of a batch.
 import type { NetworkDescription } from "../../analysis/backbone/description.ts";
 import type { GradientBackboneOptions, ImageBatch } from "../../analysis/backbone/gradient-engine.ts";
-import { type BackboneSource, loadGradientBackbone } from "../../analysis/saliency/load-backbone.ts";
+import { type BackboneSource, loadGradientBackbone } from "../../analysis/saliency/index.ts";
 import { movable, servePool } from "./worker-pool.ts";
 
 export interface GradientWorkerInit {

@@ -5,8 +5,7 @@
 // objective, engine, backbone) and the predictions — and each channel's folder is stored as an artifact of kind
 // "optvis". With the protocol's selection.synthesized > 0 the top images also become phase-2 stimuli (role
 // "synthesized"; controller/day/steps/synthesize.ts).
-import type { RenderProgress } from "../../analysis/optvis/render.ts";
-import type { SynthesisSettings } from "../../analysis/optvis/settings.ts";
+import type { RenderProgress, SynthesisSettings } from "../../analysis/optvis/index.ts";
 import type { GaussianReadoutJSON } from "../../analysis/readout/index.ts";
 import type { BackboneSpec } from "./compute-jobs.ts";
 import { runMessageJob } from "./worker-job.ts";

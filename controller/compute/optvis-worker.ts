@@ -8,8 +8,8 @@ import { parentPort, workerData } from "node:worker_threads";
 import { createDifferentiableBackbone } from "../../analysis/backbone/differentiable-tap.ts";
 import { selectTfjsBackend } from "../../analysis/backbone/tfjs-backend.ts";
 import { OptvisError, synthesizeChannel } from "../../analysis/optvis/index.ts";
-import { loadBackboneWeights } from "../../analysis/saliency/load-backbone.ts";
-import { encodePng } from "../../stimuli/image.ts";
+import { loadBackboneWeights } from "../../analysis/saliency/index.ts";
+import { encodePng } from "../../stimuli/index.ts";
 import { OPTVIS_FILES, type OptvisJob, type OptvisMessage, type OptvisSummary } from "./optvis-job.ts";
 
 const job = workerData as OptvisJob;

@@ -4,9 +4,9 @@
 // per worker thread where the thread budget allows (gradient-pool.ts), written to each channel's folder.
 import { parentPort, workerData } from "node:worker_threads";
 import { computeFeatures, createFeatureExtractor } from "../../analysis/features/index.ts";
-import { selectImages } from "../../analysis/readout/feature-maps.ts";
+import { selectImages } from "../../analysis/readout/index.ts";
 import { bestPair, SaliencyError, sharedFeatureMaps } from "../../analysis/saliency/index.ts";
-import { loadImageRGB } from "../../stimuli/image.ts";
+import { loadImageRGB } from "../../stimuli/index.ts";
 import { writeSaliencyFiles } from "../commands/saliency.ts";
 import type { SaliencyJob, SaliencyMessage } from "../day/steps/visualize.ts";
 import { createGradientPool } from "./gradient-pool.ts";

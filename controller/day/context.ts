@@ -2,7 +2,7 @@
 // phase's rate table (per channel, per stimulus, the per-trial net rates), read from the store once and shared by
 // the steps after the phase (fit, select, check, visualize, report) instead of each rebuilding it.
 import type { Config } from "../../config/index.ts";
-import type { LoadedProtocol } from "../../protocols/load.ts";
+import type { LoadedProtocol } from "../../protocols/index.ts";
 import type { Logger } from "../log.ts";
 import type { SessionStore } from "../store/store.ts";
 import { type RateTable, trialRates } from "./rates.ts";

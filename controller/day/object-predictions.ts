@@ -4,11 +4,11 @@
 // objectN, objectCriticalR, minObjectR, objectPasses), where the report and channels.csv read the same number.
 import { join } from "node:path";
 import { type ObjectPrediction, objectPrediction } from "../../analysis/checks/object-prediction.ts";
-import { cacheDir, entryPath, readEntry } from "../../analysis/features/store.ts";
-import type { FeatureMaps } from "../../analysis/readout/feature-maps.ts";
+import { cacheDir, entryPath, readEntry } from "../../analysis/features/index.ts";
+import type { FeatureMaps } from "../../analysis/readout/index.ts";
 import { type GaussianReadoutJSON, predict, readoutFromJSON } from "../../analysis/readout/index.ts";
 import { type Config, resolvePaths } from "../../config/index.ts";
-import type { Protocol } from "../../protocols/schema.ts";
+import type { Protocol } from "../../protocols/index.ts";
 import type { StimulusRecord } from "../store/store.ts";
 import { meanRates, type RateTable } from "./rates.ts";
 

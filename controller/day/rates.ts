@@ -1,7 +1,7 @@
 // Stored spike counts → per-channel, per-stimulus net rates (spikes/s) of every shown trial.
 
 import { meanRates, type RateTable } from "../../analysis/stats/index.ts";
-import type { Protocol } from "../../protocols/schema.ts";
+import type { Protocol } from "../../protocols/index.ts";
 import { netRateFromCounts } from "../acquisition/windows.ts";
 import type { SessionStore } from "../store/store.ts";
 

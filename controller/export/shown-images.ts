@@ -2,8 +2,7 @@
 // size, EXIF orientation applied, transparency composited onto the display's gray (stimuli/image.ts
 // loadImageRGBBytes), after checking that the file still hashes to the sha256 stored with the session.
 import { existsSync } from "node:fs";
-import { sha256File } from "../../stimuli/hash.ts";
-import { loadImageRGBBytes } from "../../stimuli/image.ts";
+import { loadImageRGBBytes, sha256File } from "../../stimuli/index.ts";
 import type { StimulusRecord } from "../store/store.ts";
 
 export interface DecodedTemplate {

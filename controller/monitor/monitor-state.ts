@@ -4,7 +4,7 @@
 // Over 400 lines: one stateful class that folds ingested trials and events into per-channel statistics and
 // publishes them; its pure rules are in alert-rules.ts and analysis/stats.
 import type { WebSocket } from "ws";
-import type { Protocol } from "../../protocols/schema.ts";
+import type { Protocol } from "../../protocols/index.ts";
 import type { IngestedTrial } from "../acquisition/acquisition-hub.ts";
 import { spanOf, windowNetRate } from "../acquisition/windows.ts";
 import { ABSENT, spikesOf } from "../store/packed.ts";

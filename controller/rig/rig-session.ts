@@ -8,7 +8,7 @@
 //   POST /api/calibration/accept | skip | cancel
 import type { WebSocket } from "ws";
 import type { Config } from "../../config/index.ts";
-import type { Protocol } from "../../protocols/schema.ts";
+import type { Protocol } from "../../protocols/index.ts";
 import type { Logger } from "../log.ts";
 import type { DisplayPort } from "../scheduler/rig-ports.ts";
 import type { SessionStore } from "../store/store.ts";

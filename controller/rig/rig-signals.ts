@@ -1,7 +1,7 @@
 // What a version 2 rig box measures, kept for the last half minute on the box's clock and mapped onto the daemon's
 // when asked (the mapping improves as PING/PONG samples accumulate): photodiode edges, for each presentation's
 // measured onset and offset, and eye samples, for the presentation's eye summary, the calibration and the dashboard.
-import { type EyeSummary, summarizeEye } from "../../analysis/eye/eye-summary.ts";
+import { type EyeSummary, summarizeEye } from "../../analysis/eye/index.ts";
 
 export interface EyeSample {
   boxMs: number;

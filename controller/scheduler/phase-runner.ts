@@ -6,7 +6,7 @@
 // closed, the network dropped) voids the presentation on screen; the phase waits for a display to come back,
 // preloads the phase's stimuli on it again, and goes on.
 import { EphysError } from "../../analysis/errors.ts";
-import type { Protocol } from "../../protocols/schema.ts";
+import type { Protocol } from "../../protocols/index.ts";
 import type { SessionStore } from "../store/store.ts";
 import { BlockQueue, planBlocks, remainingBlocks } from "./blocks.ts";
 import type { AnnouncePort, BoxPort, DisplayPort } from "./rig-ports.ts";

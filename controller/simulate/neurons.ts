@@ -5,11 +5,11 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { mulberry32 } from "../../analysis/random.ts";
-import { extractAtLocation, type FeatureMaps, type Location } from "../../analysis/readout/feature-maps.ts";
+import { extractAtLocation, type FeatureMaps, type Location } from "../../analysis/readout/index.ts";
 import { similarityToReference } from "../../analysis/similarity.ts";
 import type { SimulationTruth, TrueNeuron } from "../../analysis/simulation-truth.ts";
 import { syntheticCategoryNeuron } from "../../analysis/synthetic-neurons.ts";
-import { loadImageRGB } from "../../stimuli/image.ts";
+import { loadImageRGB } from "../../stimuli/index.ts";
 
 export interface GroundTruth {
   /** Expected firing rate (spikes/s) of a channel in the response period of a stimulus, in phase 1 or 2. */

@@ -9,11 +9,9 @@ import {
   createFeatureExtractor,
   type FeatureExtractor,
 } from "../../analysis/features/index.ts";
-import type { FeatureMaps } from "../../analysis/readout/feature-maps.ts";
-import { loadProtocol, resolveManifest } from "../../protocols/load.ts";
-import { type Protocol, simulationSchema } from "../../protocols/schema.ts";
-import { sha256File } from "../../stimuli/hash.ts";
-import { loadManifest } from "../../stimuli/manifest.ts";
+import type { FeatureMaps } from "../../analysis/readout/index.ts";
+import { loadProtocol, type Protocol, resolveManifest, simulationSchema } from "../../protocols/index.ts";
+import { loadManifest, sha256File } from "../../stimuli/index.ts";
 import { stimulusKey } from "../day/steps/prepare.ts";
 import { type BridgeFaults, SimulatedBridge, type SimulatedTrialTruth } from "./bridge.ts";
 import { FirmwareBox } from "./firmware-box.ts";

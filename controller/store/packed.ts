@@ -4,7 +4,7 @@
 // Built by the fast parser (spikes-parser.ts) or from a zod-validated message, and carrying a digest of the
 // message's data so that a repeated seq with other data can be told from a plain duplicate.
 
-import type { ResponseWindow } from "../../protocols/schema.ts";
+import type { ResponseWindow } from "../../protocols/index.ts";
 import type { TrialOnset } from "../wire/acquisition.ts";
 
 /** A window a `counts` message did not name (it counts as 0 but is not stored as a name). */

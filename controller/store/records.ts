@@ -1,6 +1,6 @@
 // The shapes of the session database's rows as the store's methods take and return them (the tables themselves:
 // migrations.ts).
-import type { EyeSummary } from "../../analysis/eye/eye-summary.ts";
+import type { EyeSummary } from "../../analysis/eye/index.ts";
 import type { PackedTrial } from "./packed.ts";
 
 export interface TrialOnsetRecord {

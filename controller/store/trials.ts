@@ -1,7 +1,7 @@
 // The trials table: every presentation, stored pending before it is announced, then settled as shown (with its
 // onsets, dropped frames, photodiode and eye) or voided (with the reason, also in the event log).
 
-import type { EyeSummary } from "../../analysis/eye/eye-summary.ts";
+import type { EyeSummary } from "../../analysis/eye/index.ts";
 import { type Db, now } from "./database.ts";
 import type { EventLog } from "./event-log.ts";
 import type { TrialRecord } from "./records.ts";

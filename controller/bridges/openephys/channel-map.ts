@@ -4,7 +4,7 @@
 // Problems are located by YAML path, line and column like protocol files (protocols/yaml-source.ts).
 import { readFileSync } from "node:fs";
 import { z } from "zod";
-import { parseYamlWith } from "../../../protocols/yaml-source.ts";
+import { parseYamlWith } from "../../../protocols/index.ts";
 
 /** As the daemon requires (controller/wire/acquisition.ts, issue 16). */
 export const CHANNEL_ID = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/;

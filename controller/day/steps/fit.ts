@@ -2,10 +2,10 @@
 // with the protocol's seeded train/validation/test split (and silhouette augmentation when it asks); the models,
 // their metrics and the split go to the store.
 import { join } from "node:path";
-import { splitStimuli } from "../../../analysis/readout/splits.ts";
+import { splitStimuli } from "../../../analysis/readout/index.ts";
 import { median } from "../../../analysis/stats/index.ts";
 import { resolvePaths } from "../../../config/index.ts";
-import { writeSilhouettes } from "../../../stimuli/silhouette.ts";
+import { writeSilhouettes } from "../../../stimuli/index.ts";
 import { runComputeJob } from "../../compute/compute-jobs.ts";
 import { backboneSpec, byRole, computeProgress, featureRoot, image } from "../compute-inputs.ts";
 import type { StepContext } from "../context.ts";

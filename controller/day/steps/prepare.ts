@@ -1,8 +1,8 @@
 // Preparing a session: read every stimulus set of the protocol, hash each file, store them with their event codes;
 // then compute the features of every stimulus (and of the silhouettes the fit will train on) into the cache, so
 // the animal never waits for them between the phases.
-import { type LoadedProtocol, loadProtocol, resolveManifest } from "../../../protocols/load.ts";
-import { hashStimulusSet } from "../../../stimuli/hash.ts";
+import { type LoadedProtocol, loadProtocol, resolveManifest } from "../../../protocols/index.ts";
+import { hashStimulusSet } from "../../../stimuli/index.ts";
 import { runComputeJob } from "../../compute/compute-jobs.ts";
 import type { SessionStore, StimulusRecord } from "../../store/store.ts";
 import { backboneSpec, computeProgress, featureRoot, image } from "../compute-inputs.ts";

@@ -3,12 +3,11 @@
 // the PSTH accumulator (analysis/report/psth.ts) so that a day's spikes never sit in memory at once.
 import { readdir, readFile, stat } from "node:fs/promises";
 import { extname, join } from "node:path";
-import type { ReportImage } from "../../../analysis/report/index.ts";
-import { PsthAccumulator, rasterTrials } from "../../../analysis/report/psth.ts";
-import type { NamedImage, ReportSource } from "../../../analysis/report/source.ts";
+import type { NamedImage, ReportImage, ReportSource } from "../../../analysis/report/index.ts";
+import { PsthAccumulator, rasterTrials } from "../../../analysis/report/index.ts";
 import type { Config } from "../../../config/index.ts";
-import type { Protocol } from "../../../protocols/schema.ts";
-import { thumbnailJpeg } from "../../../stimuli/image.ts";
+import type { Protocol } from "../../../protocols/index.ts";
+import { thumbnailJpeg } from "../../../stimuli/index.ts";
 import { spanOf } from "../../acquisition/windows.ts";
 import { CONCEPT_FILES } from "../../compute/concepts-job.ts";
 import type { SessionStore, StimulusRecord, TrialDataCursor } from "../../store/store.ts";

@@ -5,15 +5,13 @@
 // stored overlays, each on its own scale, and says so.
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { readNpy } from "../../../analysis/features/npy.ts";
+import { readNpy } from "../../../analysis/features/index.ts";
 import { type GaussianReadoutJSON, predict, readoutFromJSON } from "../../../analysis/readout/index.ts";
 import type { PairRate, ReportImage, ReportSharedFeature } from "../../../analysis/report/index.ts";
-import { mapIntensity, overlayHeatMap } from "../../../analysis/saliency/index.ts";
-import { dilateMask, massOnMask } from "../../../analysis/saliency/mask-mass.ts";
+import { dilateMask, mapIntensity, massOnMask, overlayHeatMap } from "../../../analysis/saliency/index.ts";
 import type { Config } from "../../../config/index.ts";
-import type { Protocol } from "../../../protocols/schema.ts";
-import { encodePng, loadImageRGB, type RGBImage, toUint8 } from "../../../stimuli/image.ts";
-import { silhouetteMask } from "../../../stimuli/silhouette.ts";
+import type { Protocol } from "../../../protocols/index.ts";
+import { encodePng, loadImageRGB, type RGBImage, silhouetteMask, toUint8 } from "../../../stimuli/index.ts";
 import { SALIENCY_FILES } from "../../commands/saliency.ts";
 import type { SessionStore, StimulusRecord } from "../../store/store.ts";
 import { cachedFeatures } from "../object-predictions.ts";

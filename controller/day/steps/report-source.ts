@@ -4,13 +4,12 @@
 
 import { join } from "node:path";
 import { EphysError } from "../../../analysis/errors.ts";
-import { asRecord } from "../../../analysis/report/assemble-artifacts.ts";
-import { readoutsOf, shownObjects } from "../../../analysis/report/assemble-responses.ts";
-import type { ReportSource } from "../../../analysis/report/source.ts";
+import type { ReportSource } from "../../../analysis/report/index.ts";
+import { asRecord, readoutsOf, shownObjects } from "../../../analysis/report/index.ts";
 import type { RateTable } from "../../../analysis/stats/index.ts";
 import { type Config, resolvePaths } from "../../../config/index.ts";
-import { parseProtocol } from "../../../protocols/load.ts";
-import type { Protocol } from "../../../protocols/schema.ts";
+import type { Protocol } from "../../../protocols/index.ts";
+import { parseProtocol } from "../../../protocols/index.ts";
 import type { SessionStore } from "../../store/store.ts";
 import { trialRates } from "../rates.ts";
 import { conceptFiles, imagesAt, objectFeatures, psthOf, thumbnails } from "./report-media.ts";

@@ -5,9 +5,13 @@
 import { createHash, randomBytes } from "node:crypto";
 import { mkdir, rename, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { assembleReport } from "../../../analysis/report/assemble.ts";
-import { CSV_COLUMNS, channelsCsv } from "../../../analysis/report/channel-table.ts";
-import { buildReport, type ReportData } from "../../../analysis/report/index.ts";
+import {
+  assembleReport,
+  buildReport,
+  CSV_COLUMNS,
+  channelsCsv,
+  type ReportData,
+} from "../../../analysis/report/index.ts";
 import { truthCsv } from "../../../analysis/simulation-truth.ts";
 import { writeSessionNwb } from "../../export/session-nwb.ts";
 import type { SessionStore } from "../../store/store.ts";

@@ -2,10 +2,10 @@
 // worker thread), one "optvis" artifact per channel; with selection.synthesized = k > 0 the top k of each channel
 // join phase 2 as stimuli of their own.
 import { join } from "node:path";
-import { type SynthesisSettings, synthesisSettings } from "../../../analysis/optvis/settings.ts";
+import { type SynthesisSettings, synthesisSettings } from "../../../analysis/optvis/index.ts";
 import type { GaussianReadoutJSON } from "../../../analysis/readout/index.ts";
 import { resolvePaths } from "../../../config/index.ts";
-import { sha256File } from "../../../stimuli/hash.ts";
+import { sha256File } from "../../../stimuli/index.ts";
 import {
   type OptvisArtifactMeta,
   type OptvisChannelJob,

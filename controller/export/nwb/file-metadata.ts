@@ -3,7 +3,7 @@
 // groups, and /general: the protocol (YAML text; name, path and sha256 as attributes), the software that recorded
 // and the one that exported (source_script), the clock (data_collection), the subject and the rig. NWB keeps
 // machine-readable metadata as attributes of these free-text datasets; the completeness mark is one of them.
-import type { Protocol } from "../../../protocols/schema.ts";
+import type { Protocol } from "../../../protocols/index.ts";
 import type { SessionRow } from "../../store/store.ts";
 import type { SessionClock } from "./clock.ts";
 import { type File, type Group, H5, numberAttr, textAttr, textDataset } from "./h5.ts";

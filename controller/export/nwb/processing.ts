@@ -7,7 +7,7 @@
 //     the numbers of its shared-feature maps (s, k, dropped β mass, norms; Lappe et al. 2024), and saliency_maps,
 //     the maps I(x_out) and I(x_in) themselves as float32 [height, width, RGB] images at input resolution.
 import { join } from "node:path";
-import { readNpy } from "../../../analysis/features/npy.ts";
+import { readNpy } from "../../../analysis/features/index.ts";
 import type { GaussianReadoutJSON } from "../../../analysis/readout/index.ts";
 import type { SessionStore } from "../../store/store.ts";
 import { type Dataset, type Group, H5, numericDataset, refDataset, textAttr } from "./h5.ts";
