@@ -201,7 +201,7 @@ export async function startSimulation(o: SimulateOptions): Promise<RunningSimula
             VirtualRigBox.start({
               hostPath: o.hostPath,
               boxPath: o.boxPath,
-              fixation: { breakRatePerS, seed: p.seed },
+              fixation: fixationModel(p),
             }),
         )
       : null;
@@ -330,12 +330,24 @@ async function waitForFeatures(
   }
 }
 
-/** Breaks per second of fixation for the virtual box, from the protocol's per-presentation break probability. */
-export function fixationModel(p: Protocol): { breakRatePerS: number; seed: number } {
+/**
+ * The simulated subject: fixation breaks at the protocol's rate (per presentation, as breaks per second of
+ * fixation), and re-acquisition after a break in ~400 ms of the day's time (300 ms mean + 100 ms minimum), run at the
+ * protocol's timeScale like every other interval of the simulated day (unscaled, each break cost a 50× day 400 ms of
+ * wall time: most of a test day's phase), never under 5 ms of wall time.
+ */
+export function fixationModel(p: Protocol): {
+  breakRatePerS: number;
+  seed: number;
+  reacquireMeanMs: number;
+  reacquireMinMs: number;
+} {
   const sim = p.simulation ?? simulationSchema.parse({ channels: 16, fixationBreakRate: 0.05 });
   return {
     breakRatePerS: sim.fixationBreakRate / ((p.presentation.stimulusMs * sim.timeScale) / 1000 || 1) / 4,
     seed: p.seed,
+    reacquireMeanMs: Math.max(5, 300 * sim.timeScale),
+    reacquireMinMs: Math.max(5, 100 * sim.timeScale),
   };
 }
 
