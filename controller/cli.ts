@@ -1,5 +1,5 @@
-// The `ephysloop` command line: serve, simulate, demo (npm start), bridge openephys, validate, sessions, status,
-// features, saliency, explain, optvis, concepts, report, export.
+// The `ephysloop` command line: serve, simulate, demo (npm start), bridge openephys|spikeglx, validate, sessions,
+// status, features, saliency, explain, optvis, concepts, report, export.
 // Over 400 lines: the command-line surface: one commander declaration per subcommand, each a few lines that
 // hand off to commands/.
 import { Command, Option } from "commander";
@@ -52,6 +52,20 @@ function withConfigOptions(cmd: Command): Command {
     .option("--weights <file>", "torchvision-layout .safetensors weights (default: embedded Keras ResNet-50)")
     .option("--serial <device>", "rig box serial device, e.g. /dev/ttyACM0")
     .addOption(new Option("--log-level <level>").choices(["trace", "debug", "info", "warn", "error"]));
+}
+
+/** The timing flags every bridge command takes (controller/bridges/core/linked-core.ts timingFlags). */
+function withBridgeTiming(cmd: Command): Command {
+  return cmd
+    .option(
+      "--settle-ms <ms>",
+      "wait this long past onset + postMs (acquisition clock) before a trial goes out",
+    )
+    .option("--photodiode-max-ms <ms>", "the photodiode must rise within this long after the event word")
+    .option(
+      "--max-onset-delay-ms <ms>",
+      "a trial whose code has not come this long after its announcement is missing",
+    );
 }
 
 export async function main(argv: string[]): Promise<void> {
@@ -178,11 +192,12 @@ export async function main(argv: string[]): Promise<void> {
     .addOption(
       new Option(
         "--acquisition <kind>",
-        "direct: a bridge to /acquisition here; openephys: an Event Broadcaster for `ephysloop bridge openephys`",
+        "direct: a bridge to /acquisition here; openephys: an Event Broadcaster for `ephysloop bridge openephys`; spikeglx: a Neuropixels rig behind SpikeGLX's command server for `ephysloop bridge spikeglx`",
       )
-        .choices(["direct", "openephys"])
+        .choices(["direct", "openephys", "spikeglx"])
         .default("direct"),
     )
+    .option("--spikeglx-port <port>", "with --acquisition spikeglx: the command server's port", "4142")
     .option(
       "--zmq <endpoint>",
       "with --acquisition openephys: where the Event Broadcaster binds",
@@ -198,6 +213,7 @@ export async function main(argv: string[]): Promise<void> {
       await simulate({
         acquisition: opts.acquisition,
         openephys: { endpoint: opts.zmq, format: opts.zmqFormat },
+        spikeglx: { port: Number(opts.spikeglxPort) },
         url: opts.url,
         token: opts.token,
         protocolPath: opts.protocol,
@@ -245,10 +261,10 @@ export async function main(argv: string[]): Promise<void> {
     });
   });
 
-  program
+  const bridge = program
     .command("bridge")
-    .description("acquisition bridges: an acquisition system's stream → the daemon's /acquisition")
-    .command("openephys")
+    .description("acquisition bridges: an acquisition system's stream → the daemon's /acquisition");
+  withBridgeTiming(bridge.command("openephys"))
     .description("the Open Ephys GUI's Event Broadcaster (ZMQ) → /acquisition (docs/openephys.md)")
     .requiredOption("--url <ws-url>", "daemon address, e.g. ws://127.0.0.1:8710")
     .requiredOption("--token <token>", "the daemon's token")
@@ -262,18 +278,31 @@ export async function main(argv: string[]): Promise<void> {
       "SQLite outbox: unacked messages, seq counter, bridge id",
       "ephysloop-bridge.db",
     )
-    .option(
-      "--settle-ms <ms>",
-      "wait this long past onset + postMs (acquisition clock) before a trial goes out",
-    )
-    .option("--photodiode-max-ms <ms>", "the photodiode must rise within this long after the event word")
-    .option(
-      "--max-onset-delay-ms <ms>",
-      "a trial whose code has not come this long after its announcement is missing",
-    )
     .action(async (opts) => {
       const { openEphysBridgeCommand } = await import("./bridges/openephys/command.ts");
       await openEphysBridgeCommand(opts);
+    });
+  withBridgeTiming(bridge.command("spikeglx"))
+    .description(
+      "SpikeGLX's Remote Command API (Neuropixels): online spike detection → /acquisition (docs/spikeglx.md)",
+    )
+    .requiredOption("--url <ws-url>", "daemon address, e.g. ws://127.0.0.1:8710")
+    .requiredOption("--token <token>", "the daemon's token")
+    .requiredOption(
+      "--channels <file>",
+      "channel map (YAML): probe, word stream and channel, event lines, photodiode line, detection, AP channels",
+    )
+    .option("--host <host>", "the SpikeGLX machine", "127.0.0.1")
+    .option("--port <port>", "SpikeGLX's command server port", "4142")
+    .option(
+      "--outbox <file>",
+      "SQLite outbox: unacked messages, seq counter, bridge id",
+      "ephysloop-bridge.db",
+    )
+    .option("--poll-ms <ms>", "wall time between reads of SpikeGLX's streams (default 20)")
+    .action(async (opts) => {
+      const { spikeGlxBridgeCommand } = await import("./bridges/spikeglx/command.ts");
+      await spikeGlxBridgeCommand(opts);
     });
 
   withConfigOptions(

@@ -19,6 +19,8 @@ import { HeadlessDisplay } from "./headless-display.ts";
 import { buildGroundTruth, writeTruthFile } from "./neurons.ts";
 import { OpenEphysBroadcaster } from "./openephys-broadcaster.ts";
 import { SimulatedEye, type TrackerMap } from "./simulated-eye.ts";
+import type { SpikeGlxRig } from "./spikeglx-rig.ts";
+import type { SpikeGlxServer } from "./spikeglx-server.ts";
 import { VirtualRigBox } from "./virtual-box.ts";
 
 /** The parts of the virtual rig, as the operator's error names them. */
@@ -74,7 +76,9 @@ export interface SimulateOptions {
    * "openephys": no bridge here; the neurons and the rig box's event words are published as an Open Ephys Event
    * Broadcaster would (openephys-broadcaster.ts) for `ephysloop bridge openephys` to turn into /acquisition.
    */
-  acquisition?: "direct" | "openephys";
+  acquisition?: "direct" | "openephys" | "spikeglx";
+  /** "spikeglx": a Neuropixels rig served through SpikeGLX's Remote Command API (spikeglx-rig.ts) on this port. */
+  spikeglx?: { port?: number };
   openephys?: {
     endpoint?: string;
     format?: "json" | "binary";
@@ -90,6 +94,8 @@ export interface RunningSimulation {
   /** The direct bridge; null with acquisition "openephys" (then `broadcaster`). */
   bridge: SimulatedBridge | null;
   broadcaster: OpenEphysBroadcaster | null;
+  /** With acquisition "spikeglx": the rig's streams (and ground truth) and the command server serving them. */
+  spikeglx: { rig: SpikeGlxRig; server: SpikeGlxServer } | null;
   box: VirtualRigBox | null;
   firmware: { box: FirmwareBox; eye: SimulatedEye } | null;
   display: HeadlessDisplay | null;
@@ -213,8 +219,9 @@ export async function startSimulation(o: SimulateOptions): Promise<RunningSimula
     return truth.rate(channelId, stimulusId, phase);
   };
   const openephys = o.acquisition === "openephys" && !o.without?.acquisition;
+  const spikeglxWanted = o.acquisition === "spikeglx" && !o.without?.acquisition;
   const bridge =
-    o.without?.acquisition || openephys
+    o.without?.acquisition || openephys || spikeglxWanted
       ? null
       : new SimulatedBridge({
           url: o.url,
@@ -257,20 +264,49 @@ export async function startSimulation(o: SimulateOptions): Promise<RunningSimula
           }),
       )
     : null;
-  if (broadcaster) {
+  // With acquisition "spikeglx" the neurons fire on a simulated probe's AP band and the event words go to the NI
+  // stream's digital word, served through SpikeGLX's Remote Command API for `ephysloop bridge spikeglx`.
+  const spikeglx = spikeglxWanted
+    ? await part(
+        "acquisition bridge",
+        "see the message; the emulator needs a free TCP port on 127.0.0.1",
+        async () => {
+          const { SpikeGlxRig } = await import("./spikeglx-rig.ts");
+          const { SpikeGlxServer } = await import("./spikeglx-server.ts");
+          const rig = new SpikeGlxRig({
+            channels: nChannels,
+            rate: (c, stimulusId) => rateOf(channels[c].id, stimulusId),
+            baselineRate: sim.baselineRate,
+            latencyMs: sim.latencyMs,
+            responseMs: p.presentation.stimulusMs,
+            timeScale: sim.timeScale,
+            seed: p.seed + 1,
+          });
+          const server = await SpikeGlxServer.start({
+            port: o.spikeglx?.port ?? 0,
+            streams: { ni: rig.ni, imec: [rig.imec] },
+            mapSample: (dst, srcCount, src) =>
+              dst.js === src.js ? srcCount : dst.js === 2 ? rig.niToImec(srcCount) : rig.imecToNi(srcCount),
+          });
+          return { rig, server };
+        },
+      )
+    : null;
+  const words = broadcaster ?? spikeglx?.rig ?? null;
+  if (words) {
     if (box)
       box.onHostLine((r) => {
-        if (r.line.kind === "evt") broadcaster.eventWord(r.line.code);
+        if (r.line.kind === "evt") words.eventWord(r.line.code);
       });
     else if (process.send)
       process.on("message", (m: { type?: string; code?: number }) => {
-        if (m.type === "evt" && typeof m.code === "number") broadcaster.eventWord(m.code);
+        if (m.type === "evt" && typeof m.code === "number") words.eventWord(m.code);
       });
     else
       throw new VirtualRigError(
         "rig box",
-        "--acquisition openephys needs the event words of a rig box",
-        "give --box-host and --box (a virtual box on a socat pty), or run it through `ephysloop demo --acquisition openephys`",
+        `--acquisition ${o.acquisition} needs the event words of a rig box`,
+        `give --box-host and --box (a virtual box on a socat pty), or run it through \`ephysloop demo --acquisition ${o.acquisition}\``,
       );
   }
   const stopAll = async (display: HeadlessDisplay | null) => {
@@ -280,6 +316,7 @@ export async function startSimulation(o: SimulateOptions): Promise<RunningSimula
     firmware?.eye.stop();
     await firmware?.box.close();
     await broadcaster?.close();
+    await spikeglx?.server.stop();
     await new Promise<void>((r) => (truthOut ? truthOut.end(() => r()) : r()));
   };
   let display: HeadlessDisplay | null = null;
@@ -296,7 +333,7 @@ export async function startSimulation(o: SimulateOptions): Promise<RunningSimula
           refusedForGood,
         ),
       );
-      if (broadcaster) display.on("show", (req) => broadcaster.show(req.stimulusId));
+      if (words) display.on("show", (req) => words.show(req.stimulusId));
       if (firmware) {
         const { eye } = firmware;
         display.on("presentation", (q) => eye.photodiode(q.onsetLocalMs, q.offsetLocalMs));
@@ -307,7 +344,7 @@ export async function startSimulation(o: SimulateOptions): Promise<RunningSimula
     await stopAll(display);
     throw e;
   }
-  return { bridge, broadcaster, box, firmware, display, stop: () => stopAll(display) };
+  return { bridge, broadcaster, spikeglx, box, firmware, display, stop: () => stopAll(display) };
 }
 
 /**
@@ -391,7 +428,8 @@ export async function simulate(o: SimulateOptions): Promise<void> {
   }
   console.log(
     `virtual rig connected to ${o.url}${running.box ? ` (rig box on ${running.box.hostPath})` : ""}` +
-      (running.broadcaster ? `; Event Broadcaster on ${running.broadcaster.endpoint}` : ""),
+      (running.broadcaster ? `; Event Broadcaster on ${running.broadcaster.endpoint}` : "") +
+      (running.spikeglx ? `; SpikeGLX command server on 127.0.0.1:${running.spikeglx.server.port}` : ""),
   );
   tell({ type: "ready" });
   if (o.fault === "rig-process") process.exit(3); // a crash, as far as the parent can tell

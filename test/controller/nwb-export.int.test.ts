@@ -7,7 +7,6 @@
 // of every presentation, the trials table and the stimulus templates are compared with the store and the files.
 import { execFileSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -26,20 +25,12 @@ import {
   type StoredTrialPart,
   type TrialRecord,
 } from "../../controller/store/store.ts";
-import { simulatedProtocol, waitFor } from "./simulated-day.ts";
+import { freePort, simulatedProtocol, waitFor } from "./simulated-day.ts";
 import { REPO, W8_RESNET18 } from "./stored-session.ts";
 
 const PYTHON = "/usr/bin/python3";
 const SCHEMA = resolve(REPO, "..", "shared", "nwb-schema");
 const SPAN = { preMs: 75, postMs: 250 }; // demo.yaml's windows: baseline from −75 ms, response to 250 ms
-
-const freePort = () =>
-  new Promise<number>((res) => {
-    const srv = createServer().listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => res(port));
-    });
-  });
 
 interface Validation {
   errors: string[];

@@ -5,22 +5,13 @@
 // equal the emulator's ground truth, the mismatches reached the event log, and nothing was lost or stored twice.
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
 import { emulatorChannelMap } from "../../controller/simulate/openephys-broadcaster.ts";
 import { type RunningSimulation, startSimulation } from "../../controller/simulate/run.ts";
-import { simulatedProtocol, waitFor } from "./simulated-day.ts";
-
-const freePort = () =>
-  new Promise<number>((res) => {
-    const srv = createServer().listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => res(port));
-    });
-  });
+import { freePort, simulatedProtocol, waitFor } from "./simulated-day.ts";
 
 let children: ChildProcess[] = [];
 let sim: RunningSimulation | undefined;

@@ -6,7 +6,6 @@
 // - a strobe line with the word's lines set one by one; a show that arrives before its word; bad options refused.
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -14,16 +13,9 @@ import * as zmq from "zeromq";
 import { EventWordDecoder, type LineEvent } from "../../controller/bridges/core/event-words.ts";
 import { decodeBroadcast } from "../../controller/bridges/openephys/broadcast-format.ts";
 import { OpenEphysBroadcaster } from "../../controller/simulate/openephys-broadcaster.ts";
-import { simulatedProtocol, waitFor } from "./simulated-day.ts";
+import { freePort, simulatedProtocol, waitFor } from "./simulated-day.ts";
 
 const RATE = 30000;
-const freePort = () =>
-  new Promise<number>((res) => {
-    const srv = createServer().listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => res(port));
-    });
-  });
 
 /** Subscribes to an Event Broadcaster and turns its TTL messages into words and photodiode edges. */
 function listen(endpoint: string, words: { eventLines: number[]; strobeLine?: number }) {

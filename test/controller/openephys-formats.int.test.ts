@@ -7,7 +7,6 @@
 // the protocol's windows equal the emulator's spikes; the bridge reported nothing.
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
@@ -17,16 +16,9 @@ import {
   type OpenEphysBroadcaster,
 } from "../../controller/simulate/openephys-broadcaster.ts";
 import { type RunningSimulation, startSimulation } from "../../controller/simulate/run.ts";
-import { simulatedProtocol, waitFor } from "./simulated-day.ts";
+import { freePort, simulatedProtocol, waitFor } from "./simulated-day.ts";
 
 const RATE = 30000;
-const freePort = () =>
-  new Promise<number>((res) => {
-    const srv = createServer().listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => res(port));
-    });
-  });
 
 // One backbone feature cache for both days (the daemon computes the stimuli's features before phase 1).
 const features = mkdtempSync(join(tmpdir(), "ephys-oe-fmt-features-"));

@@ -2,21 +2,12 @@
 // replays, nothing acked is lost and nothing is stored twice. The daemon runs as a real child process.
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
 import { type RunningSimulation, startSimulation } from "../../controller/simulate/run.ts";
-import { simulatedProtocol, waitFor } from "./simulated-day.ts";
-
-const freePort = () =>
-  new Promise<number>((res) => {
-    const srv = createServer().listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => res(port));
-    });
-  });
+import { freePort, simulatedProtocol, waitFor } from "./simulated-day.ts";
 
 let children: ChildProcess[] = [];
 let sim: RunningSimulation | undefined;

@@ -1,6 +1,7 @@
 // Shared pieces of the end-to-end suites: a protocol file for a fast simulated day, a step that never finishes (to
-// stop the day where a test needs it), and polling with a deadline.
+// stop the day where a test needs it), polling with a deadline, and a free port.
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { join, relative, resolve } from "node:path";
 import { fromPromise } from "xstate";
 import { TEST_DAY_IMAGES } from "../test-day-images.ts";
@@ -107,3 +108,12 @@ export function simulatedProtocol(dir: string, edits: DayEdits = {}): string {
   writeFileSync(file, text);
   return file;
 }
+
+/** A TCP port free on 127.0.0.1 right now (for a child process to listen on). */
+export const freePort = () =>
+  new Promise<number>((res) => {
+    const srv = createServer().listen(0, "127.0.0.1", () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => res(port));
+    });
+  });

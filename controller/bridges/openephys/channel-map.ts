@@ -5,6 +5,7 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { parseYamlWith } from "../../../protocols/index.ts";
+import { checkWordLines } from "../core/word-lines.ts";
 
 /** As the daemon requires (controller/wire/acquisition.ts, issue 16). */
 export const CHANNEL_ID = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/;
@@ -49,23 +50,7 @@ export const channelMapSchema = z
     channels: z.array(channelEntry).min(1).max(4096),
   })
   .superRefine((m, ctx) => {
-    const seen = new Map<number, string>();
-    const claim = (l: number, what: string, path: Array<string | number>) => {
-      const prior = seen.get(l);
-      if (prior)
-        ctx.addIssue({ code: "custom", path, input: l, message: `a line not already used as ${prior}` });
-      else seen.set(l, what);
-    };
-    for (const [i, l] of m.eventLines.entries()) claim(l, "an event line", ["eventLines", i]);
-    if (m.strobeLine !== undefined) claim(m.strobeLine, "the strobe line", ["strobeLine"]);
-    if (m.wordBytes === 2 && m.strobeLine === undefined)
-      ctx.addIssue({
-        code: "custom",
-        path: ["wordBytes"],
-        input: m.wordBytes,
-        message: "wordBytes 1, or a strobeLine: two bytes per code are told apart by their strobes",
-      });
-    if (m.photodiodeLine !== undefined) claim(m.photodiodeLine, "the photodiode line", ["photodiodeLine"]);
+    checkWordLines(m, ctx);
     const ids = new Set<string>();
     const units = new Set<string>();
     m.channels.forEach((c, i) => {

@@ -1,9 +1,10 @@
 // `ephysloop bridge openephys`: the Open Ephys Event Broadcaster → /acquisition bridge as its own process (see
 // docs/openephys.md). Runs until SIGINT/SIGTERM; a kill -9 loses nothing committed to the outbox.
 import { resolve } from "node:path";
-import { BridgeCore, type BridgeCoreOptions, type BridgeTiming } from "../core/bridge-core.ts";
-import { DaemonLink } from "../core/daemon-link.ts";
-import { Outbox } from "../core/outbox.ts";
+import type { BridgeCore, BridgeCoreOptions, BridgeTiming } from "../core/bridge-core.ts";
+import type { DaemonLink } from "../core/daemon-link.ts";
+import { linkedCore, timingFlags } from "../core/linked-core.ts";
+import type { Outbox } from "../core/outbox.ts";
 import { type ChannelMap, helloChannels, loadChannelMap } from "./channel-map.ts";
 import { OpenEphysInput } from "./input.ts";
 
@@ -29,52 +30,39 @@ export interface RunningBridge {
 }
 
 export function startOpenEphysBridge(o: OpenEphysBridgeOptions): RunningBridge {
-  const outbox = new Outbox(o.outboxPath);
-  const channels = helloChannels(o.channelMap);
-  let core: BridgeCore | null = null;
-  const link = new DaemonLink({
+  const m = o.channelMap;
+  const linked = linkedCore({
+    kind: "openephys",
     url: o.url,
     token: o.token,
-    bridgeId: outbox.bridgeId("openephys"),
-    channels,
-    outbox,
-    onWelcome: (w) => core?.setWindow(w.window),
-    onTrial: (t) => core?.announce(t),
-    onError: (code, message, seq) =>
-      o.log?.("warn", `daemon refused${seq !== undefined ? ` seq ${seq}` : ""}: ${code} ${message}`),
-    onStatus: (up, reason) => o.log?.(up ? "info" : "warn", reason),
-    onAck: o.onAck,
-  });
-  core = new BridgeCore({
-    channelIds: channels.map((c) => c.id),
+    outboxPath: o.outboxPath,
+    channels: helloChannels(m),
     words: {
-      eventLines: o.channelMap.eventLines,
-      strobeLine: o.channelMap.strobeLine,
-      wordBytes: o.channelMap.wordBytes,
-      photodiodeLine: o.channelMap.photodiodeLine,
-      eventSourceNode: o.channelMap.eventSourceNode,
-      photodiodeSourceNode: o.channelMap.photodiodeSourceNode,
+      eventLines: m.eventLines,
+      strobeLine: m.strobeLine,
+      wordBytes: m.wordBytes,
+      photodiodeLine: m.photodiodeLine,
+      eventSourceNode: m.eventSourceNode,
+      photodiodeSourceNode: m.photodiodeSourceNode,
     },
     timing: o.timing,
-    outbox,
-    link,
     log: o.log,
     onTrialSent: o.onTrialSent,
+    onAck: o.onAck,
   });
-  const input = new OpenEphysInput(o.zmq, o.channelMap, core);
+  const input = new OpenEphysInput(o.zmq, m, linked.core);
   input.start();
-  link.start();
-  core.startTimer();
+  linked.start();
   return {
-    core,
-    link,
+    core: linked.core,
+    link: linked.link,
     input,
-    outbox,
+    outbox: linked.outbox,
     stop: async () => {
-      core.stop();
-      link.stop();
+      linked.core.stop();
+      linked.link.stop();
       await input.stop();
-      outbox.close();
+      linked.outbox.close();
     },
   };
 }
@@ -97,23 +85,12 @@ export async function openEphysBridgeCommand(opts: {
     process.exitCode = 1;
     return;
   }
-  const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
-  const timing: Partial<BridgeTiming> = {};
-  for (const [k, v] of [
-    ["settleMs", num(opts.settleMs)],
-    ["photodiodeMaxMs", num(opts.photodiodeMaxMs)],
-    ["maxOnsetDelayMs", num(opts.maxOnsetDelayMs)],
-  ] as const)
-    if (v !== undefined) {
-      if (!(v >= 0)) {
-        console.error(
-          `error EPHYS_BAD_OPTION: --${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: expected a number of ms >= 0, got ${v}`,
-        );
-        process.exitCode = 1;
-        return;
-      }
-      timing[k] = v;
-    }
+  const timing = timingFlags(opts);
+  if (typeof timing === "string") {
+    console.error(`error EPHYS_BAD_OPTION: ${timing}`);
+    process.exitCode = 1;
+    return;
+  }
   const log = (level: string, message: string) => console.error(`[bridge ${level}] ${message}`);
   const bridge = startOpenEphysBridge({
     zmq: opts.zmq,
