@@ -1,4 +1,5 @@
-// Public API of the statistics: correlation, rank tests, reliability and response rates (pure functions).
+// Public API of the statistics: correlation, rank tests (Mann–Whitney, Kruskal–Wallis, Wilcoxon signed-rank),
+// reliability and response rates (pure functions).
 
 export { type Correlation, fisherZInterval, pearson, spearman } from "./correlation.ts";
 export { normalQuantile, tTwoSidedP } from "./distributions.ts";
@@ -24,3 +25,10 @@ export {
   spearmanBrown,
   splitHalfReliability,
 } from "./reliability.ts";
+export {
+  SIGNED_RANK_EXACT_MAX,
+  type SignedRankMethod,
+  type SignedRankOptions,
+  type SignedRankResult,
+  wilcoxonSignedRank,
+} from "./signedRank.ts";

@@ -10,7 +10,6 @@ import { mulberry32 } from "../../analysis/random.ts";
 import {
   type Alternative,
   averageRanks,
-  BAD_STATS_INPUT,
   EXACT_WORK_LIMIT,
   exactUpperTail,
   fisherZInterval,
@@ -27,6 +26,7 @@ import {
   splitHalfReliability,
   tieTerm,
 } from "../../analysis/stats/index.ts";
+import { expectBadInput } from "./expect-bad-input.ts";
 
 interface CorrRef {
   r: number;
@@ -83,18 +83,6 @@ function expectClose(actual: number, expected: number, rel: number, abs: number,
 }
 const expectStat = (a: number, e: number, what: string) => expectClose(a, e, STAT_REL, STAT_ABS, what);
 const expectP = (a: number, e: number, what: string) => expectClose(a, e, P_REL, 0, what);
-
-/** Asserts that `f` throws EPHYS_BAD_STATS_INPUT naming `argument`. */
-function expectBadInput(f: () => unknown, argument: string): void {
-  let caught: unknown;
-  try {
-    f();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught).toBeInstanceOf(Error);
-  expect(caught).toMatchObject({ code: BAD_STATS_INPUT, argument });
-}
 
 describe("fixture", () => {
   it("comes from Debian's SciPy 1.10 (the mannwhitneyu 'auto' rule tested here is 1.10's)", () => {
