@@ -118,6 +118,8 @@ export class Daemon {
       store: this.store,
       sessionId: this.sessionId,
       protocol: this.loaded.protocol,
+      onError: (e) =>
+        log.error({ err: e }, `monitor: a dashboard update failed (the day goes on): ${e.message}`),
     });
     // Acquisition transactions run on a writer thread of their own, so a commit's fsync never stalls the loop.
     const { db } = this.store;
@@ -298,7 +300,7 @@ export class Daemon {
     );
     const snapshot = row.snapshot ? JSON.parse(row.snapshot) : undefined;
     this.actor = createActor(machine, {
-      input: { sessionId: this.sessionId },
+      input: { sessionId: this.sessionId, phase3: this.loaded.protocol.phase3 !== undefined },
       ...(snapshot ? { snapshot } : {}),
     });
     let last = "";

@@ -125,6 +125,28 @@ export const synthesisSchema = z.strictObject({
   seed: positiveInt("seed of the synthesis (default: the protocol's seed)").min(0).optional(),
 });
 
+/** Phase 3, the causal test of the explanation (docs/phase3.md): after the visualize step, fragments of each
+ *  visualized channel's (object, body) pair cut along its shared-feature map are shown back; absent: no phase 3. */
+export const phase3Schema = z.strictObject({
+  /** Fragment kinds shown: the salient region alone, the image without it, the same area at random on the
+   *  silhouette; "full" shows the parent image again as the reference. */
+  kinds: z
+    .array(z.enum(["highlighted", "complement", "random", "full"]))
+    .min(1)
+    .default(["highlighted", "complement", "random", "full"]),
+  /** Share of the image kept visible in a highlighted fragment (of its area, or of the map's mass: basis). */
+  areaFraction: z.number().gt(0, "expected a fraction of the image in (0, 1)").lt(1).default(0.15),
+  basis: z.enum(["area", "mass"]).default("area"),
+  /** Gaussian σ in pixels of the fragment's edge (0: a hard edge). */
+  softnessPx: z.number().min(0, "expected a Gaussian sigma in pixels ≥ 0").max(64).default(3),
+  /** Random fragments per parent image (each a different placement on the silhouette). */
+  randomCount: positiveInt("random fragments per image").min(1).max(20).default(3),
+  repetitions: positiveInt("presentations of each phase-3 stimulus").min(1).max(100),
+  /** Two-sided level of the per-channel test (highlighted vs random fragments). */
+  alpha: z.number().gt(0).lt(1).default(0.05),
+  seed: positiveInt("seed of the random fragments (default: the protocol's seed)").min(0).optional(),
+});
+
 export const simulationSchema = z.strictObject({
   channels: positiveInt("simulated channels").min(1).max(1024),
   fixationBreakRate: z.number().min(0).max(1),
@@ -145,6 +167,10 @@ export const simulationSchema = z.strictObject({
   /** The backbone neurons' response above baseline to images outside their category, as a fraction of what their
    *  features alone drive (1: a pure readout; a body patch answers even its best objects more weakly than bodies). */
   objectGain: z.number().min(0).max(1).default(1),
+  /** How the neurons answer an image the protocol does not list (phase-3 fragments, synthesized images): "features"
+   *  = from that image's own backbone features, as for every other image; "parent" = as to the image it was cut
+   *  from (a control whose neurons ignore where the salient region is). */
+  newImages: z.enum(["features", "parent"]).default("features"),
 });
 
 export const protocolSchema = z
@@ -161,6 +187,7 @@ export const protocolSchema = z
       }),
     presentation: presentationSchema,
     phase2: phase2Schema,
+    phase3: phase3Schema.optional(),
     windows: windowsSchema,
     model: modelSchema,
     selection: selectionSchema,
@@ -196,3 +223,4 @@ export type StimulusSetSpec = z.infer<typeof stimulusSetSchema>;
 export type ResponseWindow = z.infer<typeof windowSchema>;
 export type StimulusRole = (typeof stimulusRoles)[number];
 export type SynthesisSpec = z.infer<typeof synthesisSchema>;
+export type Phase3Spec = z.infer<typeof phase3Schema>;

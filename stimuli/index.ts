@@ -1,4 +1,6 @@
 // stimuli/: stimulus-set manifests, hashing, decoding/resizing, silhouettes.
+
+export { type FragmentKind, type FragmentName, fragmentId, parseFragmentId } from "./fragment-id.ts";
 export {
   type HashedImage,
   type HashedStimulusSet,

@@ -27,7 +27,7 @@ export function voidReasons(events: ReportSource["events"]): Map<number, string>
 }
 
 function phaseTrials(src: ReportSource, voidReason: Map<number, string>): ReportPhaseTrials[] {
-  return ([1, 2] as const).flatMap((phase) => {
+  return ([1, 2, 3] as const).flatMap((phase) => {
     const mine = src.trials.filter((t) => t.phase === phase);
     if (mine.length === 0) return [];
     const reasons: Record<string, number> = {};
@@ -196,6 +196,7 @@ export function assembleReport(src: ReportSource): ReportData {
     sharedFeatureSkips: skippedChannels(src.events),
     minObjectR: src.protocol?.minObjectR ?? null,
     truth: src.truth,
+    causal: src.causal ?? null,
     optionalAnalyses: optionalAnalyses(src),
     concepts: concepts(src.concepts),
     selection: selection(src),

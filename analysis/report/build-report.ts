@@ -1,6 +1,7 @@
 // The session report as a pure function: stored results (ReportData) in, one self-contained HTML page out — CSS
 // inline, figures rendered to SVG on the server with Vega-Lite, images embedded as data: URIs, no external requests.
 
+import { causalSection } from "./causal-section.ts";
 import { channelSummarySection } from "./channel-table.ts";
 import {
   type CorrelationRow,
@@ -190,7 +191,7 @@ export async function buildReport(data: ReportData): Promise<string> {
 <style>${STYLE}</style></head>
 <body data-session="${esc(s.id)}" data-state="${esc(s.state)}">
 ${header(data)}
-<nav><a href="#summary">Summary</a> · <a href="#rig-qa">Rig QA</a> · <a href="#checks">Checks</a> · <a href="#channel-summary">Channels</a> · <a href="#models">Models</a> · <a href="#selection">Selection</a> · <a href="#retest">Retest</a> · <a href="#responses">Responses</a> · <a href="#psth">PSTHs</a> · <a href="#shared-features">Shared features</a>${data.concepts ? ' · <a href="#concepts">Concept maps</a>' : ""}${data.optionalAnalyses
+<nav><a href="#summary">Summary</a> · <a href="#rig-qa">Rig QA</a> · <a href="#checks">Checks</a> · <a href="#channel-summary">Channels</a> · <a href="#models">Models</a> · <a href="#selection">Selection</a> · <a href="#retest">Retest</a> · <a href="#responses">Responses</a> · <a href="#psth">PSTHs</a> · <a href="#shared-features">Shared features</a>${data.causal ? ' · <a href="#causal">Causal test</a>' : ""}${data.concepts ? ' · <a href="#concepts">Concept maps</a>' : ""}${data.optionalAnalyses
     .map((a) => ` · <a href="#optional-${esc(a.kind)}">${esc(a.title)}</a>`)
     .join("")}${data.truth ? ' · <a href="#truth">Simulation truth</a>' : ""}</nav>
 <main>
@@ -204,6 +205,7 @@ ${retestSection(data, retestFig)}
 ${responsesSection(data, figs)}
 ${psthSection(data, psthFigs)}
 ${sharedFeaturesSection(data)}
+${causalSection(data)}
 ${conceptsSection(data)}
 ${optionalSections(data)}
 ${truthSection(data)}

@@ -12,6 +12,9 @@ const STAGES: Array<[string, string]> = [
   ["phase2", "phase 2"],
   ["checking", "the channel checks"],
   ["visualizing", "the shared-feature visualization"],
+  ["fragmenting", "the phase-3 fragments"],
+  ["phase3", "phase 3"],
+  ["testing", "the causal test"],
   ["reporting", "the report"],
   ["done", "the end of the day"],
 ];

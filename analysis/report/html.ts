@@ -83,6 +83,8 @@ figcaption { color: var(--muted); font-size: 12px; margin-top: 4px; }
 .pair { display: flex; gap: 8px; } .pair figure { margin: 0; } .pair img { width: 220px; height: auto; border: 1px solid var(--line); }
 .muted, .range { color: var(--muted); }
 .thumbs { display: flex; flex-wrap: wrap; gap: 6px; }
+.fragments { display: flex; flex-wrap: wrap; gap: 6px; } .causal-row { break-inside: avoid; page-break-inside: avoid; }
+figure.fragment { margin: 0; width: 112px; font-size: 11px; } figure.fragment img { width: 112px; height: 112px; border: 1px solid var(--line); display: block; }
 figure.thumb { margin: 0; width: 104px; font-size: 11px; line-height: 1.25; }
 figure.thumb img { width: 80px; height: 80px; object-fit: contain; background: #808080; border: 1px solid var(--line); display: block; }
 figure.thumb figcaption { margin-top: 2px; color: #333; font-size: 11px; overflow-wrap: anywhere; }

@@ -13,6 +13,9 @@ export { endedHow, objectCorrelation, whyMissing } from "./sections.ts";
 export type { NamedImage, ReportSource } from "./source.ts";
 export type {
   PairRate,
+  ReportCausal,
+  ReportCausalParent,
+  ReportCausalTile,
   ReportChannel,
   ReportCheck,
   ReportConcepts,

@@ -8,18 +8,18 @@ import type { ReportPsth, ReportPsthPhase } from "./types.ts";
 export const RASTER_ROWS = 30;
 
 export interface PsthTrial {
-  phase: 1 | 2;
+  phase: 1 | 2 | 3;
   /** The curve the trial adds to: its stimulus's category (body, object, synthesized, …). */
   group: string;
 }
 
 /** Up to `rows` trial ids of each phase, evenly spaced over the phase's trials (in the order given). */
 export function rasterTrials(
-  trials: Array<{ trialId: number; phase: 1 | 2 }>,
+  trials: Array<{ trialId: number; phase: 1 | 2 | 3 }>,
   rows = RASTER_ROWS,
 ): Set<number> {
   const out = new Set<number>();
-  for (const phase of [1, 2] as const) {
+  for (const phase of [1, 2, 3] as const) {
     const mine = trials.filter((t) => t.phase === phase);
     const n = Math.min(rows, mine.length);
     for (let k = 0; k < n; k++) out.add(mine[Math.floor((k * mine.length) / n)].trialId);
@@ -118,7 +118,7 @@ export class PsthAccumulator {
       endMs: this.binnedEndMs,
       windows: this.o.windows,
       channels: channels.flatMap((channelId) => {
-        const phases = ([1, 2] as const).flatMap((phase): ReportPsthPhase[] => {
+        const phases = ([1, 2, 3] as const).flatMap((phase): ReportPsthPhase[] => {
           const cell = this.cells.get(`${channelId}\u0000${phase}`);
           if (!cell) return [];
           return [

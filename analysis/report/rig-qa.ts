@@ -9,7 +9,7 @@ export type { Distribution, ReportRigQa };
 
 /** The per-trial fields the QA reads (a subset of the stored trial). */
 export interface QaTrial {
-  phase: 1 | 2;
+  phase: 1 | 2 | 3;
   status: "pending" | "shown" | "voided";
   onsetMs?: number;
   offsetMs?: number;
@@ -49,7 +49,7 @@ const onsetDeltas = (trials: QaTrial[]) =>
     .filter((t) => t.status === "shown" && t.onsetMs !== undefined && t.pdOnsetMs !== undefined)
     .map((t) => t.pdOnsetMs! - t.onsetMs!);
 
-function timing(trials: QaTrial[], phase: 1 | 2): ReportPhaseTiming {
+function timing(trials: QaTrial[], phase: 1 | 2 | 3): ReportPhaseTiming {
   const shown = trials.filter((t) => t.phase === phase && t.status === "shown");
   const timed = shown.filter((t) => t.onsetMs !== undefined && t.offsetMs !== undefined);
   return {
@@ -64,7 +64,7 @@ function timing(trials: QaTrial[], phase: 1 | 2): ReportPhaseTiming {
 }
 
 /** A voided presentation counts as re-shown when its image was shown later in the same phase and block. */
-function voids(trials: QaTrial[], phase: 1 | 2): ReportPhaseVoids {
+function voids(trials: QaTrial[], phase: 1 | 2 | 3): ReportPhaseVoids {
   const mine = trials.filter((t) => t.phase === phase);
   const voided = mine.filter((t) => t.status === "voided");
   const byReason: Record<string, number> = {};
@@ -86,7 +86,7 @@ export function rigQa(
   stimulusMs: number | null = null,
   simulationTimeScale: number | null = null,
 ): ReportRigQa {
-  const phases = ([1, 2] as const).filter((p) => trials.some((t) => t.phase === p));
+  const phases = ([1, 2, 3] as const).filter((p) => trials.some((t) => t.phase === p));
   const shown = trials.filter((t) => t.status === "shown");
   const timed = shown.filter((t) => t.onsetMs !== undefined && t.pdOnsetMs !== undefined);
   const both = timed.filter((t) => t.offsetMs !== undefined && t.pdOffsetMs !== undefined);
@@ -95,7 +95,7 @@ export function rigQa(
     onsetDelta: distribution(onsetDeltas(timed)),
     durationDelta: distribution(both.map((t) => t.pdOffsetMs! - t.pdOnsetMs! - (t.offsetMs! - t.onsetMs!))),
     shownWithoutPhotodiode: shown.length - timed.length,
-    fixation: ([1, 2] as const).flatMap((phase) => {
+    fixation: ([1, 2, 3] as const).flatMap((phase) => {
       const mine = trials.filter((t) => t.phase === phase);
       if (mine.length === 0) return [];
       return [

@@ -5,7 +5,14 @@ import type { FeatureMaps } from "../readout/index.ts";
 import type { TruthComparison } from "../simulation-truth.ts";
 import type { RateTable } from "../stats/index.ts";
 import type { QaTrial } from "./rig-qa.ts";
-import type { ReportChannel, ReportImage, ReportPsth, ReportRigQa, ReportSharedFeature } from "./types.ts";
+import type {
+  ReportCausal,
+  ReportChannel,
+  ReportImage,
+  ReportPsth,
+  ReportRigQa,
+  ReportSharedFeature,
+} from "./types.ts";
 
 /** The session row, as stored. */
 export interface SessionFacts {
@@ -148,6 +155,8 @@ export interface ReportSource {
   sharedFeatures: { panels: ReportSharedFeature[]; scale: number | null };
   /** A simulated day: each fitted model against the simulated neuron it should have found; null otherwise. */
   truth: TruthComparison | null;
+  /** Phase 3's causal test with the fragments' images (controller/day/steps/report-causal.ts); null without. */
+  causal?: ReportCausal | null;
   /** The newest "concepts" artifact: its meta, clusters.json's text (or why it could not be read), the montage. */
   concepts: {
     meta: unknown;

@@ -63,7 +63,7 @@ export interface ReportWeights {
 }
 
 export interface ReportPhaseTrials {
-  phase: 1 | 2;
+  phase: 1 | 2 | 3;
   shown: number;
   voided: number;
   pending: number;
@@ -238,6 +238,8 @@ export interface ReportData {
   minObjectR?: number | null;
   /** A simulated day: each fitted model against the simulated neuron (truth-section.ts); absent otherwise. */
   truth?: TruthComparison | null;
+  /** Phase 3's causal test of the shared-feature maps (causal-section.ts); absent without a phase 3. */
+  causal?: ReportCausal | null;
   optionalAnalyses: ReportOptionalAnalysis[];
   /** Concept maps, when an analysis stored them. */
   concepts?: ReportConcepts | null;
@@ -286,7 +288,7 @@ export interface ReportRetest {
 
 /** Spikes per bin summed over a group's presentations, and a raster of some presentations. */
 export interface ReportPsthPhase {
-  phase: 1 | 2;
+  phase: 1 | 2 | 3;
   /** One curve per stimulus category; rate = counts / (trials × binMs / 1000). */
   groups: Array<{ group: string; trials: number; counts: number[] }>;
   /** Rows of the raster, top to bottom, in presentation order: spike times (ms from onset) within the span. */
@@ -343,7 +345,7 @@ export interface ReportRigQa {
   durationDelta: Distribution | null;
   shownWithoutPhotodiode: number;
   /** Per phase: presentations shown and voided by fixation breaks. */
-  fixation: Array<{ phase: 1 | 2; shown: number; breaks: number }>;
+  fixation: Array<{ phase: 1 | 2 | 3; shown: number; breaks: number }>;
   /** The eye during shown presentations (EYE samples): spread and the distance of its mean from the centre. */
   eyeSpreadDeg: Distribution | null;
   eyeOffsetDeg: Distribution | null;
@@ -359,7 +361,7 @@ export interface ReportRigQa {
 }
 
 export interface ReportPhaseTiming {
-  phase: 1 | 2;
+  phase: 1 | 2 | 3;
   shown: number;
   /** Shown presentations without the display's onset and offset. */
   withoutTiming: number;
@@ -373,11 +375,47 @@ export interface ReportPhaseTiming {
 }
 
 export interface ReportPhaseVoids {
-  phase: 1 | 2;
+  phase: 1 | 2 | 3;
   voided: number;
   byReason: Record<string, number>;
   /** Voided presentations whose image was shown later in the same block (re-queued and re-shown). */
   reshown: number;
   /** Voided presentations whose image was never shown later in the block (e.g. the day ended first). */
   notReshown: number;
+}
+
+// Phase 3 (causal-section.ts renders it).
+export interface ReportCausalTile {
+  stimulusId: string;
+  /** "full", "highlighted", "complement" or "random". */
+  kind: string;
+  n: number;
+  image: ReportImage | null;
+  /** Mean net rate (spikes/s) over its phase-3 presentations (full: see fullFrom); null when none. */
+  recorded: number | null;
+  trials: number;
+  predicted: number | null;
+  /** Share of the image left visible. */
+  visible: number | null;
+}
+
+export interface ReportCausalParent {
+  role: "object" | "body";
+  parentId: string;
+  verdict: string;
+  vsRandomP: number | null;
+  vsComplementP: number | null;
+  /** (mean highlighted − mean random) / |mean full|. */
+  effect: number | null;
+  effectComplement: number | null;
+  fullFrom: string;
+  tiles: ReportCausalTile[];
+}
+
+export interface ReportCausal {
+  alpha: number;
+  test: string;
+  settings: { areaFraction: number; basis: string; softnessPx: number; randomCount: number } | null;
+  channels: Array<{ channelId: string; parents: ReportCausalParent[] }>;
+  across: Record<"object" | "body", { statistic: number; p: number; n: number; method: string } | null>;
 }

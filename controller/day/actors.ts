@@ -8,10 +8,12 @@ import { type PhaseRig, phaseActor } from "./phase.ts";
 import { watchRigActor } from "./rig-watch.ts";
 import { checkStep } from "./steps/check.ts";
 import { fitStep } from "./steps/fit.ts";
+import { fragmentStep } from "./steps/fragment.ts";
 import { prepareFeatures, prepareStimuli } from "./steps/prepare.ts";
 import { reportStep } from "./steps/report.ts";
 import { selectStep } from "./steps/select.ts";
 import { synthesizedStimuliStep } from "./steps/synthesize.ts";
+import { testFragmentsStep } from "./steps/test-fragments.ts";
 import { visualizeStep } from "./steps/visualize.ts";
 
 /** The steps a test may replace: each a factory of its actor from the step context. */
@@ -22,6 +24,8 @@ export interface DaySteps {
   synthesize(ctx: StepContext): DayActors["synthesize"];
   check(ctx: StepContext): DayActors["check"];
   visualize(ctx: StepContext): DayActors["visualize"];
+  fragment(ctx: StepContext): DayActors["fragment"];
+  testFragments(ctx: StepContext): DayActors["testFragments"];
   report(ctx: StepContext): DayActors["report"];
 }
 
@@ -42,6 +46,14 @@ export const daySteps: DaySteps = {
   visualize: (ctx) =>
     fromPromise<void, StepInput>(async ({ signal }) => {
       await visualizeStep(ctx, signal);
+    }),
+  fragment: (ctx) =>
+    fromPromise<void, StepInput>(async ({ signal }) => {
+      await fragmentStep(ctx, signal);
+    }),
+  testFragments: (ctx) =>
+    fromPromise<void, StepInput>(async () => {
+      testFragmentsStep(ctx);
     }),
   report: (ctx) =>
     fromPromise<void, ReportInput>(async ({ input, signal }) => {
@@ -67,6 +79,8 @@ export function createDayActors(deps: DayDeps): DayActors {
     synthesize: steps.synthesize(deps.ctx),
     check: steps.check(deps.ctx),
     visualize: steps.visualize(deps.ctx),
+    fragment: steps.fragment(deps.ctx),
+    testFragments: steps.testFragments(deps.ctx),
     report: steps.report(deps.ctx),
     watchRig: watchRigActor(deps.box),
   };

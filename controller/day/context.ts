@@ -14,13 +14,13 @@ export interface StepContext {
   config: Config;
   log: Logger;
   /** The phase's rate table: computed on first use, then kept until forgetRates (a phase that runs again). */
-  rates(phase: 1 | 2): RateTable;
+  rates(phase: 1 | 2 | 3): RateTable;
   /** Drops a phase's table: its data are about to change (the phase starts or resumes). */
-  forgetRates(phase: 1 | 2): void;
+  forgetRates(phase: 1 | 2 | 3): void;
 }
 
 export function stepContext(base: Omit<StepContext, "rates" | "forgetRates">): StepContext {
-  const tables = new Map<1 | 2, RateTable>();
+  const tables = new Map<1 | 2 | 3, RateTable>();
   return {
     ...base,
     rates(phase) {

@@ -17,6 +17,12 @@
 //                              (steps/check.ts, docs/checks.md)
 //   visualizing   visualize    shared-feature saliency of each channel that passed and whose model predicts
 //                              objects (steps/visualize.ts)
+//   fragmenting   fragment     with a protocol phase3 section: each visualized channel's pair cut along its shared-
+//                              feature map into highlighted, complement and random fragments, hashed as stimuli,
+//                              their features and the model's predictions stored (steps/fragment.ts)
+//   phase3        runPhase     present the fragments and their parent images (as phase 1)
+//   testing       testFragments  per channel, highlighted vs random fragments and vs complement; across channels
+//                              a signed-rank test (steps/test-fragments.ts)
 //   reporting     report       the HTML report, channels.csv and the NWB file, for outcome "done" (steps/report.ts)
 //   done                       final
 //   failing       report       a step failed: the report of what the day got, outcome "failed" with the reason
@@ -30,6 +36,8 @@ import { assign, type CallbackActorLogic, type PromiseActorLogic, setup } from "
 
 export interface DayContext {
   sessionId: string;
+  /** The protocol has a phase3 section: after visualizing, the fragments are built, shown and tested. */
+  phase3: boolean;
   /** Why the day is paused (operator, rig box lost); null while running. */
   pauseReason: string | null;
   failedReason: string | null;
@@ -47,7 +55,7 @@ export interface StepInput {
   sessionId: string;
 }
 export interface PhaseInput extends StepInput {
-  phase: 1 | 2;
+  phase: 1 | 2 | 3;
 }
 /** What the report is told about the day: how it ended, and why. */
 export interface ReportInput extends StepInput {
@@ -64,6 +72,8 @@ export type DayActors = {
   synthesize: PromiseActorLogic<void, StepInput>;
   check: PromiseActorLogic<void, StepInput>;
   visualize: PromiseActorLogic<void, StepInput>;
+  fragment: PromiseActorLogic<void, StepInput>;
+  testFragments: PromiseActorLogic<void, StepInput>;
   report: PromiseActorLogic<void, ReportInput>;
   watchRig: CallbackActorLogic<DayEvent, StepInput>;
 };
@@ -75,7 +85,7 @@ export function createDayMachine(actors: DayActors) {
     types: {
       context: {} as DayContext,
       events: {} as DayEvent,
-      input: {} as { sessionId: string },
+      input: {} as { sessionId: string; phase3?: boolean },
     },
     actors,
     actions: {
@@ -99,6 +109,7 @@ export function createDayMachine(actors: DayActors) {
     id: "day",
     context: ({ input }) => ({
       sessionId: input.sessionId,
+      phase3: input.phase3 ?? false,
       pauseReason: null,
       failedReason: null,
       abortedBy: null,
@@ -114,7 +125,20 @@ export function createDayMachine(actors: DayActors) {
       synthesizing: step("synthesize", "phase2", "synthesizing"),
       phase2: phase(2, "checking"),
       checking: step("check", "visualizing", "checking"),
-      visualizing: step("visualize", "reporting", "visualizing"),
+      visualizing: {
+        invoke: {
+          src: "visualize",
+          input: ({ context }) => ({ sessionId: context.sessionId }),
+          onDone: [
+            { guard: ({ context }) => context.phase3, target: "fragmenting" },
+            { target: "reporting" },
+          ],
+          onError: { target: "failing", actions: { type: "setFailed", params: { step: "visualizing" } } },
+        },
+      },
+      fragmenting: step("fragment", "phase3", "fragmenting"),
+      phase3: phase(3, "testing"),
+      testing: step("testFragments", "reporting", "testing"),
       reporting: {
         invoke: {
           src: "report",
@@ -158,7 +182,15 @@ export function createDayMachine(actors: DayActors) {
 
 export type DayMachine = ReturnType<typeof createDayMachine>;
 
-type StepSource = "prepare" | "fit" | "select" | "synthesize" | "check" | "visualize";
+type StepSource =
+  | "prepare"
+  | "fit"
+  | "select"
+  | "synthesize"
+  | "check"
+  | "visualize"
+  | "fragment"
+  | "testFragments";
 
 function step(src: StepSource, next: string, name: string) {
   return {
@@ -171,7 +203,7 @@ function step(src: StepSource, next: string, name: string) {
   } as const;
 }
 
-function phase(n: 1 | 2, next: string) {
+function phase(n: 1 | 2 | 3, next: string) {
   return {
     initial: "running",
     states: {

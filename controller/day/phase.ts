@@ -1,5 +1,5 @@
-// phase1 / phase2: the phase's stimulus list (phase 1: the preferred set; phase 2: every stimulus selected for
-// any channel), each with its event code, presented by the scheduler (scheduler/phase-runner.ts) on the rig:
+// phase1 / phase2 / phase3: the phase's stimulus list (phase 1: the preferred set; phase 2: every stimulus selected
+// for any channel; phase 3: every channel's fragments and their parents, steps/fragment.ts), each with its event code, presented by the scheduler (scheduler/phase-runner.ts) on the rig:
 // the box (fixation, event codes, rewards), the display (waited for and preloaded) and the acquisition hub
 // (announcements, the end-of-phase wait for data). A callback actor: PHASE_DONE or PHASE_FAILED; stopping it (a
 // pause, an abort) voids the presentation on screen, so its stimulus is shown again later.
@@ -8,6 +8,7 @@ import { AbortedError, runPhase } from "../scheduler/phase-runner.ts";
 import type { AnnouncePort, BoxPort, DisplayPort } from "../scheduler/rig-ports.ts";
 import type { StepContext } from "./context.ts";
 import type { DayEvent, PhaseInput } from "./machine.ts";
+import { phase3Stimuli } from "./steps/fragment.ts";
 import { eventCodes, prepareStimuli } from "./steps/prepare.ts";
 
 export interface PhaseRig {
@@ -25,15 +26,18 @@ export interface PhaseRig {
 /** The phase's stimuli with their event codes. */
 export async function phaseStimuli(
   ctx: StepContext,
-  phase: 1 | 2,
+  phase: 1 | 2 | 3,
 ): Promise<Array<{ id: string; eventCode: number }>> {
   const stimuli = await prepareStimuli(ctx.store, ctx.sessionId, ctx.loaded.path);
   const codes = eventCodes(stimuli);
   const ids =
     phase === 1
       ? stimuli.filter((s) => s.role === "preferred").map((s) => s.id)
-      : [...new Set(ctx.store.selections(ctx.sessionId).map((s) => s.stimulusId))];
-  if (ids.length === 0) throw new Error(`phase ${phase} has no stimuli`);
+      : phase === 2
+        ? [...new Set(ctx.store.selections(ctx.sessionId).map((s) => s.stimulusId))]
+        : phase3Stimuli(ctx);
+  // Phase 3 may have nothing to show (no channel had maps); the fragment step has said why.
+  if (ids.length === 0 && phase !== 3) throw new Error(`phase ${phase} has no stimuli`);
   return ids.map((id) => ({ id, eventCode: codes.get(id)! }));
 }
 
@@ -44,6 +48,7 @@ export function phaseActor(ctx: StepContext, rig: PhaseRig) {
     ctx.forgetRates(input.phase); // its data are about to change
     (async () => {
       const stimuli = await phaseStimuli(ctx, input.phase);
+      if (stimuli.length === 0) return;
       await runPhase({
         store: ctx.store,
         sessionId: ctx.sessionId,

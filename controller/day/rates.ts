@@ -12,7 +12,7 @@ export function trialRates(
   store: SessionStore,
   sessionId: string,
   protocol: Protocol,
-  phase: 1 | 2,
+  phase: 1 | 2 | 3,
 ): RateTable {
   const windows = { baseline: protocol.windows.baseline, response: protocol.windows.response };
   const table: RateTable = new Map();

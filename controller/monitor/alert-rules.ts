@@ -16,7 +16,7 @@ export interface ChannelAlert {
  */
 export function channelAlerts(
   ch: Pick<ChannelStats, "id" | "silentTrials" | "reliability" | "retest" | "unstable">,
-  phase: 1 | 2,
+  phase: 1 | 2 | 3,
   stimuli: number,
   rules: StatusRules,
   active: Set<string>,
@@ -80,7 +80,7 @@ export function channelAlerts(
  */
 export function summarize(
   state: string,
-  phase: 1 | 2 | null,
+  phase: 1 | 2 | 3 | 3 | null,
   progress: { shown: number; planned: number; voided: number },
   samples: ReadonlyArray<{ t: number; shown: number }>,
   breaks: { overall: number | null; recent: number | null },

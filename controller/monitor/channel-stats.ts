@@ -41,7 +41,7 @@ interface PhaseAcc {
 const HISTORY_MAX = 200;
 
 export class ChannelStats {
-  private readonly phases: [PhaseAcc, PhaseAcc];
+  private readonly phases: [PhaseAcc, PhaseAcc, PhaseAcc];
   silentTrials = 0;
   lastSpikeT: number | null = null;
   /** Phase 1: the split-half reliability projected to the planned repeats (reliability.projected). */
@@ -66,12 +66,12 @@ export class ChannelStats {
       sumRate: 0,
       history: [],
     });
-    this.phases = [acc(), acc()];
+    this.phases = [acc(), acc(), acc()];
   }
 
   /** One trial's data: window counts and, from bridges that send them, the spike times (ms from onset). */
   add(
-    phase: 1 | 2,
+    phase: 1 | 2 | 3,
     trialId: number,
     stimulusId: string,
     counts: Record<string, number>,
@@ -84,7 +84,7 @@ export class ChannelStats {
 
   /** As add, with the net rate (spikes/s) and whether the channel fired already worked out. */
   addRate(
-    phase: 1 | 2,
+    phase: 1 | 2 | 3,
     trialId: number,
     stimulusId: string,
     rate: number,
@@ -113,7 +113,12 @@ export class ChannelStats {
   }
 
   /** Take back a trial counted before it was voided (spike times needed to take back its PSTH bins). */
-  remove(phase: 1 | 2, trialId: number, stimulusId: string, spikes: ArrayLike<number> | undefined): boolean {
+  remove(
+    phase: 1 | 2 | 3,
+    trialId: number,
+    stimulusId: string,
+    spikes: ArrayLike<number> | undefined,
+  ): boolean {
     const acc = this.phases[phase - 1];
     const byTrial = acc.byStimulus.get(stimulusId);
     const rate = byTrial?.get(trialId);
@@ -128,17 +133,17 @@ export class ChannelStats {
     return true;
   }
 
-  trials(phase: 1 | 2): number {
+  trials(phase: 1 | 2 | 3): number {
     return this.phases[phase - 1].trials;
   }
 
-  netRate(phase: 1 | 2): number | null {
+  netRate(phase: 1 | 2 | 3): number | null {
     const acc = this.phases[phase - 1];
     return acc.trials ? acc.sumRate / acc.trials : null;
   }
 
   /** Per-trial net rates per stimulus in trial order (the shape analysis/checks takes). */
-  rates(phase: 1 | 2): TrialRates {
+  rates(phase: 1 | 2 | 3): TrialRates {
     const out: TrialRates = new Map();
     for (const [id, byTrial] of this.phases[phase - 1].byStimulus)
       if (byTrial.size)
@@ -153,7 +158,7 @@ export class ChannelStats {
    * Recompute the phase's stability measure: the projected split-half reliability (phase 1, judged against
    * rules.splitHalfMinR) or the running test/retest r (phase 2).
    */
-  updateStability(phase: 1 | 2, retestIds: string[], rules: StatusRules): void {
+  updateStability(phase: 1 | 2 | 3, retestIds: string[], rules: StatusRules): void {
     const acc = this.phases[phase - 1];
     if (phase === 1) {
       const rows = [...this.rates(1).values()];
@@ -185,7 +190,7 @@ export class ChannelStats {
    * estimate is back at the threshold. Phase 2: running test/retest r below stabilityMinR; an alerted channel
    * must recover 0.1 above it.
    */
-  unstable(phase: 1 | 2, rules: StatusRules, phaseStimuli: number, alerted = false): boolean {
+  unstable(phase: 1 | 2 | 3, rules: StatusRules, phaseStimuli: number, alerted = false): boolean {
     if (phase === 1) {
       const r = this.reliability;
       if (r === null || r.stimuli < Math.min(rules.minSplitHalfStimuli, Math.max(3, phaseStimuli)))
@@ -200,7 +205,7 @@ export class ChannelStats {
     );
   }
 
-  status(phase: 1 | 2, rules: StatusRules, phaseStimuli: number): ChannelStatus {
+  status(phase: 1 | 2 | 3, rules: StatusRules, phaseStimuli: number): ChannelStatus {
     const acc = this.phases[phase - 1];
     if (acc.trials === 0 && this.phases[0].trials === 0) return "waiting";
     if (this.silentTrials >= rules.silentTrials) return "silent";
@@ -211,7 +216,7 @@ export class ChannelStats {
     return acc.trials === 0 ? "waiting" : "ok";
   }
 
-  live(phase: 1 | 2, rules: StatusRules, phaseStimuli: number): ChannelLive {
+  live(phase: 1 | 2 | 3, rules: StatusRules, phaseStimuli: number): ChannelLive {
     return {
       id: this.id,
       status: this.status(phase, rules, phaseStimuli),
@@ -225,7 +230,7 @@ export class ChannelStats {
     };
   }
 
-  detail(phase: 1 | 2, rules: StatusRules, phaseStimuli: number): ChannelDetail {
+  detail(phase: 1 | 2 | 3, rules: StatusRules, phaseStimuli: number): ChannelDetail {
     const acc = this.phases[phase - 1];
     const perTrialS = acc.psthTrials * (this.spec.binMs / 1000);
     const responses = [...acc.byStimulus.entries()]

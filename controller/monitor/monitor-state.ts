@@ -40,10 +40,13 @@ export interface MonitorStateOptions {
   breakWindow?: number;
   breakFactor?: number;
   now?: () => number;
+  /** A publication that throws (a bug in a view, never the day's data): reported here, the day goes on.
+   *  Default: console.error. */
+  onError?: (e: Error) => void;
 }
 
 interface TrialInfo {
-  phase: 1 | 2;
+  phase: 1 | 2 | 3;
   stimulusId: string;
   status: string;
 }
@@ -61,6 +64,7 @@ export class MonitorState {
   private readonly throttleMs: number;
   private readonly stabilityEveryMs: number;
   private readonly now: () => number;
+  private readonly onError: (e: Error) => void;
   private readonly channels = new Map<string, ChannelStats>();
   private readonly clients = new Map<WebSocket, { focus: string | null }>();
   private readonly breaks: BreakTracker;
@@ -71,12 +75,12 @@ export class MonitorState {
   private readonly psth;
   private readonly windows;
   private state: string;
-  private phase: 1 | 2 | null = null;
+  private phase: 1 | 2 | 3 | 3 | null = null;
   private progress = { shown: 0, planned: 0, voided: 0 };
   private progressSamples: Array<{ t: number; shown: number }> = [];
   private fit: FitProgressView | null = null;
   private retestIds = new Map<string, string[]>();
-  private phaseStimuli: [Set<string>, Set<string>] = [new Set(), new Set()];
+  private phaseStimuli: [Set<string>, Set<string>, Set<string>] = [new Set(), new Set(), new Set()];
   private dirty = new Set<string>();
   private stabilityDirty = new Set<string>();
   private summaryDirty = false;
@@ -92,6 +96,7 @@ export class MonitorState {
     this.throttleMs = o.throttleMs ?? 250;
     this.stabilityEveryMs = o.stabilityEveryMs ?? 1000;
     this.now = o.now ?? Date.now;
+    this.onError = o.onError ?? ((e) => console.error("monitor:", e));
     this.breaks = new BreakTracker(
       (o.breakWindow ?? 20) * o.protocol.presentation.stimuliPerFixation,
       o.breakFactor ?? 3,
@@ -111,7 +116,7 @@ export class MonitorState {
     this.windows = { baseline: o.protocol.windows.baseline, response: o.protocol.windows.response };
     this.psth = { ...spanOf(this.windows), binMs: o.protocol.windows.psthBinMs };
     this.state = this.store.getSession(this.sessionId)?.state ?? "preparing";
-    this.phase = this.state.startsWith("phase2") ? 2 : this.state.startsWith("phase1") ? 1 : null;
+    this.phase = phaseOfState(this.state);
     this.loadChannels();
     this.loadStored();
     this.loadAlerts();
@@ -236,14 +241,14 @@ export class MonitorState {
     switch (e.type) {
       case "state":
         this.state = e.subtype;
-        if (e.subtype.startsWith("phase1")) this.setPhase(1);
-        else if (e.subtype.startsWith("phase2")) this.setPhase(2);
+        if (phaseOfState(e.subtype) !== null) this.setPhase(phaseOfState(e.subtype)!);
         this.summaryDirty = true;
         break;
       case "progress":
-        if (e.subtype === "phase1" || e.subtype === "phase2") {
-          const samePhase = this.phase === (e.subtype === "phase1" ? 1 : 2) && this.progress.planned > 0;
-          this.setPhase(e.subtype === "phase1" ? 1 : 2);
+        if (e.subtype === "phase1" || e.subtype === "phase2" || e.subtype === "phase3") {
+          const n = phaseOfState(e.subtype)!;
+          const samePhase = this.phase === n && this.progress.planned > 0;
+          this.setPhase(n);
           const next = {
             shown: num(content.shown),
             planned: num(content.planned),
@@ -285,7 +290,7 @@ export class MonitorState {
     if (this.summaryDirty) this.schedule();
   }
 
-  private setPhase(phase: 1 | 2): void {
+  private setPhase(phase: 1 | 2 | 3): void {
     if (this.phase === phase) return;
     this.phase = phase;
     this.progress = { shown: 0, planned: 0, voided: 0 };
@@ -340,7 +345,7 @@ export class MonitorState {
     this.broadcast({ type: "fit", t: this.now(), fit: this.fit });
   }
 
-  private currentPhase(): 1 | 2 {
+  private currentPhase(): 1 | 2 | 3 {
     return this.phase ?? 1;
   }
 
@@ -365,7 +370,7 @@ export class MonitorState {
   /** A resumed session: rates from the stored counts (no PSTH: spike times of past trials are not reread). */
   private loadStored(): void {
     for (const row of this.store.counts(this.sessionId)) {
-      const phase = row.phase as 1 | 2;
+      const phase = row.phase as 1 | 2 | 3;
       this.phaseStimuli[phase - 1].add(row.stimulus_id);
       this.channel(row.channel_id).add(
         phase,
@@ -406,7 +411,11 @@ export class MonitorState {
     const wait = Math.max(0, this.lastPublish + this.throttleMs - this.now());
     this.timer = setTimeout(() => {
       this.timer = null;
-      this.publish(false);
+      try {
+        this.publish(false);
+      } catch (e) {
+        this.onError(e as Error);
+      }
     }, wait);
     this.timer.unref?.();
   }
@@ -449,7 +458,7 @@ export class MonitorState {
   }
 
   /** An alert when a channel enters a bad status (once; again only after it recovered): alert-rules.ts. */
-  private checkChannelAlerts(ch: ChannelStats, phase: 1 | 2, stimuli: number): void {
+  private checkChannelAlerts(ch: ChannelStats, phase: 1 | 2 | 3, stimuli: number): void {
     const active = this.alerted.get(ch.id) ?? new Set<string>();
     this.alerted.set(ch.id, active);
     for (const a of channelAlerts(ch, phase, stimuli, this.rules, active))
@@ -483,6 +492,12 @@ export class MonitorState {
   private sendTo(ws: WebSocket, m: MonitorServerMessage): void {
     if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(m));
   }
+}
+
+/** The phase a day state presents ("phase2.paused" → 2), or null. */
+function phaseOfState(state: string): 1 | 2 | 3 | null {
+  const m = /^phase([123])\b/.exec(state);
+  return m ? (Number(m[1]) as 1 | 2 | 3) : null;
 }
 
 function safeParse(text: string): Record<string, unknown> {

@@ -12,7 +12,7 @@ export function planBlocks(
   stimulusIds: readonly string[],
   repetitions: number,
   seed: number,
-  phase: 1 | 2,
+  phase: 1 | 2 | 3,
 ): string[][] {
   const blocks: string[][] = [];
   for (let b = 0; b < repetitions; b++) {

@@ -14,7 +14,7 @@ import type { AnnouncePort, BoxPort, DisplayPort } from "./rig-ports.ts";
 export interface PhaseRunOptions {
   store: SessionStore;
   sessionId: string;
-  phase: 1 | 2;
+  phase: 1 | 2 | 3;
   protocol: Protocol;
   /** The phase's stimuli, each with its event code. */
   stimuli: Array<{ id: string; eventCode: number }>;
@@ -29,7 +29,7 @@ export interface PhaseRunOptions {
   dataTimeoutMs?: number;
   /** Consecutive display timeouts that fail the phase (default 5); fewer only void their presentations. */
   maxDisplayTimeouts?: number;
-  onProgress?: (p: { phase: 1 | 2; shown: number; planned: number; voided: number }) => void;
+  onProgress?: (p: { phase: 1 | 2 | 3; shown: number; planned: number; voided: number }) => void;
 }
 
 export class AbortedError extends EphysError<"EPHYS_ABORTED"> {
@@ -57,7 +57,12 @@ export async function runPhase(
 ): Promise<{ shown: number; voided: number; missingData: number[] }> {
   const { store, sessionId, phase, protocol, box, signal } = o;
   const pres = protocol.presentation;
-  const reps = phase === 1 ? pres.repetitions : protocol.phase2.repetitions;
+  const reps =
+    phase === 1
+      ? pres.repetitions
+      : phase === 2
+        ? protocol.phase2.repetitions
+        : (protocol.phase3?.repetitions ?? protocol.phase2.repetitions);
   const codes = new Map(o.stimuli.map((s) => [s.id, s.eventCode]));
   const blocks = planBlocks(
     o.stimuli.map((s) => s.id),

@@ -1,6 +1,7 @@
 // A display client in Node for the virtual rig (`ephysloop simulate`): plays the /display contract of
 // controller/wire/display.ts without a browser. It says hello, syncs its clock with ping/pong like the page,
-// "loads" stimuli (fetches each URL unless told not to), and answers each `show` when the presentation would
+// "loads" stimuli (fetches each URL unless told not to, and hands the bytes to onPreload: the simulated neurons learn
+// images the protocol does not list there), and answers each `show` when the presentation would
 // have ended: onset on the next frame of a virtual vsync grid, offset = onset + duration in whole frames,
 // and now and then a dropped frame (seeded).
 
@@ -22,6 +23,12 @@ export interface HeadlessDisplayOptions {
   seed?: number;
   /** GET every preloaded URL (resolved against the server's http address) and report failures; default true. */
   verifyUrls?: boolean;
+  /**
+   * Given the bytes of every image of a preload that was fetched (verifyUrls), and awaited before `preloaded` is
+   * sent: the simulated neurons learn images the protocol does not list here, before any trial shows them. If it
+   * rejects, `preloaded` names those images as failed (and a warning says why).
+   */
+  onPreload?: (images: Array<{ id: string; bytes: Uint8Array }>) => Promise<void>;
   /** Wait until the presentation would have ended before sending `shown`; default true. */
   realTime?: boolean;
   /** connect() resolves on the server's welcome; if false, as soon as hello is sent. Default true. */
@@ -259,13 +266,15 @@ export class HeadlessDisplay {
 
   private async preload(stimuli: Array<{ id: string; url: string }>): Promise<void> {
     const failed: string[] = [];
+    const bytesOf = new Map<string, Uint8Array>();
     await Promise.all(
       stimuli.map(async (s) => {
         if (this.verifyUrls) {
           try {
             const res = await fetch(new URL(s.url, this.httpBase));
-            await res.arrayBuffer();
+            const bytes = new Uint8Array(await res.arrayBuffer());
             if (!res.ok) throw new Error(`HTTP ${res.status}`);
+            bytesOf.set(s.id, bytes);
           } catch {
             failed.push(s.id);
             return;
@@ -274,6 +283,25 @@ export class HeadlessDisplay {
         this.loaded.add(s.id);
       }),
     );
+    // In the order of the request, whatever order the fetches ended in.
+    const fetched = stimuli.flatMap((s) => {
+      const bytes = bytesOf.get(s.id);
+      return bytes ? [{ id: s.id, bytes }] : [];
+    });
+    if (this.options.onPreload && fetched.length) {
+      try {
+        await this.options.onPreload(fetched);
+      } catch (e) {
+        this.emitter.emit(
+          "warning",
+          `preload: ${fetched.length} image(s) not taken by onPreload: ${(e as Error)?.message ?? String(e)}`,
+        );
+        for (const f of fetched) {
+          this.loaded.delete(f.id);
+          failed.push(f.id);
+        }
+      }
+    }
     this.sendJson({ type: "preloaded", ok: failed.length === 0, failed });
   }
 

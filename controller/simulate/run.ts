@@ -1,7 +1,10 @@
 // `ephysloop simulate`: the virtual rig as its own process — a rig box on a pseudo-terminal, a headless display and
 // an acquisition bridge whose neurons are ground truth — against a running daemon.
+import { createHash } from "node:crypto";
 import { createWriteStream } from "node:fs";
-import { dirname } from "node:path";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import { EphysError } from "../../analysis/errors.ts";
 import {
   computeFeatures,
@@ -11,12 +14,12 @@ import {
 } from "../../analysis/features/index.ts";
 import type { FeatureMaps } from "../../analysis/readout/index.ts";
 import { loadProtocol, type Protocol, resolveManifest, simulationSchema } from "../../protocols/index.ts";
-import { loadManifest, sha256File } from "../../stimuli/index.ts";
+import { loadManifest, parseFragmentId, sha256File } from "../../stimuli/index.ts";
 import { stimulusKey } from "../day/steps/prepare.ts";
 import { type BridgeFaults, SimulatedBridge, type SimulatedTrialTruth } from "./bridge.ts";
 import { FirmwareBox } from "./firmware-box.ts";
 import { HeadlessDisplay } from "./headless-display.ts";
-import { buildGroundTruth, writeTruthFile } from "./neurons.ts";
+import { buildGroundTruth, type GroundTruth, type NewImage, writeTruthFile } from "./neurons.ts";
 import { OpenEphysBroadcaster } from "./openephys-broadcaster.ts";
 import { SimulatedEye, type TrackerMap } from "./simulated-eye.ts";
 import type { SpikeGlxRig } from "./spikeglx-rig.ts";
@@ -133,28 +136,38 @@ export async function startSimulation(o: SimulateOptions): Promise<RunningSimula
   const connectTimeoutMs = o.connectTimeoutMs ?? 20_000;
   const reach = `check that the daemon runs at ${o.url} and that --token is its token (<data dir>/token)`;
   let features: FeatureMaps | undefined;
+  // The same backbone the day's models use, so the models can, in principle, recover the neurons. Made again on
+  // the first image the day shows beyond the protocol's (a phase-3 fragment, a synthesized image: ~3 s to load, then
+  // ~35 ms an image on 2 cores), and disposed at stop.
+  let extractor: Promise<FeatureExtractor> | null = null;
+  const backbone = () =>
+    (extractor ??= createFeatureExtractor({
+      arch: p.model.backbone,
+      variant: p.model.variant,
+      layer: p.model.layer,
+      imageSize: p.model.imageSize,
+    }));
+  const disposeBackbone = async () => {
+    const e = extractor;
+    extractor = null;
+    await (await e?.catch(() => null))?.dispose();
+  };
   if (sim.neurons === "backbone")
     features = await part(
       "neurons",
       "the simulated neurons need the backbone's features: run `npx ephysloop features` on the protocol to see the error on its own, or set simulation.neurons: thumbnail",
       async () => {
-        // The same backbone the day's models use, so the models can, in principle, recover the neurons.
-        const extractor = await createFeatureExtractor({
-          arch: p.model.backbone,
-          variant: p.model.variant,
-          layer: p.model.layer,
-          imageSize: p.model.imageSize,
-        });
         const hashed = await Promise.all(
           stimuli.map(async (s) => ({ id: s.id, path: s.path, sha256: await sha256File(s.path) })),
         );
         try {
+          const e = await backbone();
           // The daemon's prepare step computes the same features into the same cache: wait for its entries
           // instead of computing every image twice on the same cores; compute whatever does not appear.
-          if (o.featureCache) await waitForFeatures(hashed, extractor, o.featureCache);
-          return await computeFeatures({ images: hashed, extractor, root: o.featureCache });
+          if (o.featureCache) await waitForFeatures(hashed, e, o.featureCache);
+          return await computeFeatures({ images: hashed, extractor: e, root: o.featureCache });
         } finally {
-          await extractor.dispose();
+          await disposeBackbone();
         }
       },
     );
@@ -170,6 +183,13 @@ export async function startSimulation(o: SimulateOptions): Promise<RunningSimula
     nonSelective: sim.nonSelectiveChannels,
     receptiveFieldExtent: sim.receptiveFieldExtent,
     objectGain: sim.objectGain,
+    newImages: sim.newImages,
+  });
+  const learner = newImageLearner({
+    truth,
+    stimuli,
+    extractor: sim.neurons === "backbone" ? backbone : null,
+    featureCache: o.featureCache,
   });
   if (o.truthNeuronsFile) {
     const file = o.truthNeuronsFile;
@@ -177,13 +197,21 @@ export async function startSimulation(o: SimulateOptions): Promise<RunningSimula
       writeTruthFile(file, truth.truth, loaded.sha256),
     );
   }
-  // The bridge cannot see phases; phase 2 begins with the first object or control image announced.
+  // The bridge cannot see phases; it tells them from the stimuli announced, and a phase never goes back: phase 2
+  // begins with the first object or control image (or synthesized image: those join phase 2 only), phase 3 with the
+  // first fragment (fragment/<channel>/<kind>/<parent>, stimuli/fragment-id.ts; only phase 3 shows them).
   const phase2Ids = new Set(
     p.stimulusSets
       .filter((set) => set.role !== "preferred")
       .flatMap((set) => stimuli.filter((s) => s.id.startsWith(`${set.id}/`)).map((s) => s.id)),
   );
-  let phase: 1 | 2 = 1;
+  const phaseOf = (stimulusId: string): 1 | 2 | 3 =>
+    stimulusId.startsWith("fragment/")
+      ? 3
+      : phase2Ids.has(stimulusId) || stimulusId.startsWith("synthesized/")
+        ? 2
+        : 1;
+  let phase: 1 | 2 | 3 = 1;
   const { breakRatePerS } = fixationModel(p);
   const firmware =
     o.rigBox === "firmware" && o.hostPath
@@ -215,7 +243,8 @@ export async function startSimulation(o: SimulateOptions): Promise<RunningSimula
   const truthOut = o.truthFile ? createWriteStream(o.truthFile) : null;
   const token = (which: SimulateFault) => (o.fault === which ? `${o.token}-broken-by-fault` : o.token);
   const rateOf = (channelId: string, stimulusId: string) => {
-    if (phase2Ids.has(stimulusId)) phase = 2;
+    const now = phaseOf(stimulusId);
+    if (now > phase) phase = now;
     return truth.rate(channelId, stimulusId, phase);
   };
   const openephys = o.acquisition === "openephys" && !o.without?.acquisition;
@@ -318,6 +347,8 @@ export async function startSimulation(o: SimulateOptions): Promise<RunningSimula
     await broadcaster?.close();
     await spikeglx?.server.stop();
     await new Promise<void>((r) => (truthOut ? truthOut.end(() => r()) : r()));
+    await learner.close();
+    await disposeBackbone();
   };
   let display: HeadlessDisplay | null = null;
   try {
@@ -328,7 +359,20 @@ export async function startSimulation(o: SimulateOptions): Promise<RunningSimula
     if (!o.without?.display) {
       display = await part("display", reach, () =>
         retry(
-          () => HeadlessDisplay.connect({ url: `${o.url}/display`, token: token("display"), seed: p.seed }),
+          () =>
+            HeadlessDisplay.connect({
+              url: `${o.url}/display`,
+              token: token("display"),
+              seed: p.seed,
+              // Rates for the images the protocol does not list, before the phase that shows them starts.
+              onPreload: (images) =>
+                learner.learn(images).catch((e: unknown) => {
+                  console.error(
+                    `virtual rig: the neurons could not learn ${images.length} preloaded image(s): ${(e as Error)?.message ?? String(e)}`,
+                  );
+                  throw e;
+                }),
+            }),
           connectTimeoutMs,
           refusedForGood,
         ),
@@ -345,6 +389,84 @@ export async function startSimulation(o: SimulateOptions): Promise<RunningSimula
     throw e;
   }
   return { bridge, broadcaster, spikeglx, box, firmware, display, stop: () => stopAll(display) };
+}
+
+export interface NewImageLearner {
+  /**
+   * Gives the neurons rates for every image of `images` they do not know yet (by id), from its bytes: a fragment
+   * (stimuli/fragment-id.ts) as a member of its parent's category, any other as outside every category. Features
+   * come from the feature cache where the daemon has put them (keyed by the bytes' sha256), else are computed.
+   */
+  learn(images: ReadonlyArray<{ id: string; bytes: Uint8Array }>): Promise<void>;
+  /** Removes the temporary image files (the extractor is the caller's). */
+  close(): Promise<void>;
+}
+
+/**
+ * The neurons' side of the display's preload: images the protocol does not list are written to a temporary folder
+ * (the extractor and the thumbnail statistic read files) and handed to `truth.addImages`. `extractor` makes (or
+ * returns) the protocol's backbone; null for thumbnail neurons.
+ */
+export function newImageLearner(o: {
+  truth: GroundTruth;
+  stimuli: ReadonlyArray<{ id: string; category: string }>;
+  extractor: (() => Promise<FeatureExtractor>) | null;
+  featureCache?: string;
+  log?: (line: string) => void;
+}): NewImageLearner {
+  const categoryOf = new Map(o.stimuli.map((s) => [s.id, s.category]));
+  let folder: Promise<string> | null = null;
+  const log = o.log ?? ((line: string) => console.log(line));
+  return {
+    async learn(images) {
+      const seen = new Set<string>();
+      const fresh = images.filter((img) => !o.truth.knows(img.id) && !seen.has(img.id) && seen.add(img.id));
+      if (!fresh.length) return;
+      const started = performance.now();
+      folder ??= mkdtemp(join(tmpdir(), "ephysloop-new-images-"));
+      const dir = await folder;
+      const described = await Promise.all(
+        fresh.map(async (img) => {
+          const sha256 = createHash("sha256").update(img.bytes).digest("hex");
+          const path = join(dir, sha256);
+          await writeFile(path, img.bytes);
+          const parentId = parseFragmentId(img.id)?.parentId;
+          const image: NewImage = {
+            id: img.id,
+            category: parentId === undefined ? null : (categoryOf.get(parentId) ?? null),
+            path,
+            ...(parentId === undefined ? {} : { parentId }),
+          };
+          return { image, sha256 };
+        }),
+      );
+      const needs = described.filter((d) => o.truth.needsFeatures(d.image));
+      let computed = 0;
+      if (needs.length) {
+        if (!o.extractor) throw new Error("the backbone neurons need features, and no extractor was given");
+        const features = await computeFeatures({
+          images: needs.map((d) => ({ id: d.image.id, path: d.image.path!, sha256: d.sha256 })),
+          extractor: await o.extractor(),
+          root: o.featureCache,
+        });
+        computed = features.computed;
+        await o.truth.addImages(
+          needs.map((d) => d.image),
+          features,
+        );
+      }
+      await o.truth.addImages(described.filter((d) => !needs.includes(d)).map((d) => d.image));
+      log(
+        `virtual rig: the neurons learned ${fresh.length} new image(s) (${needs.length} from their features, ` +
+          `${computed} computed) in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+      );
+    },
+    async close() {
+      const dir = await folder?.catch(() => null);
+      folder = null;
+      if (dir) await rm(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 /**

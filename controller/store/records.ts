@@ -78,7 +78,7 @@ export interface ChannelRecord {
 
 export interface TrialRecord {
   trialId: number;
-  phase: 1 | 2;
+  phase: 1 | 2 | 3;
   block: number;
   stimulusId: string;
   eventCode: number;

@@ -281,7 +281,7 @@ export class TrialDataTable {
   }
 
   /** Counts of shown (not voided) trials, joined with their stimulus and phase; by trial, then channel id. */
-  counts(sessionId: string, phase?: 1 | 2): CountRow[] {
+  counts(sessionId: string, phase?: 1 | 2 | 3): CountRow[] {
     const rows = this.db
       .prepare(
         `SELECT d.trial_id, d.channel_set, d.windows, d.counts, t.stimulus_id, t.phase FROM trial_data d

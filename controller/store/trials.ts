@@ -104,7 +104,7 @@ export class TrialsTable {
     return r.changes > 0;
   }
 
-  trials(sessionId: string, phase?: 1 | 2): Array<TrialRecord & { createdAt: string }> {
+  trials(sessionId: string, phase?: 1 | 2 | 3): Array<TrialRecord & { createdAt: string }> {
     const rows = this.db
       .prepare(
         `SELECT trial_id, phase, block, stimulus_id, event_code, status, onset_ms, offset_ms, dropped_frames,
@@ -114,7 +114,7 @@ export class TrialsTable {
       .all(...(phase ? [sessionId, phase] : [sessionId])) as Array<Record<string, unknown>>;
     return rows.map((r) => ({
       trialId: r.trial_id as number,
-      phase: r.phase as 1 | 2,
+      phase: r.phase as 1 | 2 | 3,
       block: r.block as number,
       stimulusId: r.stimulus_id as string,
       eventCode: r.event_code as number,
@@ -138,9 +138,12 @@ export class TrialsTable {
   }
 
   /** One trial's phase, stimulus and status (the monitor's per-message lookup; a prepared statement). */
-  trialInfo(sessionId: string, trialId: number): { phase: 1 | 2; stimulusId: string; status: string } | null {
+  trialInfo(
+    sessionId: string,
+    trialId: number,
+  ): { phase: 1 | 2 | 3; stimulusId: string; status: string } | null {
     const r = this.info.get(sessionId, trialId) as
-      | { phase: 1 | 2; stimulus_id: string; status: string }
+      | { phase: 1 | 2 | 3; stimulus_id: string; status: string }
       | undefined;
     return r ? { phase: r.phase, stimulusId: r.stimulus_id, status: r.status } : null;
   }

@@ -41,7 +41,7 @@ export interface ChannelLive {
 
 export interface ChannelDetail {
   id: string;
-  phase: 1 | 2;
+  phase: 1 | 2 | 3;
   /** PSTH of the current phase in spikes/s, bins of binMs from −preMs. */
   psth: { preMs: number; binMs: number; rates: number[]; trials: number };
   /** Mean net rate per stimulus in the current phase, best first. */
@@ -53,7 +53,7 @@ export interface ChannelDetail {
 
 export interface MonitorSummary {
   state: string;
-  phase: 1 | 2 | null;
+  phase: 1 | 2 | 3 | 3 | null;
   shown: number;
   planned: number;
   voided: number;

@@ -1,7 +1,7 @@
 // HeadlessDisplay (the virtual rig's display) against DisplayLink through the test stand-in of the daemon.
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { DisplayLink } from "../../controller/display/display-link.ts";
-import { HeadlessDisplay } from "../../controller/simulate/headless-display.ts";
+import { HeadlessDisplay, type HeadlessDisplayOptions } from "../../controller/simulate/headless-display.ts";
 import { startDisplayServer, type TestDisplayServer } from "./display-server.helper.ts";
 
 const frameMs = 1000 / 60;
@@ -19,7 +19,9 @@ describe("HeadlessDisplay", () => {
     await server.close();
   });
 
-  async function connect(options: { dropRate?: number; realTime?: boolean } = {}): Promise<void> {
+  async function connect(
+    options: Pick<HeadlessDisplayOptions, "dropRate" | "realTime" | "onPreload" | "verifyUrls"> = {},
+  ): Promise<void> {
     display = await HeadlessDisplay.connect({ url: server.wsUrl, token: "tk", seed: 3, ...options });
     link = await server.nextLink();
   }
@@ -33,6 +35,56 @@ describe("HeadlessDisplay", () => {
         { id: "b", url: "/img/missing.png" },
       ]),
     ).toEqual({ ok: false, failed: ["b"] });
+  });
+
+  it("hands the fetched bytes to onPreload, in the request's order, and answers preloaded after it has resolved", async () => {
+    await server.close();
+    server = await startDisplayServer({
+      token: "tk",
+      files: { "/img/a.png": Buffer.from("png a"), "/img/b.png": Buffer.from("png b") },
+    });
+    const calls: Array<Array<{ id: string; bytes: Uint8Array }>> = [];
+    let hookDone = false;
+    await connect({
+      onPreload: async (images) => {
+        calls.push(images);
+        await new Promise((r) => setTimeout(r, 50)); // the neurons computing features
+        hookDone = true;
+      },
+    });
+    const result = await link.preload([
+      { id: "b", url: "/img/b.png" },
+      { id: "gone", url: "/img/missing.png" },
+      { id: "a", url: "/img/a.png" },
+    ]);
+    expect(hookDone).toBe(true); // `preloaded` came after the hook had finished
+    expect(result).toEqual({ ok: false, failed: ["gone"] });
+    expect(calls).toEqual([
+      [
+        { id: "b", bytes: new Uint8Array(Buffer.from("png b")) },
+        { id: "a", bytes: new Uint8Array(Buffer.from("png a")) },
+      ],
+    ]);
+  });
+
+  it("names the images as failed when onPreload rejects, and warns with its reason", async () => {
+    await connect({ onPreload: () => Promise.reject(new Error("no features")) });
+    const warnings: string[] = [];
+    display.on("warning", (w) => warnings.push(w));
+    expect(await link.preload([{ id: "a", url: "/img/a.png" }])).toEqual({ ok: false, failed: ["a"] });
+    expect(warnings).toEqual([expect.stringContaining("no features")]);
+  });
+
+  it("does not call onPreload when it fetches nothing (verifyUrls false)", async () => {
+    let called = 0;
+    await connect({
+      verifyUrls: false,
+      onPreload: async () => {
+        called++;
+      },
+    });
+    expect(await link.preload([{ id: "a", url: "/img/a.png" }])).toEqual({ ok: true, failed: [] });
+    expect(called).toBe(0);
   });
 
   it("is refused with the server's error on a wrong token", async () => {

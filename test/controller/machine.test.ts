@@ -63,6 +63,8 @@ function standIns() {
     synthesize: step("synthesize"),
     check: step("check"),
     visualize: step("visualize"),
+    fragment: step("fragment"),
+    testFragments: step("testFragments"),
     report: fromPromise<void, ReportInput>(({ input }) => {
       started.push(`report:${input.outcome}`);
       reports.push(input);
@@ -86,7 +88,7 @@ function standIns() {
     reports,
     finish: (name: string) => use(name, "settled").resolve(),
     failStep: (name: string, message: string) => use(name, "settled").reject(new Error(message)),
-    phase: (n: 1 | 2) => phases.get(n),
+    phase: (n: 1 | 2 | 3) => phases.get(n),
     rigSends: (e: DayEvent) => rig!(e),
   };
 }
@@ -105,10 +107,12 @@ async function advance(actor: DayActor, s: ReturnType<typeof standIns>): Promise
     synthesizing: "synthesize",
     checking: "check",
     visualizing: "visualize",
+    fragmenting: "fragment",
+    testing: "testFragments",
   };
   if (stepOf[name]) s.finish(stepOf[name]);
-  else if (name === "phase1.running" || name === "phase2.running") {
-    const n = name === "phase1.running" ? 1 : 2;
+  else if (/^phase[123]\.running$/.test(name)) {
+    const n = Number(name[5]) as 1 | 2 | 3;
     await waitFor(actor, () => s.phase(n) !== undefined);
     s.phase(n)!({ type: "PHASE_DONE" });
   } else if (name.endsWith(".paused")) actor.send({ type: "RESUME" });
@@ -149,6 +153,18 @@ describe("the day machine", () => {
       "report:done",
     ]);
     expect(s.reports).toEqual([{ sessionId: "s", outcome: "done", reason: null }]);
+  });
+
+  it("with phase 3 goes on from visualizing to the fragments, phase 3 and the causal test before the report", async () => {
+    const s = standIns();
+    const actor = createActor(s.machine, { input: { sessionId: "s", phase3: true } }).start();
+    const seen = [at(actor)];
+    while (actor.getSnapshot().status === "active") {
+      await advance(actor, s);
+      seen.push(at(actor));
+    }
+    expect(seen).toEqual([...ORDER.slice(0, -1), "fragmenting", "phase3.running", "testing", "done"]);
+    expect(s.started.slice(-5)).toEqual(["visualize", "fragment", "phase3", "testFragments", "report:done"]);
   });
 
   it("pauses and resumes a phase (its actor stops and starts again) and keeps the reason", async () => {

@@ -40,6 +40,22 @@ describe("ChannelStats", () => {
     expect(d.responses).toEqual([{ stimulusId: "s1", mean: 5, n: 1 }]);
   });
 
+  it("keeps phase 3 (the fragments) apart from phases 1 and 2, with its own status and detail", () => {
+    const a = new ChannelStats("a", spec, windows);
+    const spikes = [-50, 10, 20, 120];
+    a.add(1, 1, "s1", counts(spikes), spikes, 1000);
+    a.add(3, 2, "fragment/a/highlighted/s1", counts([10]), [10], 1001);
+    expect([a.trials(1), a.trials(2), a.trials(3)]).toEqual([1, 0, 1]);
+    expect(a.netRate(3)).toBeCloseTo(5, 12); // 1 / 0.2 s − 0 / 0.1 s
+    expect(a.live(3, rules, 10).trials).toBe(1);
+    expect(a.detail(3, rules, 10).responses).toEqual([
+      { stimulusId: "fragment/a/highlighted/s1", mean: 5, n: 1 },
+    ]);
+    expect(a.remove(3, 2, "fragment/a/highlighted/s1", [10])).toBe(true);
+    expect(a.trials(3)).toBe(0);
+    expect(a.trials(1)).toBe(1);
+  });
+
   it("counts a repeated trial id once", () => {
     const a = new ChannelStats("a", spec, windows);
     a.add(1, 1, "s1", counts([10]), [10], 0);

@@ -1,13 +1,13 @@
 // SIGKILL the daemon in the middle of phase 1, start it again: the session resumes at the next trial, the bridge
 // replays, nothing acked is lost and nothing is stored twice. The daemon runs as a real child process.
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
 import { type RunningSimulation, startSimulation } from "../../controller/simulate/run.ts";
-import { freePort, simulatedProtocol, waitFor } from "./simulated-day.ts";
+import { freePort, serveChild, simulatedProtocol, waitFor } from "./simulated-day.ts";
 
 let children: ChildProcess[] = [];
 let sim: RunningSimulation | undefined;
@@ -26,27 +26,7 @@ describe("daemon restart", () => {
     const token = "restart-test-token-0123456789";
     const db = join(dir, "ephysloop.db");
     const serve = (extra: string[]) => {
-      const child = spawn(
-        process.execPath,
-        [
-          "bin/ephysloop.mjs",
-          "serve",
-          "--data-dir",
-          dir,
-          "--port",
-          String(port),
-          "--token",
-          token,
-          "--serial",
-          hostPath,
-          "--time-scale",
-          "0.01",
-          "--log-level",
-          "warn",
-          ...extra,
-        ],
-        { stdio: ["ignore", "ignore", "inherit"] },
-      );
+      const child = serveChild({ dir, port, token, hostPath }, extra);
       children.push(child);
       return child;
     };

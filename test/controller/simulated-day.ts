@@ -1,5 +1,6 @@
 // Shared pieces of the end-to-end suites: a protocol file for a fast simulated day, a step that never finishes (to
 // stop the day where a test needs it), polling with a deadline, and a free port.
+import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join, relative, resolve } from "node:path";
@@ -43,6 +44,10 @@ export interface DayEdits {
   simulation?: string[];
   /** Further literal replacements in the YAML text. */
   replace?: Array<[string, string]>;
+  /** Keep demo.yaml's own stimulus sets, repetitions, split and fit (the day `npm start` runs), only faster. */
+  demoSets?: boolean;
+  /** Keep demo.yaml's phase3 section (the causal test); the suites' day leaves it out unless they test it. */
+  phase3?: boolean;
 }
 
 export { TEST_DAY_IMAGES };
@@ -76,21 +81,31 @@ export function testDaySets(dir: string): Record<keyof typeof TEST_DAY_IMAGES, s
  * while `npm start` runs the full demo day — 100× faster than real time, with the given edits.
  */
 export function simulatedProtocol(dir: string, edits: DayEdits = {}): string {
-  const sets = testDaySets(dir);
   let text = readFileSync("protocols/demo.yaml", "utf8").replace("timeScale: 0.02", "timeScale: 0.01");
-  const baseline: Array<[RegExp, string]> = [
-    [/manifest: \.\.\/stimuli\/demo\/bodies\/manifest\.json/, `manifest: ${sets.bodies}`],
-    [/manifest: \.\.\/stimuli\/demo\/objects\/manifest\.json/, `manifest: ${sets.objects}`],
-    [/manifest: \.\.\/stimuli\/demo\/control-bodies\/manifest\.json/, `manifest: ${sets["control-bodies"]}`],
-    [/^presentation:\n {2}repetitions: .*$/m, "presentation:\n  repetitions: 6"],
-    [/^phase2:\n {2}repetitions: .*$/m, "phase2:\n  repetitions: 6"],
-    [/^ {2}split: .*$/m, "  split: { train: 28, validation: 6, test: 6 }"],
-    [/^ {2}learningRate: .*$/m, "  learningRate: 1.0e-2"],
-    [/^ {2}init: .*\n/m, ""],
-  ];
+  const sets = edits.demoSets ? null : testDaySets(dir);
+  const baseline: Array<[RegExp, string]> = sets
+    ? [
+        [/manifest: \.\.\/stimuli\/demo\/bodies\/manifest\.json/, `manifest: ${sets.bodies}`],
+        [/manifest: \.\.\/stimuli\/demo\/objects\/manifest\.json/, `manifest: ${sets.objects}`],
+        [
+          /manifest: \.\.\/stimuli\/demo\/control-bodies\/manifest\.json/,
+          `manifest: ${sets["control-bodies"]}`,
+        ],
+        [/^presentation:\n {2}repetitions: .*$/m, "presentation:\n  repetitions: 6"],
+        [/^phase2:\n {2}repetitions: .*$/m, "phase2:\n  repetitions: 6"],
+        [/^ {2}split: .*$/m, "  split: { train: 28, validation: 6, test: 6 }"],
+        [/^ {2}learningRate: .*$/m, "  learningRate: 1.0e-2"],
+        [/^ {2}init: .*\n/m, ""],
+      ]
+    : [[/manifest: \.\.\/stimuli\//g, `manifest: ${resolve("stimuli")}/`]];
   for (const [from, to] of baseline) {
     if (!from.test(text)) throw new Error(`simulatedProtocol: ${from} not found in protocols/demo.yaml`);
     text = text.replace(from, to);
+  }
+  if (!edits.phase3) {
+    const section = /^phase3:.*\n(?:[ #].*\n|\n)*?(?=^\S)/m;
+    if (!section.test(text)) throw new Error("simulatedProtocol: no phase3 section in protocols/demo.yaml");
+    text = text.replace(section, "");
   }
   // Every edit must find its text: a change to demo.yaml must not silently leave a suite on the wrong day.
   const replace: Array<[string, string]> = [];
@@ -117,3 +132,19 @@ export const freePort = () =>
       srv.close(() => res(port));
     });
   });
+
+/**
+ * `ephysloop serve` as a real child process on `port` with the data in `dir`, the rig box on the pty `hostPath`, 100×
+ * faster than real time, logging warnings to the test's stderr; `extra` flags after (e.g. --protocol FILE).
+ */
+export function serveChild(
+  o: { dir: string; port: number; token: string; hostPath: string },
+  extra: string[],
+): ChildProcess {
+  const flags = ["--data-dir", o.dir, "--port", String(o.port), "--token", o.token, "--serial", o.hostPath];
+  return spawn(
+    process.execPath,
+    ["bin/ephysloop.mjs", "serve", ...flags, "--time-scale", "0.01", "--log-level", "warn", ...extra],
+    { stdio: ["ignore", "ignore", "inherit"] },
+  );
+}

@@ -97,7 +97,7 @@ export function psthOf(
   store: SessionStore,
   sessionId: string,
   protocol: Protocol,
-  trials: Array<{ trialId: number; phase: 1 | 2; status: string; stimulusId: string }>,
+  trials: Array<{ trialId: number; phase: 1 | 2 | 3; status: string; stimulusId: string }>,
   stimuli: StimulusRecord[],
   channels: Array<{ id: string }>,
 ): ReportSource["psth"] {

@@ -12,6 +12,7 @@ import type { Protocol } from "../../../protocols/index.ts";
 import { parseProtocol } from "../../../protocols/index.ts";
 import type { SessionStore } from "../../store/store.ts";
 import { trialRates } from "../rates.ts";
+import { causalReport } from "./report-causal.ts";
 import { conceptFiles, imagesAt, objectFeatures, psthOf, thumbnails } from "./report-media.ts";
 import { sharedFeaturePanels } from "./report-shared-features.ts";
 import { simulationTruth } from "./report-truth.ts";
@@ -30,7 +31,7 @@ export interface AssembleOptions {
    */
   outcome?: DayOutcome;
   /** The phase's rate table when the caller has it (the day's step context); read from the store otherwise. */
-  rates?: (phase: 1 | 2) => RateTable;
+  rates?: (phase: 1 | 2 | 3) => RateTable;
 }
 
 /** The day's end as the machine tells the report: done, failed (with the reason) or aborted (by whom). */
@@ -82,7 +83,7 @@ export async function readReportSource(
   }
   const channels = store.channels(sessionId);
   const stimuli = store.stimuli(sessionId);
-  const rates = (phase: 1 | 2): RateTable =>
+  const rates = (phase: 1 | 2 | 3): RateTable =>
     protocol ? (opts.rates?.(phase) ?? trialRates(store, sessionId, protocol, phase)) : new Map();
   const rates2 = rates(2);
   const trials = store.trials(sessionId);
@@ -93,7 +94,7 @@ export async function readReportSource(
   // The concepts folder is read by conceptFiles and the saliency folders by sharedFeaturePanels; other kinds
   // without images (report, nwb) read as none.
   for (const a of store.artifacts(sessionId))
-    if (a.kind !== "concepts" && a.kind !== "saliency")
+    if (!["concepts", "saliency", "fragments", "causal-test"].includes(a.kind))
       artifacts.push({ ...a, images: await imagesAt(a.path) });
   return {
     now: opts.now ?? new Date().toISOString(),
@@ -178,5 +179,6 @@ export async function readReportSource(
       notes,
     ),
     concepts: await conceptFiles(store, sessionId),
+    causal: await causalReport(store, sessionId, stimuli),
   };
 }
