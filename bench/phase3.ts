@@ -1,0 +1,341 @@
+// Phase-2 → phase-3 turnaround (#21): the time from the end of phase 2 to the first phase-3 presentation — the
+// day's checking, visualizing (shared-feature maps per channel) and fragmenting steps (cut each visualized pair
+// into fragments, their backbone features, the model's predictions), then phase 3's stimulus list — against the
+// phase-1 → phase-2 turnaround (fitting, selecting, synthesizing), both timed in this run on the same store.
+//
+// The day is the paper's design: protocols/body-patch.yaml as it stands, with its phase3 section on (its
+// commented-out one turned on while it is off) and visualization.minObjectR = −1 (every channel the checks keep
+// gets maps, however well its model predicts the phase-2 objects). Its stimulus sets are not in the repository,
+// so the bench writes sets of the paper's size (475 bodies, 500 objects, 100 control bodies, as
+// bench/turnaround.ts) from the demo photographs (stimuli/demo) and mirrored, shrunk and shifted copies of them
+// on the display grey. Everything runs through the day's own steps on a real SessionStore (SQLite file) in a
+// temporary data dir: prepare (hashing, features of every image and of the training silhouettes: not timed),
+// phase 1 simulated (each image 8×, Poisson counts from the backbone ground-truth neurons of
+// controller/simulate/neurons.ts with protocols/demo.yaml's simulation settings, 5 % fixation breaks re-queued in
+// their block), fit → select → synthesize (timed: the baseline), phase 2 simulated the same way, then check →
+// visualize → fragment → phase 3's stimuli (timed: the measured value). Times are wall
+// clock; CPU seconds are the whole process's (worker threads included).
+//
+//   npm run bench:phase3                   (32 channels; about 6 minutes on an idle 2-core machine)
+//   npm run bench:phase3 -- --channels 4   (a shorter run)   --keep: leave the data dir in place
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { availableParallelism, loadavg, tmpdir } from "node:os";
+import { basename, join } from "node:path";
+import { parseArgs } from "node:util";
+import pino from "pino";
+import sharp from "sharp";
+import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
+import { mulberry32, type Random, shuffleInPlace } from "../analysis/random.ts";
+import { loadConfig } from "../config/index.ts";
+import { type StepContext, stepContext } from "../controller/day/context.ts";
+import { cachedFeatures } from "../controller/day/object-predictions.ts";
+import { phaseStimuli } from "../controller/day/phase.ts";
+import { checkStep } from "../controller/day/steps/check.ts";
+import { fitStep } from "../controller/day/steps/fit.ts";
+import { fragmentStep } from "../controller/day/steps/fragment.ts";
+import { prepareFeatures, prepareStimuli } from "../controller/day/steps/prepare.ts";
+import { selectStep } from "../controller/day/steps/select.ts";
+import { synthesizedStimuliStep } from "../controller/day/steps/synthesize.ts";
+import { visualizeStep } from "../controller/day/steps/visualize.ts";
+import type { Logger } from "../controller/log.ts";
+import { buildGroundTruth, type GroundTruth } from "../controller/simulate/neurons.ts";
+import { SessionStore } from "../controller/store/store.ts";
+import { loadProtocol } from "../protocols/index.ts";
+
+const { values: args } = parseArgs({
+  options: { channels: { type: "string", default: "32" }, keep: { type: "boolean", default: false } },
+});
+const N_CHANNELS = Number(args.channels);
+if (!Number.isInteger(N_CHANNELS) || N_CHANNELS < 1 || N_CHANNELS > 1024)
+  throw new Error(`--channels: expected an integer 1..1024; found ${args.channels}`);
+/** The paper's set sizes (bench/turnaround.ts). */
+const SETS = [
+  { id: "bodies", demo: "bodies", count: 475 },
+  { id: "objects", demo: "objects", count: 500 },
+  { id: "control-bodies", demo: "control-bodies", count: 100 },
+] as const;
+const FIXATION_BREAK_RATE = 0.05;
+const REPO = join(import.meta.dirname, "..");
+
+const seconds = (t0: number) => (performance.now() - t0) / 1000;
+const cpuSeconds = (c: NodeJS.CpuUsage) => (c.user + c.system) / 1e6;
+const dir = mkdtempSync(join(tmpdir(), "ephysloop-phase3-"));
+console.log(
+  `machine: ${availableParallelism()} cores, load ${loadavg()[0].toFixed(2)}; ${N_CHANNELS} channels; data dir ${dir}`,
+);
+
+// 1. Stimulus sets of the paper's size from the demo photographs: copy k of a photograph is the original (k = 0),
+// or mirrored, shrunk to 85 % or 70 % and placed centred or towards a corner on the display grey.
+const VARIANTS = [
+  { scale: 1, flip: false, at: 0 },
+  { scale: 1, flip: true, at: 0 },
+  { scale: 0.85, flip: false, at: 0 },
+  { scale: 0.85, flip: true, at: 0 },
+  { scale: 0.85, flip: false, at: -1 },
+  { scale: 0.85, flip: true, at: 1 },
+  { scale: 0.7, flip: false, at: 0 },
+  { scale: 0.7, flip: true, at: 0 },
+];
+const SIZE = 224;
+let t0 = performance.now();
+for (const set of SETS) {
+  const source = join(REPO, "stimuli", "demo", set.demo);
+  const manifest = JSON.parse(readFileSync(join(source, "manifest.json"), "utf8")) as {
+    images: Array<{ id: string; path: string; category: string }>;
+  };
+  const folder = join(dir, "sets", set.id);
+  mkdirSync(folder, { recursive: true });
+  const images: Array<{ id: string; path: string; category: string }> = [];
+  for (let k = 0; images.length < set.count; k++) {
+    const v = VARIANTS[Math.floor(k / manifest.images.length)];
+    if (!v)
+      throw new Error(`${set.id}: ${VARIANTS.length} copies of the demo set are fewer than ${set.count}`);
+    const img = manifest.images[k % manifest.images.length];
+    const id = v === VARIANTS[0] ? img.id : `${img.id}-v${VARIANTS.indexOf(v)}`;
+    const size = Math.round(SIZE * v.scale);
+    const margin = SIZE - size;
+    const left = Math.round((margin / 2) * (1 + v.at));
+    const top = Math.round((margin / 2) * (1 - v.at));
+    await sharp(join(source, img.path))
+      .flatten({ background: "#808080" })
+      .resize(size, size)
+      .flop(v.flip)
+      .extend({ left, top, right: margin - left, bottom: margin - top, background: "#808080" })
+      .png()
+      .toFile(join(folder, `${id}.png`));
+    images.push({ id, path: `${id}.png`, category: img.category });
+  }
+  writeFileSync(join(folder, "manifest.json"), JSON.stringify({ version: 1, set: set.id, images }));
+}
+console.log(
+  `stimulus sets (${SETS.map((s) => `${s.count} ${s.id}`).join(", ")}) from the demo photographs: ${seconds(t0).toFixed(1)} s`,
+);
+
+// 2. The protocol: body-patch.yaml with its phase3 section (its own when on, else its commented-out one, else
+// demo.yaml's at body-patch's phase-2 repetitions), minObjectR −1, the sets above.
+const paperPath = join(REPO, "protocols", "body-patch.yaml");
+const paperText = readFileSync(paperPath, "utf8");
+const doc = parseYaml(paperText);
+const lines = paperText.split("\n");
+const start = lines.findIndex((l) => /^# phase3:\s*$/.test(l));
+let phase3Source = "its phase3 section";
+if (!doc.phase3 && start >= 0) {
+  const block = [lines[start].slice(2)];
+  for (let i = start + 1; lines[i]?.startsWith("#   "); i++) block.push(lines[i].slice(2));
+  doc.phase3 = parseYaml(block.join("\n")).phase3;
+  phase3Source = "its commented-out phase3 section turned on";
+} else if (!doc.phase3) {
+  const demo = parseYaml(readFileSync(join(REPO, "protocols", "demo.yaml"), "utf8"));
+  doc.phase3 = { ...demo.phase3, repetitions: doc.phase2.repetitions };
+  phase3Source = "demo.yaml's phase3 section (body-patch.yaml has none)";
+}
+doc.visualization.minObjectR = -1;
+doc.stimulusSets = doc.stimulusSets.map((s: { id: string }) => ({
+  ...s,
+  manifest: `sets/${s.id}/manifest.json`,
+}));
+const protocolPath = join(dir, "body-patch-phase3.yaml");
+writeFileSync(protocolPath, stringifyYaml(doc));
+const loaded = loadProtocol(protocolPath);
+const p = loaded.protocol;
+const sim = loadProtocol(join(REPO, "protocols", "demo.yaml")).protocol.simulation!;
+console.log(
+  `protocol: ${basename(paperPath)} with ${phase3Source} (${p.phase3!.kinds.join(", ")}; ${p.phase3!.randomCount} random), ` +
+    `visualization.minObjectR = ${p.visualization.minObjectR} (bench setting: every kept channel is visualized; the paper's is 0.4), ` +
+    `ε = ${p.visualization.epsilon}, method ${p.visualization.method}; fit ≤ ${p.model.epochs} epochs, silhouettes ${p.model.augmentation.silhouettes}`,
+);
+
+// 3. The store, the session and the step context (the log's lines printed as progress, per-second progress left out).
+const log = pino(
+  { level: "info", base: null, timestamp: false },
+  {
+    write(line: string) {
+      const { msg } = JSON.parse(line) as { msg: string };
+      if (/^fit epoch|^features \d|\d+\/\d+$/.test(msg)) return;
+      console.log(`  ${msg.length > 220 ? `${msg.slice(0, 217)}…` : msg}`);
+    },
+  },
+) as unknown as Logger;
+const store = new SessionStore(join(dir, "ephysloop.db"));
+const sessionId = "bench-phase3";
+store.createSession({
+  id: sessionId,
+  protocolName: p.name,
+  protocolPath: loaded.path,
+  protocolText: loaded.text,
+  protocolSha256: loaded.sha256,
+  codeVersion: JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")).version,
+  software: { node: process.version },
+  seed: p.seed,
+});
+const config = loadConfig({ env: {}, flags: { dataDir: dir } });
+const ctx: StepContext = stepContext({ store, sessionId, loaded, config, log });
+const channelIds = Array.from({ length: N_CHANNELS }, (_, i) => `ch${String(i + 1).padStart(3, "0")}`);
+store.upsertChannels(
+  sessionId,
+  channelIds.map((id, index) => ({ id, probe: "probe0", index })),
+);
+
+t0 = performance.now();
+const stimuli = await prepareStimuli(store, sessionId, loaded.path);
+await prepareFeatures(ctx);
+console.log(
+  `prepare (not timed): ${stimuli.length} stimuli hashed, features cached in ${seconds(t0).toFixed(1)} s`,
+);
+
+// 4. Ground truth: category neurons over the cached features (the simulated rig's), as protocols/demo.yaml sets them.
+const weights = store.getSession(sessionId)?.weights_sha256 ?? null;
+const features = await cachedFeatures(config, p, weights, stimuli);
+if (!features) throw new Error("the prepared features are not in the cache");
+const truth: GroundTruth = await buildGroundTruth({
+  channels: channelIds,
+  stimuli: stimuli.map((s) => ({ id: s.id, path: s.path, category: s.category })),
+  preferredCategory: p.stimulusSets.find((s) => s.role === "preferred")!.category,
+  baselineRate: sim.baselineRate,
+  peakRate: sim.peakRate,
+  seed: p.seed,
+  features,
+  receptiveFieldExtent: sim.receptiveFieldExtent,
+  objectGain: sim.objectGain,
+});
+
+const poisson = (random: Random, mean: number) => {
+  const limit = Math.exp(-mean);
+  let k = 0;
+  for (let prod = random(); prod > limit; prod *= random()) k++;
+  return k;
+};
+
+/** A phase on the store: each stimulus `repetitions` times in shuffled blocks, fixation breaks re-queued. */
+async function simulatePhase(phase: 1 | 2, random: Random, seq: { n: number }): Promise<number> {
+  const list = await phaseStimuli(ctx, phase);
+  const code = new Map(list.map((s) => [s.id, s.eventCode]));
+  const reps = phase === 1 ? p.presentation.repetitions : p.phase2.repetitions;
+  const { baseline, response } = p.windows;
+  const spanS = (w: { startMs: number; endMs: number }) => (w.endMs - w.startMs) / 1000;
+  let shown = 0;
+  for (let block = 0; block < reps; block++) {
+    store.db.transaction(() => {
+      const queue = shuffleInPlace(
+        list.map((s) => s.id),
+        random,
+      );
+      while (queue.length) {
+        const stimulusId = queue.shift()!;
+        const trialId = store.nextTrialId(sessionId);
+        store.recordTrial(sessionId, {
+          trialId,
+          phase,
+          block,
+          stimulusId,
+          eventCode: code.get(stimulusId)!,
+          status: "pending",
+        });
+        if (random() < FIXATION_BREAK_RATE) {
+          store.settleTrial(sessionId, trialId, { status: "voided", reason: "fixation break" });
+          queue.push(stimulusId);
+          continue;
+        }
+        const onsetMs = trialId * 450;
+        store.settleTrial(sessionId, trialId, {
+          status: "shown",
+          onsetMs,
+          offsetMs: onsetMs + p.presentation.stimulusMs,
+          droppedFrames: 0,
+        });
+        store.ingest(sessionId, [
+          {
+            seq: ++seq.n,
+            trialId,
+            channels: channelIds.map((channelId) => ({
+              channelId,
+              counts: {
+                baseline: poisson(random, sim.baselineRate * spanS(baseline)),
+                response: poisson(random, truth.rate(channelId, stimulusId, phase) * spanS(response)),
+              },
+            })),
+          },
+        ]);
+        shown++;
+      }
+    })();
+  }
+  ctx.forgetRates(phase);
+  return shown;
+}
+
+const random = mulberry32(p.seed);
+const seq = { n: 0 };
+t0 = performance.now();
+const shown1 = await simulatePhase(1, random, seq);
+console.log(`phase 1 simulated (not timed): ${shown1} presentations in ${seconds(t0).toFixed(1)} s`);
+
+// 5. Baseline: the phase-1 → phase-2 turnaround (fit, select, synthesize).
+const timed = async (name: string, run: () => Promise<unknown>) => {
+  const cpu = process.cpuUsage();
+  const t = performance.now();
+  await run();
+  const s = seconds(t);
+  console.log(`${name}: ${s.toFixed(1)} s (CPU ${cpuSeconds(process.cpuUsage(cpu)).toFixed(1)} s)`);
+  return s;
+};
+console.log(`phase-1 → phase-2 turnaround, ${N_CHANNELS} channels:`);
+const fitS = await timed("  fit", () => fitStep(ctx));
+const selectS = await timed("  select", () => selectStep(ctx));
+const synthesizeS = await timed(
+  `  synthesize (selection.synthesized = ${p.selection.synthesized}${p.selection.synthesized === 0 ? ": nothing to do" : ""})`,
+  () => synthesizedStimuliStep(ctx),
+);
+const baseline = fitS + selectS + synthesizeS;
+
+t0 = performance.now();
+const shown2 = await simulatePhase(2, random, seq);
+console.log(
+  `phase 2 simulated (not timed): ${(await phaseStimuli(ctx, 2)).length} stimuli, ${shown2} presentations in ${seconds(t0).toFixed(1)} s`,
+);
+
+// 6. Measured: end of phase 2 → first phase-3 presentation (check, visualize, fragment, phase 3's stimuli).
+console.log(`phase-2 → phase-3 turnaround, ${N_CHANNELS} channels:`);
+let visualized: Awaited<ReturnType<typeof visualizeStep>> = { done: [], skipped: [] };
+let fragmented: Awaited<ReturnType<typeof fragmentStep>> = { done: [], skipped: [] };
+let phase3: Array<{ id: string }> = [];
+const checkS = await timed("  check", async () => checkStep(ctx));
+const kept = store.decisions(sessionId).filter((d) => d.included).length;
+const visualizeS = await timed("  visualize", async () => {
+  visualized = await visualizeStep(ctx);
+});
+const fragmentS = await timed("  fragment", async () => {
+  fragmented = await fragmentStep(ctx);
+});
+const listS = await timed("  phase-3 stimulus list", async () => {
+  phase3 = await phaseStimuli(ctx, 3);
+});
+const measured = checkS + visualizeS + fragmentS + listS;
+const reasons = new Map<string, number>();
+for (const s of [...visualized.skipped, ...fragmented.skipped]) {
+  const key = s.reason.replace(/r = -?[\d.]+ over \d+/, "r = … over …");
+  reasons.set(key, (reasons.get(key) ?? 0) + 1);
+}
+console.log(
+  `channels: ${kept} kept by the checks, ${visualized.done.length} visualized (${visualized.skipped.length} skipped), ` +
+    `${fragmented.done.length} fragmented (${fragmented.skipped.length} skipped); ` +
+    `${fragmented.done.reduce((a, c) => a + c.fragments, 0)} fragments made; phase 3 shows ${phase3.length} stimuli`,
+);
+for (const [reason, n] of reasons) console.log(`  skipped ×${n}: ${reason}`);
+if (visualized.done.length > 0)
+  console.log(
+    `per visualized channel: ${(visualizeS / visualized.done.length).toFixed(1)} s visualize, ` +
+      `${(fragmentS / Math.max(1, fragmented.done.length)).toFixed(1)} s fragment`,
+  );
+console.log(
+  `goal (#21): under 120 s for 32 channels on 2 cores — ` +
+    (N_CHANNELS === 32 ? (measured < 120 ? "met" : "not met") : `not judged (${N_CHANNELS} channels)`) +
+    ` here (${availableParallelism()} cores, load ${loadavg()[0].toFixed(2)})`,
+);
+
+store.close();
+if (args.keep) console.log(`data dir kept: ${dir}`);
+else rmSync(dir, { recursive: true, force: true });
+console.log(
+  `phase3: ${measured.toFixed(1)} s (${(measured / baseline).toFixed(1)}× phase-1→phase-2 turnaround ${baseline.toFixed(1)} s)`,
+);
