@@ -2,7 +2,7 @@
 // row, each with its recorded mean net rate (trials) and the model's prediction; per image the verdict of the
 // highlighted fragment against the random ones and against the complement; across channels the signed-rank tests.
 import { dataUri, esc, num, table } from "./html.ts";
-import type { ReportCausal, ReportCausalParent, ReportCausalTile, ReportData } from "./types.ts";
+import type { ReportCausalParent, ReportCausalTile, ReportData } from "./types.ts";
 
 const p = (v: number | null) => (v === null ? "n/a" : v < 0.001 ? v.toExponential(1) : v.toFixed(3));
 
