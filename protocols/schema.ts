@@ -144,6 +144,14 @@ export const phase3Schema = z.strictObject({
   repetitions: positiveInt("presentations of each phase-3 stimulus").min(1).max(100),
   /** Two-sided level of the per-channel test (highlighted vs random fragments). */
   alpha: z.number().gt(0).lt(1).default(0.05),
+  /** Which pairs: the visualized pair of each channel, and also its next `topObjects` recorded objects (phase 2,
+   *  by mean net rate), each cut along its own shared-feature map with the body most similar to it. */
+  topObjects: z
+    .number()
+    .int("expected a whole number of objects")
+    .min(0, "expected topObjects ≥ 0 (0: the visualized pair only)")
+    .max(10, "expected topObjects ≤ 10 (each costs one more pair of gradient maps per channel)")
+    .default(0),
   seed: positiveInt("seed of the random fragments (default: the protocol's seed)").min(0).optional(),
 });
 

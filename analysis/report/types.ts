@@ -402,6 +402,8 @@ export interface ReportCausalTile {
 export interface ReportCausalParent {
   role: "object" | "body";
   parentId: string;
+  /** 0 or absent: an image of the visualized pair; k ≥ 1: the channel's object of recorded rank k. */
+  rank?: number;
   verdict: string;
   vsRandomP: number | null;
   vsComplementP: number | null;

@@ -50,6 +50,18 @@ const causal: ReportCausal = {
           fullFrom: "phase 2",
           tiles: [tile("highlighted", 0, null, 3)],
         },
+        {
+          role: "object",
+          parentId: "objects/o2",
+          rank: 2,
+          verdict: "highlighted drives more",
+          vsRandomP: 0.003,
+          vsComplementP: 0.02,
+          effect: 0.4,
+          effectComplement: 0.3,
+          fullFrom: "phase 3",
+          tiles: [tile("highlighted", 0, 50, 40)],
+        },
       ],
     },
   ],
@@ -61,17 +73,20 @@ describe("causalSection", () => {
   it("shows every image's fragments, verdicts and the summary across channels", () => {
     const html = render(causal);
     expect(html).toContain('<section id="causal">');
-    expect(html.match(/class="causal-row"/g)).toHaveLength(2);
+    expect(html.match(/class="causal-row"/g)).toHaveLength(3);
+    expect(html).toContain("ch001 · object of rank 2 objects/o2");
     expect(html).toContain('data-verdict="highlighted drives more"');
     expect(html).toContain('data-verdict="highlighted drives less"');
     expect(html).toContain("p = 0.002, effect 0.62");
     expect(html).toContain("rec 96.5");
     expect(html).toContain("pred 80.3");
     expect(html).toContain("random 1");
-    expect(html.match(/class="fragment"/g)).toHaveLength(4);
+    expect(html.match(/class="fragment"/g)).toHaveLength(5);
     // Summary: the body's significant positive effect counts, the object's significant negative one does not.
     expect(html).toMatch(/<td>body<\/td><td>1<\/td><td>1 of 1<\/td>/);
     expect(html).toMatch(/<td>object<\/td><td>1<\/td><td>0 of 1<\/td><td>n\/a<\/td>/);
+    // A further object (phase3.topObjects) is counted on its own row, outside the signed-rank test.
+    expect(html).toMatch(/<td>further objects<\/td><td>1<\/td><td>1 of 1<\/td><td>n\/a<\/td>/);
     expect(html).toContain("highlighted vs complement: p = n/a");
   });
 

@@ -11,7 +11,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
+import type { FragmentsArtifactMeta } from "../../controller/day/steps/fragment.ts";
 import type { CausalArtifactMeta } from "../../controller/day/steps/test-fragments.ts";
+import type { SaliencyExtraPair } from "../../controller/day/steps/visualize.ts";
 import { type RunningSimulation, startSimulation } from "../../controller/simulate/run.ts";
 import { freePort, serveChild, simulatedProtocol, waitFor } from "./simulated-day.ts";
 
@@ -30,7 +32,13 @@ describe("phase 3 through a SIGKILL", () => {
     const dir = mkdtempSync(join(tmpdir(), "ephys-phase3-"));
     // The demo's own day (its 261 images: on the suites' 76-image day the models are too poor for their maps to
     // point at what drives the neurons) with 4 channels, 2× faster than `npm start`.
-    const protocolPath = simulatedProtocol(dir, { demoSets: true, channels: 4, phase3: true });
+    // topObjects 1: each channel's next recorded object is cut too, along its own pair's maps.
+    const protocolPath = simulatedProtocol(dir, {
+      demoSets: true,
+      channels: 4,
+      phase3: true,
+      replace: [["  topObjects: 0 ", "  topObjects: 1 "]],
+    });
     const port = await freePort();
     const hostPath = join(dir, "box-host");
     const token = "phase3-test-token-0123456789";
@@ -114,6 +122,31 @@ describe("phase 3 through a SIGKILL", () => {
       expect(fragments).toHaveLength(artifactsBefore);
       expect(new Set(fragments.map((f) => f.channel_id)).size).toBe(fragments.length);
       const stimuli = new Set(fragments.flatMap((f) => JSON.parse(f.meta).stimuli as string[]));
+      // phase3.topObjects 1: the pair's object and body, and the channel's best recorded object besides the pair's,
+      // cut along the maps of its own pair (stored with the channel's saliency artifact), its fragments its own.
+      const saliency = new Map(
+        (
+          d.prepare("SELECT channel_id, meta FROM artifacts WHERE kind = 'saliency'").all() as Array<{
+            channel_id: string;
+            meta: string;
+          }>
+        ).map((r) => [r.channel_id, JSON.parse(r.meta)]),
+      );
+      for (const f of fragments) {
+        const meta = JSON.parse(f.meta) as FragmentsArtifactMeta;
+        const extra = saliency.get(f.channel_id).extraPairs as SaliencyExtraPair[];
+        expect(extra).toHaveLength(1);
+        expect(existsSync(join(extra[0].dir, "out_map.npy"))).toBe(true);
+        expect(extra[0].objectId).not.toBe(meta.objectId);
+        expect(meta.parents.map((q) => [q.id, q.role, q.rank])).toEqual([
+          [meta.objectId, "object", 0],
+          [meta.bodyId, "body", 0],
+          [extra[0].objectId, "object", extra[0].rank],
+        ]);
+        for (const q of meta.parents)
+          expect(meta.fragments.filter((x) => x.parentId === q.id)).toHaveLength(5); // 1 + 1 + 3 random
+        expect(meta.stimuli).toHaveLength(3 + 15);
+      }
 
       // Trials: contiguous ids, none pending, every phase-3 stimulus shown its repetitions, one resume.
       const trials = d
@@ -161,7 +194,12 @@ describe("phase 3 through a SIGKILL", () => {
         fragments.map((f) => f.channel_id).sort(),
       );
       const parents = causal.channels.flatMap((c) => c.parents);
+      expect(parents.filter((p) => p.rank > 0)).toHaveLength(fragments.length);
       for (const p of parents) expect(p.rates.highlighted.trials).toBe(6);
+      for (const p of parents) expect(p.rates.random.trials).toBe(18);
+      // Across channels, one effect per channel and image: the visualized pair's.
+      const pairObjects = parents.filter((p) => p.role === "object" && p.rank === 0 && p.effect);
+      expect(causal.across.object?.n ?? 0).toBe(pairObjects.length);
       const higher = parents.filter((p) => (p.means.highlighted ?? 0) > (p.means.random ?? 0));
       expect(higher.length).toBeGreaterThan(parents.length / 2);
       expect(parents.some((p) => p.verdict === "highlighted drives more")).toBe(true);

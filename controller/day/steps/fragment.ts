@@ -1,5 +1,6 @@
 // fragmenting (phase 3, the causal test of the explanation): for each channel with shared-feature maps (the
-// visualize step's "saliency" artifacts), its object and its body cut along their maps — the highlighted fragment
+// visualize step's "saliency" artifacts), its object and its body cut along their maps (and, with phase3.topObjects,
+// its next recorded objects along their own pairs' maps, in subfolders object-<rank>/) — the highlighted fragment
 // (only the most salient region visible, the rest the display's grey), its complement (that region greyed out) and
 // random fragments (a region of the same area and shape placed at random on the image's own silhouette) — written
 // as PNGs of the model's input size, hashed into the session as stimuli (set "fragments", role "fragment", the
@@ -30,6 +31,7 @@ import { backboneSpec, computeProgress, featureRoot, image } from "../compute-in
 import type { StepContext } from "../context.ts";
 import { cachedFeatures } from "../object-predictions.ts";
 import { safeName } from "./synthesize.ts";
+import type { SaliencyExtraPair } from "./visualize.ts";
 
 /** One fragment as the "fragments" artifact keeps it. */
 export interface FragmentRecord {
@@ -55,6 +57,9 @@ export interface FragmentsArtifactMeta {
   parents: Array<{
     id: string;
     role: "object" | "body";
+    /** 0: the image is of the visualized pair; k ≥ 1: the channel's object of that recorded rank, cut for
+     *  phase3.topObjects along its own pair's map (absent in artifacts written before the option: 0). */
+    rank?: number;
     predicted: number | null;
     /** Pixels highlighted (the complement greys these out; each random fragment has as many). */
     area: number;
@@ -247,22 +252,29 @@ export async function fragmentStep(ctx: StepContext, signal?: AbortSignal): Prom
   }
   const started = Date.now();
   // 1. Cut every channel's pair (seeded: a restart writes the same files).
+  interface Parent {
+    img: StimulusRecord;
+    role: "object" | "body";
+    rank: number;
+    part: CutParent;
+  }
   const pending: Array<{
     channelId: string;
     object: StimulusRecord;
     body: StimulusRecord;
     readout: GaussianReadoutJSON;
     outDir: string;
-    parts: Record<"object" | "body", CutParent>;
+    parents: Parent[];
   }> = [];
   for (const [channelId, a] of latest) {
     if (done.has(channelId)) continue;
     signal?.throwIfAborted();
-    const meta = a.meta as { objectId?: string; bodyId?: string };
+    const meta = a.meta as { objectId?: string; bodyId?: string; extraPairs?: SaliencyExtraPair[] };
     const object = meta.objectId ? stimuli.get(meta.objectId) : undefined;
     const body = meta.bodyId ? stimuli.get(meta.bodyId) : undefined;
     const readout = readouts.get(channelId);
-    if (!object || !body || !readout) {
+    const further = (meta.extraPairs ?? []).map((x) => ({ ...x, img: stimuli.get(x.objectId) }));
+    if (!object || !body || !readout || further.some((x) => !x.img)) {
       skip(
         channelId,
         !readout ? "no fitted readout stored" : "its pair's images are not stimuli of the session",
@@ -272,19 +284,39 @@ export async function fragmentStep(ctx: StepContext, signal?: AbortSignal): Prom
     const outDir = join(root, safeName(channelId));
     await mkdir(outDir, { recursive: true });
     try {
-      const cut = (img: StimulusRecord, role: "object" | "body", file: string) =>
-        cutParent(img, role, join(a.path!, file), channelId, spec, settings, outDir);
-      const parts = {
-        object: await cut(object, "object", SALIENCY_FILES.outMap),
-        body: await cut(body, "body", SALIENCY_FILES.inMap),
-      };
-      pending.push({ channelId, object, body, readout, outDir, parts });
+      const cut = (img: StimulusRecord, role: "object" | "body", map: string, dir = outDir) =>
+        cutParent(img, role, map, channelId, spec, settings, dir);
+      const parents: Parent[] = [
+        {
+          img: object,
+          role: "object",
+          rank: 0,
+          part: await cut(object, "object", join(a.path!, SALIENCY_FILES.outMap)),
+        },
+        {
+          img: body,
+          role: "body",
+          rank: 0,
+          part: await cut(body, "body", join(a.path!, SALIENCY_FILES.inMap)),
+        },
+      ];
+      for (const x of further) {
+        const dir = join(outDir, `object-${x.rank}`); // beside the pair's files, which have the same names
+        await mkdir(dir, { recursive: true });
+        parents.push({
+          img: x.img!,
+          role: "object",
+          rank: x.rank,
+          part: await cut(x.img!, "object", join(x.dir, SALIENCY_FILES.outMap), dir),
+        });
+      }
+      pending.push({ channelId, object, body, readout, outDir, parents });
     } catch (e) {
       skip(channelId, (e as Error).message);
     }
   }
   if (pending.length === 0) return outcome;
-  const cutsOf = (c: (typeof pending)[number]) => [...c.parts.object.cuts, ...c.parts.body.cuts];
+  const cutsOf = (c: (typeof pending)[number]) => c.parents.flatMap((q) => q.part.cuts);
   const allCuts = pending.flatMap(cutsOf);
   store.insertStimuli(
     sessionId,
@@ -306,31 +338,28 @@ export async function fragmentStep(ctx: StepContext, signal?: AbortSignal): Prom
   for (const c of pending) {
     signal?.throwIfAborted();
     const cuts = cutsOf(c);
+    const n = c.parents.length;
     const maps = await cachedFeatures(ctx.config, p, weights, [
-      c.object,
-      c.body,
+      ...c.parents.map((q) => q.img),
       ...cuts.map((x) => x.stimulus),
     ]);
     const predicted = maps ? predict(readoutFromJSON(c.readout), maps) : null;
     const at = (i: number) => (predicted ? predicted[i] : null);
-    const fragments: FragmentRecord[] = cuts.map((x, i) => ({ ...x.record, predicted: at(i + 2) }));
-    const full = spec.kinds.includes("full") ? [c.object.id, c.body.id] : [];
-    const parent = (img: StimulusRecord, role: "object" | "body", i: number) => {
-      const part = c.parts[role];
-      return {
-        id: img.id,
-        role,
-        predicted: at(i),
-        area: part.area,
-        areaFraction: part.areaFraction,
-        capped: part.capped,
-        silhouette: part.silhouette,
-      };
-    };
+    const fragments: FragmentRecord[] = cuts.map((x, i) => ({ ...x.record, predicted: at(i + n) }));
+    const full = spec.kinds.includes("full") ? c.parents.map((q) => q.img.id) : [];
     const artifact: FragmentsArtifactMeta = {
       objectId: c.object.id,
       bodyId: c.body.id,
-      parents: [parent(c.object, "object", 0), parent(c.body, "body", 1)],
+      parents: c.parents.map((q, i) => ({
+        id: q.img.id,
+        role: q.role,
+        rank: q.rank,
+        predicted: at(i),
+        area: q.part.area,
+        areaFraction: q.part.areaFraction,
+        capped: q.part.capped,
+        silhouette: q.part.silhouette,
+      })),
       fragments,
       stimuli: [...full, ...fragments.map((f) => f.stimulusId)],
       settings,
@@ -342,9 +371,9 @@ export async function fragmentStep(ctx: StepContext, signal?: AbortSignal): Prom
       meta: artifact,
     });
     outcome.done.push({ channelId: c.channelId, fragments: fragments.length });
-    const capped = (["object", "body"] as const).filter((r) => c.parts[r].capped);
+    const capped = c.parents.filter((q) => q.part.capped).map((q) => (q.rank ? `${q.img.id}` : q.role));
     log.info(
-      `fragments ${c.channelId}: ${fragments.length} of ${c.object.id} and ${c.body.id}` +
+      `fragments ${c.channelId}: ${fragments.length} of ${c.parents.map((q) => q.img.id).join(", ")}` +
         (capped.length
           ? ` (${capped.join(" and ")} region reduced to ${MAX_SILHOUETTE_SHARE * 100} % of the object's pixels)`
           : ""),

@@ -42,7 +42,10 @@ export async function causalReport(
     const meta = metaOf.get(ch.channelId);
     const parents = [];
     for (const q of ch.parents) {
-      const frags = ch.fragments.filter((f) => f.parentRole === q.role);
+      // Artifacts from before phase3.topObjects have no parentId on their fragments: one parent per role then.
+      const frags = ch.fragments.filter(
+        (f) => f.parentRole === q.role && (f.parentId ?? q.parentId) === q.parentId,
+      );
       const stored = new Map((meta?.fragments ?? []).map((f) => [f.stimulusId, f]));
       const tiles: ReportCausalTile[] = [
         {
@@ -52,7 +55,7 @@ export async function causalReport(
           image: await thumb(paths.get(q.parentId)),
           recorded: q.rates.full.mean,
           trials: q.rates.full.trials,
-          predicted: meta?.parents.find((x) => x.role === q.role)?.predicted ?? null,
+          predicted: meta?.parents.find((x) => x.id === q.parentId && x.role === q.role)?.predicted ?? null,
           visible: 1,
         },
       ];
@@ -70,6 +73,7 @@ export async function causalReport(
       parents.push({
         role: q.role,
         parentId: q.parentId,
+        rank: q.rank ?? 0,
         verdict: q.verdict,
         vsRandomP: q.vsRandom?.p ?? null,
         vsComplementP: q.vsComplement?.p ?? null,

@@ -13,6 +13,8 @@ const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.l
 export interface CausalParent extends CausalTest {
   role: "object" | "body";
   parentId: string;
+  /** 0: an image of the visualized pair; k ≥ 1: the channel's object of recorded rank k (phase3.topObjects). */
+  rank: number;
   /** Mean net rate (spikes/s) and trials of each kind; full: the parent in phase 3, else in its own phase. */
   rates: Record<"highlighted" | "complement" | "random" | "full", { mean: number | null; trials: number }>;
   /** Where the full image's rates come from. */
@@ -24,6 +26,7 @@ export interface CausalChannel {
   parents: CausalParent[];
   fragments: Array<{
     stimulusId: string;
+    parentId: string;
     parentRole: "object" | "body";
     kind: string;
     n: number;
@@ -37,7 +40,8 @@ export interface CausalArtifactMeta {
   alpha: number;
   test: string;
   channels: CausalChannel[];
-  /** Signed-rank tests of the per-channel effects against 0, for the objects and for the bodies. */
+  /** Signed-rank tests of the per-channel effects against 0, for the objects and for the bodies: the visualized
+   *  pair's images only (rank 0), one effect per channel, so that the channels are the independent units. */
   across: Record<"object" | "body", ReturnType<typeof acrossChannels> | null>;
 }
 
@@ -56,7 +60,7 @@ export function testFragmentsStep(ctx: StepContext): CausalArtifactMeta | null {
     const trialsOf = (id: string) => mine?.get(id) ?? [];
     const parents: CausalParent[] = [];
     for (const parent of meta.parents) {
-      const frags = meta.fragments.filter((f) => f.parentRole === parent.role);
+      const frags = meta.fragments.filter((f) => f.parentId === parent.id && f.parentRole === parent.role);
       const of = (kind: string) =>
         frags.filter((f) => f.kind === kind).flatMap((f) => trialsOf(f.stimulusId));
       const highlighted = of("highlighted");
@@ -73,6 +77,7 @@ export function testFragmentsStep(ctx: StepContext): CausalArtifactMeta | null {
         ...result,
         role: parent.role,
         parentId: parent.id,
+        rank: parent.rank ?? 0,
         rates: {
           highlighted: { mean: mean(highlighted), trials: highlighted.length },
           complement: { mean: mean(complement), trials: complement.length },
@@ -87,6 +92,7 @@ export function testFragmentsStep(ctx: StepContext): CausalArtifactMeta | null {
       parents,
       fragments: meta.fragments.map((f) => ({
         stimulusId: f.stimulusId,
+        parentId: f.parentId,
         parentRole: f.parentRole,
         kind: f.kind,
         n: f.n,
@@ -98,7 +104,9 @@ export function testFragmentsStep(ctx: StepContext): CausalArtifactMeta | null {
   }
   const across = (role: "object" | "body") => {
     const effects = channels.flatMap((c) =>
-      c.parents.filter((p) => p.role === role && p.effect !== null).map((p) => p.effect as number),
+      c.parents
+        .filter((p) => p.role === role && p.rank === 0 && p.effect !== null)
+        .map((p) => p.effect as number),
     );
     return effects.some((e) => e !== 0) ? acrossChannels(effects) : null;
   };
@@ -112,7 +120,7 @@ export function testFragmentsStep(ctx: StepContext): CausalArtifactMeta | null {
   for (const c of channels)
     for (const p of c.parents)
       log.info(
-        `causal test ${c.channelId} ${p.role} ${p.parentId}: ${p.verdict} (vs random p = ${p.vsRandom?.p.toPrecision(2) ?? "n/a"})`,
+        `causal test ${c.channelId} ${p.rank ? `object of rank ${p.rank}` : p.role} ${p.parentId}: ${p.verdict} (vs random p = ${p.vsRandom?.p.toPrecision(2) ?? "n/a"})`,
       );
   return result;
 }

@@ -4,7 +4,8 @@
 // recorded drivers (objects recorded in phase 2, bodies in phase 1) and the shared-feature maps of that pair
 // (Lappe et al. 2024), computed in a worker thread (controller/session/saliency-worker.ts). Files go to
 // <dataDir>/sessions/<sessionId>/saliency/<channel>/ (see controller/commands/saliency.ts SALIENCY_FILES) and each
-// channel's folder is stored as an artifact of kind "saliency".
+// channel's folder is stored as an artifact of kind "saliency". With phase3.topObjects = k, also the maps of the
+// channel's next k recorded objects, each with the body most similar to it (subfolders object-<rank>/), for phase 3.
 import { join } from "node:path";
 import { objectPredictionGate } from "../../../analysis/checks/object-prediction.ts";
 import type { GaussianReadoutJSON } from "../../../analysis/readout/index.ts";
@@ -43,6 +44,9 @@ export interface SaliencySettings {
   epsilon: number;
   method: SaliencyMethod;
   igSteps: number;
+  /** Phase 3's topObjects: maps also for each channel's next that many recorded objects, each with the body most
+   *  similar to it (0: the visualized pair only). */
+  extraObjects: number;
 }
 
 export interface SaliencyJob {
@@ -64,6 +68,18 @@ export interface SaliencyArtifactMeta {
   method: SaliencyMethod;
   epsilon: number;
   sigma: number;
+  /** Phase 3's further objects of the channel (phase3.topObjects), each with its own maps in its own folder. */
+  extraPairs?: SaliencyExtraPair[];
+}
+
+/** A further (object, body) pair of a channel: the object ranked `rank` by recorded response (1 = the best), the
+ *  body most similar to it among the channel's top bodies, their maps in `dir` (SALIENCY_FILES). */
+export interface SaliencyExtraPair {
+  objectId: string;
+  bodyId: string;
+  rank: number;
+  s: number;
+  dir: string;
 }
 
 export type SaliencyMessage =
@@ -75,6 +91,7 @@ export type SaliencyMessage =
       objectId: string;
       bodyId: string;
       summary: SaliencySummary;
+      extraPairs: SaliencyExtraPair[];
     }
   | { type: "skipped"; channelId: string; code: string; message: string }
   | { type: "done" }
@@ -187,6 +204,7 @@ export async function visualizeStep(
   const r1 = ctx.rates(1);
   const r2 = ctx.rates(2);
   const root = join(resolvePaths(ctx.config).dataDir, "sessions", sessionId, "saliency");
+  const extraObjects = p.phase3?.topObjects ?? 0;
   const channels: SaliencyChannelJob[] = [];
   for (const channelId of included) {
     const readout = readouts.get(channelId);
@@ -211,7 +229,7 @@ export async function visualizeStep(
         r2.get(channelId),
         objects.map((s) => s.id),
       ),
-      v.topObjects,
+      Math.max(v.topObjects, extraObjects + 1),
     );
     const bods = topRecorded(
       bodies,
@@ -251,6 +269,7 @@ export async function visualizeStep(
         epsilon: v.epsilon,
         method: v.method,
         igSteps: v.igSteps,
+        extraObjects,
       },
       channels,
     },
@@ -275,6 +294,7 @@ export async function visualizeStep(
           method: s.method,
           epsilon: s.epsilon,
           sigma: s.sigma,
+          ...(m.extraPairs.length ? { extraPairs: m.extraPairs } : {}),
         };
         const artifactId = store.addArtifact(sessionId, {
           channelId: m.channelId,
@@ -284,7 +304,10 @@ export async function visualizeStep(
         });
         outcome.done.push({ channelId: m.channelId, artifactId, meta });
         log.info(
-          `saliency ${m.channelId}: ${m.objectId} vs ${m.bodyId}, s = ${s.s.toFixed(3)}, k = ${s.k}, dropped ${s.dropped.toExponential(2)}, gradients ${s.gradientSeconds.toFixed(1)} s on ${s.gradientEngine}`,
+          `saliency ${m.channelId}: ${m.objectId} vs ${m.bodyId}, s = ${s.s.toFixed(3)}, k = ${s.k}, dropped ${s.dropped.toExponential(2)}, gradients ${s.gradientSeconds.toFixed(1)} s on ${s.gradientEngine}` +
+            (m.extraPairs.length
+              ? `; further objects ${m.extraPairs.map((x) => `${x.objectId} vs ${x.bodyId}`).join(", ")}`
+              : ""),
         );
       }
     },
