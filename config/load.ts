@@ -16,6 +16,7 @@ export const envKeys: Record<string, string[]> = {
   EPHYSLOOP_EXECUTOR: ["compute", "executor"],
   EPHYSLOOP_BACKEND: ["compute", "tfjsBackend"],
   EPHYSLOOP_THREADS: ["compute", "threads"],
+  EPHYSLOOP_DEVICE: ["compute", "device"],
   EPHYSLOOP_WEIGHTS: ["weights", "path"],
   EPHYSLOOP_ARCH: ["weights", "arch"],
   EPHYSLOOP_VARIANT: ["weights", "variant"],

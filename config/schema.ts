@@ -2,6 +2,8 @@
 import { z } from "zod";
 
 export const executors = ["auto", "onnx", "tfjs"] as const;
+/** Where ONNX Runtime runs (analysis/backbone/ort-device.ts): auto = the first of cuda, webgpu, cpu that runs. */
+export const computeDevices = ["auto", "cpu", "cuda", "webgpu"] as const;
 export const tfjsBackends = ["auto", "tensorflow-gpu", "tensorflow", "wasm", "cpu"] as const;
 /** Backbone weights as the lab declares them (config weights.kind). */
 export const weightKinds = ["standard", "robust"] as const;
@@ -19,8 +21,9 @@ export const configSchema = z.strictObject({
       executor: z.enum(executors).default("auto"), // features and input gradients: ONNX Runtime when it loads
       tfjsBackend: z.enum(tfjsBackends).default("auto"),
       threads: z.number().int().min(1).max(256).optional(), // default: the machine's cores
+      device: z.enum(computeDevices).default("auto"),
     })
-    .default({ executor: "auto", tfjsBackend: "auto" }),
+    .default({ executor: "auto", tfjsBackend: "auto", device: "auto" }),
   weights: z
     .strictObject({
       /** A torchvision-layout .safetensors state dict; absent = the embedded Keras ImageNet ResNet-50. */

@@ -19,11 +19,24 @@ function configFrom(opts: Record<string, unknown>): Config {
       dbPath: opts.db as string | undefined,
       "compute.executor": opts.executor as string | undefined,
       "compute.tfjsBackend": opts.backend as string | undefined,
+      "compute.device": opts.device as string | undefined,
       "weights.path": opts.weights as string | undefined,
       "rig.serialPath": opts.serial as string | undefined,
       logLevel: opts.logLevel as string | undefined,
     },
   });
+}
+
+/** A coded error (EPHYS_…) is said in one line, as every other refused flag is; anything else goes on up. */
+async function sayCodedErrors(run: () => Promise<void>): Promise<void> {
+  try {
+    await run();
+  } catch (e) {
+    const err = e as Error & { code?: unknown };
+    if (typeof err?.code !== "string" || !err.code.startsWith("EPHYS_")) throw e;
+    console.error(`error ${err.code}: ${err.message}`);
+    process.exitCode = 1;
+  }
 }
 
 function withConfigOptions(cmd: Command): Command {
@@ -48,6 +61,12 @@ function withConfigOptions(cmd: Command): Command {
         "wasm",
         "cpu",
       ]),
+    )
+    .addOption(
+      new Option(
+        "--device <name>",
+        "where ONNX Runtime runs (auto: the first of cuda, webgpu, cpu that runs here)",
+      ).choices(["auto", "cpu", "cuda", "webgpu"]),
     )
     .option("--weights <file>", "torchvision-layout .safetensors weights (default: embedded Keras ResNet-50)")
     .option("--serial <device>", "rig box serial device, e.g. /dev/ttyACM0")
@@ -149,11 +168,13 @@ export async function main(argv: string[]): Promise<void> {
       process.exitCode = 1;
       return;
     }
-    await serve(configFrom(opts), {
-      protocolPath: opts.protocol,
-      metadata,
-      timeScale: Number(opts.timeScale),
-    });
+    await sayCodedErrors(() =>
+      serve(configFrom(opts), {
+        protocolPath: opts.protocol,
+        metadata,
+        timeScale: Number(opts.timeScale),
+      }),
+    );
   });
 
   program
@@ -254,11 +275,13 @@ export async function main(argv: string[]): Promise<void> {
       ),
   ).action(async (opts) => {
     const { demo } = await import("./commands/demo.ts");
-    await demo(configFrom(opts), {
-      protocolPath: opts.protocol,
-      fault: opts.fault,
-      acquisition: opts.acquisition,
-    });
+    await sayCodedErrors(() =>
+      demo(configFrom(opts), {
+        protocolPath: opts.protocol,
+        fault: opts.fault,
+        acquisition: opts.acquisition,
+      }),
+    );
   });
 
   const bridge = program

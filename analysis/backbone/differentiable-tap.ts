@@ -2,11 +2,13 @@
 // [n, h, w, c]. Feature visualization (and anything else that puts tfjs ops before or after the backbone) calls it
 // inside tf.grad / tf.variableGrads and never learns which engine computes the backward pass: tfjs itself, or
 // ONNX Runtime through tf.customGrad (the generated VJP graph, run as its forward and backward halves).
+
 import * as tf from "@tensorflow/tfjs-core";
 import type { FoldedWeights, NetworkDescription } from "./description.ts";
 import { BackboneError } from "./errors.ts";
 import { chooseGradientEngine, type GradientEngineChoice } from "./gradient-engine.ts";
 import { createOnnxGradients, type OnnxGradients } from "./onnx-gradients.ts";
+import { type ComputeDevice, resolveDevice } from "./ort-device.ts";
 import { createTfjsBackbone, type TfjsBackbone } from "./tfjs-executor.ts";
 
 export type DifferentiableTap = (rgb: tf.Tensor4D) => tf.Tensor4D;
@@ -73,6 +75,8 @@ export interface DifferentiableBackboneOptions {
   engine?: GradientEngineChoice;
   /** ONNX Runtime intra-op threads (default: the machine's cores). */
   threads?: number;
+  /** Where ONNX Runtime runs (config compute.device; ort-device.ts); default "auto". */
+  device?: ComputeDevice;
 }
 
 /**
@@ -86,7 +90,8 @@ export async function createDifferentiableBackbone(
 ): Promise<DifferentiableBackbone> {
   const decision = await chooseGradientEngine(options.engine ?? "auto", true);
   if (decision.engine === "onnx") {
-    const gradients = await createOnnxGradients(desc, weights, { threads: options.threads });
+    const { device } = await resolveDevice(options.device ?? "auto");
+    const gradients = await createOnnxGradients(desc, weights, { threads: options.threads, device });
     return {
       tap: (name) => onnxDifferentiableTap(gradients, name),
       engine: gradients.engine,

@@ -1,12 +1,14 @@
 // Input gradients behind one interface, whichever engine computes them: ONNX Runtime (the generated VJP graph,
 // onnx-gradients.ts) when it loads, tfjs (tfjs-executor.ts's hand-written backward) as the fallback and reference.
 // Saliency and integrated gradients call this and never learn which engine ran; `engine`/`summary` say it for logs.
+
 import * as tf from "@tensorflow/tfjs-core";
 import type { FoldedWeights, NetworkDescription } from "./description.ts";
 import { BackboneError } from "./errors.ts";
 import type { GradientBackbone, ImageBatch } from "./gradient-backbone.ts";
 import { checkDims, onnxAvailable } from "./onnx-executor.ts";
 import { tapShape } from "./onnx-vjp-graph.ts";
+import { type ComputeDevice, resolveDevice } from "./ort-device.ts";
 import { syncBinding } from "./ort-session.ts";
 import { readoutCotangents } from "./readout-cotangent.ts";
 import { selectTfjsBackend, type TfjsBackendChoice } from "./tfjs-backend.ts";
@@ -125,6 +127,8 @@ export interface GradientBackboneOptions {
   threads?: number;
   /** tfjs backend to select when tfjs runs (default "auto"). */
   tfjsBackend?: TfjsBackendChoice;
+  /** Where ONNX Runtime runs (config compute.device; ort-device.ts resolveDevice); default "auto". */
+  device?: ComputeDevice;
 }
 
 /** The engine `options.engine` picks (chooseGradientEngine), built from the description and folded weights. */
@@ -136,7 +140,8 @@ export async function createGradientBackbone(
   const decision = await chooseGradientEngine(options.engine ?? "auto");
   if (decision.engine === "onnx") {
     const { createOnnxGradients } = await import("./onnx-gradients.ts");
-    return createOnnxGradients(desc, weights, { threads: options.threads });
+    const { device } = await resolveDevice(options.device ?? "auto");
+    return createOnnxGradients(desc, weights, { threads: options.threads, device });
   }
   await selectTfjsBackend(options.tfjsBackend ?? "auto");
   return tfjsGradientBackbone(createTfjsBackbone(desc, weights), decision.fallback);

@@ -7,6 +7,7 @@ import type * as Ort from "onnxruntime-node";
 import type { FoldedWeights, NetworkDescription } from "./description.ts";
 import { BackboneError } from "./errors.ts";
 import { buildOnnxModel, deepestTap, ONNX_INPUT, ONNX_PIXELS, type OnnxInputKind } from "./onnx-graph.ts";
+import { type OrtDevice, ortProviders } from "./ort-device.ts";
 
 type OrtModule = typeof Ort;
 
@@ -22,6 +23,8 @@ export interface OnnxBackboneOptions {
    * cores at once, which is faster when other processes compete for them.
    */
   spinning?: boolean;
+  /** Where the session runs (ort-device.ts: a device resolveDevice chose); default the CPU. */
+  device?: OrtDevice;
 }
 
 /** Features at the tap, NHWC (as the tfjs path returns them). */
@@ -35,6 +38,7 @@ export interface OnnxBackbone {
   readonly channels: number;
   readonly input: OnnxInputKind;
   readonly threads: number;
+  readonly device: OrtDevice;
   /**
    * One batch. input "pixels": `batch` is [n, h, w, 3] RGB 0..255 (Float32Array or Uint8Array);
    * input "normalized": [n, 3, h, w] preprocessed. Calls are serialized (one run at a time uses all threads).
@@ -78,9 +82,15 @@ export function checkDims(n: number, h: number, w: number, length: number): void
   }
 }
 
-/** Session options of every backbone session: `threads` intra-op threads, sequential, all graph optimizations. */
-export function ortSessionOptions(threads: number, spinning = true): Ort.InferenceSession.SessionOptions {
+/** Session options of every backbone session: on `device`, `threads` intra-op threads, sequential, all graph
+ *  optimizations. */
+export function ortSessionOptions(
+  threads: number,
+  spinning = true,
+  device: OrtDevice = "cpu",
+): Ort.InferenceSession.SessionOptions {
   return {
+    executionProviders: ortProviders(device),
     intraOpNumThreads: threads,
     interOpNumThreads: 1,
     executionMode: "sequential",
@@ -109,7 +119,11 @@ export async function createOnnxBackbone(
       "onnxruntime-node: not loadable on this machine, expected its native binding (check onnxAvailable() first)",
     );
   }
-  const session = await ort.InferenceSession.create(bytes, ortSessionOptions(threads, options.spinning));
+  const device = options.device ?? "cpu";
+  const session = await ort.InferenceSession.create(
+    bytes,
+    ortSessionOptions(threads, options.spinning, device),
+  );
   const channels = desc.tapChannels[tap]!;
   const inputName = input === "pixels" ? ONNX_PIXELS : ONNX_INPUT;
   let queue: Promise<unknown> = Promise.resolve();
@@ -132,6 +146,7 @@ export async function createOnnxBackbone(
     channels,
     input,
     threads,
+    device,
     forward(batch, n, h, w) {
       const next = queue.then(() => run(batch, n, h, w));
       queue = next.catch(() => undefined);

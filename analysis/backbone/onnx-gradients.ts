@@ -19,6 +19,7 @@ import {
   tapShape,
   type VjpPart,
 } from "./onnx-vjp-graph.ts";
+import type { OrtDevice } from "./ort-device.ts";
 import {
   createOrtSession,
   createOrtSessionSync,
@@ -38,7 +39,12 @@ export interface OnnxGradientsOptions {
   adjoint?: ConvAdjoint;
   /** VJP graphs kept at once (one per tap, image size and cotangent kind); default 4. */
   maxGraphs?: number;
+  /** Where the sessions run (ort-device.ts); default the CPU. */
+  device?: OrtDevice;
 }
+
+/** Cotangents per run: 16 on the CPU (its memory and caches), 64 on a GPU (it wants large batches). */
+export const gradientChunkSize = (device: OrtDevice): number => (device === "cpu" ? 16 : 64);
 
 /** What the forward half keeps for the backward half (VJP graph parts "forward"/"backward"): opaque. */
 export interface VjpState {
@@ -51,6 +57,7 @@ export interface VjpState {
 
 export interface OnnxGradients extends GradientBackbone {
   readonly threads: number;
+  readonly device: OrtDevice;
   /** Whether the *Sync calls work (the native session passed its checks; see ort-session.ts). */
   readonly synchronous: boolean;
   featuresSync(tap: string, images: ImageBatch): BackboneFeatures;
@@ -101,7 +108,8 @@ export async function createOnnxGradients(
   if (!Number.isInteger(threads) || threads < 1) {
     throw new BackboneError("EPHYS_BAD_BACKBONE", `threads: got ${threads}, expected a positive integer`);
   }
-  const sessionOptions = ortSessionOptions(threads, options.spinning);
+  const device = options.device ?? "cpu";
+  const sessionOptions = ortSessionOptions(threads, options.spinning, device);
   const maxGraphs = options.maxGraphs ?? 4;
   if (!Number.isInteger(maxGraphs) || maxGraphs < 1) {
     throw new BackboneError("EPHYS_BAD_BACKBONE", `maxGraphs: got ${maxGraphs}, expected a positive integer`);
@@ -306,10 +314,11 @@ export async function createOnnxGradients(
     description: desc,
     engine: "onnx",
     summary:
-      `onnx (onnxruntime-node ${version}, ${threads} thread${threads === 1 ? "" : "s"}, ` +
+      `onnx on ${device} (onnxruntime-node ${version}, ${threads} thread${threads === 1 ? "" : "s"}, ` +
       `${synchronous ? "synchronous native session" : `asynchronous only: ${"reason" in probe ? probe.reason : ""}`})`,
-    chunkSize: 16,
+    chunkSize: gradientChunkSize(device),
     threads,
+    device,
     synchronous,
     features: async (tap, images) => runAsync(featuresRequest(tap, images)),
     featuresSync: (tap, images) => runSync(featuresRequest(tap, images)),

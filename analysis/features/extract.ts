@@ -1,6 +1,7 @@
 // The feature extractor: a backbone (description + folded weights) cut at one tap, run by ONNX Runtime when it
 // loads and by tfjs otherwise, taking NHWC RGB 0..255 batches and giving NHWC FeatureMaps. It also says which
 // weights (sha256) and which executor it runs, for cache keys, provenance and logs.
+
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
@@ -8,6 +9,7 @@ import { activationSizes, DEFAULT_SHAPES, describeResNet, type ResNetShape } fro
 import type { Arch, FoldedWeights, NetworkDescription, Variant } from "../backbone/description.ts";
 import { BackboneError } from "../backbone/errors.ts";
 import { createOnnxBackbone, onnxAvailable } from "../backbone/onnx-executor.ts";
+import { type ComputeDevice, resolveDevice } from "../backbone/ort-device.ts";
 import type { TfjsBackendChoice } from "../backbone/tfjs-backend.ts";
 import {
   embeddedWeightsPath,
@@ -41,6 +43,8 @@ export interface FeatureExtractorOptions {
   tfjsBackend?: TfjsBackendChoice;
   /** ONNX Runtime intra-op threads (default: the machine's cores). */
   threads?: number;
+  /** Where ONNX Runtime runs (config compute.device; analysis/backbone/ort-device.ts); default "auto". */
+  device?: ComputeDevice;
   /** Side of the square model input that computeFeatures uses unless told otherwise (default 224). */
   imageSize?: number;
   /**
@@ -221,11 +225,17 @@ export async function createFeatureExtractor(options: FeatureExtractorOptions): 
         'executor: "onnx" was asked for, but onnxruntime-node does not load here; expected "auto" or "tfjs"',
       );
     }
-    const backbone = await createOnnxBackbone(desc, weights, { tap: layer, threads, input: "pixels" });
+    const device = await resolveDevice(options.device ?? "auto");
+    const backbone = await createOnnxBackbone(desc, weights, {
+      tap: layer,
+      threads,
+      input: "pixels",
+      device: device.device,
+    });
     return {
       ...common,
       executorName: "onnx",
-      description: `onnx (onnxruntime-node, ${backbone.threads} thread${backbone.threads === 1 ? "" : "s"})`,
+      description: `onnx on ${device.device} (onnxruntime-node, ${backbone.threads} thread${backbone.threads === 1 ? "" : "s"})`,
       async extract(rgb, n, size) {
         checkBatch(rgb, n, size);
         const out = await backbone.forward(rgb, n, size, size);

@@ -194,6 +194,7 @@ export async function runFeaturesJob(config: Config, job: FeaturesJob): Promise<
     executor: config.compute.executor,
     tfjsBackend: config.compute.tfjsBackend,
     threads: config.compute.threads,
+    device: config.compute.device,
   };
   const extractor = await createFeaturePool(options);
   const abort = new AbortController();

@@ -78,7 +78,7 @@ export interface SaliencySummary {
   channels: number;
   topFeatures: Array<{ index: number; beta: number }>;
   gradientSeconds: number;
-  /** The gradient engine that ran (e.g. "onnx (onnxruntime-node 1.30.0, 2 threads, …)" or "tfjs-wasm"). */
+  /** The gradient engine that ran (e.g. "onnx on cuda (onnxruntime-node 1.30.0, 2 threads, …)" or "tfjs-wasm"). */
   gradientEngine: string;
   [extra: string]: unknown;
 }
@@ -202,6 +202,7 @@ export async function saliencyCommand(config: Config, flags: SaliencyFlags): Pro
       engine: config.compute.executor,
       threads: config.compute.threads,
       tfjsBackend: config.compute.tfjsBackend,
+      device: config.compute.device,
     },
   );
   try {

@@ -1,5 +1,6 @@
 // `ephysloop serve`: run the daemon until the day ends or the process is stopped (SIGINT/SIGTERM stop it cleanly;
 // a restarted daemon resumes the same session where it stopped).
+import { describeDevice, resolveDevice } from "../../analysis/backbone/ort-device.ts";
 import { EphysError } from "../../analysis/errors.ts";
 import { type Config, resolvePaths } from "../../config/index.ts";
 import { buildDisplayPage } from "../../stimuli/display/build.ts";
@@ -55,6 +56,9 @@ export function sessionMetadata(flags: {
 
 export async function startDaemon(config: Config, o: ServeOptions): Promise<Daemon> {
   const log = o.log ?? createLogger({ level: config.logLevel, file: resolvePaths(config).logPath });
+  // Where the backbone runs, decided before anything starts: a GPU asked for that cannot run here stops the
+  // daemon now, with what is missing and how to bring it, not at the first compute step of the day.
+  log.info(`compute device: ${describeDevice(await resolveDevice(config.compute.device))}`);
   const displayDir = await buildDisplayPage();
   const monitorDir = await buildMonitorPage();
   const daemon = new Daemon({

@@ -15,6 +15,8 @@ export interface BackboneSpec {
   executor: "auto" | "onnx" | "tfjs";
   tfjsBackend: "auto" | "tensorflow-gpu" | "tensorflow" | "wasm" | "cpu";
   threads?: number;
+  /** Where ONNX Runtime runs (config compute.device); absent = "auto". */
+  device?: "auto" | "cpu" | "cuda" | "webgpu";
 }
 
 type Image = { id: string; path: string; sha256: string };

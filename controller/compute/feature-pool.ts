@@ -7,8 +7,10 @@
 // Sizing: `threads` is the whole budget (default: the machine's cores). ONNX Runtime workers split it
 // (workers × intra-op threads ≈ threads); tfjs wasm runs one thread per backend in Node, so it gets one worker
 // per thread. One worker means no pool: the extractor runs in this thread.
+
 import { availableParallelism } from "node:os";
 import { onnxAvailable } from "../../analysis/backbone/onnx-executor.ts";
+import { type OrtDevice, resolveDevice } from "../../analysis/backbone/ort-device.ts";
 import {
   createFeatureExtractor,
   FeatureError,
@@ -36,6 +38,16 @@ export function featurePoolSize(
   return { workers, threadsPerWorker: Math.max(1, Math.floor(threads / workers)) };
 }
 
+/** The pool for a device: the CPU's by featurePoolSize; a GPU wants one session and large batches, so one worker
+ *  (its threads only feed the GPU). */
+export function devicePoolSize(
+  device: OrtDevice,
+  executor: "onnx" | "tfjs",
+  threads: number,
+): { workers: number; threadsPerWorker: number } {
+  return device === "cpu" ? featurePoolSize(executor, threads) : { workers: 1, threadsPerWorker: threads };
+}
+
 function whole(field: string, v: number): number {
   if (!Number.isInteger(v) || v < 1) {
     throw new FeatureError("EPHYS_BAD_FEATURE_REQUEST", `${field}: got ${v}, expected a whole number ≥ 1`);
@@ -51,11 +63,13 @@ export async function createFeaturePool(options: FeaturePoolOptions): Promise<Fe
   const threads = whole("threads", options.threads ?? availableParallelism());
   const executor = options.executor ?? "auto";
   const runsOnnx = executor === "onnx" || (executor === "auto" && (await onnxAvailable()));
-  const sized = featurePoolSize(runsOnnx ? "onnx" : "tfjs", threads);
+  // A GPU wants one session and large batches: one worker (the device decided here, once, for every worker).
+  const device = runsOnnx ? (await resolveDevice(options.device ?? "auto")).device : "cpu";
+  const sized = devicePoolSize(device, runsOnnx ? "onnx" : "tfjs", threads);
   const workers = whole("workers", options.workers ?? sized.workers);
   const threadsPerWorker =
     options.workers === undefined ? sized.threadsPerWorker : Math.max(1, Math.floor(threads / workers));
-  const { workers: _, ...extractorOptions } = options;
+  const { workers: _, ...extractorOptions } = { ...options, ...(runsOnnx ? { device } : {}) };
   if (workers === 1) return createFeatureExtractor({ ...extractorOptions, threads });
 
   const pool = await WorkerPool.start<FeatureTask, FeatureMaps, FeatureWorkerInfo>(

@@ -8,6 +8,7 @@
 // Sizing as the feature pool (featurePoolSize): ONNX Runtime workers split the thread budget, tfjs gets one
 // worker per thread (wasm, cpu; tfjs-node runs its own threads and gets none). One worker means no pool: the
 // engine runs in this thread.
+
 import { availableParallelism } from "node:os";
 import { BackboneError } from "../../analysis/backbone/errors.ts";
 import {
@@ -19,8 +20,9 @@ import {
 } from "../../analysis/backbone/gradient-engine.ts";
 import { checkDims } from "../../analysis/backbone/onnx-executor.ts";
 import { tapShape } from "../../analysis/backbone/onnx-vjp-graph.ts";
+import { resolveDevice } from "../../analysis/backbone/ort-device.ts";
 import { type BackboneSource, loadGradientBackbone } from "../../analysis/saliency/index.ts";
-import { featurePoolSize } from "./feature-pool.ts";
+import { devicePoolSize } from "./feature-pool.ts";
 import type {
   GradientResult,
   GradientTask,
@@ -76,13 +78,18 @@ export async function createGradientPool(
   const decision = await chooseGradientEngine(options.engine ?? "auto");
   // tfjs-node (tensorflow, tensorflow-gpu, or "auto" which tries them first) runs its own threads: no pool
   const native = decision.engine === "tfjs" && !["wasm", "cpu"].includes(options.tfjsBackend ?? "auto");
+  // A GPU (compute.device) wants one session and large batches: one worker, decided here once for every worker.
+  const device = decision.engine === "onnx" ? (await resolveDevice(options.device ?? "auto")).device : "cpu";
   const sized = native
     ? { workers: 1, threadsPerWorker: threads }
-    : featurePoolSize(decision.engine, threads);
+    : devicePoolSize(device, decision.engine, threads);
   const workers = whole("workers", options.workers ?? sized.workers);
   const threadsPerWorker =
     options.workers === undefined ? sized.threadsPerWorker : Math.max(1, Math.floor(threads / workers));
-  const { workers: _, ...engineOptions } = options;
+  const { workers: _, ...engineOptions } = {
+    ...options,
+    ...(decision.engine === "onnx" ? { device } : {}),
+  };
   if (workers === 1) {
     const bb = await loadGradientBackbone(source, { ...engineOptions, threads });
     return Object.assign(bb, { workers: 1, close: async () => bb.dispose() });

@@ -47,7 +47,7 @@ export interface OptvisSummary {
   parameterization: Record<string, unknown>;
   optimizer: string;
   inputSize: { height: number; width: number } | null;
-  /** The gradient engine that ran (e.g. "onnx (onnxruntime-node …)" or "tfjs-wasm"). */
+  /** The gradient engine that ran (e.g. "onnx on cpu (onnxruntime-node …)" or "tfjs-wasm"). */
   engine: string;
   backbone: { arch: string; variant: string; layer: string; imageSize: number; weights: string };
   readout: { location: [number, number]; bias: number; nonzeroWeights: number };

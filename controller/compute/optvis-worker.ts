@@ -41,6 +41,7 @@ async function run(): Promise<void> {
   const bb = await createDifferentiableBackbone(desc, weights, {
     engine: spec.executor,
     threads: spec.threads,
+    device: spec.device,
   });
   post({ type: "engine", summary: bb.summary });
   const taps = { [spec.layer]: bb.tap(spec.layer) };

@@ -51,7 +51,7 @@ async function run(): Promise<void> {
   // One engine per worker thread when the thread budget makes a pool (gradient-pool.ts), else this thread's.
   const backbone = await createGradientPool(
     { arch: spec.arch, variant: spec.variant, layer: spec.layer, weightsPath: spec.weightsPath },
-    { engine: spec.executor, threads: spec.threads, tfjsBackend: spec.tfjsBackend },
+    { engine: spec.executor, threads: spec.threads, tfjsBackend: spec.tfjsBackend, device: spec.device },
   );
   post({ type: "progress", channelId: "*", stage: `gradients on ${backbone.summary}` });
   const { settings } = job;

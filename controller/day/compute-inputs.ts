@@ -20,6 +20,7 @@ export function backboneSpec(ctx: StepContext): BackboneSpec {
     executor: ctx.config.compute.executor,
     tfjsBackend: ctx.config.compute.tfjsBackend,
     threads: ctx.config.compute.threads,
+    device: ctx.config.compute.device,
   };
 }
 

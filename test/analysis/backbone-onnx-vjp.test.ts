@@ -341,7 +341,7 @@ describe("engine choice and input checks", () => {
     const auto = await createDifferentiableBackbone(desc, weights, { threads: 1 });
     expect(auto.engine).toBe("onnx");
     expect(auto.summary).toMatch(
-      /^onnx \(onnxruntime-node 1\.30\.\d+, 1 thread, synchronous native session\)$/,
+      /^onnx on cpu \(onnxruntime-node 1\.30\.\d+, 1 thread, synchronous native session\)$/,
     );
     auto.dispose();
     const forced = await createDifferentiableBackbone(desc, weights, { engine: "tfjs" });

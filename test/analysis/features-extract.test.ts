@@ -52,7 +52,7 @@ describe.each([
       try {
         expect(extractor.executorName).toBe(executor === "onnx" ? "onnx" : "tfjs-wasm");
         expect(extractor.description).toMatch(
-          executor === "onnx" ? /^onnx \(onnxruntime-node, 2 threads\)/ : /^tfjs-wasm/,
+          executor === "onnx" ? /^onnx on cpu \(onnxruntime-node, 2 threads\)/ : /^tfjs-wasm/,
         );
         for (const c of cases.filter((x) => x.tap === tap)) {
           const image = ref.array(c.image).data;

@@ -43,6 +43,9 @@ describe("config", () => {
     expect(() => loadConfig({ env: { EPHYSLOOP_EXECUTOR: "gpu" } })).toThrow(
       /compute\.executor.*"auto"\|"onnx"\|"tfjs".*found "gpu"/,
     );
+    expect(() => loadConfig({ env: { EPHYSLOOP_DEVICE: "gpu" } })).toThrow(
+      /compute\.device.*"auto"\|"cpu"\|"cuda"\|"webgpu".*found "gpu"/,
+    );
     const dir = tmp();
     const file = join(dir, "c.yaml");
     writeFileSync(file, "prot: 1\n");
@@ -54,6 +57,14 @@ describe("config", () => {
       expect((e as ConfigError).code).toBe("EPHYS_BAD_CONFIG");
       expect((e as ConfigError).key).toBe("port");
     }
+  });
+
+  it("compute.device: auto by default; the environment and --device set it", () => {
+    expect(loadConfig({ env: {} }).compute.device).toBe("auto");
+    expect(loadConfig({ env: { EPHYSLOOP_DEVICE: "cuda" } }).compute.device).toBe("cuda");
+    expect(
+      loadConfig({ env: { EPHYSLOOP_DEVICE: "cuda" }, flags: { "compute.device": "cpu" } }).compute.device,
+    ).toBe("cpu");
   });
 
   it("weights.kind: standard by default, robust only with the lab's own weights.path", () => {

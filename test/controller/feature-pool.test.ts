@@ -38,7 +38,9 @@ describe.each([["onnx"], ["tfjs"]] as const)("feature pool on %s", (executor) =>
     try {
       pool = await createFeaturePool({ ...options, threads: 2, workers: 2 });
       expect(pool.description).toMatch(
-        executor === "onnx" ? /^2 workers × onnx \(onnxruntime-node, 1 thread\)/ : /^2 workers × tfjs-wasm/,
+        executor === "onnx"
+          ? /^2 workers × onnx on cpu \(onnxruntime-node, 1 thread\)/
+          : /^2 workers × tfjs-wasm/,
       );
       expect(pool.weightsSha256).toBe(single.weightsSha256);
       expect(pool.executorName).toBe(single.executorName);
