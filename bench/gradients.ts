@@ -15,7 +15,13 @@
 // configuration of each side is compared, and the median of the paired per-round ratios is printed too, with the
 // load average.
 //
+// --device (where ONNX Runtime runs; default cpu, the run above): on a GPU (cuda, webgpu, or auto when it finds one)
+// the bench measures ONNX Runtime on that device against ONNX Runtime on the CPU (at BENCH_THREADS threads and at 1,
+// the better, as above) in the same interleaved rounds, k = 16 gradients and the optvis step alike; PyTorch and tfjs
+// are skipped, and the last line is the device's time with its speed-up over the CPU (CPU time / device time).
+//
 //   npm run bench:gradients          (about 3–5 minutes on 2 cores, more under load)
+//   npm run bench:gradients -- --device cuda     (or webgpu, auto; an explicit device that cannot run ends the bench)
 //   BENCH_SKIP_TFJS=1 …              skips tfjs (k = 16 gradients on wasm take 10–30 s, its optvis step ~1–3 s)
 //   BENCH_THREADS=n …                ONNX Runtime and PyTorch threads (default 2)
 import { availableParallelism, loadavg } from "node:os";
@@ -28,11 +34,13 @@ import {
 } from "../analysis/backbone/differentiable-tap.ts";
 import { tfjsGradientBackbone } from "../analysis/backbone/gradient-engine.ts";
 import { onnxAvailable } from "../analysis/backbone/onnx-executor.ts";
-import { createOnnxGradients } from "../analysis/backbone/onnx-gradients.ts";
+import { createOnnxGradients, type OnnxGradients } from "../analysis/backbone/onnx-gradients.ts";
+import type { OrtDevice } from "../analysis/backbone/ort-device.ts";
 import { ortVersion } from "../analysis/backbone/ort-session.ts";
 import { selectTfjsBackend } from "../analysis/backbone/tfjs-backend.ts";
 import { createTfjsBackbone } from "../analysis/backbone/tfjs-executor.ts";
 import { loadKerasWeights } from "../analysis/backbone/weights-keras.ts";
+import { benchDevice } from "./device-flag.ts";
 import { PytorchWorker } from "./pytorch-worker.ts";
 
 const SIZE = 224;
@@ -162,8 +170,8 @@ async function optvisStep(tap: DifferentiableTap, pixels: Float32Array, steps: n
   return best;
 }
 
-async function main(): Promise<void> {
-  if (!(await onnxAvailable())) throw new Error("onnxruntime-node cannot be loaded here; nothing to measure");
+/** The network, the image and the k one-hot readout rows every measurement here uses (printed once). */
+async function setUp() {
   const started = performance.now();
   const desc = describeResNet("resnet50", "keras", TAP);
   const weights = await loadKerasWeights(desc);
@@ -176,6 +184,93 @@ async function main(): Promise<void> {
   const one = { data: pixels, n: 1, height: SIZE, width: SIZE };
   const rows = new Float32Array(K * C);
   for (let j = 0; j < K; j++) rows[j * C + j * (C / K)] = 1;
+  return { started, desc, weights, C, pixels, one, rows };
+}
+
+/**
+ * A GPU run: k = 16 gradients and the optvis step on ONNX Runtime on `device` (THREADS threads) against ONNX
+ * Runtime on the CPU (THREADS threads and 1, the better), interleaved; no PyTorch, no tfjs.
+ */
+async function deviceMain(device: OrtDevice): Promise<void> {
+  const { started, desc, weights, pixels, one, rows } = await setUp();
+
+  const setups: Array<{ device: OrtDevice; threads: number }> = [
+    { device, threads: THREADS },
+    ...[...new Set([THREADS, 1])].map((threads) => ({ device: "cpu" as const, threads })),
+  ];
+  const engines: Array<{ label: string; device: OrtDevice; engine: OnnxGradients; best: number }> = [];
+  for (const s of setups) {
+    const engine = await createOnnxGradients(desc, weights, { threads: s.threads, device: s.device });
+    const label = `${s.device} ${s.threads}t`;
+    const build = await seconds(() => engine.readoutGradients(TAP, one, [0, 0], rows, K));
+    console.log(
+      `onnxruntime ${ortVersion()} ${label}: VJP graph generated, session created and first run in ${fmt(build)} s`,
+    );
+    engines.push({ label, device: s.device, engine, best: Number.POSITIVE_INFINITY });
+  }
+  const onDevice = engines[0];
+  const onCpu = engines.slice(1);
+
+  const ratios: number[] = [];
+  const roundsStart = performance.now();
+  let rounds = 0;
+  let deviceGradient: Float32Array = new Float32Array(0);
+  let cpuGradient: Float32Array = new Float32Array(0);
+  while (
+    rounds < MAX_ROUNDS &&
+    (rounds < MIN_ROUNDS || performance.now() - roundsStart < ROUNDS_SECONDS * 1000)
+  ) {
+    rounds++;
+    const times: number[] = [];
+    for (const e of engines) {
+      const t = performance.now();
+      const g = await e.engine.readoutGradients(TAP, one, [0, 0], rows, K);
+      times.push((performance.now() - t) / 1000);
+      e.best = Math.min(e.best, times[times.length - 1]);
+      if (e === onDevice) deviceGradient = g;
+      else cpuGradient = g;
+    }
+    ratios.push(Math.min(...times.slice(1)) / times[0]);
+    console.log(
+      `round ${rounds}: onnxruntime ${engines.map((e, i) => `${e.label} ${fmt(times[i])} s`).join(", ")}; ` +
+        `load average ${load()}`,
+    );
+  }
+  const deviceBest = onDevice.best;
+  const cpuBest = Math.min(...onCpu.map((e) => e.best));
+
+  await selectTfjsBackend("wasm");
+  const steps: number[] = [];
+  for (const e of engines)
+    steps.push(await optvisStep(onnxDifferentiableTap(e.engine, TAP), pixels, OPTVIS_STEPS));
+  const deviceStep = steps[0];
+  const cpuStep = Math.min(...steps.slice(1));
+  console.log(
+    `optvis step: onnxruntime ${engines.map((e, i) => `${e.label} ${fmt(steps[i])} s`).join(", ")}; ` +
+      `load average ${load()}`,
+  );
+  for (const e of engines) e.engine.dispose();
+
+  console.log(`--- best of ${rounds} interleaved rounds (pytorch and tfjs skipped on a ${device} run) ---`);
+  console.log(
+    `k=${K} gradients of one image: onnxruntime ${engines.map((e) => `${e.label} ${fmt(e.best)} s`).join(", ")}; ` +
+      `${device} vs cpu max|Δ|/max|g| = ${relError(deviceGradient, cpuGradient).toExponential(1)}`,
+  );
+  console.log(
+    `speed-up over the cpu's better setting (its time / ${device}'s): best ${fmt(cpuBest / deviceBest)}×, median of ` +
+      `${rounds} paired rounds ${fmt(median(ratios))}×; optvis step ${fmt(cpuStep / deviceStep)}×`,
+  );
+  console.log(
+    `load average ${load()} at the end; bench took ${fmt((performance.now() - started) / 1000, 0)} s`,
+  );
+  console.log(`gradients: ${fmt(deviceBest)} s/image k=${K} (${fmt(cpuBest / deviceBest)}× cpu)`);
+}
+
+async function main(): Promise<void> {
+  const { device } = await benchDevice();
+  if (device !== "cpu") return deviceMain(device);
+  if (!(await onnxAvailable())) throw new Error("onnxruntime-node cannot be loaded here; nothing to measure");
+  const { started, desc, weights, C, pixels, one, rows } = await setUp();
 
   // PyTorch at THREADS threads and at 1 (on a loaded machine its 2-thread runs can lose to 1): the best is the baseline.
   const pyThreads = [...new Set([THREADS, 1])];

@@ -12,17 +12,26 @@
 // Both sides run on their default threads and on 1 thread, and each is represented by its faster setting: on this
 // shared 2-core machine, 2 threads can lose badly to 1 under load.
 //
+// --device (where ONNX Runtime runs; default cpu, the run above): on a GPU (cuda, webgpu, or auto when it finds one)
+// our loop runs with the DifferentiableTap on that device (its default threads) and, in the same interleaved rounds,
+// on the CPU (default threads and 1, the better, as above); PyTorch and the tfjs engine are skipped, and the last
+// line is the device's seconds per channel with its speed-up over the CPU (CPU time / device time: > 1 is faster,
+// unlike the PyTorch ratio above).
+//
 //   npm run bench:optvis                   (≈ 3–6 minutes on 2 cores)
+//   npm run bench:optvis -- --device cuda  (or webgpu, auto; an explicit device that cannot run ends the bench)
 //   BENCH_OPTVIS_ROUNDS=3 BENCH_OPTVIS_STEPS=4 BENCH_SKIP_TFJS=1 …
 import { availableParallelism, loadavg } from "node:os";
 import {
   createDifferentiableBackbone,
   type DifferentiableBackbone,
 } from "../analysis/backbone/differentiable-tap.ts";
+import type { OrtDevice } from "../analysis/backbone/ort-device.ts";
 import { selectTfjsBackend } from "../analysis/backbone/tfjs-backend.ts";
 import { SYNTHESIS_DEFAULTS, synthesizeChannel } from "../analysis/optvis/index.ts";
 import { mulberry32 } from "../analysis/random.ts";
 import { loadBackboneWeights } from "../analysis/saliency/load-backbone.ts";
+import { benchDevice } from "./device-flag.ts";
 import { PytorchWorker } from "./pytorch-worker.ts";
 
 const TAP = "layer4.1";
@@ -135,13 +144,71 @@ async function oursRound(bb: DifferentiableBackbone, steps: number, seed: number
   return { times, fixed: Math.max(0, total - (steps + 1) * median(times)), predicted: r.predicted[0] };
 }
 
-async function main(): Promise<void> {
+/**
+ * A GPU run: our loop with ONNX Runtime on `device` (default threads) against ONNX Runtime on the CPU (default
+ * threads and 1, the better), interleaved rounds with the same seeds; no PyTorch, no tfjs engine.
+ */
+async function deviceMain(device: OrtDevice): Promise<void> {
   const started = performance.now();
   const backend = await selectTfjsBackend("wasm");
   const { desc, weights } = await loadBackboneWeights({ arch: "resnet50", variant: "keras", layer: TAP });
-  const bb = await createDifferentiableBackbone(desc, weights, { engine: "auto" });
+  const runs = [
+    { label: device, bb: await createDifferentiableBackbone(desc, weights, { engine: "onnx", device }) },
+    {
+      label: "cpu",
+      bb: await createDifferentiableBackbone(desc, weights, { engine: "onnx", device: "cpu" }),
+    },
+    {
+      label: "cpu 1 thread",
+      bb: await createDifferentiableBackbone(desc, weights, { engine: "onnx", threads: 1, device: "cpu" }),
+    },
+  ].map((r) => ({ ...r, times: [] as number[], fixed: [] as number[] }));
+  console.log(
+    `ResNet-50 (embedded Keras) to ${TAP}, ${SYNTHESIS_DEFAULTS.size} px; engines ` +
+      `${runs.map((r) => `${r.label}: ${r.bb.summary}`).join("; ")}; transforms and parameterization on tfjs ` +
+      `${backend.name}; ${availableParallelism()} cores, load average ${fmt(loadavg()[0], 1)}`,
+  );
+  const list = (xs: number[]) => xs.map((t) => fmt(t, 3)).join(" ");
+  for (let round = 1; round <= ROUNDS; round++) {
+    const parts: string[] = [];
+    for (const r of runs) {
+      const o = await oursRound(r.bb, STEPS, round);
+      r.times.push(...o.times);
+      r.fixed.push(o.fixed);
+      parts.push(`${r.label} ${list(o.times)} s/step (fixed ${fmt(o.fixed)} s)`);
+    }
+    console.log(`round ${round}: ${parts.join("; ")}; load average ${fmt(loadavg()[0], 1)}`);
+  }
+  for (const r of runs) r.bb.dispose();
+  const perChannel = (r: (typeof runs)[number]) => median(r.times) * TOTAL + median(r.fixed);
+  const [onDevice, ...onCpu] = runs;
+  const cpu = onCpu.reduce((a, b) => (median(b.times) < median(a.times) ? b : a));
+  const devicePer = perChannel(onDevice);
+  const cpuPer = perChannel(cpu);
+  console.log(
+    `median step: ${runs.map((r) => `${r.label} ${fmt(median(r.times), 3)} s`).join(", ")} (${onDevice.times.length} ` +
+      `steps each; cpu taken: ${cpu.label}); pytorch and the tfjs engine skipped on a ${device} run`,
+  );
+  console.log(
+    `per channel, extrapolated to ${TOTAL} steps: ${device} ${fmt(devicePer, 1)} s (incl. ` +
+      `${fmt(median(onDevice.fixed))} s fixed), ${cpu.label} ${fmt(cpuPer, 1)} s (incl. ${fmt(median(cpu.fixed))} s fixed)`,
+  );
+  console.log(`bench took ${fmt((performance.now() - started) / 1000, 0)} s`);
+  console.log(`optvis: ${fmt(devicePer, 1)} s/channel (${fmt(cpuPer / devicePer)}× cpu)`);
+}
+
+async function main(): Promise<void> {
+  const { device } = await benchDevice();
+  if (device !== "cpu") return deviceMain(device);
+  const started = performance.now();
+  const backend = await selectTfjsBackend("wasm");
+  const { desc, weights } = await loadBackboneWeights({ arch: "resnet50", variant: "keras", layer: TAP });
+  const bb = await createDifferentiableBackbone(desc, weights, { engine: "auto", device: "cpu" });
   // Our engine on the machine's threads (the default) and on 1 (config compute.threads), as PyTorch below.
-  const bb1 = bb.engine === "onnx" ? await createDifferentiableBackbone(desc, weights, { threads: 1 }) : null;
+  const bb1 =
+    bb.engine === "onnx"
+      ? await createDifferentiableBackbone(desc, weights, { threads: 1, device: "cpu" })
+      : null;
   console.log(
     `ResNet-50 (embedded Keras) to ${TAP}, ${SYNTHESIS_DEFAULTS.size} px; engine ${bb.summary}; transforms and ` +
       `parameterization on tfjs ${backend.name}; ${availableParallelism()} cores, load average ${fmt(loadavg()[0], 1)}`,
