@@ -33,6 +33,7 @@ afterEach(async () => {
   daemon = undefined;
 });
 const artifacts = new URL("../artifacts/", import.meta.url).pathname;
+const TIME_SCALE = 0.2;
 
 async function api(d: Daemon, path: string, method = "POST"): Promise<{ status: number; body: unknown }> {
   const res = await fetch(`${d.url}${path}`, { method, headers: { authorization: `Bearer ${d.token}` } });
@@ -46,7 +47,13 @@ describe("a simulated day against the rig box firmware in simavr", () => {
       repetitions: 1,
       channels: 4,
       simulation: ["neurons: thumbnail"],
-      replace: [["fixationBreakRate: 0.05", "fixationBreakRate: 0.002"]],
+      // 5× real time, not the suites' 100×: at 100× a 200 ms stimulus and a 250 ms gap are one video frame each,
+      // so consecutive photodiode pulses are ~33 ms apart and a few ms of clock-mapping error on a busy machine
+      // can pair a pulse with its neighbour's presentation (the test then saw onsets 47 ms off).
+      replace: [
+        ["fixationBreakRate: 0.05", "fixationBreakRate: 0.002"],
+        ["timeScale: 0.01", `timeScale: ${TIME_SCALE}`],
+      ],
     });
     const hostPath = join(dir, "rigbox");
     const config = loadConfig({
@@ -55,7 +62,7 @@ describe("a simulated day against the rig box firmware in simavr", () => {
     });
     daemon = await startDaemon(config, {
       protocolPath,
-      timeScale: 0.01,
+      timeScale: TIME_SCALE,
       log: silentLogger,
       dataTimeoutMs: 20_000,
       steps: { fit: () => stall() },
