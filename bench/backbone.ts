@@ -229,6 +229,16 @@ function poolImages(n: number) {
  * threads: one session on the device) vs the CPU pool of poolSection (2 workers × 1 thread), interleaved rounds
  * (best of each); the features are compared (a GPU's float sums differ from the CPU's in the last bits).
  */
+/** Interleaved rounds (1-based numbers to `round`): at least MIN_ROUNDS, more while under ROUNDS_SECONDS, at most
+ *  MAX_ROUNDS; returns how many ran. */
+async function adaptiveRounds(round: (n: number) => Promise<void>): Promise<number> {
+  const started = performance.now();
+  let rounds = 0;
+  while (rounds < MAX_ROUNDS && (rounds < MIN_ROUNDS || performance.now() - started < ROUNDS_SECONDS * 1000))
+    await round(++rounds);
+  return rounds;
+}
+
 /** `rounds` rounds of a then b: the best seconds of each and the sorted per-round ratios a/b. */
 async function interleaved(
   rounds: number,
@@ -314,13 +324,7 @@ async function deviceMain(device: OrtDevice): Promise<void> {
   }
   const best = { device: none(), cpu: none() };
   const pairedRatios: number[] = [];
-  const roundsStart = performance.now();
-  let rounds = 0;
-  while (
-    rounds < MAX_ROUNDS &&
-    (rounds < MIN_ROUNDS || performance.now() - roundsStart < ROUNDS_SECONDS * 1000)
-  ) {
-    rounds++;
+  const rounds = await adaptiveRounds(async (n) => {
     const devB8 = await bestTime(() => onDevice.forward(batch, 8, SIZE, SIZE), 1);
     const cpuB8 = await bestTime(() => onCpu.forward(batch, 8, SIZE, SIZE), 1);
     const devB1 = await bestTime(() => onDevice.forward(one, 1, SIZE, SIZE), 2);
@@ -329,10 +333,10 @@ async function deviceMain(device: OrtDevice): Promise<void> {
     record(best.cpu, cpuB1, cpuB8);
     pairedRatios.push(cpuB8 / devB8);
     console.log(
-      `round ${rounds}: batch 8 onnxruntime ${device} ${fmt(8 / devB8)} img/s, cpu ${fmt(8 / cpuB8)} img/s; ` +
+      `round ${n}: batch 8 onnxruntime ${device} ${fmt(8 / devB8)} img/s, cpu ${fmt(8 / cpuB8)} img/s; ` +
         `load average ${fmt(loadavg()[0], 1)}`,
     );
-  }
+  });
   pairedRatios.sort((a, b) => a - b);
   const medianRatio = pairedRatios[Math.floor(pairedRatios.length / 2)];
   const a = (await onCpu.forward(one, 1, SIZE, SIZE)).data;
@@ -397,13 +401,7 @@ async function main(): Promise<void> {
   // the same chance at the machine's quiet moments; then the secondary configurations, more coarsely.
   const best = { ort2: none(), ort1: none(), ortTv: none(), py: none(), pyTv: none() };
   const pairedRatios: number[] = [];
-  const roundsStart = performance.now();
-  let rounds = 0;
-  while (
-    rounds < MAX_ROUNDS &&
-    (rounds < MIN_ROUNDS || performance.now() - roundsStart < ROUNDS_SECONDS * 1000)
-  ) {
-    rounds++;
+  const rounds = await adaptiveRounds(async (n) => {
     const ortB8 = await bestTime(() => ort2.forward(batch, 8, SIZE, SIZE), 1);
     const pyB8 = await py.worker.ask("fwd keras 8 1");
     const ortB1 = await bestTime(() => ort2.forward(one, 1, SIZE, SIZE), 2);
@@ -412,10 +410,10 @@ async function main(): Promise<void> {
     record(best.py, pyB1, pyB8);
     pairedRatios.push(pyB8 / ortB8);
     console.log(
-      `round ${rounds}: batch 8 onnxruntime ${fmt(8 / ortB8)} img/s, pytorch ${fmt(8 / pyB8)} img/s; ` +
+      `round ${n}: batch 8 onnxruntime ${fmt(8 / ortB8)} img/s, pytorch ${fmt(8 / pyB8)} img/s; ` +
         `load average ${fmt(loadavg()[0], 1)}`,
     );
-  }
+  });
   for (let round = 0; round < SECONDARY_ROUNDS; round++) {
     await onnxRound(ort1, batch, best.ort1);
     await onnxRound(ortTv, batch, best.ortTv);
