@@ -68,14 +68,16 @@ export type ComputeMessage =
     }
   | { type: "error"; message: string; code?: string };
 
+/** Run a compute job in a worker thread (cancellable through `signal`; at that nice value, see ts-worker.mjs). */
 export function runComputeJob(
   job: ComputeJob,
   onProgress: (m: Extract<ComputeMessage, { type: "progress" }>) => void,
   signal?: AbortSignal,
+  nice?: number,
 ): Promise<Extract<ComputeMessage, { type: "result" }>> {
   return runWorkerJob<ComputeMessage, Extract<ComputeMessage, { type: "result" }>>(
     new URL("./compute-worker.ts", import.meta.url),
-    job,
+    nice === undefined ? job : { ...job, __nice: nice },
     (m, outcome) => {
       if (m.type === "progress") onProgress(m);
       else if (m.type === "result") outcome.resolve(m);

@@ -7,8 +7,8 @@ import type { DayActors, ReportInput, StepInput } from "./machine.ts";
 import { type PhaseRig, phaseActor } from "./phase.ts";
 import { watchRigActor } from "./rig-watch.ts";
 import { checkStep } from "./steps/check.ts";
+import { explainStep } from "./steps/explain.ts";
 import { fitStep } from "./steps/fit.ts";
-import { fragmentStep } from "./steps/fragment.ts";
 import { prepareFeatures, prepareStimuli } from "./steps/prepare.ts";
 import { reportStep } from "./steps/report.ts";
 import { selectStep } from "./steps/select.ts";
@@ -24,7 +24,7 @@ export interface DaySteps {
   synthesize(ctx: StepContext): DayActors["synthesize"];
   check(ctx: StepContext): DayActors["check"];
   visualize(ctx: StepContext): DayActors["visualize"];
-  fragment(ctx: StepContext): DayActors["fragment"];
+  explain(ctx: StepContext): DayActors["explain"];
   testFragments(ctx: StepContext): DayActors["testFragments"];
   report(ctx: StepContext): DayActors["report"];
 }
@@ -47,9 +47,9 @@ export const daySteps: DaySteps = {
     fromPromise<void, StepInput>(async ({ signal }) => {
       await visualizeStep(ctx, signal);
     }),
-  fragment: (ctx) =>
+  explain: (ctx) =>
     fromPromise<void, StepInput>(async ({ signal }) => {
-      await fragmentStep(ctx, signal);
+      await explainStep(ctx, signal);
     }),
   testFragments: (ctx) =>
     fromPromise<void, StepInput>(async () => {
@@ -79,7 +79,7 @@ export function createDayActors(deps: DayDeps): DayActors {
     synthesize: steps.synthesize(deps.ctx),
     check: steps.check(deps.ctx),
     visualize: steps.visualize(deps.ctx),
-    fragment: steps.fragment(deps.ctx),
+    explain: steps.explain(deps.ctx),
     testFragments: steps.testFragments(deps.ctx),
     report: steps.report(deps.ctx),
     watchRig: watchRigActor(deps.box),

@@ -14,13 +14,16 @@
 //                              (steps/synthesize.ts); nothing otherwise
 //   phase2        runPhase     present the phase-2 images (as phase 1)
 //   checking      check        stability, selectivity, responsiveness, split-half, Kruskal-Wallis per channel
-//                              (steps/check.ts, docs/checks.md)
+//                              (steps/check.ts, docs/checks.md); then visualizing, or phase3 when the protocol has one
 //   visualizing   visualize    shared-feature saliency of each channel that passed and whose model predicts
 //                              objects (steps/visualize.ts)
-//   fragmenting   fragment     with a protocol phase3 section: each visualized channel's pair cut along its shared-
-//                              feature map into highlighted, complement and random fragments, hashed as stimuli,
-//                              their features and the model's predictions stored (steps/fragment.ts)
-//   phase3        runPhase     present the fragments and their parent images (as phase 1)
+//   phase3        explain      the same maps channel by channel and, as each channel's are stored, its pair cut along
+//                              them into highlighted, complement and random fragments, hashed as stimuli, their
+//                              features and the model's predictions stored (steps/explain.ts, steps/fragment.ts);
+//                              runs for the whole state, paused or not, at a lower CPU priority
+//                 runPhase     present each channel's fragments and their parent images (as phase 1) as soon as they
+//                              are made, a part per channel (phase3-parts.ts); PHASE_DONE after the last part
+//                 .running ⇄ .paused
 //   testing       testFragments  per channel, highlighted vs random fragments and vs complement; across channels
 //                              a signed-rank test (steps/test-fragments.ts)
 //   reporting     report       the HTML report, channels.csv and the NWB file, for outcome "done" (steps/report.ts)
@@ -36,7 +39,8 @@ import { assign, type CallbackActorLogic, type PromiseActorLogic, setup } from "
 
 export interface DayContext {
   sessionId: string;
-  /** The protocol has a phase3 section: after visualizing, the fragments are built, shown and tested. */
+  /** The protocol has a phase3 section: after checking, phase 3 makes each channel's maps and fragments and shows
+   *  them, then the causal test; without one, visualizing. */
   phase3: boolean;
   /** Why the day is paused (operator, rig box lost); null while running. */
   pauseReason: string | null;
@@ -72,7 +76,7 @@ export type DayActors = {
   synthesize: PromiseActorLogic<void, StepInput>;
   check: PromiseActorLogic<void, StepInput>;
   visualize: PromiseActorLogic<void, StepInput>;
-  fragment: PromiseActorLogic<void, StepInput>;
+  explain: PromiseActorLogic<void, StepInput>;
   testFragments: PromiseActorLogic<void, StepInput>;
   report: PromiseActorLogic<void, ReportInput>;
   watchRig: CallbackActorLogic<DayEvent, StepInput>;
@@ -124,20 +128,24 @@ export function createDayMachine(actors: DayActors) {
       selecting: step("select", "synthesizing", "selecting"),
       synthesizing: step("synthesize", "phase2", "synthesizing"),
       phase2: phase(2, "checking"),
-      checking: step("check", "visualizing", "checking"),
-      visualizing: {
+      checking: {
         invoke: {
-          src: "visualize",
+          src: "check",
           input: ({ context }) => ({ sessionId: context.sessionId }),
-          onDone: [
-            { guard: ({ context }) => context.phase3, target: "fragmenting" },
-            { target: "reporting" },
-          ],
-          onError: { target: "failing", actions: { type: "setFailed", params: { step: "visualizing" } } },
+          onDone: [{ guard: ({ context }) => context.phase3, target: "phase3" }, { target: "visualizing" }],
+          onError: { target: "failing", actions: { type: "setFailed", params: { step: "checking" } } },
         },
       },
-      fragmenting: step("fragment", "phase3", "fragmenting"),
-      phase3: phase(3, "testing"),
+      visualizing: step("visualize", "reporting", "visualizing"),
+      phase3: {
+        ...phase(3, "testing"),
+        // Maps and fragments are made while the phase presents those already made, paused or not.
+        invoke: {
+          src: "explain",
+          input: ({ context }) => ({ sessionId: context.sessionId }),
+          onError: { target: "failing", actions: { type: "setFailed", params: { step: "explaining" } } },
+        },
+      },
       testing: step("testFragments", "reporting", "testing"),
       reporting: {
         invoke: {
@@ -182,15 +190,7 @@ export function createDayMachine(actors: DayActors) {
 
 export type DayMachine = ReturnType<typeof createDayMachine>;
 
-type StepSource =
-  | "prepare"
-  | "fit"
-  | "select"
-  | "synthesize"
-  | "check"
-  | "visualize"
-  | "fragment"
-  | "testFragments";
+type StepSource = "prepare" | "fit" | "select" | "synthesize" | "check" | "visualize" | "testFragments";
 
 function step(src: StepSource, next: string, name: string) {
   return {

@@ -1,13 +1,16 @@
-// phase1 / phase2 / phase3: the phase's stimulus list (phase 1: the preferred set; phase 2: every stimulus selected
-// for any channel; phase 3: every channel's fragments and their parents, steps/fragment.ts), each with its event code, presented by the scheduler (scheduler/phase-runner.ts) on the rig:
+// phase1 / phase2 / phase3: the phase's stimuli (phase 1: the preferred set; phase 2: every stimulus selected for any
+// channel, both one part known at the start; phase 3: each channel's fragments and their parents, a part per channel
+// as the explain step makes them, phase3-parts.ts), each with its event code, presented by the scheduler
+// (scheduler/phase-runner.ts) on the rig:
 // the box (fixation, event codes, rewards), the display (waited for and preloaded) and the acquisition hub
 // (announcements, the end-of-phase wait for data). A callback actor: PHASE_DONE or PHASE_FAILED; stopping it (a
 // pause, an abort) voids the presentation on screen, so its stimulus is shown again later.
 import { fromCallback } from "xstate";
-import { AbortedError, runPhase } from "../scheduler/phase-runner.ts";
+import { AbortedError, runPhase, singlePart } from "../scheduler/phase-runner.ts";
 import type { AnnouncePort, BoxPort, DisplayPort } from "../scheduler/rig-ports.ts";
 import type { StepContext } from "./context.ts";
 import type { DayEvent, PhaseInput } from "./machine.ts";
+import { phase3Parts } from "./phase3-parts.ts";
 import { phase3Stimuli } from "./steps/fragment.ts";
 import { eventCodes, prepareStimuli } from "./steps/prepare.ts";
 
@@ -23,7 +26,7 @@ export interface PhaseRig {
   stopping(): boolean;
 }
 
-/** The phase's stimuli with their event codes. */
+/** The phase's stimuli with their event codes (phase 3: those of the fragments made so far). */
 export async function phaseStimuli(
   ctx: StepContext,
   phase: 1 | 2 | 3,
@@ -47,16 +50,14 @@ export function phaseActor(ctx: StepContext, rig: PhaseRig) {
     const signal = controller.signal;
     ctx.forgetRates(input.phase); // its data are about to change
     (async () => {
-      const stimuli = await phaseStimuli(ctx, input.phase);
-      if (stimuli.length === 0) return;
       await runPhase({
         store: ctx.store,
         sessionId: ctx.sessionId,
         phase: input.phase,
         protocol: ctx.loaded.protocol,
-        stimuli,
+        parts: input.phase === 3 ? phase3Parts(ctx) : singlePart(await phaseStimuli(ctx, input.phase)),
         box: rig.box,
-        display: () => rig.display(stimuli.map((s) => s.id)),
+        display: (ids) => rig.display(ids),
         acquisition: rig.acquisition,
         timeScale: rig.timeScale,
         signal,

@@ -81,7 +81,7 @@ export function channelAlerts(
 export function summarize(
   state: string,
   phase: 1 | 2 | 3 | 3 | null,
-  progress: { shown: number; planned: number; voided: number },
+  progress: { shown: number; planned: number; voided: number; planComplete: boolean },
   samples: ReadonlyArray<{ t: number; shown: number }>,
   breaks: { overall: number | null; recent: number | null },
 ): MonitorSummary {
@@ -99,9 +99,9 @@ export function summarize(
     etaS:
       trialsPerS && trialsPerS > 0
         ? Math.round(left / trialsPerS)
-        : left === 0 && progress.planned > 0
+        : left === 0 && progress.planned > 0 && progress.planComplete
           ? 0
-          : null,
+          : null, // a growing plan whose known parts are shown waits for the next part: no time left is known
     breakRate: breaks.overall,
     recentBreakRate: breaks.recent,
   };

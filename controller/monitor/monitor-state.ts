@@ -76,7 +76,7 @@ export class MonitorState {
   private readonly windows;
   private state: string;
   private phase: 1 | 2 | 3 | 3 | null = null;
-  private progress = { shown: 0, planned: 0, voided: 0 };
+  private progress = { shown: 0, planned: 0, voided: 0, planComplete: true };
   private progressSamples: Array<{ t: number; shown: number }> = [];
   private fit: FitProgressView | null = null;
   private retestIds = new Map<string, string[]>();
@@ -253,6 +253,7 @@ export class MonitorState {
             shown: num(content.shown),
             planned: num(content.planned),
             voided: num(content.voided),
+            planComplete: content.complete !== false, // absent before phase 3's plan could grow: complete
           };
           if (samePhase)
             this.onPresentations(next.shown - this.progress.shown, next.voided - this.progress.voided);
@@ -293,7 +294,7 @@ export class MonitorState {
   private setPhase(phase: 1 | 2 | 3): void {
     if (this.phase === phase) return;
     this.phase = phase;
-    this.progress = { shown: 0, planned: 0, voided: 0 };
+    this.progress = { shown: 0, planned: 0, voided: 0, planComplete: true };
     this.progressSamples = [];
     for (const id of this.channels.keys()) {
       this.dirty.add(id);

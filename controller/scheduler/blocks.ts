@@ -1,5 +1,7 @@
 // Pseudorandom blocks: every stimulus once per block, a fresh seeded order per block. The plan is a pure function of
-// (stimuli, repetitions, seed), so after a restart the remaining work is the plan minus what the store says was shown.
+// (stimuli, repetitions, seed, first block), so after a restart the remaining work is the plan minus what the store
+// says was shown. A phase whose plan grows while it runs (phase 3: each channel's fragments once they are made) is
+// planned part by part, part k's blocks numbered from k × repetitions (scheduler/phase-runner.ts).
 import { mulberry32, shuffleInPlace } from "../../analysis/random.ts";
 
 export interface PlannedPresentation {
@@ -7,15 +9,17 @@ export interface PlannedPresentation {
   stimulusId: string;
 }
 
-/** The order of each block: blocks[b] is a permutation of stimulusIds seeded by (seed, phase, b). */
+/** The order of each block: blocks[i] is a permutation of stimulusIds seeded by (seed, phase, firstBlock + i), the
+ *  block's number in the phase. */
 export function planBlocks(
   stimulusIds: readonly string[],
   repetitions: number,
   seed: number,
   phase: 1 | 2 | 3,
+  firstBlock = 0,
 ): string[][] {
   const blocks: string[][] = [];
-  for (let b = 0; b < repetitions; b++) {
+  for (let b = firstBlock; b < firstBlock + repetitions; b++) {
     const order = [...stimulusIds];
     shuffleInPlace(order, mulberry32(hashSeed(seed, phase, b)));
     blocks.push(order);
@@ -23,19 +27,21 @@ export function planBlocks(
   return blocks;
 }
 
-/** What is left of the plan after the given shown presentations (voided ones do not count as shown). */
+/** What is left of the plan (its blocks numbered from firstBlock) after the given shown presentations (voided ones
+ *  do not count as shown; those of other blocks are ignored). */
 export function remainingBlocks(
   blocks: string[][],
   shown: ReadonlyArray<{ block: number; stimulusId: string }>,
+  firstBlock = 0,
 ): string[][] {
   const done = new Map<string, number>();
   for (const s of shown) {
     const key = `${s.block}\u0000${s.stimulusId}`;
     done.set(key, (done.get(key) ?? 0) + 1);
   }
-  return blocks.map((order, b) =>
+  return blocks.map((order, i) =>
     order.filter((id) => {
-      const key = `${b}\u0000${id}`;
+      const key = `${firstBlock + i}\u0000${id}`;
       const n = done.get(key) ?? 0;
       if (n > 0) {
         done.set(key, n - 1);
@@ -52,9 +58,11 @@ export function remainingBlocks(
  */
 export class BlockQueue {
   private readonly random: () => number;
+  /** blocks[i] is the phase's block firstBlock + i. */
   constructor(
     private readonly blocks: string[][],
     seed: number,
+    private readonly firstBlock = 0,
   ) {
     this.random = mulberry32(seed ^ 0x5bd1e995);
   }
@@ -66,13 +74,13 @@ export class BlockQueue {
   next(): PlannedPresentation | null {
     for (let b = 0; b < this.blocks.length; b++) {
       const id = this.blocks[b].shift();
-      if (id !== undefined) return { block: b, stimulusId: id };
+      if (id !== undefined) return { block: this.firstBlock + b, stimulusId: id };
     }
     return null;
   }
 
   requeue(p: PlannedPresentation): void {
-    const order = this.blocks[p.block];
+    const order = this.blocks[p.block - this.firstBlock];
     // Not at the very front when others remain, so the same image is not shown again straight after a break.
     const lo = order.length > 0 ? 1 : 0;
     const at = lo + Math.floor(this.random() * (order.length - lo + 1));

@@ -5,22 +5,57 @@
 // record; only a run of maxDisplayTimeouts of them in a row fails the phase. A display that goes away (the page
 // closed, the network dropped) voids the presentation on screen; the phase waits for a display to come back,
 // preloads the phase's stimuli on it again, and goes on.
+//
+// The plan comes in parts (PhaseParts): phases 1 and 2 are one part known at the start; phase 3's plan grows while
+// it runs, a part per channel once its fragments are made (controller/day/phase3-parts.ts). Each part is presented
+// in its own `repetitions` blocks (numbered on from the previous part's), its stimuli preloaded when it is known;
+// when the next part is not made yet, the runner waits (the display stays grey), and the phase ends when the source
+// says there is no further part. After a restart every part's remaining presentations follow from the store.
 import { EphysError } from "../../analysis/errors.ts";
 import type { Protocol } from "../../protocols/index.ts";
 import type { SessionStore } from "../store/store.ts";
 import { BlockQueue, planBlocks, remainingBlocks } from "./blocks.ts";
 import type { AnnouncePort, BoxPort, DisplayPort } from "./rig-ports.ts";
 
+export interface PhaseStimulus {
+  id: string;
+  eventCode: number;
+}
+
+/** The phase's plan, part by part. */
+export interface PhaseParts {
+  /** Part k's stimuli once they are known (waiting until then); null when the phase has no part k: its plan is
+   *  complete. Parts are fixed once given (a restart gets the same part k). Rejects when the signal fires. */
+  part(k: number, signal: AbortSignal): Promise<PhaseStimulus[] | null>;
+  /** How many parts there are, when that is known from the start (the plan is complete once they are given). */
+  readonly count?: number;
+}
+
+/** A plan known at the start: one part (phases 1 and 2). */
+export function singlePart(stimuli: PhaseStimulus[]): PhaseParts {
+  return { part: async (k) => (k === 0 ? stimuli : null), count: 1 };
+}
+
+export interface PhaseProgress {
+  phase: 1 | 2 | 3;
+  shown: number;
+  /** Presentations planned so far (repetitions × the stimuli of the parts known). */
+  planned: number;
+  voided: number;
+  /** False while further parts may come (phase 3 while fragments are being made). */
+  complete: boolean;
+}
+
 export interface PhaseRunOptions {
   store: SessionStore;
   sessionId: string;
   phase: 1 | 2 | 3;
   protocol: Protocol;
-  /** The phase's stimuli, each with its event code. */
-  stimuli: Array<{ id: string; eventCode: number }>;
+  /** The phase's stimuli with their event codes, part by part. */
+  parts: PhaseParts;
   box: BoxPort;
-  /** Resolves to the display once one is connected. */
-  display: () => Promise<DisplayPort>;
+  /** Resolves to the display once one is connected, with these stimuli preloaded (more are added part by part). */
+  display: (stimulusIds: string[]) => Promise<DisplayPort>;
   acquisition: AnnouncePort;
   /** Multiplies every protocol duration (1 = real time; the simulated demo runs faster). */
   timeScale: number;
@@ -29,7 +64,7 @@ export interface PhaseRunOptions {
   dataTimeoutMs?: number;
   /** Consecutive display timeouts that fail the phase (default 5); fewer only void their presentations. */
   maxDisplayTimeouts?: number;
-  onProgress?: (p: { phase: 1 | 2 | 3; shown: number; planned: number; voided: number }) => void;
+  onProgress?: (p: PhaseProgress) => void;
 }
 
 export class AbortedError extends EphysError<"EPHYS_ABORTED"> {
@@ -63,23 +98,16 @@ export async function runPhase(
       : phase === 2
         ? protocol.phase2.repetitions
         : (protocol.phase3?.repetitions ?? protocol.phase2.repetitions);
-  const codes = new Map(o.stimuli.map((s) => [s.id, s.eventCode]));
-  const blocks = planBlocks(
-    o.stimuli.map((s) => s.id),
-    reps,
-    protocol.seed,
-    phase,
-  );
   store.voidPendingTrials(sessionId, "interrupted (paused or restarted)");
   const before = store.trials(sessionId, phase);
   const shownBefore = before.filter((t) => t.status === "shown");
-  const queue = new BlockQueue(
-    remainingBlocks(blocks, shownBefore),
-    protocol.seed + phase * 7919 + before.length,
-  );
-  const planned = reps * o.stimuli.length;
+  const codes = new Map<string, number>();
+  let planned = 0;
+  let complete = false;
   let shown = shownBefore.length;
   let voided = before.filter((t) => t.status === "voided").length;
+  const progress = () => o.onProgress?.({ phase, shown, planned, voided, complete });
+  const countKnown = o.parts.count;
   const scale = (ms: number) => ms * o.timeScale;
 
   const maxTimeouts = o.maxDisplayTimeouts ?? 5;
@@ -88,116 +116,136 @@ export async function runPhase(
   const unsubscribe = box.onFixation((fix) => {
     if (!fix) breaks++;
   });
-  /** The display, once one is connected and has the phase's stimuli; one lost meanwhile is waited for again. */
-  const connectDisplay = async (): Promise<DisplayPort> => {
+  /** The display, once one is connected and has these stimuli; one lost meanwhile is waited for again. */
+  const connectDisplay = async (ids: string[]): Promise<DisplayPort> => {
     for (;;) {
       try {
-        return await abortable(o.display(), signal);
+        return await abortable(o.display(ids), signal);
       } catch (e) {
         if ((e as { code?: unknown }).code !== "EPHYS_DISPLAY_LOST") throw e;
       }
     }
   };
   try {
-    let display = await connectDisplay();
-    o.onProgress?.({ phase, shown, planned, voided });
-    while (queue.remaining > 0) {
-      await acquireFixation(box, scale(pres.fixationAcquireMs), signal);
-      let completed = true;
-      for (let i = 0; i < pres.stimuliPerFixation && queue.remaining > 0; i++) {
-        const p = queue.next()!;
-        const eventCode = codes.get(p.stimulusId)!;
-        const trialId = store.nextTrialId(sessionId);
-        store.recordTrial(sessionId, {
-          trialId,
-          phase,
-          block: p.block,
-          stimulusId: p.stimulusId,
-          eventCode,
-          status: "pending",
-        });
-        const breaksAtOnset = breaks;
-        o.acquisition.announce({ trialId, eventCode, stimulusId: p.stimulusId });
-        await box.sendEvent(eventCode);
-        let report: Awaited<ReturnType<DisplayPort["show"]>>;
-        try {
-          report = await display.show(trialId, p.stimulusId, scale(pres.stimulusMs));
-        } catch (e) {
-          if ((e as { code?: unknown }).code === "EPHYS_DISPLAY_LOST") {
-            store.settleTrial(sessionId, trialId, { status: "voided", reason: "display lost" });
-            store.appendEvent(sessionId, "display", "lost", {
+    let display: DisplayPort | null = null;
+    progress();
+    for (let k = 0; ; k++) {
+      const part = await abortable(o.parts.part(k, signal), signal);
+      if (part === null) break;
+      const ids = part.map((s) => s.id);
+      for (const s of part) codes.set(s.id, s.eventCode);
+      planned += reps * part.length;
+      if (countKnown !== undefined && k + 1 >= countKnown) complete = true;
+      const firstBlock = k * reps;
+      const queue = new BlockQueue(
+        remainingBlocks(planBlocks(ids, reps, protocol.seed, phase, firstBlock), shownBefore, firstBlock),
+        protocol.seed + phase * 7919 + before.length + k,
+        firstBlock,
+      );
+      progress();
+      if (queue.remaining === 0) continue; // shown before a restart (or an empty part)
+      // The part's stimuli on the display (every stimulus of the phase so far when one has to be connected).
+      display = await connectDisplay(display ? ids : [...codes.keys()]);
+      while (queue.remaining > 0) {
+        await acquireFixation(box, scale(pres.fixationAcquireMs), signal);
+        let completed = true;
+        for (let i = 0; i < pres.stimuliPerFixation && queue.remaining > 0; i++) {
+          const p = queue.next()!;
+          const eventCode = codes.get(p.stimulusId)!;
+          const trialId = store.nextTrialId(sessionId);
+          store.recordTrial(sessionId, {
+            trialId,
+            phase,
+            block: p.block,
+            stimulusId: p.stimulusId,
+            eventCode,
+            status: "pending",
+          });
+          const breaksAtOnset = breaks;
+          o.acquisition.announce({ trialId, eventCode, stimulusId: p.stimulusId });
+          await box.sendEvent(eventCode);
+          let report: Awaited<ReturnType<DisplayPort["show"]>>;
+          try {
+            report = await display.show(trialId, p.stimulusId, scale(pres.stimulusMs));
+          } catch (e) {
+            if ((e as { code?: unknown }).code === "EPHYS_DISPLAY_LOST") {
+              store.settleTrial(sessionId, trialId, { status: "voided", reason: "display lost" });
+              store.appendEvent(sessionId, "display", "lost", {
+                trialId,
+                stimulusId: p.stimulusId,
+                message: (e as Error).message,
+              });
+              queue.requeue(p);
+              voided++;
+              completed = false;
+              progress();
+              display = await connectDisplay([...codes.keys()]);
+              break;
+            }
+            if ((e as { code?: unknown }).code !== "EPHYS_DISPLAY_TIMEOUT") throw e;
+            // The display never reported this presentation: void it and show its stimulus again later, as after a
+            // fixation break; the sequence ends without a reward.
+            display.clear?.();
+            timeouts.push({ trialId, stimulusId: p.stimulusId, message: (e as Error).message });
+            store.settleTrial(sessionId, trialId, { status: "voided", reason: "display timeout" });
+            store.appendEvent(sessionId, "display", "timeout", {
               trialId,
               stimulusId: p.stimulusId,
+              consecutive: timeouts.length,
+              limit: maxTimeouts,
               message: (e as Error).message,
             });
             queue.requeue(p);
             voided++;
             completed = false;
-            o.onProgress?.({ phase, shown, planned, voided });
-            display = await connectDisplay();
+            progress();
+            if (timeouts.length >= maxTimeouts)
+              throw Object.assign(
+                new Error(
+                  `the display did not report ${timeouts.length} presentations in a row (trials ` +
+                    `${timeouts.map((t) => t.trialId).join(", ")}; limit rig.maxConsecutiveDisplayTimeouts = ` +
+                    `${maxTimeouts}); last: ${timeouts.at(-1)!.message}`,
+                ),
+                { code: "EPHYS_DISPLAY_TIMEOUT" },
+              );
             break;
           }
-          if ((e as { code?: unknown }).code !== "EPHYS_DISPLAY_TIMEOUT") throw e;
-          // The display never reported this presentation: void it and show its stimulus again later, as after a
-          // fixation break; the sequence ends without a reward.
-          display.clear?.();
-          timeouts.push({ trialId, stimulusId: p.stimulusId, message: (e as Error).message });
-          store.settleTrial(sessionId, trialId, { status: "voided", reason: "display timeout" });
-          store.appendEvent(sessionId, "display", "timeout", {
-            trialId,
-            stimulusId: p.stimulusId,
-            consecutive: timeouts.length,
-            limit: maxTimeouts,
-            message: (e as Error).message,
-          });
-          queue.requeue(p);
-          voided++;
-          completed = false;
-          o.onProgress?.({ phase, shown, planned, voided });
-          if (timeouts.length >= maxTimeouts)
-            throw Object.assign(
-              new Error(
-                `the display did not report ${timeouts.length} presentations in a row (trials ` +
-                  `${timeouts.map((t) => t.trialId).join(", ")}; limit rig.maxConsecutiveDisplayTimeouts = ` +
-                  `${maxTimeouts}); last: ${timeouts.at(-1)!.message}`,
-              ),
-              { code: "EPHYS_DISPLAY_TIMEOUT" },
-            );
-          break;
+          timeouts = [];
+          const broke = breaks !== breaksAtOnset || !box.fixating; // decided at the report, before measuring
+          // The photodiode's onset and offset (stored beside the display's) and the eye, when the box measures them.
+          const measured = (await box.measure?.(report.onset, report.offset)) ?? {};
+          if (broke) {
+            store.settleTrial(sessionId, trialId, {
+              status: "voided",
+              reason: "fixation break",
+              ...timing(report),
+              ...measured,
+            });
+            queue.requeue(p);
+            voided++;
+            completed = false;
+            progress();
+            break;
+          }
+          store.settleTrial(sessionId, trialId, { status: "shown", ...timing(report), ...measured });
+          shown++;
+          progress();
+          const breaksBeforeIsi = breaks;
+          await sleep(scale(pres.isiMs), signal);
+          if (breaks !== breaksBeforeIsi) {
+            completed = false; // the sequence ends; the presentation before the break stays valid
+            break;
+          }
         }
-        timeouts = [];
-        const broke = breaks !== breaksAtOnset || !box.fixating; // decided at the report, before measuring
-        // The photodiode's onset and offset (stored beside the display's) and the eye, when the box measures them.
-        const measured = (await box.measure?.(report.onset, report.offset)) ?? {};
-        if (broke) {
-          store.settleTrial(sessionId, trialId, {
-            status: "voided",
-            reason: "fixation break",
-            ...timing(report),
-            ...measured,
-          });
-          queue.requeue(p);
-          voided++;
-          completed = false;
-          o.onProgress?.({ phase, shown, planned, voided });
-          break;
+        if (completed) {
+          await box.reward(pres.rewardMs);
+          store.appendEvent(sessionId, "rig", "reward", { ms: pres.rewardMs });
         }
-        store.settleTrial(sessionId, trialId, { status: "shown", ...timing(report), ...measured });
-        shown++;
-        o.onProgress?.({ phase, shown, planned, voided });
-        const breaksBeforeIsi = breaks;
-        await sleep(scale(pres.isiMs), signal);
-        if (breaks !== breaksBeforeIsi) {
-          completed = false; // the sequence ends; the presentation before the break stays valid
-          break;
-        }
+        await sleep(scale(pres.interSequenceMs), signal);
       }
-      if (completed) {
-        await box.reward(pres.rewardMs);
-        store.appendEvent(sessionId, "rig", "reward", { ms: pres.rewardMs });
-      }
-      await sleep(scale(pres.interSequenceMs), signal);
     }
+    complete = true;
+    progress();
     const ids = store
       .trials(sessionId, phase)
       .filter((t) => t.status === "shown")

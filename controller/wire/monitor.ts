@@ -57,6 +57,9 @@ export interface MonitorSummary {
   shown: number;
   planned: number;
   voided: number;
+  /** False while the phase's plan still grows (phase 3 while fragments are being made): planned and the ETA are
+   *  those of the parts known so far. */
+  planComplete: boolean;
   /** Presentations per second over the last minute, and the time left at that rate (s); null until known. */
   trialsPerS: number | null;
   etaS: number | null;

@@ -193,7 +193,8 @@ function renderSummary(s: MonitorSummary): void {
   if (s.state && s.state !== state) setState(s.state);
   $("phase").textContent = s.phase === null ? "–" : String(s.phase);
   $("shown").textContent = String(s.shown);
-  $("planned").textContent = String(s.planned);
+  // Phase 3's plan grows as channels' fragments are made: "96+" until the last part is known.
+  $("planned").textContent = `${s.planned}${s.planComplete === false ? "+" : ""}`;
   $("voided").textContent = String(s.voided);
   const bar = $<HTMLProgressElement>("bar");
   bar.max = Math.max(1, s.planned);

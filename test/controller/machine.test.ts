@@ -63,7 +63,7 @@ function standIns() {
     synthesize: step("synthesize"),
     check: step("check"),
     visualize: step("visualize"),
-    fragment: step("fragment"),
+    explain: step("explain"),
     testFragments: step("testFragments"),
     report: fromPromise<void, ReportInput>(({ input }) => {
       started.push(`report:${input.outcome}`);
@@ -107,7 +107,6 @@ async function advance(actor: DayActor, s: ReturnType<typeof standIns>): Promise
     synthesizing: "synthesize",
     checking: "check",
     visualizing: "visualize",
-    fragmenting: "fragment",
     testing: "testFragments",
   };
   if (stepOf[name]) s.finish(stepOf[name]);
@@ -155,7 +154,7 @@ describe("the day machine", () => {
     expect(s.reports).toEqual([{ sessionId: "s", outcome: "done", reason: null }]);
   });
 
-  it("with phase 3 goes on from visualizing to the fragments, phase 3 and the causal test before the report", async () => {
+  it("with phase 3 goes from checking to phase 3, which makes the fragments while it presents, then the causal test", async () => {
     const s = standIns();
     const actor = createActor(s.machine, { input: { sessionId: "s", phase3: true } }).start();
     const seen = [at(actor)];
@@ -163,8 +162,53 @@ describe("the day machine", () => {
       await advance(actor, s);
       seen.push(at(actor));
     }
-    expect(seen).toEqual([...ORDER.slice(0, -1), "fragmenting", "phase3.running", "testing", "done"]);
-    expect(s.started.slice(-5)).toEqual(["visualize", "fragment", "phase3", "testFragments", "report:done"]);
+    expect(seen).toEqual([...ORDER.slice(0, -2), "phase3.running", "testing", "done"]);
+    // No visualizing state: the explain step makes the maps (and the fragments) during phase 3.
+    expect(s.started.slice(-5)).toEqual(["check", "explain", "phase3", "testFragments", "report:done"]);
+  });
+
+  it("phase 3's explain step runs on through a pause, and its failure fails the day naming it", async () => {
+    const s = standIns();
+    const actor = createActor(s.machine, { input: { sessionId: "s", phase3: true } }).start();
+    for (const name of ["prepare", "fit", "select", "synthesize", "check"]) s.finish(name);
+    await reach(actor, "phase1.running");
+    await advance(actor, s);
+    await reach(actor, "phase2.running");
+    await advance(actor, s);
+    await reach(actor, "phase3.running");
+    await waitFor(actor, () => s.phase(3) !== undefined);
+    actor.send({ type: "PAUSE", reason: "operator" });
+    expect(at(actor)).toBe("phase3.paused");
+    actor.send({ type: "RESUME" });
+    expect(at(actor)).toBe("phase3.running");
+    // The presentation started twice, the explain step once: a pause does not stop the making of fragments.
+    expect(s.started.filter((x) => x === "phase3")).toHaveLength(2);
+    expect(s.started.filter((x) => x === "explain")).toHaveLength(1);
+    s.failStep("explain", "the saliency worker exited with code 1");
+    await waitFor(actor, (x) => x.status === "done");
+    expect(at(actor)).toBe("failed");
+    expect(s.reports).toEqual([
+      { sessionId: "s", outcome: "failed", reason: "explaining: the saliency worker exited with code 1" },
+    ]);
+    expect(s.phase(3)).toBeUndefined(); // the presentation stopped with the state
+  });
+
+  it("a persisted phase-3 snapshot restores both the presentation and the explain step, which carry on", async () => {
+    const s = standIns();
+    const actor = createActor(s.machine, { input: { sessionId: "s", phase3: true } }).start();
+    while (at(actor) !== "phase3.running") await advance(actor, s);
+    const snapshot = JSON.parse(JSON.stringify(actor.getPersistedSnapshot()));
+    const fresh = standIns();
+    const restored = createActor(fresh.machine, {
+      input: { sessionId: "s", phase3: true },
+      snapshot,
+    }).start();
+    expect(at(restored)).toBe("phase3.running");
+    await waitFor(restored, () => fresh.started.length === 2);
+    expect([...fresh.started].sort()).toEqual(["explain", "phase3"]);
+    fresh.finish("explain");
+    while (restored.getSnapshot().status === "active") await advance(restored, fresh);
+    expect(at(restored)).toBe("done");
   });
 
   it("pauses and resumes a phase (its actor stops and starts again) and keeps the reason", async () => {

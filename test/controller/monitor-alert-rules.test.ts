@@ -73,7 +73,7 @@ describe("summarize", () => {
     const s = summarize(
       "phase1.running",
       1,
-      { shown: 45, planned: 100, voided: 4 },
+      { shown: 45, planned: 100, voided: 4, planComplete: true },
       [
         { t: 10_000, shown: 15 },
         { t: 16_000, shown: 30 },
@@ -87,6 +87,7 @@ describe("summarize", () => {
       shown: 45,
       planned: 100,
       voided: 4,
+      planComplete: true,
       trialsPerS: 2.5,
       etaS: 22,
       breakRate: 0.08,
@@ -94,7 +95,7 @@ describe("summarize", () => {
     });
     // Too few samples: no rate; all shown: no time left.
     expect(
-      summarize("x", 2, { shown: 10, planned: 10, voided: 0 }, [{ t: 0, shown: 10 }], {
+      summarize("x", 2, { shown: 10, planned: 10, voided: 0, planComplete: true }, [{ t: 0, shown: 10 }], {
         overall: null,
         recent: null,
       }),
@@ -102,5 +103,12 @@ describe("summarize", () => {
       trialsPerS: null,
       etaS: 0,
     });
+    // Phase 3's plan still growing, its known parts shown (waiting for the next channel): the time left is unknown.
+    expect(
+      summarize("phase3.running", 3, { shown: 96, planned: 96, voided: 0, planComplete: false }, [], {
+        overall: null,
+        recent: null,
+      }),
+    ).toMatchObject({ planned: 96, planComplete: false, etaS: null });
   });
 });

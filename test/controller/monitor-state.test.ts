@@ -355,6 +355,27 @@ describe("MonitorState", () => {
     expect(summary).toMatchObject({ phase: 1, shown, voided, planned: 1000 });
   });
 
+  it("says phase 3's plan is still growing until the runner's progress says it is complete", async () => {
+    store.appendEvent(SID, "progress", "phase3", {
+      phase: 3,
+      shown: 96,
+      planned: 96,
+      voided: 0,
+      complete: false,
+    });
+    await until("the growing plan", () => ofType("summary").at(-1)?.summary.phase === 3);
+    expect(ofType("summary").at(-1)!.summary).toMatchObject({ planned: 96, planComplete: false, etaS: null });
+    store.appendEvent(SID, "progress", "phase3", {
+      phase: 3,
+      shown: 192,
+      planned: 192,
+      voided: 0,
+      complete: true,
+    });
+    await until("the complete plan", () => ofType("summary").at(-1)?.summary.shown === 192);
+    expect(ofType("summary").at(-1)!.summary).toMatchObject({ planned: 192, planComplete: true, etaS: 0 });
+  });
+
   it("maps the fit's per-channel validation losses to the channels with phase-1 data, in order", async () => {
     state.ingest([trial(1, STIMULI[0], { a: spikes(30), c: spikes(30) })]);
     store.appendEvent(SID, "progress", "fit", {

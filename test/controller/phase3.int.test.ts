@@ -1,9 +1,11 @@
 // Phase 3, the causal test of the explanation, on a whole simulated day run by a real `serve` child process over
 // loopback (SQLite file, WebSockets, the rig box on a pty, the headless display, model neurons that respond to every
-// fragment from its backbone features): SIGKILL in the middle of phase 3, start again. The fragments are not cut
-// differently (same ids, same hashes, files that still hash to them), no trial is lost or doubled, the causal test
-// runs once on the whole phase, and on model neurons the highlighted fragments drive the channels more than random
-// ones of the same area; the report has its section.
+// fragment from its backbone features): phase 3 presents the first channel's fragments while the others' maps are
+// still being made; SIGKILL in the middle of that, start again. The fragments made before are not cut differently
+// (same ids, same hashes, files that still hash to them), the rest are made after the restart, no trial is lost or
+// doubled, every stimulus is shown its repetitions, the causal test runs once on the whole phase, and on model
+// neurons the highlighted fragments drive the channels more than random ones of the same area; the report has its
+// section.
 import type { ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
@@ -86,6 +88,14 @@ describe("phase 3 through a SIGKILL", () => {
       boxPath: join(dir, "box"),
       featureCache: join(dir, "features"),
     });
+    const fragmentArtifacts = () =>
+      read(
+        (d) =>
+          (d.prepare("SELECT COUNT(*) AS n FROM artifacts WHERE kind = 'fragments'").get() as { n: number })
+            .n,
+        0,
+      );
+    // Killed while phase 3 presents the first channels' fragments and the others' are still being made.
     await waitFor(
       "30 phase-3 trials",
       () => {
@@ -98,11 +108,11 @@ describe("phase 3 through a SIGKILL", () => {
     first.kill("SIGKILL");
     await new Promise((r) => first.once("exit", r));
     const before = read((d) => fragmentRows(d), []);
-    const artifactsBefore = read(
-      (d) =>
-        (d.prepare("SELECT COUNT(*) AS n FROM artifacts WHERE kind = 'fragments'").get() as { n: number }).n,
-      0,
-    );
+    const artifactsBefore = fragmentArtifacts();
+    const completeBefore = read(
+      (d) => d.prepare("SELECT COUNT(*) AS n FROM events WHERE type = 'phase3-plan'").get() as { n: number },
+      { n: -1 },
+    ).n;
     expect(before.length).toBeGreaterThan(0);
 
     serve([]); // no protocol: resume the unfinished session
@@ -112,15 +122,28 @@ describe("phase 3 through a SIGKILL", () => {
 
     const d = new Database(db, { readonly: true });
     try {
-      // The fragments were cut once: the same stimuli, and the files on disk still hash to what is stored.
+      // The fragments made before the kill were cut once: the same stimuli, the files on disk still hash to what is
+      // stored; the channels not done then were made after the restart (the kill came while phase 3 was presenting
+      // and the plan was still growing: the runner had waited for a later channel's fragments).
       const after = fragmentRows(d);
-      expect(after).toEqual(before);
+      expect(after).toEqual(expect.arrayContaining(before));
       for (const f of after) expect(sha256(f.path)).toBe(f.sha256);
       const fragments = d
         .prepare("SELECT channel_id, meta FROM artifacts WHERE kind = 'fragments' ORDER BY id")
         .all() as Array<{ channel_id: string; meta: string }>;
-      expect(fragments).toHaveLength(artifactsBefore);
       expect(new Set(fragments.map((f) => f.channel_id)).size).toBe(fragments.length);
+      expect(completeBefore).toBe(0);
+      expect(artifactsBefore).toBeLessThan(fragments.length);
+      expect(after.length).toBeGreaterThan(before.length);
+      const waited = d
+        .prepare("SELECT content FROM events WHERE type = 'phase3' AND subtype = 'part-ready'")
+        .all() as Array<{ content: string }>;
+      expect(waited.some((w) => JSON.parse(w.content).part >= 1)).toBe(true);
+      expect(
+        d
+          .prepare("SELECT COUNT(*) AS n FROM events WHERE type = 'phase3-plan' AND subtype = 'complete'")
+          .get(),
+      ).toEqual({ n: 1 });
       const stimuli = new Set(fragments.flatMap((f) => JSON.parse(f.meta).stimuli as string[]));
       // phase3.topObjects 1: the pair's object and body, and the channel's best recorded object besides the pair's,
       // cut along the maps of its own pair (stored with the channel's saliency artifact), its fragments its own.

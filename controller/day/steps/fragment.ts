@@ -1,12 +1,15 @@
-// fragmenting (phase 3, the causal test of the explanation): for each channel with shared-feature maps (the
-// visualize step's "saliency" artifacts), its object and its body cut along their maps (and, with phase3.topObjects,
-// its next recorded objects along their own pairs' maps, in subfolders object-<rank>/) — the highlighted fragment
+// Phase 3's fragments (the causal test of the explanation; run by the explain step, steps/explain.ts, round by
+// round as channels' maps are stored, while phase 3 presents the channels already cut): for each channel with
+// shared-feature maps (the visualize step's "saliency" artifacts), its object and its body cut along their maps
+// (and, with phase3.topObjects, its next recorded objects along their own pairs' maps, in subfolders
+// object-<rank>/) — the highlighted fragment
 // (only the most salient region visible, the rest the display's grey), its complement (that region greyed out) and
 // random fragments (a region of the same area and shape placed at random on the image's own silhouette) — written
 // as PNGs of the model's input size, hashed into the session as stimuli (set "fragments", role "fragment", the
 // parent's category), their backbone features computed into the cache and the channel's model's prediction for
 // each stored: one artifact of kind "fragments" per channel, written last, so that a restart redoes only channels
-// without one (and their files come out byte for byte the same: every choice is seeded).
+// without one (and their files come out byte for byte the same: every choice is seeded); after each artifact the
+// FRAGMENTS_READY event, on which phase 3 takes the channel's stimuli as its next part (phase3-parts.ts).
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { readNpy, writeNpy } from "../../../analysis/features/index.ts";
@@ -30,6 +33,7 @@ import type { StimulusRecord } from "../../store/store.ts";
 import { backboneSpec, computeProgress, featureRoot, image } from "../compute-inputs.ts";
 import type { StepContext } from "../context.ts";
 import { cachedFeatures } from "../object-predictions.ts";
+import { FRAGMENTS_READY } from "../phase3-parts.ts";
 import { safeName } from "./synthesize.ts";
 import type { SaliencyExtraPair } from "./visualize.ts";
 
@@ -80,6 +84,13 @@ export interface FragmentsArtifactMeta {
     seed: number;
     imageSize: number;
   };
+}
+
+export interface FragmentOptions {
+  /** Only these channels (default: every channel with maps and no fragments yet). */
+  channels?: string[];
+  /** The features worker's nice value (phase 3: below the presentation's; controller/compute/ts-worker.mjs). */
+  nice?: number;
 }
 
 export interface FragmentOutcome {
@@ -214,7 +225,11 @@ export async function cutParent(
  * The fragments of every visualized channel without a "fragments" artifact yet; their features; the model's
  * predictions. A channel whose maps or images cannot be read is skipped with the reason (event and log).
  */
-export async function fragmentStep(ctx: StepContext, signal?: AbortSignal): Promise<FragmentOutcome> {
+export async function fragmentStep(
+  ctx: StepContext,
+  signal?: AbortSignal,
+  options: FragmentOptions = {},
+): Promise<FragmentOutcome> {
   const { store, sessionId, log } = ctx;
   const p = ctx.loaded.protocol;
   const outcome: FragmentOutcome = { done: [], skipped: [] };
@@ -244,7 +259,9 @@ export async function fragmentStep(ctx: StepContext, signal?: AbortSignal): Prom
   };
   const saliency = store.artifacts(sessionId, "saliency").filter((a) => a.channelId && a.path);
   const latest = new Map(saliency.map((a) => [a.channelId!, a])); // the newest artifact of a channel wins
-  if (latest.size === 0) {
+  if (options.channels)
+    for (const c of [...latest.keys()]) if (!options.channels.includes(c)) latest.delete(c);
+  if (latest.size === 0 && !options.channels) {
     store.appendEvent(sessionId, "fragments", "nothing-to-cut", {
       reason: "no channel has shared-feature maps",
     });
@@ -332,6 +349,7 @@ export async function fragmentStep(ctx: StepContext, signal?: AbortSignal): Prom
     },
     computeProgress(ctx),
     signal,
+    options.nice,
   );
   // 3. The model's predictions; one artifact per channel, last.
   const weights = store.getSession(sessionId)?.weights_sha256 ?? null;
@@ -369,6 +387,11 @@ export async function fragmentStep(ctx: StepContext, signal?: AbortSignal): Prom
       kind: "fragments",
       path: c.outDir,
       meta: artifact,
+    });
+    // Phase 3 may present them now (controller/day/phase3-parts.ts).
+    store.appendEvent(sessionId, FRAGMENTS_READY.type, FRAGMENTS_READY.subtype, {
+      channelId: c.channelId,
+      stimuli: artifact.stimuli.length,
     });
     outcome.done.push({ channelId: c.channelId, fragments: fragments.length });
     const capped = c.parents.filter((q) => q.part.capped).map((q) => (q.rank ? `${q.img.id}` : q.role));

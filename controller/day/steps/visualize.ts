@@ -104,15 +104,16 @@ export interface VisualizeOutcome {
   skipped: Array<{ channelId: string; reason: string }>;
 }
 
-/** Run a saliency job in a worker thread (cancellable through `signal`). */
+/** Run a saliency job in a worker thread (cancellable through `signal`; at that nice value, see ts-worker.mjs). */
 export function runSaliencyJob(
   job: SaliencyJob,
   onMessage: (m: Exclude<SaliencyMessage, { type: "done" | "error" }>) => void,
   signal?: AbortSignal,
+  nice?: number,
 ): Promise<void> {
   return runMessageJob<SaliencyMessage>(
     new URL("../../compute/saliency-worker.ts", import.meta.url),
-    job,
+    nice === undefined ? job : { ...job, __nice: nice },
     onMessage,
     signal,
     "saliency worker",
@@ -132,6 +133,12 @@ function topRecorded(stimuli: StimulusRecord[], rates: Float64Array, n: number):
 export interface VisualizeOptions {
   /** Only these channels (default: every included channel). */
   channels?: string[];
+  /** Leave out channels that already have maps (a "saliency" artifact): the explain step after a restart. */
+  skipVisualized?: boolean;
+  /** Called after each channel's artifact is stored (phase 3 cuts its fragments meanwhile). */
+  onChannel?: (channelId: string) => void;
+  /** The worker's nice value (phase 3: below the presentation's; see controller/compute/ts-worker.mjs). */
+  nice?: number;
 }
 
 /**
@@ -189,6 +196,14 @@ export async function visualizeStep(
     .filter((d) => d.included)
     .map((d) => d.channelId);
   if (options.channels) included = included.filter((c) => options.channels!.includes(c));
+  if (options.skipVisualized) {
+    const visualized = new Set(store.artifacts(sessionId, "saliency").map((a) => a.channelId));
+    const before = included.length;
+    included = included.filter((c) => !visualized.has(c));
+    if (included.length < before)
+      log.info(`visualize: ${before - included.length} channel(s) have their maps from before a restart`);
+    if (included.length === 0) return outcome;
+  }
   if (included.length === 0) {
     store.appendEvent(sessionId, "visualize", "nothing-to-explain", {
       reason: options.channels
@@ -303,6 +318,7 @@ export async function visualizeStep(
           meta,
         });
         outcome.done.push({ channelId: m.channelId, artifactId, meta });
+        options.onChannel?.(m.channelId);
         log.info(
           `saliency ${m.channelId}: ${m.objectId} vs ${m.bodyId}, s = ${s.s.toFixed(3)}, k = ${s.k}, dropped ${s.dropped.toExponential(2)}, gradients ${s.gradientSeconds.toFixed(1)} s on ${s.gradientEngine}` +
             (m.extraPairs.length
@@ -312,6 +328,7 @@ export async function visualizeStep(
       }
     },
     signal,
+    options.nice,
   );
   log.info(
     `visualize: ${outcome.done.length} channel(s) in ${((Date.now() - started) / 1000).toFixed(1)} s, ${outcome.skipped.length} skipped`,
