@@ -17,6 +17,7 @@ import { tokenMatches } from "./auth.ts";
 import { createDayActors, type DaySteps } from "./day/actors.ts";
 import { stepContext } from "./day/context.ts";
 import { createDayMachine, type DayEvent, type DayMachine, stateName } from "./day/machine.ts";
+import { FRAGMENTS_READY } from "./day/phase3-parts.ts";
 import { handleHttp } from "./http-api.ts";
 import type { Logger } from "./log.ts";
 import { MonitorState } from "./monitor/monitor-state.ts";
@@ -270,6 +271,28 @@ export class Daemon {
       sha256: row.protocol_sha256,
       path: row.protocol_path,
     };
+    // A phase-3 session an earlier version left: phase 3 now makes its maps and fragments while it presents, a part
+    // per channel (controller/day/machine.ts, phase3-parts.ts). A snapshot in visualizing or fragmenting would not
+    // restore or would skip phase 3; one in phase 3 or testing has its trials in one set of blocks for every channel
+    // (told apart by fragments stored without the "fragments/channel-ready" event this version appends).
+    const beforeParts =
+      (row.state.startsWith("phase3") || row.state === "testing") &&
+      this.store.artifacts(row.id, "fragments").length > 0 &&
+      this.store
+        .latestEvents(row.id, FRAGMENTS_READY.type, 100_000)
+        .every((e) => e.subtype !== FRAGMENTS_READY.subtype);
+    if (
+      this.loaded.protocol.phase3 &&
+      (row.state === "visualizing" || row.state === "fragmenting" || beforeParts)
+    )
+      throw Object.assign(
+        new Error(
+          `session ${row.id} stopped in state ${row.state} of an earlier version's phase 3, which this version ` +
+            `runs differently (it makes the maps and fragments while phase 3 presents, a part per channel); resume ` +
+            `it with the version that started it (code ${row.code_version})`,
+        ),
+        { code: "EPHYS_SESSION_STATE_RETIRED" },
+      );
     const voided = this.store.voidPendingTrials(row.id, "interrupted by a daemon restart");
     this.store.appendEvent(row.id, "session", "resumed", { state: row.state, voidedPending: voided });
   }

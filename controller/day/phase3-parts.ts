@@ -1,9 +1,11 @@
 // Phase 3's plan, grown while it runs: part k is the stimuli of the k-th channel whose fragments were stored (its
-// "fragments" artifact, in artifact order), less those an earlier part already shows (a parent image shared by two
-// channels is shown with the first). The explain step (steps/explain.ts) stores a channel's fragments as soon as
-// its maps are cut and their features computed, and appends PLAN_COMPLETE when no channel is left; the runner
-// (scheduler/phase-runner.ts) presents each part in its own blocks as it comes, and waits when the next is not made
-// yet. Everything here is read from the store, so a restarted daemon finds the same parts in the same order.
+// "fragments" artifact, in artifact order): its fragments and, with kinds "full", its parent images — a parent two
+// channels share is shown in each one's part, so that each channel's test uses the trials of its own blocks
+// (steps/test-fragments.ts, rates.ts trialRatesByPart). The explain step (steps/explain.ts) stores a channel's
+// fragments as soon as its maps are cut and their features computed, and appends PLAN_COMPLETE when no channel is
+// left; the runner (scheduler/phase-runner.ts) presents each part in its own blocks as it comes, and waits when the
+// next is not made yet. Everything here is read from the store, so a restarted daemon finds the same parts in the
+// same order.
 import type { PhaseParts, PhaseStimulus } from "../scheduler/phase-runner.ts";
 import { AbortedError } from "../scheduler/phase-runner.ts";
 import type { EventRecord, SessionStore } from "../store/store.ts";
@@ -21,17 +23,10 @@ export function phase3PlanComplete(store: SessionStore, sessionId: string): bool
     .some((e) => e.subtype === PLAN_COMPLETE.subtype);
 }
 
-/** The stimulus ids of each part so far: every stored "fragments" artifact's, less those of earlier parts. */
+/** The stimulus ids of each part so far: every stored "fragments" artifact's, in artifact order. */
 export function phase3PartIds(store: SessionStore, sessionId: string): string[][] {
-  const seen = new Set<string>();
-  return store.artifacts(sessionId, "fragments").map((a) =>
-    // FragmentsArtifactMeta.stimuli (steps/fragment.ts, which imports this module's event names)
-    (a.meta as { stimuli: string[] }).stimuli.filter((id) => {
-      if (seen.has(id)) return false;
-      seen.add(id);
-      return true;
-    }),
-  );
+  // FragmentsArtifactMeta.stimuli (steps/fragment.ts, which imports this module's event names)
+  return store.artifacts(sessionId, "fragments").map((a) => (a.meta as { stimuli: string[] }).stimuli);
 }
 
 /** Resolves at the next event of the session that may change the plan; rejects when the signal fires. */
@@ -61,7 +56,15 @@ function nextPlanEvent(store: SessionStore, sessionId: string, signal: AbortSign
 
 export function phase3Parts(ctx: StepContext): PhaseParts {
   const { store, sessionId, log } = ctx;
+  // known() runs at every presentation: the artifacts are read again only after a newer "fragments" event.
+  let cache: { eventId: number; stimuli: number } | null = null;
   return {
+    known() {
+      const eventId = store.latestEvents(sessionId, FRAGMENTS_READY.type, 1)[0]?.id ?? 0;
+      if (cache?.eventId !== eventId)
+        cache = { eventId, stimuli: phase3PartIds(store, sessionId).reduce((n, ids) => n + ids.length, 0) };
+      return { stimuli: cache.stimuli, complete: phase3PlanComplete(store, sessionId) };
+    },
     async part(k, signal) {
       let waitedSince = 0;
       for (;;) {

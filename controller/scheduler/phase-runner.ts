@@ -27,19 +27,23 @@ export interface PhaseParts {
   /** Part k's stimuli once they are known (waiting until then); null when the phase has no part k: its plan is
    *  complete. Parts are fixed once given (a restart gets the same part k). Rejects when the signal fires. */
   part(k: number, signal: AbortSignal): Promise<PhaseStimulus[] | null>;
-  /** How many parts there are, when that is known from the start (the plan is complete once they are given). */
-  readonly count?: number;
+  /** What is known now, without waiting: the stimuli of every part made so far (counted once per part) and whether
+   *  more may come — for the progress (planned presentations; the dashboard's "+" and ETA). */
+  known(): { stimuli: number; complete: boolean };
 }
 
 /** A plan known at the start: one part (phases 1 and 2). */
 export function singlePart(stimuli: PhaseStimulus[]): PhaseParts {
-  return { part: async (k) => (k === 0 ? stimuli : null), count: 1 };
+  return {
+    part: async (k) => (k === 0 ? stimuli : null),
+    known: () => ({ stimuli: stimuli.length, complete: true }),
+  };
 }
 
 export interface PhaseProgress {
   phase: 1 | 2 | 3;
   shown: number;
-  /** Presentations planned so far (repetitions × the stimuli of the parts known). */
+  /** Presentations planned so far (repetitions × the stimuli of the parts made so far). */
   planned: number;
   voided: number;
   /** False while further parts may come (phase 3 while fragments are being made). */
@@ -102,12 +106,15 @@ export async function runPhase(
   const before = store.trials(sessionId, phase);
   const shownBefore = before.filter((t) => t.status === "shown");
   const codes = new Map<string, number>();
-  let planned = 0;
-  let complete = false;
   let shown = shownBefore.length;
   let voided = before.filter((t) => t.status === "voided").length;
-  const progress = () => o.onProgress?.({ phase, shown, planned, voided, complete });
-  const countKnown = o.parts.count;
+  let ended = false; // the source said there is no further part
+  const progress = () => {
+    if (!o.onProgress) return;
+    const known = o.parts.known();
+    const planned = reps * known.stimuli;
+    o.onProgress({ phase, shown, planned, voided, complete: ended || known.complete });
+  };
   const scale = (ms: number) => ms * o.timeScale;
 
   const maxTimeouts = o.maxDisplayTimeouts ?? 5;
@@ -134,8 +141,6 @@ export async function runPhase(
       if (part === null) break;
       const ids = part.map((s) => s.id);
       for (const s of part) codes.set(s.id, s.eventCode);
-      planned += reps * part.length;
-      if (countKnown !== undefined && k + 1 >= countKnown) complete = true;
       const firstBlock = k * reps;
       const queue = new BlockQueue(
         remainingBlocks(planBlocks(ids, reps, protocol.seed, phase, firstBlock), shownBefore, firstBlock),
@@ -244,7 +249,7 @@ export async function runPhase(
         await sleep(scale(pres.interSequenceMs), signal);
       }
     }
-    complete = true;
+    ended = true;
     progress();
     const ids = store
       .trials(sessionId, phase)

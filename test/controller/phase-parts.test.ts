@@ -2,7 +2,8 @@
 // SessionStore: the runner presents part 0 in its blocks, waits (nothing pending, the plan marked incomplete) until
 // part 1 is known, preloads it and presents it in the next blocks; a restart in the middle of a part shows every
 // stimulus exactly its repetitions. phase3Parts reads the parts from the stored "fragments" artifacts in order
-// (a parent shared by two channels only in the first), waits for FRAGMENTS_READY and ends at PLAN_COMPLETE.
+// (a parent two channels share in both), says what is known without waiting, waits for FRAGMENTS_READY and ends at
+// PLAN_COMPLETE; test-fragments' trialRatesByPart counts a shared parent's trials for each part on its own.
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -10,6 +11,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { loadConfig } from "../../config/index.ts";
 import { stepContext } from "../../controller/day/context.ts";
 import { FRAGMENTS_READY, PLAN_COMPLETE, phase3Parts } from "../../controller/day/phase3-parts.ts";
+import { trialRates, trialRatesByPart } from "../../controller/day/rates.ts";
 import { silentLogger } from "../../controller/log.ts";
 import {
   AbortedError,
@@ -69,12 +71,17 @@ const stim = (ids: string[]): PhaseStimulus[] => ids.map((id) => ({ id, eventCod
 function heldParts() {
   const asked: Array<(v: PhaseStimulus[] | null) => void> = [];
   const waiting: Array<() => void> = [];
+  const given: Array<PhaseStimulus[] | null> = [];
   const parts: PhaseParts = {
     part: (k) =>
       new Promise((resolve) => {
         asked[k] = resolve;
         for (const w of waiting.splice(0)) w();
       }),
+    known: () => ({
+      stimuli: given.reduce((n, p) => n + (p?.length ?? 0), 0),
+      complete: given.includes(null),
+    }),
   };
   return {
     parts,
@@ -84,7 +91,10 @@ function heldParts() {
         const check = () => (asked[k] ? resolve() : waiting.push(check));
         check();
       }),
-    give: (k: number, v: PhaseStimulus[] | null) => asked[k](v),
+    give: (k: number, v: PhaseStimulus[] | null) => {
+      given[k] = v;
+      asked[k](v);
+    },
   };
 }
 
@@ -171,6 +181,7 @@ describe("a phase whose plan grows while it runs", () => {
     const store = openStore();
     const parts: PhaseParts = {
       part: async (k) => (k === 0 ? stim(["a", "b", "c"]) : k === 1 ? stim(["d", "e"]) : null),
+      known: () => ({ stimuli: 5, complete: true }),
     };
     const stop = new AbortController();
     let shows = 0;
@@ -209,6 +220,34 @@ describe("a phase whose plan grows while it runs", () => {
   });
 });
 
+describe("phase 3's rates by part", () => {
+  it("counts a parent two parts show for each part on its own (trialRatesByPart)", async () => {
+    const store = openStore();
+    store.upsertChannels(SID, [{ id: "x", probe: "p", index: 0 }]);
+    const parts: PhaseParts = {
+      part: async (k) => (k === 0 ? stim(["a", "b", "c"]) : k === 1 ? stim(["a", "d", "e"]) : null),
+      known: () => ({ stimuli: 6, complete: true }),
+    };
+    await run(store, parts, rig(), new AbortController().signal).done;
+    // Part 0's trials carry 4 response spikes, part 1's 8 (no baseline spikes): distinguishable net rates.
+    let seq = 0;
+    for (const t of shownOf(store))
+      store.ingest(SID, [
+        {
+          seq: ++seq,
+          trialId: t.trialId,
+          channels: [{ channelId: "x", counts: { baseline: 0, response: t.block < REPS ? 4 : 8 } }],
+        },
+      ]);
+    const byPart = trialRatesByPart(store, SID, protocol, REPS);
+    const span = (protocol.windows.response.endMs - protocol.windows.response.startMs) / 1000;
+    expect(byPart.get(0)!.get("x")!.get("a")).toEqual([4 / span, 4 / span, 4 / span]);
+    expect(byPart.get(1)!.get("x")!.get("a")).toEqual([8 / span, 8 / span, 8 / span]);
+    expect(byPart.get(1)!.get("x")!.get("b")).toBeUndefined();
+    expect(trialRates(store, SID, protocol, 3).get("x")!.get("a")).toHaveLength(2 * REPS);
+  });
+});
+
 describe("phase 3's parts from the stored fragments", () => {
   const fragments = (store: SessionStore, channelId: string, stimuli: string[]) => {
     store.addArtifact(SID, { channelId, kind: "fragments", path: `/x/${channelId}`, meta: { stimuli } });
@@ -223,11 +262,13 @@ describe("phase 3's parts from the stored fragments", () => {
       log: silentLogger,
     });
 
-  it("gives each channel's stimuli in order, a shared parent once, waits for the next and ends at PLAN_COMPLETE", async () => {
+  it("gives each channel's stimuli in order, a shared parent in each, waits for the next and ends at PLAN_COMPLETE", async () => {
     const store = openStore();
     const parts = phase3Parts(context(store));
     const signal = new AbortController().signal;
+    expect(parts.known()).toEqual({ stimuli: 0, complete: false });
     fragments(store, "ch1", ["a", "b", "c"]);
+    expect(parts.known()).toEqual({ stimuli: 3, complete: false });
     expect(await parts.part(0, signal)).toEqual(stim(["a", "b", "c"]));
     let got: PhaseStimulus[] | null | undefined;
     const next = parts.part(1, signal).then((p) => {
@@ -236,16 +277,18 @@ describe("phase 3's parts from the stored fragments", () => {
     await new Promise((r) => setImmediate(r));
     expect(got).toBeUndefined(); // nothing stored yet: it waits
     expect(store.latestEvents(SID, "phase3", 1)[0]).toMatchObject({ subtype: "waiting" });
-    fragments(store, "ch2", ["a", "d", "e"]); // "a" is the first channel's too: shown with part 0
+    fragments(store, "ch2", ["a", "d", "e"]); // "a" is the first channel's too: shown in both parts
     await next;
-    expect(got).toEqual(stim(["d", "e"]));
+    expect(got).toEqual(stim(["a", "d", "e"]));
+    expect(parts.known()).toEqual({ stimuli: 6, complete: false });
     // The same parts after a restart, read back from the store.
     const again = phase3Parts(context(store));
-    expect(await again.part(1, signal)).toEqual(stim(["d", "e"]));
+    expect(await again.part(1, signal)).toEqual(stim(["a", "d", "e"]));
 
     const last = parts.part(2, signal);
     store.appendEvent(SID, PLAN_COMPLETE.type, PLAN_COMPLETE.subtype, { channels: 2 });
     expect(await last).toBeNull();
+    expect(parts.known()).toEqual({ stimuli: 6, complete: true });
     expect(await again.part(5, signal)).toBeNull();
   });
 

@@ -2,8 +2,9 @@
 // visualize step's shared-feature maps, channel after channel (steps/visualize.ts), and as soon as a channel's maps
 // are stored, its fragments (steps/fragment.ts: cut, hashed in as stimuli, their features, the model's predictions,
 // the "fragments" artifact and the FRAGMENTS_READY event on which phase 3 presents them, phase3-parts.ts). The first
-// channel is cut alone, then rounds of 2, 4, 8 channels (each round's features worker loads the backbone once),
-// while the presentation works through the parts already made (one channel's part: a minute or more at the rig). When every channel is done,
+// channel is cut alone, then rounds that wait for 2, 4, then 8 channels (each round's features worker loads the
+// backbone once) while the presentation works through the parts already made (one channel's part: a minute or more
+// at the rig); when the presentation waits for its next part, the next round starts with what there is. When every channel is done,
 // PLAN_COMPLETE: phase 3 ends after its last part. Both run in worker threads at PHASE3_NICE, below the daemon's own
 // thread (trials, the rig box, spike data) and the display's browser.
 //
@@ -16,7 +17,7 @@ import { type VisualizeOutcome, visualizeStep } from "./visualize.ts";
 
 /** The nice value of phase 3's compute threads (maps, fragment features): the animal sees stimuli meanwhile. */
 export const PHASE3_NICE = 10;
-/** The most channels a round of fragments waits for while maps are still being made. */
+/** The most channels a round of fragments waits for while maps are still being made (it takes all that are there). */
 export const MAX_ROUND = 8;
 
 export interface ExplainOutcome {
@@ -63,12 +64,18 @@ export async function explainStep(ctx: StepContext, signal?: AbortSignal): Promi
     wake = null;
     w?.();
   };
+  // The presentation waits for its next part (phase3-parts.ts appends "phase3/waiting"): cut what is there at once.
+  const presenterWaiting = () => store.latestEvents(sessionId, "phase3", 1)[0]?.subtype === "waiting";
+  const offWaiting = store.onEvent((e) => {
+    if (e.session_id === sessionId && e.type === "phase3" && e.subtype === "waiting") poke();
+  });
   let rounds = 0;
   const fragmenting = (async () => {
     for (;;) {
-      // While maps are still coming, round r waits for 2^r channels (at most MAX_ROUND): the first channel goes
-      // out at once, later ones share a features worker's start (it loads the backbone: ~3 s on 2 cores).
-      const wanted = visualizing ? Math.min(2 ** rounds, MAX_ROUND) : 1;
+      // While maps are still coming, round r waits for at least 2^r channels (2^r at most MAX_ROUND) and takes all
+      // that are there: the first channel goes out at once, later ones share a features worker's start (it loads
+      // the backbone: ~3 s on 2 cores) — unless the presentation is waiting, which takes what there is.
+      const wanted = visualizing && !presenterWaiting() ? Math.min(2 ** rounds, MAX_ROUND) : 1;
       if (queue.length >= wanted) {
         rounds++;
         const done = await fragmentStep(ctx, inner.signal, { channels: queue.splice(0), nice: PHASE3_NICE });
@@ -104,6 +111,7 @@ export async function explainStep(ctx: StepContext, signal?: AbortSignal): Promi
     if (v.status === "fulfilled") outcome.visualize = v.value;
   } finally {
     signal?.removeEventListener("abort", onAbort);
+    offWaiting();
   }
   const channels = store.artifacts(sessionId, "fragments").length;
   const seconds = (Date.now() - started) / 1000;

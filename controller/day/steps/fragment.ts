@@ -2,31 +2,18 @@
 // round as channels' maps are stored, while phase 3 presents the channels already cut): for each channel with
 // shared-feature maps (the visualize step's "saliency" artifacts), its object and its body cut along their maps
 // (and, with phase3.topObjects, its next recorded objects along their own pairs' maps, in subfolders
-// object-<rank>/) — the highlighted fragment
-// (only the most salient region visible, the rest the display's grey), its complement (that region greyed out) and
-// random fragments (a region of the same area and shape placed at random on the image's own silhouette) — written
-// as PNGs of the model's input size, hashed into the session as stimuli (set "fragments", role "fragment", the
-// parent's category), their backbone features computed into the cache and the channel's model's prediction for
-// each stored: one artifact of kind "fragments" per channel, written last, so that a restart redoes only channels
-// without one (and their files come out byte for byte the same: every choice is seeded); after each artifact the
-// FRAGMENTS_READY event, on which phase 3 takes the channel's stimuli as its next part (phase3-parts.ts).
-import { mkdir, writeFile } from "node:fs/promises";
+// object-<rank>/) — the highlighted fragment (only the most salient region visible, the rest the display's grey),
+// its complement (that region greyed out) and random fragments (a region of the same area and shape placed at random
+// on the image's own silhouette; fragment-cut.ts, in a worker thread) — written as PNGs of the model's input size,
+// hashed into the session as stimuli (set "fragments", role "fragment", the parent's category), their backbone
+// features computed into the cache and the channel's model's prediction for each stored: one artifact of kind
+// "fragments" per channel, written last, so that a restart redoes only channels without one (and their files come
+// out byte for byte the same: every choice is seeded); after each artifact the FRAGMENTS_READY event, on which
+// phase 3 takes the channel's stimuli as its next part (phase3-parts.ts).
+import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { readNpy, writeNpy } from "../../../analysis/features/index.ts";
-import { composeFragment, randomMasks, salientMask, softenMask } from "../../../analysis/fragments/index.ts";
 import { type GaussianReadoutJSON, predict, readoutFromJSON } from "../../../analysis/readout/index.ts";
-import { mapIntensity } from "../../../analysis/saliency/index.ts";
 import { resolvePaths } from "../../../config/index.ts";
-import type { Phase3Spec } from "../../../protocols/index.ts";
-import {
-  encodePng,
-  type FragmentKind,
-  fragmentId,
-  loadImageRGB,
-  sha256File,
-  silhouetteMask,
-  toUint8,
-} from "../../../stimuli/index.ts";
 import { SALIENCY_FILES } from "../../commands/saliency.ts";
 import { runComputeJob } from "../../compute/compute-jobs.ts";
 import type { StimulusRecord } from "../../store/store.ts";
@@ -34,25 +21,26 @@ import { backboneSpec, computeProgress, featureRoot, image } from "../compute-in
 import type { StepContext } from "../context.ts";
 import { cachedFeatures } from "../object-predictions.ts";
 import { FRAGMENTS_READY } from "../phase3-parts.ts";
+import {
+  type CutParent,
+  type CutRequest,
+  cutInWorker,
+  type FragmentRecord,
+  type FragmentSettings,
+  MAX_SILHOUETTE_SHARE,
+} from "./fragment-cut.ts";
 import { safeName } from "./synthesize.ts";
 import type { SaliencyExtraPair } from "./visualize.ts";
 
-/** One fragment as the "fragments" artifact keeps it. */
-export interface FragmentRecord {
-  stimulusId: string;
-  parentId: string;
-  /** Which image of the channel's pair it was cut from. */
-  parentRole: "object" | "body";
-  kind: Exclude<FragmentKind, "full">;
-  /** 1-based index of a random fragment; 0 otherwise. */
-  n: number;
-  /** Share of the image left visible (the mean of the soft mask: 1 − that for a complement). */
-  visible: number;
-  /** The soft mask (H×W float32, 1 = the parent's pixel, 0 = grey), .npy. */
-  maskPath: string;
-  /** The channel's model's prediction for the fragment (spikes/s); null when its features could not be read. */
-  predicted: number | null;
-}
+// The cut itself (pure of the store, run in a worker) and its records: fragment-cut.ts.
+export {
+  type Cut,
+  type CutParent,
+  cutParent,
+  type FragmentRecord,
+  type FragmentSettings,
+  MAX_SILHOUETTE_SHARE,
+} from "./fragment-cut.ts";
 
 /** The meta of a channel's "fragments" artifact. */
 export interface FragmentsArtifactMeta {
@@ -76,14 +64,7 @@ export interface FragmentsArtifactMeta {
   fragments: FragmentRecord[];
   /** What phase 3 shows for this channel: its fragments, and the parents again when kinds has "full". */
   stimuli: string[];
-  settings: {
-    areaFraction: number;
-    basis: "area" | "mass";
-    softnessPx: number;
-    randomCount: number;
-    seed: number;
-    imageSize: number;
-  };
+  settings: FragmentSettings;
 }
 
 export interface FragmentOptions {
@@ -106,121 +87,6 @@ export function phase3Stimuli(ctx: StepContext): string[] {
   return [...new Set(ids)];
 }
 
-/** A 32-bit FNV-1a hash of a text, for seeds that do not depend on the order channels are handled in. */
-function hash32(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
-}
-
-export interface Cut {
-  record: Omit<FragmentRecord, "predicted">;
-  stimulus: StimulusRecord;
-}
-
-/** At most this share of the object's own pixels is highlighted, so that random fragments of the same area fit on
- *  the object (a small object would otherwise leave them no room, and a highlighted region mostly background). */
-export const MAX_SILHOUETTE_SHARE = 0.5;
-
-export interface CutParent {
-  cuts: Cut[];
-  /** Pixels in the salient mask, and that as a share of the image. */
-  area: number;
-  areaFraction: number;
-  /** The protocol's area was more than MAX_SILHOUETTE_SHARE of the object's silhouette and was reduced to it. */
-  capped: boolean;
-  silhouette: number;
-}
-
-/** The fragments of one parent image along its map (an H×W×3 .npy of the model's input size). */
-export async function cutParent(
-  parent: StimulusRecord,
-  role: "object" | "body",
-  mapPath: string,
-  channelId: string,
-  spec: Phase3Spec,
-  settings: FragmentsArtifactMeta["settings"],
-  outDir: string,
-): Promise<CutParent> {
-  const size = settings.imageSize;
-  const map = await readNpy(mapPath);
-  const [h, w, c] = map.shape;
-  if (map.shape.length !== 3 || h !== size || w !== size || c !== 3)
-    throw new Error(
-      `fragments of ${parent.id}: ${mapPath} has shape [${map.shape.join(", ")}]; expected the model's input size [${size}, ${size}, 3]`,
-    );
-  const intensity = mapIntensity(map.data as ArrayLike<number>, h, w);
-  const img = await loadImageRGB(parent.path, size);
-  const silhouette = silhouetteMask(img);
-  let onObject = 0;
-  for (const v of silhouette) onObject += v ? 1 : 0;
-  const cap = Math.floor(MAX_SILHOUETTE_SHARE * onObject);
-  if (cap < 1)
-    throw new Error(`fragments of ${parent.id}: the image has no object pixels off the background grey`);
-  const options = {
-    areaFraction: settings.areaFraction,
-    basis: settings.basis,
-    softnessPx: settings.softnessPx,
-  };
-  let salient = salientMask(intensity, h, w, options);
-  const capped = salient.area > cap;
-  if (capped)
-    salient = salientMask(intensity, h, w, { ...options, basis: "area", areaFraction: cap / (h * w) });
-  const seed = (settings.seed ^ hash32(`${channelId}\u0000${parent.id}`)) >>> 0;
-  const wanted = new Set(spec.kinds);
-  const masks: Array<{ kind: Exclude<FragmentKind, "full">; n: number; soft: Float32Array }> = [];
-  if (wanted.has("highlighted")) masks.push({ kind: "highlighted", n: 0, soft: salient.soft });
-  if (wanted.has("complement")) masks.push({ kind: "complement", n: 0, soft: salient.soft });
-  if (wanted.has("random"))
-    for (const [k, m] of randomMasks(salient.mask, silhouette, h, w, {
-      count: settings.randomCount,
-      seed,
-    }).entries())
-      masks.push({ kind: "random", n: k + 1, soft: softenMask(m, h, w, settings.softnessPx) });
-  const out: Cut[] = [];
-  for (const m of masks) {
-    const id = fragmentId({ channelId, kind: m.kind, n: m.n, parentId: parent.id });
-    const base = `${role}-${m.kind}${m.n || ""}`;
-    const pngPath = join(outDir, `${base}.png`);
-    const maskPath = join(outDir, `${base}.mask.npy`);
-    const composed = composeFragment(img, m.soft, m.kind);
-    await writeFile(pngPath, await encodePng(toUint8(composed), size, size, 3));
-    await writeNpy(maskPath, m.soft, [h, w]);
-    let kept = 0;
-    for (const v of m.soft) kept += v;
-    kept /= m.soft.length;
-    out.push({
-      record: {
-        stimulusId: id,
-        parentId: parent.id,
-        parentRole: role,
-        kind: m.kind,
-        n: m.n,
-        visible: m.kind === "complement" ? 1 - kept : kept,
-        maskPath,
-      },
-      stimulus: {
-        id,
-        setId: "fragments",
-        category: parent.category,
-        role: "fragment",
-        path: pngPath,
-        sha256: await sha256File(pngPath),
-      },
-    });
-  }
-  return {
-    cuts: out,
-    area: salient.area,
-    areaFraction: salient.area / (h * w),
-    capped,
-    silhouette: onObject,
-  };
-}
-
 /**
  * The fragments of every visualized channel without a "fragments" artifact yet; their features; the model's
  * predictions. A channel whose maps or images cannot be read is skipped with the reason (event and log).
@@ -235,7 +101,7 @@ export async function fragmentStep(
   const outcome: FragmentOutcome = { done: [], skipped: [] };
   const spec = p.phase3;
   if (!spec) return outcome;
-  const settings: FragmentsArtifactMeta["settings"] = {
+  const settings: FragmentSettings = {
     areaFraction: spec.areaFraction,
     basis: spec.basis,
     softnessPx: spec.softnessPx,
@@ -268,21 +134,24 @@ export async function fragmentStep(
     log.info("fragments: no channel has shared-feature maps; phase 3 has nothing to show");
   }
   const started = Date.now();
-  // 1. Cut every channel's pair (seeded: a restart writes the same files).
+  // 1. Cut every channel's pair (seeded: a restart writes the same files), in a worker thread: phase 3 presents
+  // meanwhile on this thread's loop.
   interface Parent {
     img: StimulusRecord;
     role: "object" | "body";
     rank: number;
     part: CutParent;
   }
-  const pending: Array<{
+  interface Planned {
     channelId: string;
     object: StimulusRecord;
     body: StimulusRecord;
     readout: GaussianReadoutJSON;
     outDir: string;
-    parents: Parent[];
-  }> = [];
+    parents: Array<Omit<Parent, "part"> & { request: number }>;
+  }
+  const planned: Planned[] = [];
+  const requests: CutRequest[] = [];
   for (const [channelId, a] of latest) {
     if (done.has(channelId)) continue;
     signal?.throwIfAborted();
@@ -300,37 +169,48 @@ export async function fragmentStep(
     }
     const outDir = join(root, safeName(channelId));
     await mkdir(outDir, { recursive: true });
-    try {
-      const cut = (img: StimulusRecord, role: "object" | "body", map: string, dir = outDir) =>
-        cutParent(img, role, map, channelId, spec, settings, dir);
-      const parents: Parent[] = [
-        {
-          img: object,
-          role: "object",
-          rank: 0,
-          part: await cut(object, "object", join(a.path!, SALIENCY_FILES.outMap)),
-        },
-        {
-          img: body,
-          role: "body",
-          rank: 0,
-          part: await cut(body, "body", join(a.path!, SALIENCY_FILES.inMap)),
-        },
-      ];
-      for (const x of further) {
-        const dir = join(outDir, `object-${x.rank}`); // beside the pair's files, which have the same names
-        await mkdir(dir, { recursive: true });
-        parents.push({
-          img: x.img!,
-          role: "object",
-          rank: x.rank,
-          part: await cut(x.img!, "object", join(x.dir, SALIENCY_FILES.outMap), dir),
-        });
-      }
-      pending.push({ channelId, object, body, readout, outDir, parents });
-    } catch (e) {
-      skip(channelId, (e as Error).message);
+    const request = (parent: StimulusRecord, role: "object" | "body", mapPath: string, dir = outDir) =>
+      requests.push({ parent, role, mapPath, channelId, outDir: dir }) - 1;
+    const parents: Planned["parents"] = [
+      {
+        img: object,
+        role: "object",
+        rank: 0,
+        request: request(object, "object", join(a.path!, SALIENCY_FILES.outMap)),
+      },
+      {
+        img: body,
+        role: "body",
+        rank: 0,
+        request: request(body, "body", join(a.path!, SALIENCY_FILES.inMap)),
+      },
+    ];
+    for (const x of further) {
+      const dir = join(outDir, `object-${x.rank}`); // beside the pair's files, which have the same names
+      await mkdir(dir, { recursive: true });
+      parents.push({
+        img: x.img!,
+        role: "object",
+        rank: x.rank,
+        request: request(x.img!, "object", join(x.dir, SALIENCY_FILES.outMap), dir),
+      });
     }
+    planned.push({ channelId, object, body, readout, outDir, parents });
+  }
+  const cut = requests.length
+    ? await cutInWorker({ spec, settings, parents: requests }, signal, options.nice)
+    : [];
+  const pending: Array<Omit<Planned, "parents"> & { parents: Parent[] }> = [];
+  for (const c of planned) {
+    const failed = c.parents.map((q) => cut[q.request]).find((r) => r instanceof Error);
+    if (failed) {
+      skip(c.channelId, failed.message);
+      continue;
+    }
+    pending.push({
+      ...c,
+      parents: c.parents.map(({ request, ...q }) => ({ ...q, part: cut[request] as CutParent })),
+    });
   }
   if (pending.length === 0) return outcome;
   const cutsOf = (c: (typeof pending)[number]) => c.parents.flatMap((q) => q.part.cuts);

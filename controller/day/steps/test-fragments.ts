@@ -1,11 +1,12 @@
 // testing (phase 3): does the highlighted region carry the channel's response? Per channel and per image of its
-// pair, the recorded net rates of the highlighted fragment's presentations against those of its random fragments
+// pair, the recorded net rates (of the channel's own part of phase 3) of the highlighted fragment's presentations against those of its random fragments
 // (pooled) and of its complement — two-sided Mann-Whitney with the trials of one stimulus as the unit (per stimulus,
 // over repeats), analysis/fragments — and the effect (mean highlighted − mean random) over the full image's mean net
 // response; across channels, a Wilcoxon signed-rank test of the effects against 0. The model's prediction beside the
 // recording for every fragment. One artifact of kind "causal-test" (the newest is the day's), for the report.
 import { acrossChannels, type CausalTest, causalTest } from "../../../analysis/fragments/index.ts";
 import type { StepContext } from "../context.ts";
+import { trialRatesByPart } from "../rates.ts";
 import type { FragmentsArtifactMeta } from "./fragment.ts";
 
 const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null);
@@ -49,14 +50,16 @@ export function testFragmentsStep(ctx: StepContext): CausalArtifactMeta | null {
   const { store, sessionId, log } = ctx;
   const spec = ctx.loaded.protocol.phase3;
   if (!spec) return null;
-  const r3 = ctx.rates(3);
+  // Each channel's fragments and parents were shown in its own part of phase 3 (the k-th "fragments" artifact's,
+  // blocks k × repetitions on): its trials there, so that a parent another channel shows too counts once per channel.
+  const parts = trialRatesByPart(store, sessionId, ctx.loaded.protocol, spec.repetitions);
   const r1 = ctx.rates(1);
   const r2 = ctx.rates(2);
   const channels: CausalChannel[] = [];
-  for (const a of store.artifacts(sessionId, "fragments")) {
+  for (const [k, a] of store.artifacts(sessionId, "fragments").entries()) {
     const meta = a.meta as FragmentsArtifactMeta;
     const channelId = a.channelId!;
-    const mine = r3.get(channelId);
+    const mine = parts.get(k)?.get(channelId);
     const trialsOf = (id: string) => mine?.get(id) ?? [];
     const parents: CausalParent[] = [];
     for (const parent of meta.parents) {
