@@ -18,6 +18,7 @@
 //   BENCH_SKIP_TFJS_GRAD=1 …        skips the tfjs k = 16 gradients (the slowest part, 25–45 s)
 //   BENCH_SKIP_POOL=1 …             skips the feature pool (computeFeatures on worker threads vs this thread)
 //   BENCH_ONLY_POOL=1 …             measures the feature pool alone (about a minute)
+
 import { availableParallelism, loadavg } from "node:os";
 import * as tf from "@tensorflow/tfjs-core";
 import { describeResNet } from "../analysis/backbone/describe.ts";
@@ -27,6 +28,7 @@ import type { OrtDevice } from "../analysis/backbone/ort-device.ts";
 import { selectTfjsBackend } from "../analysis/backbone/tfjs-backend.ts";
 import { createTfjsBackbone } from "../analysis/backbone/tfjs-executor.ts";
 import { benchDevice } from "./device-flag.ts";
+import { adaptiveRounds, type RoundsPolicy } from "./rounds.ts";
 import "../analysis/backbone/tfjs-gradients.ts";
 import { loadKerasWeights } from "../analysis/backbone/weights-keras.ts";
 import { createFeatureExtractor, type FeatureExtractor } from "../analysis/features/extract.ts";
@@ -37,10 +39,8 @@ import { PytorchWorker } from "./pytorch-worker.ts";
 const SIZE = 224;
 const TAP = "layer4.1";
 const K = 16;
-/** Interleaved rounds: at least MIN_ROUNDS, more while under ROUNDS_SECONDS, at most MAX_ROUNDS. */
-const MIN_ROUNDS = 4;
-const MAX_ROUNDS = 16;
-const ROUNDS_SECONDS = 90;
+/** Interleaved rounds (bench/rounds.ts): at least 4, more while under 90 s, at most 16. */
+const ROUND_POLICY: RoundsPolicy = { min: 4, max: 16, seconds: 90 };
 const SECONDARY_ROUNDS = 2;
 const PEAK_GFLOPS = 229; // fp32 peak of the two cores here (DESIGN.md compute notes)
 const PIXELS = SIZE * SIZE * 3;
@@ -172,15 +172,10 @@ async function onnxRound(bb: OnnxBackbone, batch: Float32Array, into: Best): Pro
 async function poolSection(): Promise<void> {
   const n = 32;
   const ROUNDS = 8;
-  const { stimuli, loadImage } = poolImages(n);
+  const run = poolRun(n);
   const model = { arch: "resnet50", variant: "keras", layer: TAP, executor: "onnx", device: "cpu" } as const;
   const single = await createFeatureExtractor({ ...model, threads: 2 });
   const pool = await createFeaturePool({ ...model, threads: 2, workers: 2 });
-  const run = async (ex: FeatureExtractor) => {
-    const t = performance.now();
-    const out = await computeFeatures({ images: stimuli, extractor: ex, loadImage });
-    return { seconds: (performance.now() - t) / 1000, data: out.data };
-  };
   try {
     const reference = (await run(single)).data; // warm-up, and the features to compare
     const pooled = (await run(pool)).data;
@@ -209,8 +204,9 @@ async function poolSection(): Promise<void> {
   }
 }
 
-/** `n` synthetic images for computeFeatures, made in memory. */
-function poolImages(n: number) {
+/** computeFeatures (batches of 8, no cache) of `n` synthetic images made in memory, on an extractor: its seconds
+ *  and features. */
+function poolRun(n: number): (ex: FeatureExtractor) => Promise<{ seconds: number; data: Float32Array }> {
   const pixels = images(n);
   const stimuli = Array.from({ length: n }, (_, i) => ({
     id: `img${i}`,
@@ -221,22 +217,11 @@ function poolImages(n: number) {
     const i = Number(path.slice("synthetic:".length));
     return pixels.slice(i * PIXELS, (i + 1) * PIXELS);
   };
-  return { stimuli, loadImage };
-}
-
-/**
- * A GPU run's feature pool: computeFeatures (batches of 8, no cache) on the pool the daemon makes for `device` (2
- * threads: one session on the device) vs the CPU pool of poolSection (2 workers × 1 thread), interleaved rounds
- * (best of each); the features are compared (a GPU's float sums differ from the CPU's in the last bits).
- */
-/** Interleaved rounds (1-based numbers to `round`): at least MIN_ROUNDS, more while under ROUNDS_SECONDS, at most
- *  MAX_ROUNDS; returns how many ran. */
-async function adaptiveRounds(round: (n: number) => Promise<void>): Promise<number> {
-  const started = performance.now();
-  let rounds = 0;
-  while (rounds < MAX_ROUNDS && (rounds < MIN_ROUNDS || performance.now() - started < ROUNDS_SECONDS * 1000))
-    await round(++rounds);
-  return rounds;
+  return async (ex) => {
+    const t = performance.now();
+    const out = await computeFeatures({ images: stimuli, extractor: ex, loadImage });
+    return { seconds: (performance.now() - t) / 1000, data: out.data };
+  };
 }
 
 /** `rounds` rounds of a then b: the best seconds of each and the sorted per-round ratios a/b. */
@@ -258,18 +243,18 @@ async function interleaved(
   return { bestA, bestB, ratios: ratios.sort((p, q) => p - q) };
 }
 
+/**
+ * A GPU run's feature pool: computeFeatures (batches of 8, no cache) on the pool the daemon makes for `device` (2
+ * threads: one session on the device) vs the CPU pool of poolSection (2 workers × 1 thread), interleaved rounds
+ * (best of each); the features are compared (a GPU's float sums differ from the CPU's in the last bits).
+ */
 async function devicePoolSection(device: OrtDevice): Promise<void> {
   const n = 32;
   const ROUNDS = 8;
-  const { stimuli, loadImage } = poolImages(n);
+  const run = poolRun(n);
   const model = { arch: "resnet50", variant: "keras", layer: TAP, executor: "onnx" } as const;
   const onDevice = await createFeaturePool({ ...model, threads: 2, device });
   const onCpu = await createFeaturePool({ ...model, threads: 2, workers: 2, device: "cpu" });
-  const run = async (ex: FeatureExtractor) => {
-    const t = performance.now();
-    const out = await computeFeatures({ images: stimuli, extractor: ex, loadImage });
-    return { seconds: (performance.now() - t) / 1000, data: out.data };
-  };
   try {
     const a = (await run(onCpu)).data; // warm-up, and the features to compare
     const b = (await run(onDevice)).data;
@@ -324,7 +309,7 @@ async function deviceMain(device: OrtDevice): Promise<void> {
   }
   const best = { device: none(), cpu: none() };
   const pairedRatios: number[] = [];
-  const rounds = await adaptiveRounds(async (n) => {
+  const rounds = await adaptiveRounds(ROUND_POLICY, async (n) => {
     const devB8 = await bestTime(() => onDevice.forward(batch, 8, SIZE, SIZE), 1);
     const cpuB8 = await bestTime(() => onCpu.forward(batch, 8, SIZE, SIZE), 1);
     const devB1 = await bestTime(() => onDevice.forward(one, 1, SIZE, SIZE), 2);
@@ -401,7 +386,7 @@ async function main(): Promise<void> {
   // the same chance at the machine's quiet moments; then the secondary configurations, more coarsely.
   const best = { ort2: none(), ort1: none(), ortTv: none(), py: none(), pyTv: none() };
   const pairedRatios: number[] = [];
-  const rounds = await adaptiveRounds(async (n) => {
+  const rounds = await adaptiveRounds(ROUND_POLICY, async (n) => {
     const ortB8 = await bestTime(() => ort2.forward(batch, 8, SIZE, SIZE), 1);
     const pyB8 = await py.worker.ask("fwd keras 8 1");
     const ortB1 = await bestTime(() => ort2.forward(one, 1, SIZE, SIZE), 2);

@@ -24,6 +24,7 @@
 //   npm run bench:gradients -- --device cuda     (or webgpu, auto; an explicit device that cannot run ends the bench)
 //   BENCH_SKIP_TFJS=1 …              skips tfjs (k = 16 gradients on wasm take 10–30 s, its optvis step ~1–3 s)
 //   BENCH_THREADS=n …                ONNX Runtime and PyTorch threads (default 2)
+
 import { availableParallelism, loadavg } from "node:os";
 import * as tf from "@tensorflow/tfjs-core";
 import { describeResNet } from "../analysis/backbone/describe.ts";
@@ -42,15 +43,15 @@ import { createTfjsBackbone } from "../analysis/backbone/tfjs-executor.ts";
 import { loadKerasWeights } from "../analysis/backbone/weights-keras.ts";
 import { benchDevice } from "./device-flag.ts";
 import { PytorchWorker } from "./pytorch-worker.ts";
+import { adaptiveRounds, type RoundsPolicy } from "./rounds.ts";
 
 const SIZE = 224;
 const TAP = "layer4.1";
 const K = 16;
 const THREADS = Number(process.env.BENCH_THREADS ?? 2);
 const SKIP_TFJS = process.env.BENCH_SKIP_TFJS === "1";
-const MIN_ROUNDS = 3;
-const MAX_ROUNDS = 10;
-const ROUNDS_SECONDS = 75;
+/** Interleaved rounds (bench/rounds.ts): at least 3, more while under 75 s, at most 10. */
+const ROUND_POLICY: RoundsPolicy = { min: 3, max: 10, seconds: 75 };
 const OPTVIS_STEPS = 5;
 /** The channel the feature-visualization objective maximizes. */
 const CHANNEL = 100;
@@ -212,15 +213,9 @@ async function deviceMain(device: OrtDevice): Promise<void> {
   const onCpu = engines.slice(1);
 
   const ratios: number[] = [];
-  const roundsStart = performance.now();
-  let rounds = 0;
   let deviceGradient: Float32Array = new Float32Array(0);
   let cpuGradient: Float32Array = new Float32Array(0);
-  while (
-    rounds < MAX_ROUNDS &&
-    (rounds < MIN_ROUNDS || performance.now() - roundsStart < ROUNDS_SECONDS * 1000)
-  ) {
-    rounds++;
+  const rounds = await adaptiveRounds(ROUND_POLICY, async (round) => {
     const times: number[] = [];
     for (const e of engines) {
       const t = performance.now();
@@ -232,10 +227,10 @@ async function deviceMain(device: OrtDevice): Promise<void> {
     }
     ratios.push(Math.min(...times.slice(1)) / times[0]);
     console.log(
-      `round ${rounds}: onnxruntime ${engines.map((e, i) => `${e.label} ${fmt(times[i])} s`).join(", ")}; ` +
+      `round ${round}: onnxruntime ${engines.map((e, i) => `${e.label} ${fmt(times[i])} s`).join(", ")}; ` +
         `load average ${load()}`,
     );
-  }
+  });
   const deviceBest = onDevice.best;
   const cpuBest = Math.min(...onCpu.map((e) => e.best));
 
@@ -278,7 +273,11 @@ async function main(): Promise<void> {
     pyThreads.map((n) => PytorchWorker.start(PYTORCH, [String(n), String(K), String(CHANNEL)])),
   );
   // onnxruntime likewise at THREADS threads and at 1; the best of either is ours.
-  const engines = [];
+  const engines: Array<{
+    threads: number;
+    engine: Awaited<ReturnType<typeof createOnnxGradients>>;
+    best: number;
+  }> = [];
   for (const threads of pyThreads) {
     const engine = await createOnnxGradients(desc, weights, { threads });
     const build = await seconds(() => engine.readoutGradients(TAP, one, [0, 0], rows, K));
@@ -299,14 +298,8 @@ async function main(): Promise<void> {
     })),
   );
   const ratios: number[] = [];
-  const roundsStart = performance.now();
-  let rounds = 0;
   let ortGradient: Float32Array = new Float32Array(0);
-  while (
-    rounds < MAX_ROUNDS &&
-    (rounds < MIN_ROUNDS || performance.now() - roundsStart < ROUNDS_SECONDS * 1000)
-  ) {
-    rounds++;
+  const rounds = await adaptiveRounds(ROUND_POLICY, async (round) => {
     const ours: number[] = [];
     for (const e of engines) {
       const t = performance.now();
@@ -323,11 +316,11 @@ async function main(): Promise<void> {
     }
     ratios.push(Math.min(...times) / o);
     console.log(
-      `round ${rounds}: onnxruntime ${engines.map((e, i) => `${e.threads}t ${fmt(ours[i])} s`).join(", ")}; pytorch ` +
+      `round ${round}: onnxruntime ${engines.map((e, i) => `${e.threads}t ${fmt(ours[i])} s`).join(", ")}; pytorch ` +
         ways.map((w, i) => `${w.way} ${w.threads}t ${fmt(times[i])} s`).join(", ") +
         `; load average ${load()}`,
     );
-  }
+  });
   const pyBest = Math.min(...ways.map((w) => w.best));
   const ortBest = Math.min(...engines.map((e) => e.best));
 
