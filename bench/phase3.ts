@@ -33,7 +33,7 @@ import { loadConfig } from "../config/index.ts";
 import { type StepContext, stepContext } from "../controller/day/context.ts";
 import { cachedFeatures } from "../controller/day/object-predictions.ts";
 import { phaseStimuli } from "../controller/day/phase.ts";
-import { phase3Parts } from "../controller/day/phase3-parts.ts";
+import { PRESENTER, phase3Parts } from "../controller/day/phase3-parts.ts";
 import { checkStep } from "../controller/day/steps/check.ts";
 import { explainStep } from "../controller/day/steps/explain.ts";
 import { fitStep } from "../controller/day/steps/fit.ts";
@@ -367,8 +367,8 @@ stopPresenting.abort();
 await presenting;
 const shown3 = store.trials(sessionId, 3).filter((t) => t.status === "shown").length;
 const waits = store
-  .latestEvents(sessionId, "phase3", 10_000)
-  .filter((e) => e.subtype === "part-ready")
+  .latestEvents(sessionId, PRESENTER.type, 10_000)
+  .filter((e) => e.subtype === PRESENTER.partReady)
   .map((e) => JSON.parse(e.content) as { part: number; waitedS: number });
 const laterWaitS = waits.filter((w) => w.part > 0).reduce((a, w) => a + w.waitedS, 0);
 const visualized = explained.visualize;

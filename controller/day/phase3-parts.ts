@@ -15,6 +15,8 @@ import { eventCodes } from "./steps/prepare.ts";
 /** The event the fragment step appends after a channel's "fragments" artifact, and the explain step's last. */
 export const FRAGMENTS_READY = { type: "fragments", subtype: "channel-ready" } as const;
 export const PLAN_COMPLETE = { type: "phase3-plan", subtype: "complete" } as const;
+/** What the presentation appends when it waits for its next part (and when that part came). */
+export const PRESENTER = { type: "phase3", waiting: "waiting", partReady: "part-ready" } as const;
 
 /** True once the explain step has made every channel's fragments (a marker in the event log). */
 export function phase3PlanComplete(store: SessionStore, sessionId: string): boolean {
@@ -73,7 +75,10 @@ export function phase3Parts(ctx: StepContext): PhaseParts {
         if (parts.length > k) {
           if (waitedSince) {
             const s = ((Date.now() - waitedSince) / 1000).toFixed(1);
-            store.appendEvent(sessionId, "phase3", "part-ready", { part: k, waitedS: Number(s) });
+            store.appendEvent(sessionId, PRESENTER.type, PRESENTER.partReady, {
+              part: k,
+              waitedS: Number(s),
+            });
             log.info(`phase 3: channel ${k + 1}'s fragments ready after ${s} s; presenting them`);
           }
           const codes = eventCodes(store.stimuli(sessionId));
@@ -82,7 +87,7 @@ export function phase3Parts(ctx: StepContext): PhaseParts {
         if (phase3PlanComplete(store, sessionId)) return null;
         if (!waitedSince) {
           waitedSince = Date.now();
-          store.appendEvent(sessionId, "phase3", "waiting", { part: k });
+          store.appendEvent(sessionId, PRESENTER.type, PRESENTER.waiting, { part: k });
           log.info(
             k === 0
               ? "phase 3: waiting for the first channel's fragments (maps, cuts, features)"

@@ -11,7 +11,7 @@
 // After a restart: channels with maps are not visualized again, channels with fragments are not cut again (their
 // files and hashes would come out the same: every choice is seeded), and with PLAN_COMPLETE stored nothing is done.
 import type { StepContext } from "../context.ts";
-import { PLAN_COMPLETE, phase3PlanComplete } from "../phase3-parts.ts";
+import { PLAN_COMPLETE, PRESENTER, phase3PlanComplete } from "../phase3-parts.ts";
 import { type FragmentOutcome, fragmentStep } from "./fragment.ts";
 import { type VisualizeOutcome, visualizeStep } from "./visualize.ts";
 
@@ -65,9 +65,10 @@ export async function explainStep(ctx: StepContext, signal?: AbortSignal): Promi
     w?.();
   };
   // The presentation waits for its next part (phase3-parts.ts appends "phase3/waiting"): cut what is there at once.
-  const presenterWaiting = () => store.latestEvents(sessionId, "phase3", 1)[0]?.subtype === "waiting";
+  const presenterWaiting = () =>
+    store.latestEvents(sessionId, PRESENTER.type, 1)[0]?.subtype === PRESENTER.waiting;
   const offWaiting = store.onEvent((e) => {
-    if (e.session_id === sessionId && e.type === "phase3" && e.subtype === "waiting") poke();
+    if (e.session_id === sessionId && e.type === PRESENTER.type && e.subtype === PRESENTER.waiting) poke();
   });
   let rounds = 0;
   const fragmenting = (async () => {

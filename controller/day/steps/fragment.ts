@@ -20,7 +20,7 @@ import type { StimulusRecord } from "../../store/store.ts";
 import { backboneSpec, computeProgress, featureRoot, image } from "../compute-inputs.ts";
 import type { StepContext } from "../context.ts";
 import { cachedFeatures } from "../object-predictions.ts";
-import { FRAGMENTS_READY } from "../phase3-parts.ts";
+import { FRAGMENTS_READY, phase3PartIds } from "../phase3-parts.ts";
 import {
   type CutParent,
   type CutRequest,
@@ -81,10 +81,7 @@ export interface FragmentOutcome {
 
 /** Every channel's phase-3 stimuli, from the stored "fragments" artifacts, in artifact order, each once. */
 export function phase3Stimuli(ctx: StepContext): string[] {
-  const ids = ctx.store
-    .artifacts(ctx.sessionId, "fragments")
-    .flatMap((a) => (a.meta as FragmentsArtifactMeta).stimuli);
-  return [...new Set(ids)];
+  return [...new Set(phase3PartIds(ctx.store, ctx.sessionId).flat())];
 }
 
 /**
